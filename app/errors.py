@@ -1,0 +1,102 @@
+"""The one place where errors become HTTP: RFC 9457 problem details for everything.
+
+Domain packages raise their own exceptions without HTTP codes; this module alone decides the
+status, the problem ``type`` and the human ``title``. Unexpected errors are logged with the
+request id and answered without internals.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from litestar import Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+import escrow
+
+if TYPE_CHECKING:
+    from litestar import Request
+    from litestar.types import ExceptionHandlersMap
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "/problems/"
+"""Problem types are relative URIs; each names a stable ``code``."""
+
+DOMAIN_STATUS: list[tuple[type[Exception], int, str]] = [
+    (escrow.IdempotencyConflict, 409, "Idempotency key reused"),
+    (escrow.InvalidRequest, 400, "Invalid request"),
+    (escrow.NotFound, 404, "Not found"),
+    (escrow.InsufficientBalance, 409, "Insufficient balance"),
+    (escrow.Refused, 409, "Refused"),
+    (escrow.EscrowError, 400, "Request refused"),
+]
+"""Most specific first: the first matching class wins."""
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    status: int,
+    *,
+    title: str,
+    detail: str | None = None,
+    type_: str = "about:blank",
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    """Build one problem-details response carrying the request id."""
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body["instance"] = request.url.path
+    request_id = request.scope.get("state", {}).get("request_id")
+    if request_id:
+        body["request_id"] = request_id
+    if extra:
+        body.update(extra)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    status, title = next((s, t) for cls, s, t in DOMAIN_STATUS if isinstance(exc, cls))
+    code = getattr(exc, "code", "error")
+    return problem(request, status, title=title, detail=str(exc), type_=PROBLEM_BASE + code)
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    title = HTTPStatus(status).phrase
+    extra: dict[str, Any] | None = None
+    detail = exc.detail if exc.detail != title else None
+    if isinstance(exc, ValidationException):
+        title = "The request is not valid"
+        if isinstance(exc.extra, list):
+            extra = {"errors": exc.extra}
+    return problem(request, status, title=title, detail=detail, extra=extra, headers=exc.headers)
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error", exc_info=exc)
+    return problem(
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        title="Internal error",
+        detail="Something went wrong on our side; nothing was changed. Quote the request id"
+        " if you contact support.",
+    )
+
+
+def exception_handlers() -> ExceptionHandlersMap:
+    """Handlers for the app: domain errors, HTTP errors, and everything else."""
+    return {
+        escrow.EscrowError: _domain_error,
+        HTTPException: _http_error,
+        Exception: _unexpected,
+    }
+
+
+__all__ = ["PROBLEM_JSON", "exception_handlers", "problem"]

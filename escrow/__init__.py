@@ -1,0 +1,66 @@
+"""Escrow: cards, the double-entry ledger, custody and insurance cover, in integer fen.
+
+Framework-free: imports neither ``app`` nor ``litestar``, nor the other domain packages.
+"""
+
+from escrow.errors import (
+    BookFrozen,
+    CardNotOpen,
+    EscrowError,
+    IdempotencyConflict,
+    InsufficientBalance,
+    InvalidAmount,
+    InvalidRatio,
+    InvalidRequest,
+    NotFound,
+    Refused,
+    UnknownBook,
+    UnknownCard,
+)
+from escrow.ledger import (
+    CardBalance,
+    CardPayout,
+    DefaultPayoutReceipt,
+    EscrowLedger,
+    PurchaseReceipt,
+    RedemptionReceipt,
+    RefundReceipt,
+    SettlementReceipt,
+)
+from escrow.models import AccountKind, CardKind, CardStatus, metadata
+from escrow.money import DEFAULT_CUSTODY_RATIO_BP, Split, refundable, split
+from escrow.verify import Problem, VerifyReport, verify
+
+__all__ = [
+    "DEFAULT_CUSTODY_RATIO_BP",
+    "AccountKind",
+    "BookFrozen",
+    "CardBalance",
+    "CardKind",
+    "CardNotOpen",
+    "CardPayout",
+    "CardStatus",
+    "DefaultPayoutReceipt",
+    "EscrowError",
+    "EscrowLedger",
+    "IdempotencyConflict",
+    "InsufficientBalance",
+    "InvalidAmount",
+    "InvalidRatio",
+    "InvalidRequest",
+    "NotFound",
+    "Problem",
+    "PurchaseReceipt",
+    "RedemptionReceipt",
+    "RefundReceipt",
+    "Refused",
+    "SettlementReceipt",
+    "Split",
+    "UnknownBook",
+    "UnknownCard",
+    "VerifyReport",
+    "metadata",
+    "refundable",
+    "split",
+    "verify",
+]

@@ -1,0 +1,79 @@
+"""The escrow package's errors: plain exceptions, no HTTP codes (``app`` maps them).
+
+Each message is written for the person who sees it, and says what to do where it can.
+"""
+
+from __future__ import annotations
+
+
+class EscrowError(Exception):
+    """Base of every error the escrow package raises on purpose."""
+
+    code = "escrow-error"
+    """Stable machine-readable name, used as the problem type."""
+
+
+class InvalidRequest(EscrowError):
+    """The request itself is malformed; nothing was written."""
+
+    code = "invalid-request"
+
+
+class InvalidAmount(InvalidRequest):
+    """An amount or unit count is zero, negative, fractional or absurdly large."""
+
+    code = "invalid-amount"
+
+
+class InvalidRatio(InvalidRequest):
+    """A custody ratio outside 0..10000 basis points."""
+
+    code = "invalid-ratio"
+
+
+class NotFound(EscrowError):
+    """The thing named does not exist (or is not the caller's to see)."""
+
+    code = "not-found"
+
+
+class UnknownBook(NotFound):
+    """No escrow book is open for this merchant."""
+
+    code = "unknown-merchant-book"
+
+
+class UnknownCard(NotFound):
+    """No such card at this merchant."""
+
+    code = "unknown-card"
+
+
+class Refused(EscrowError):
+    """The request is well formed but the state of the books forbids it."""
+
+    code = "refused"
+
+
+class InsufficientBalance(Refused):
+    """A redemption or settlement asks for more than is there."""
+
+    code = "insufficient-balance"
+
+
+class CardNotOpen(Refused):
+    """The card was refunded, used up by default payout, or otherwise closed."""
+
+    code = "card-not-open"
+
+
+class BookFrozen(Refused):
+    """The merchant's book is frozen after a declared default."""
+
+    code = "book-frozen"
+
+
+class IdempotencyConflict(EscrowError):
+    """An idempotency key was reused for a different request."""
+
+    code = "idempotency-conflict"

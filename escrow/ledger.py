@@ -1,0 +1,763 @@
+"""The escrow ledger: double entry, append-only, integer fen, one chain per merchant.
+
+Invariants. Each is enforced by PostgreSQL where it can be, and all are recomputed from the
+postings by :func:`escrow.verify.verify` (``pguard ledger verify``):
+
+1. Every journal entry's postings sum to zero on each ledger (money, cover).
+   *Deferred constraint trigger: an unbalanced entry fails at COMMIT.*
+2. Entries and postings are never updated or deleted; a mistake is corrected by a new entry.
+   *Triggers reject UPDATE, DELETE and TRUNCATE.*
+3. For every card, with r its custody ratio fixed at purchase:
+   ``custody_share = ceil(outstanding * r / 10000)``,
+   ``custody_share + insured_share = outstanding`` and ``0 <= outstanding <= paid``.
+   *CHECK constraints on ``cards``.*
+4. An open card's ``outstanding = ceil(paid * units_remaining / units_total)``.
+5. A merchant's custody account equals the sum of its cards' custody shares, and its cards
+   cover account the sum of their insured shares. *Every posting on a per-card account names
+   its card (CHECK); the balance trigger keeps account totals.*
+6. The insurer's exposure on a policy, ``-policy``, equals the sum of the insured shares of
+   open cards plus the claims pending for defaulted cards.
+7. Custody, receivables, card cover and pending claims never go negative; the policy and
+   refunds payable never go positive. *CHECK constraints on ``accounts``.*
+8. A merchant's entries are numbered 1..n and chained by SHA-256 (``escrow.chain``).
+
+Concurrency: every operation first locks its merchant's book row (the chain head), then the
+cards it touches in ascending id order. Every write for one merchant is thus serialised
+by one lock taken first, so racing operations can neither overdraw nor deadlock.
+
+Idempotency: every operation takes a key, unique per merchant. Its first result is stored
+in the same transaction; a repeat of the same request returns it, a different request with
+the same key raises :class:`~escrow.errors.IdempotencyConflict`.
+
+The ledger only flushes; the caller owns the transaction (one use case, one unit of work).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from escrow.chain import GENESIS_HASH, Leg, entry_hash
+from escrow.errors import (
+    BookFrozen,
+    CardNotOpen,
+    IdempotencyConflict,
+    InsufficientBalance,
+    InvalidRequest,
+    UnknownBook,
+    UnknownCard,
+)
+from escrow.models import (
+    LEDGER_OF,
+    Account,
+    AccountKind,
+    BookStatus,
+    Card,
+    CardKind,
+    CardStatus,
+    EntryKind,
+    IdempotencyRecord,
+    JournalEntry,
+    MerchantBook,
+    Posting,
+)
+from escrow.money import (
+    DEFAULT_CUSTODY_RATIO_BP,
+    MAX_UNITS,
+    check_positive,
+    check_ratio,
+    custody_part,
+    refundable,
+    split,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+MAX_KEY_LENGTH = 200
+
+_CARD_COLUMNS = tuple(Card.__table__.columns)
+
+
+class CardBalance(msgspec.Struct, frozen=True, kw_only=True):
+    """A card's balances after an operation."""
+
+    card_id: uuid.UUID
+    status: str
+    paid: int
+    units_total: int
+    units_remaining: int
+    outstanding: int
+    custody_share: int
+    insured_share: int
+
+
+class PurchaseReceipt(msgspec.Struct, frozen=True, kw_only=True):
+    """What a purchase wrote: the new card and how its price was split."""
+
+    merchant_id: uuid.UUID
+    seq: int
+    custody: int
+    insured: int
+    custody_ratio_bp: int
+    card: CardBalance
+    replayed: bool = False
+
+
+class RedemptionReceipt(msgspec.Struct, frozen=True, kw_only=True):
+    """What a redemption released: custody to the merchant, cover off the policy."""
+
+    merchant_id: uuid.UUID
+    seq: int
+    units: int
+    released_from_custody: int
+    released_from_cover: int
+    card: CardBalance
+    replayed: bool = False
+
+
+class RefundReceipt(msgspec.Struct, frozen=True, kw_only=True):
+    """A solvent refund: custody pays its share now, the merchant owes the rest."""
+
+    merchant_id: uuid.UUID
+    seq: int
+    refunded: int
+    paid_from_custody: int
+    owed_by_merchant: int
+    card: CardBalance
+    replayed: bool = False
+
+
+class SettlementReceipt(msgspec.Struct, frozen=True, kw_only=True):
+    """The merchant paid part or all of what it owed consumers for refunds."""
+
+    merchant_id: uuid.UUID
+    seq: int
+    amount: int
+    receivable_left: int
+    replayed: bool = False
+
+
+class CardPayout(msgspec.Struct, frozen=True, kw_only=True):
+    """One card's share of a default payout; ``custody_paid + claim_amount = outstanding``."""
+
+    card_id: uuid.UUID
+    outstanding: int
+    custody_paid: int
+    claim_amount: int
+
+
+class DefaultPayoutReceipt(msgspec.Struct, frozen=True, kw_only=True):
+    """A declared default: custody paid out per card, insured shares turned into a claim."""
+
+    merchant_id: uuid.UUID
+    seq: int
+    cards: list[CardPayout]
+    total_outstanding: int
+    total_custody_paid: int
+    total_claim: int
+    replayed: bool = False
+
+
+ReceiptT = TypeVar(
+    "ReceiptT",
+    PurchaseReceipt,
+    RedemptionReceipt,
+    RefundReceipt,
+    SettlementReceipt,
+    DefaultPayoutReceipt,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Book:
+    merchant_id: uuid.UUID
+    seq: int
+    head_hash: bytes
+    status: str
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_key(key: str) -> str:
+    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+        raise InvalidRequest(
+            f"an idempotency key must be a non-blank string of at most {MAX_KEY_LENGTH} characters"
+        )
+    return key
+
+
+def _request_hash(operation: str, params: dict[str, Any]) -> bytes:
+    body = json.dumps({"op": operation, **params}, sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).digest()
+
+
+def _balance(row: Any) -> CardBalance:  # noqa: ANN401 - a SQLAlchemy Row of the cards table
+    return CardBalance(
+        card_id=row.id,
+        status=row.status,
+        paid=row.paid,
+        units_total=row.units_total,
+        units_remaining=row.units_remaining,
+        outstanding=row.outstanding,
+        custody_share=row.custody_share,
+        insured_share=row.insured_share,
+    )
+
+
+class EscrowLedger:
+    """The escrow operations for one unit of work (an ``AsyncSession`` the caller commits)."""
+
+    def __init__(self, session: AsyncSession, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self._session = session
+        self._clock = clock
+
+    # -- books ---------------------------------------------------------------------------
+
+    async def open_book(self, merchant_id: uuid.UUID) -> None:
+        """Open a merchant's book and its accounts; opening it again changes nothing."""
+        opened = await self._session.execute(
+            pg_insert(MerchantBook)
+            .values(
+                merchant_id=merchant_id,
+                status=BookStatus.OPEN,
+                seq=0,
+                head_hash=GENESIS_HASH,
+                opened_at=self._clock(),
+            )
+            .on_conflict_do_nothing()
+            .returning(MerchantBook.merchant_id)
+        )
+        if opened.first() is None:
+            return
+        await self._session.execute(
+            insert(Account),
+            [
+                {"merchant_id": merchant_id, "kind": kind, "ledger": ledger, "balance": 0}
+                for kind, ledger in LEDGER_OF.items()
+            ],
+        )
+
+    async def balances(self, merchant_id: uuid.UUID) -> dict[AccountKind, int]:
+        """Current balance of every account of the merchant's book."""
+        rows = await self._session.execute(
+            select(Account.kind, Account.balance).where(Account.merchant_id == merchant_id)
+        )
+        found = {AccountKind(kind): balance for kind, balance in rows}
+        if not found:
+            raise UnknownBook(f"no escrow book is open for merchant {merchant_id}")
+        return found
+
+    async def card(self, merchant_id: uuid.UUID, card_id: uuid.UUID) -> CardBalance:
+        """A card's current balances."""
+        row = (
+            await self._session.execute(
+                select(*_CARD_COLUMNS).where(Card.merchant_id == merchant_id, Card.id == card_id)
+            )
+        ).first()
+        if row is None:
+            raise UnknownCard(f"card {card_id} does not exist at this merchant")
+        return _balance(row)
+
+    # -- operations ----------------------------------------------------------------------
+
+    async def purchase(
+        self,
+        merchant_id: uuid.UUID,
+        *,
+        kind: CardKind,
+        paid: int,
+        units_total: int,
+        idempotency_key: str,
+        custody_ratio_bp: int = DEFAULT_CUSTODY_RATIO_BP,
+        card_id: uuid.UUID | None = None,
+    ) -> PurchaseReceipt:
+        """Issue a card for ``paid`` fen and split the money between custody and insurance.
+
+        ``units_total`` is the face value in fen for a stored-value card, or the number of
+        sessions. Custody gets ``ceil(paid * r / 10000)``; the rest is paid to the merchant at
+        once and covered by the insurer's policy.
+        """
+        kind = _card_kind(kind)
+        check_positive(paid, "the price paid")
+        check_positive(units_total, "the card's units", MAX_UNITS)
+        check_ratio(custody_ratio_bp)
+        _check_key(idempotency_key)
+        params = {
+            "kind": kind.value,
+            "paid": paid,
+            "units_total": units_total,
+            "ratio": custody_ratio_bp,
+            "card_id": card_id,
+        }
+        book = await self._lock_book(merchant_id)
+        replay = await self._replay(
+            merchant_id, idempotency_key, EntryKind.PURCHASE, params, PurchaseReceipt
+        )
+        if replay is not None:
+            return replay
+        _require_open(book)
+
+        if card_id is None:
+            card_id = uuid.uuid4()
+        elif (await self._session.execute(select(Card.id).where(Card.id == card_id))).first():
+            raise InvalidRequest(f"card {card_id} already exists")
+        parts = split(paid, custody_ratio_bp)
+        now = self._clock()
+        await self._session.execute(
+            insert(Card).values(
+                id=card_id,
+                merchant_id=merchant_id,
+                kind=kind,
+                status=CardStatus.OPEN,
+                paid=paid,
+                units_total=units_total,
+                units_remaining=units_total,
+                custody_ratio_bp=custody_ratio_bp,
+                outstanding=paid,
+                custody_share=parts.custody,
+                insured_share=parts.insured,
+                created_at=now,
+            )
+        )
+        seq = await self._append(
+            book,
+            EntryKind.PURCHASE,
+            idempotency_key,
+            [
+                (AccountKind.CONSUMERS, card_id, -paid),
+                (AccountKind.CUSTODY, card_id, parts.custody),
+                (AccountKind.MERCHANT, card_id, parts.insured),
+                (AccountKind.POLICY, card_id, -parts.insured),
+                (AccountKind.CARDS_COVER, card_id, parts.insured),
+            ],
+            now=now,
+            card_id=card_id,
+        )
+        receipt = PurchaseReceipt(
+            merchant_id=merchant_id,
+            seq=seq,
+            custody=parts.custody,
+            insured=parts.insured,
+            custody_ratio_bp=custody_ratio_bp,
+            card=CardBalance(
+                card_id=card_id,
+                status=CardStatus.OPEN,
+                paid=paid,
+                units_total=units_total,
+                units_remaining=units_total,
+                outstanding=paid,
+                custody_share=parts.custody,
+                insured_share=parts.insured,
+            ),
+        )
+        return await self._remember(idempotency_key, EntryKind.PURCHASE, params, receipt, now)
+
+    async def redeem(
+        self,
+        merchant_id: uuid.UUID,
+        card_id: uuid.UUID,
+        *,
+        units: int,
+        idempotency_key: str,
+    ) -> RedemptionReceipt:
+        """Use ``units`` of a card (fen of face value, or sessions) and release custody.
+
+        The card's custody share is brought down to ``ceil(outstanding' * r / 10000)``; the
+        difference goes from custody to the merchant, and the insured share falls by the rest.
+        """
+        check_positive(units, "the units to redeem", MAX_UNITS)
+        _check_key(idempotency_key)
+        params = {"card_id": card_id, "units": units}
+        book = await self._lock_book(merchant_id)
+        replay = await self._replay(
+            merchant_id, idempotency_key, EntryKind.REDEMPTION, params, RedemptionReceipt
+        )
+        if replay is not None:
+            return replay
+        _require_open(book)
+
+        card = await self._lock_open_card(merchant_id, card_id)
+        if units > card.units_remaining:
+            raise InsufficientBalance(
+                f"the card has {card.units_remaining} units left; {units} cannot be redeemed"
+            )
+        remaining = card.units_remaining - units
+        outstanding = refundable(card.paid, remaining, card.units_total)
+        custody = custody_part(outstanding, card.custody_ratio_bp)
+        insured = outstanding - custody
+        released_custody = card.custody_share - custody
+        released_cover = card.insured_share - insured
+        now = self._clock()
+        seq = await self._append(
+            book,
+            EntryKind.REDEMPTION,
+            idempotency_key,
+            [
+                (AccountKind.CUSTODY, card_id, -released_custody),
+                (AccountKind.MERCHANT, card_id, released_custody),
+                (AccountKind.CARDS_COVER, card_id, -released_cover),
+                (AccountKind.POLICY, card_id, released_cover),
+            ],
+            now=now,
+            card_id=card_id,
+            units=units,
+        )
+        after = await self._update_card(
+            card_id,
+            units_remaining=remaining,
+            outstanding=outstanding,
+            custody_share=custody,
+            insured_share=insured,
+        )
+        receipt = RedemptionReceipt(
+            merchant_id=merchant_id,
+            seq=seq,
+            units=units,
+            released_from_custody=released_custody,
+            released_from_cover=released_cover,
+            card=after,
+        )
+        return await self._remember(idempotency_key, EntryKind.REDEMPTION, params, receipt, now)
+
+    async def refund(
+        self, merchant_id: uuid.UUID, card_id: uuid.UUID, *, idempotency_key: str
+    ) -> RefundReceipt:
+        """Refund a card's whole outstanding amount while the merchant is solvent.
+
+        Custody pays its share to the consumer at once; the merchant owes the insured part,
+        a receivable until :meth:`settle_receivable` records its payment. The card closes.
+        """
+        _check_key(idempotency_key)
+        params = {"card_id": card_id}
+        book = await self._lock_book(merchant_id)
+        replay = await self._replay(
+            merchant_id, idempotency_key, EntryKind.REFUND, params, RefundReceipt
+        )
+        if replay is not None:
+            return replay
+        _require_open(book)
+
+        card = await self._lock_open_card(merchant_id, card_id)
+        now = self._clock()
+        seq = await self._append(
+            book,
+            EntryKind.REFUND,
+            idempotency_key,
+            [
+                (AccountKind.CUSTODY, card_id, -card.custody_share),
+                (AccountKind.CONSUMERS, card_id, card.custody_share),
+                (AccountKind.MERCHANT_RECEIVABLE, card_id, card.insured_share),
+                (AccountKind.REFUNDS_PAYABLE, card_id, -card.insured_share),
+                (AccountKind.CARDS_COVER, card_id, -card.insured_share),
+                (AccountKind.POLICY, card_id, card.insured_share),
+            ],
+            now=now,
+            card_id=card_id,
+        )
+        after = await self._update_card(
+            card_id,
+            status=CardStatus.REFUNDED,
+            outstanding=0,
+            custody_share=0,
+            insured_share=0,
+        )
+        receipt = RefundReceipt(
+            merchant_id=merchant_id,
+            seq=seq,
+            refunded=card.outstanding,
+            paid_from_custody=card.custody_share,
+            owed_by_merchant=card.insured_share,
+            card=after,
+        )
+        return await self._remember(idempotency_key, EntryKind.REFUND, params, receipt, now)
+
+    async def settle_receivable(
+        self, merchant_id: uuid.UUID, *, amount: int, idempotency_key: str
+    ) -> SettlementReceipt:
+        """Record that the merchant paid ``amount`` fen of the refunds it owes consumers."""
+        check_positive(amount, "the amount settled")
+        _check_key(idempotency_key)
+        params = {"amount": amount}
+        book = await self._lock_book(merchant_id)
+        replay = await self._replay(
+            merchant_id,
+            idempotency_key,
+            EntryKind.RECEIVABLE_SETTLEMENT,
+            params,
+            SettlementReceipt,
+        )
+        if replay is not None:
+            return replay
+        _require_open(book)
+
+        owed = (await self.balances(merchant_id))[AccountKind.MERCHANT_RECEIVABLE]
+        if amount > owed:
+            raise InsufficientBalance(f"the merchant owes {owed} fen; {amount} cannot be settled")
+        now = self._clock()
+        seq = await self._append(
+            book,
+            EntryKind.RECEIVABLE_SETTLEMENT,
+            idempotency_key,
+            [
+                (AccountKind.MERCHANT, None, -amount),
+                (AccountKind.CONSUMERS, None, amount),
+                (AccountKind.MERCHANT_RECEIVABLE, None, -amount),
+                (AccountKind.REFUNDS_PAYABLE, None, amount),
+            ],
+            now=now,
+        )
+        receipt = SettlementReceipt(
+            merchant_id=merchant_id, seq=seq, amount=amount, receivable_left=owed - amount
+        )
+        return await self._remember(
+            idempotency_key, EntryKind.RECEIVABLE_SETTLEMENT, params, receipt, now
+        )
+
+    async def default_payout(
+        self, merchant_id: uuid.UUID, *, idempotency_key: str
+    ) -> DefaultPayoutReceipt:
+        """Freeze the book and pay every open card its ``outstanding``, to the fen.
+
+        Custody pays each card's custody share to its consumer now; each insured share moves
+        to pending claims, the per-card breakdown of the insurance claim.
+        """
+        _check_key(idempotency_key)
+        params: dict[str, Any] = {}
+        book = await self._lock_book(merchant_id)
+        replay = await self._replay(
+            merchant_id, idempotency_key, EntryKind.DEFAULT_PAYOUT, params, DefaultPayoutReceipt
+        )
+        if replay is not None:
+            return replay
+        _require_open(book)
+        cards = await self._session.execute(
+            select(*_CARD_COLUMNS)
+            .where(Card.merchant_id == merchant_id, Card.status == CardStatus.OPEN)
+            .order_by(Card.id)
+            .with_for_update()
+        )
+        payouts: list[CardPayout] = []
+        legs: list[tuple[AccountKind, uuid.UUID | None, int]] = []
+        for card in cards:
+            payouts.append(
+                CardPayout(
+                    card_id=card.id,
+                    outstanding=card.outstanding,
+                    custody_paid=card.custody_share,
+                    claim_amount=card.insured_share,
+                )
+            )
+            legs += [
+                (AccountKind.CUSTODY, card.id, -card.custody_share),
+                (AccountKind.CONSUMERS, card.id, card.custody_share),
+                (AccountKind.CARDS_COVER, card.id, -card.insured_share),
+                (AccountKind.CLAIMS_PENDING, card.id, card.insured_share),
+            ]
+        now = self._clock()
+        seq = await self._append(book, EntryKind.DEFAULT_PAYOUT, idempotency_key, legs, now=now)
+        await self._session.execute(
+            update(Card)
+            .where(Card.merchant_id == merchant_id, Card.status == CardStatus.OPEN)
+            .values(status=CardStatus.DEFAULTED, outstanding=0, custody_share=0, insured_share=0)
+        )
+        await self._session.execute(
+            update(MerchantBook)
+            .where(MerchantBook.merchant_id == merchant_id)
+            .values(status=BookStatus.DEFAULTED)
+        )
+        receipt = DefaultPayoutReceipt(
+            merchant_id=merchant_id,
+            seq=seq,
+            cards=payouts,
+            total_outstanding=sum(p.outstanding for p in payouts),
+            total_custody_paid=sum(p.custody_paid for p in payouts),
+            total_claim=sum(p.claim_amount for p in payouts),
+        )
+        return await self._remember(
+            idempotency_key, EntryKind.DEFAULT_PAYOUT, params, receipt, now
+        )
+
+    # -- internals -----------------------------------------------------------------------
+
+    async def _lock_book(self, merchant_id: uuid.UUID) -> _Book:
+        row = (
+            await self._session.execute(
+                select(MerchantBook.seq, MerchantBook.head_hash, MerchantBook.status)
+                .where(MerchantBook.merchant_id == merchant_id)
+                .with_for_update()
+            )
+        ).first()
+        if row is None:
+            raise UnknownBook(f"no escrow book is open for merchant {merchant_id}")
+        return _Book(merchant_id, row.seq, row.head_hash, row.status)
+
+    async def _lock_open_card(self, merchant_id: uuid.UUID, card_id: uuid.UUID) -> Any:  # noqa: ANN401
+        card = (
+            await self._session.execute(
+                select(*_CARD_COLUMNS)
+                .where(Card.merchant_id == merchant_id, Card.id == card_id)
+                .with_for_update()
+            )
+        ).first()
+        if card is None:
+            raise UnknownCard(f"card {card_id} does not exist at this merchant")
+        if card.status != CardStatus.OPEN:
+            raise CardNotOpen(f"card {card_id} is {card.status} and can no longer be used")
+        return card
+
+    async def _update_card(self, card_id: uuid.UUID, **values: Any) -> CardBalance:  # noqa: ANN401
+        row = (
+            await self._session.execute(
+                update(Card)
+                .where(Card.id == card_id)
+                .values(**values)
+                .returning(*_CARD_COLUMNS)
+            )
+        ).one()
+        return _balance(row)
+
+    async def _append(
+        self,
+        book: _Book,
+        kind: EntryKind,
+        idempotency_key: str,
+        legs: Sequence[tuple[AccountKind, uuid.UUID | None, int]],
+        *,
+        now: datetime,
+        card_id: uuid.UUID | None = None,
+        units: int | None = None,
+    ) -> int:
+        """Write one entry with its non-zero legs and move the chain head."""
+        seq = book.seq + 1
+        chained = [
+            Leg(line, account.value, LEDGER_OF[account].value, leg_card, amount)
+            for line, (account, leg_card, amount) in enumerate(
+                (leg for leg in legs if leg[2] != 0), start=1
+            )
+        ]
+        digest = entry_hash(
+            book.head_hash,
+            merchant_id=book.merchant_id,
+            seq=seq,
+            kind=kind.value,
+            card_id=card_id,
+            units=units,
+            idempotency_key=idempotency_key,
+            created_at=now,
+            legs=chained,
+        )
+        await self._session.execute(
+            insert(JournalEntry).values(
+                merchant_id=book.merchant_id,
+                seq=seq,
+                kind=kind,
+                card_id=card_id,
+                units=units,
+                idempotency_key=idempotency_key,
+                created_at=now,
+                prev_hash=book.head_hash,
+                hash=digest,
+            )
+        )
+        if chained:
+            await self._session.execute(
+                insert(Posting),
+                [
+                    {
+                        "merchant_id": book.merchant_id,
+                        "seq": seq,
+                        "line": leg.line,
+                        "account": leg.account,
+                        "ledger": leg.ledger,
+                        "card_id": leg.card_id,
+                        "amount": leg.amount,
+                    }
+                    for leg in chained
+                ],
+            )
+        await self._session.execute(
+            update(MerchantBook)
+            .where(MerchantBook.merchant_id == book.merchant_id)
+            .values(seq=seq, head_hash=digest)
+        )
+        return seq
+
+    async def _replay(
+        self,
+        merchant_id: uuid.UUID,
+        key: str,
+        operation: EntryKind,
+        params: dict[str, Any],
+        receipt_type: type[ReceiptT],
+    ) -> ReceiptT | None:
+        """The stored result of a repeated request, or ``None`` for a fresh key.
+
+        Called with the book locked, so a concurrent request with the same key has either
+        committed its record already or not started.
+        """
+        row = (
+            await self._session.execute(
+                select(IdempotencyRecord.operation, IdempotencyRecord.request_hash,
+                       IdempotencyRecord.result).where(
+                    IdempotencyRecord.merchant_id == merchant_id, IdempotencyRecord.key == key
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        if row.operation != operation or row.request_hash != _request_hash(operation, params):
+            raise IdempotencyConflict(
+                "this idempotency key was already used for a different request; use a new key"
+                " for a new request"
+            )
+        receipt = msgspec.convert(row.result, receipt_type)
+        return msgspec.structs.replace(receipt, replayed=True)
+
+    async def _remember(
+        self,
+        key: str,
+        operation: EntryKind,
+        params: dict[str, Any],
+        receipt: ReceiptT,
+        now: datetime,
+    ) -> ReceiptT:
+        await self._session.execute(
+            insert(IdempotencyRecord).values(
+                merchant_id=receipt.merchant_id,
+                key=key,
+                operation=operation,
+                request_hash=_request_hash(operation, params),
+                result=msgspec.to_builtins(receipt),
+                created_at=now,
+            )
+        )
+        return receipt
+
+
+def _card_kind(kind: object) -> CardKind:
+    try:
+        return CardKind(kind)
+    except ValueError:
+        kinds = ", ".join(k.value for k in CardKind)
+        raise InvalidRequest(f"card kind must be one of {kinds}, got {kind!r}") from None
+
+
+def _require_open(book: _Book) -> None:
+    if book.status != BookStatus.OPEN:
+        raise BookFrozen(
+            "this merchant has been declared in default; its book is frozen and takes no new"
+            " operations"
+        )
