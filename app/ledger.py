@@ -14,7 +14,10 @@ async def verify_ledger(url: str | None = None) -> escrow.VerifyReport:
     try:
         async with session_factory(engine)() as session:
             await session.connection(
-                execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+                execution_options={
+                    "isolation_level": "REPEATABLE READ",
+                    "postgresql_readonly": True,
+                }
             )
             return await escrow.verify(session)
     finally:

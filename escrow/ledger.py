@@ -586,9 +586,7 @@ class EscrowLedger:
             total_custody_paid=sum(p.custody_paid for p in payouts),
             total_claim=sum(p.claim_amount for p in payouts),
         )
-        return await self._remember(
-            idempotency_key, EntryKind.DEFAULT_PAYOUT, params, receipt, now
-        )
+        return await self._remember(idempotency_key, EntryKind.DEFAULT_PAYOUT, params, receipt, now)
 
     # -- internals -----------------------------------------------------------------------
 
@@ -621,10 +619,7 @@ class EscrowLedger:
     async def _update_card(self, card_id: uuid.UUID, **values: Any) -> CardBalance:  # noqa: ANN401
         row = (
             await self._session.execute(
-                update(Card)
-                .where(Card.id == card_id)
-                .values(**values)
-                .returning(*_CARD_COLUMNS)
+                update(Card).where(Card.id == card_id).values(**values).returning(*_CARD_COLUMNS)
             )
         ).one()
         return _balance(row)
@@ -710,10 +705,11 @@ class EscrowLedger:
         """
         row = (
             await self._session.execute(
-                select(IdempotencyRecord.operation, IdempotencyRecord.request_hash,
-                       IdempotencyRecord.result).where(
-                    IdempotencyRecord.merchant_id == merchant_id, IdempotencyRecord.key == key
-                )
+                select(
+                    IdempotencyRecord.operation,
+                    IdempotencyRecord.request_hash,
+                    IdempotencyRecord.result,
+                ).where(IdempotencyRecord.merchant_id == merchant_id, IdempotencyRecord.key == key)
             )
         ).first()
         if row is None:
@@ -748,11 +744,11 @@ class EscrowLedger:
 
 
 def _card_kind(kind: object) -> CardKind:
-    try:
-        return CardKind(kind)
-    except ValueError:
-        kinds = ", ".join(k.value for k in CardKind)
-        raise InvalidRequest(f"card kind must be one of {kinds}, got {kind!r}") from None
+    for member in CardKind:
+        if kind == member.value:
+            return member
+    kinds = ", ".join(k.value for k in CardKind)
+    raise InvalidRequest(f"card kind must be one of {kinds}, got {kind!r}")
 
 
 def _require_open(book: _Book) -> None:

@@ -271,5 +271,7 @@ class IdempotencyRecord(Base):
     request_hash: Mapped[bytes] = mapped_column(LargeBinary)
     result: Mapped[dict[str, object]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 metadata = Base.metadata
 """All escrow tables, for Alembic."""

@@ -32,7 +32,9 @@ def ceil_div(numerator: int, denominator: int) -> int:
 def check_ratio(ratio_bp: int) -> int:
     """Return ``ratio_bp`` if it is a whole number of basis points within 0..10000."""
     if isinstance(ratio_bp, bool) or not isinstance(ratio_bp, int):
-        raise InvalidRatio(f"custody ratio must be a whole number of basis points, got {ratio_bp!r}")
+        raise InvalidRatio(
+            f"custody ratio must be a whole number of basis points, got {ratio_bp!r}"
+        )
     if not 0 <= ratio_bp <= RATIO_SCALE:
         raise InvalidRatio(
             f"custody ratio must be between 0 and {RATIO_SCALE} basis points, got {ratio_bp}"

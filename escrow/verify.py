@@ -19,6 +19,8 @@ from escrow.chain import GENESIS_HASH, Leg, entry_hash
 from escrow.money import refundable
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -68,16 +70,21 @@ _ENTRIES = text("""
              '[]') AS legs
       FROM journal_entries e
       LEFT JOIN postings p ON p.merchant_id = e.merchant_id AND p.seq = e.seq
+     WHERE e.merchant_id = ANY(:merchants) OR :everyone
      GROUP BY e.merchant_id, e.seq
      ORDER BY e.merchant_id, e.seq
 """)
 
-_BOOKS = text("SELECT merchant_id, seq, head_hash FROM merchant_books ORDER BY merchant_id")
+_BOOKS = text("""
+    SELECT merchant_id, seq, head_hash FROM merchant_books
+     WHERE merchant_id = ANY(:merchants) OR :everyone
+""")
 
 _ACCOUNTS = text("""
     SELECT a.merchant_id, a.kind, a.balance, coalesce(sum(p.amount), 0) AS recomputed
       FROM accounts a
       LEFT JOIN postings p ON p.merchant_id = a.merchant_id AND p.account = a.kind
+     WHERE a.merchant_id = ANY(:merchants) OR :everyone
      GROUP BY a.merchant_id, a.kind, a.balance
     HAVING a.balance <> coalesce(sum(p.amount), 0)
 """)
@@ -87,11 +94,13 @@ _CARDS = text("""
       SELECT merchant_id, card_id,
              sum(amount) FILTER (WHERE account = 'custody') AS custody,
              sum(amount) FILTER (WHERE account = 'cards_cover') AS cover
-        FROM postings WHERE card_id IS NOT NULL
+        FROM postings
+       WHERE card_id IS NOT NULL AND (merchant_id = ANY(:merchants) OR :everyone)
        GROUP BY merchant_id, card_id
     ), used AS (
       SELECT merchant_id, card_id, sum(units) AS units
-        FROM journal_entries WHERE kind = 'redemption'
+        FROM journal_entries
+       WHERE kind = 'redemption' AND (merchant_id = ANY(:merchants) OR :everyone)
        GROUP BY merchant_id, card_id
     )
     SELECT c.merchant_id, c.id, c.status, c.paid, c.units_total, c.units_remaining,
@@ -101,6 +110,7 @@ _CARDS = text("""
       FROM cards c
       LEFT JOIN legs l ON l.merchant_id = c.merchant_id AND l.card_id = c.id
       LEFT JOIN used u ON u.merchant_id = c.merchant_id AND u.card_id = c.id
+     WHERE c.merchant_id = ANY(:merchants) OR :everyone
 """)
 
 _EXPOSURE = text("""
@@ -115,14 +125,21 @@ _EXPOSURE = text("""
              + (SELECT balance FROM accounts
                  WHERE merchant_id = b.merchant_id AND kind = 'claims_pending') AS covered
       FROM merchant_books b
+     WHERE b.merchant_id = ANY(:merchants) OR :everyone
 """)
 
 
-async def verify(session: AsyncSession) -> VerifyReport:
-    """Recompute every balance and the hash chains from the postings."""
+async def verify(
+    session: AsyncSession, merchants: Collection[uuid.UUID] | None = None
+) -> VerifyReport:
+    """Recompute every balance and the hash chains from the postings.
+
+    ``merchants`` limits the check to those books (each book is self-contained).
+    """
     report = VerifyReport()
-    heads = await _check_chains(session, report)
-    for row in await session.execute(_BOOKS):
+    scope = {"merchants": list(merchants or ()), "everyone": merchants is None}
+    heads = await _check_chains(session, report, scope)
+    for row in await session.execute(_BOOKS, scope):
         report.merchants += 1
         seq, head = heads.get(row.merchant_id, (0, GENESIS_HASH))
         if row.seq != seq or bytes(row.head_hash) != head:
@@ -134,7 +151,7 @@ async def verify(session: AsyncSession) -> VerifyReport:
                     " (an entry is missing or the head was altered)",
                 )
             )
-    for row in await session.execute(_ACCOUNTS):
+    for row in await session.execute(_ACCOUNTS, scope):
         report.problems.append(
             Problem(
                 row.merchant_id,
@@ -143,10 +160,10 @@ async def verify(session: AsyncSession) -> VerifyReport:
                 f" {row.recomputed}",
             )
         )
-    for row in await session.execute(_CARDS):
+    for row in await session.execute(_CARDS, scope):
         report.cards += 1
         _check_card(row, report)
-    for row in await session.execute(_EXPOSURE):
+    for row in await session.execute(_EXPOSURE, scope):
         if row.custody != row.cards_custody:
             report.problems.append(
                 Problem(
@@ -169,11 +186,11 @@ async def verify(session: AsyncSession) -> VerifyReport:
 
 
 async def _check_chains(
-    session: AsyncSession, report: VerifyReport
+    session: AsyncSession, report: VerifyReport, scope: dict[str, Any]
 ) -> dict[uuid.UUID, tuple[int, bytes]]:
     """Walk every merchant's chain; return each one's last (seq, hash) as stored."""
     heads: dict[uuid.UUID, tuple[int, bytes]] = {}
-    result = await session.stream(_ENTRIES)
+    result = await session.stream(_ENTRIES, scope)
     async for row in result:
         report.entries += 1
         merchant_id: uuid.UUID = row.merchant_id
@@ -223,7 +240,9 @@ def _check_card(c: Any, report: VerifyReport) -> None:  # noqa: ANN401 - a Row o
     if c.insured_share != c.cover:
         found.append(f"insured share {c.insured_share} but postings say {c.cover}")
     if c.units_remaining != c.units_total - c.used:
-        found.append(f"{c.units_remaining} units left but redemptions leave {c.units_total - c.used}")
+        found.append(
+            f"{c.units_remaining} units left but redemptions leave {c.units_total - c.used}"
+        )
     if c.status == "open":
         owed = refundable(c.paid, c.units_remaining, c.units_total)
         if c.outstanding != owed:

@@ -1,18 +1,16 @@
-"""``GET /health``: is the database reachable and is its schema current?"""
+"""``GET /health``: whether the database answers at the schema revision the code expects."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get
+from litestar.datastructures import State
 from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 
 from app.db import head_revision, ping
 from app.errors import problem
-
-if TYPE_CHECKING:
-    from litestar.datastructures import State
 
 
 class DatabaseHealth(msgspec.Struct):

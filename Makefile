@@ -1,0 +1,12 @@
+# The two commands of the README. Everything else is `pguard` (see `pguard --help`).
+.PHONY: run test bench
+
+run:  ## install and run the service (embedded PostgreSQL unless DATABASE_URL is set)
+	scripts/run
+
+test:  ## install and run every check: lint, types, layering, migrations, tests on two servers
+	scripts/test
+
+bench:  ## run the benchmarks under bench/ (prints figures; asserts nothing)
+	scripts/bootstrap --dev
+	.venv/bin/python bench/ledger.py

@@ -1,0 +1,95 @@
+"""Test database: a fresh PostgreSQL database per run, built by ``alembic upgrade head``.
+
+With ``DATABASE_URL`` set, the databases are made on that server; without it, on the embedded
+server under ``var/test/pgdata`` (kept apart from the development data). Nothing is mocked:
+the schema, its triggers and its CHECKs are the ones production runs.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from typing import TYPE_CHECKING
+
+import psycopg
+import pytest
+from sqlalchemy import make_url
+
+from app.db import async_url, create_engine, embedded_server_url, session_factory, upgrade_schema
+from app.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Iterator
+
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+SERVER_URL_ENV = "DATABASE_URL"
+
+
+def _server_url() -> str:
+    given = os.environ.get(SERVER_URL_ENV)
+    if given:
+        return async_url(given)
+    return embedded_server_url((PROJECT_ROOT / "var" / "test" / "pgdata").resolve(), "postgres")
+
+
+def _libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class Databases:
+    """Creates fresh migrated databases on the test server and drops them afterwards."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.created: list[str] = []
+
+    def create(self, *, migrate: bool = True) -> str:
+        name = f"pguard_test_{secrets.token_hex(6)}"
+        with psycopg.connect(_libpq(self.server_url), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        url = make_url(self.server_url).set(database=name).render_as_string(hide_password=False)
+        if migrate:
+            upgrade_schema(url)
+        return url
+
+    def drop_all(self) -> None:
+        with psycopg.connect(_libpq(self.server_url), autocommit=True) as conn:
+            for name in self.created:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def databases() -> Iterator[Databases]:
+    dbs = Databases(_server_url())
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def database_url(databases: Databases) -> str:
+    """The run's shared database; tests keep apart by using their own merchants."""
+    return databases.create()
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(database_url, pool_size=20, max_overflow=60)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return session_factory(engine)
+
+
+@pytest.fixture
+def cli_env(database_url: str) -> Callable[[str], dict[str, str]]:
+    """Environment for running ``pguard`` against a given test database."""
+
+    def env(url: str = database_url) -> dict[str, str]:
+        return {**os.environ, SERVER_URL_ENV: url, "PYTHONUNBUFFERED": "1"}
+
+    return env
