@@ -79,7 +79,8 @@ def create_engine(url: str | None = None, **options: Any) -> AsyncEngine:  # noq
     settings = get_settings().database
     if "poolclass" not in options:
         options.setdefault("pool_size", settings.pool_size)
-        options.setdefault("pool_pre_ping", True)
+        options.setdefault("pool_pre_ping", settings.pre_ping)
+        options.setdefault("pool_recycle", 1800)
     return create_async_engine(url or database_url(), echo=settings.echo, **options)
 
 

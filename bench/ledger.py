@@ -2,10 +2,11 @@
 
 Measures purchases and redemptions per second through ``escrow.EscrowLedger`` (SQLAlchemy,
 one session and transaction per operation) at 1 and 8 concurrent workers, and the same rows
-written by plain psycopg with no ORM: the *floor*, the cost of the SQL and the round trips
-themselves. Their ratio is what the framework costs; the goal is that escrow reaches at
-least half of the floor. It runs in a fresh ``pguard_bench_<hex>`` database migrated by
-Alembic (so every trigger is on) and drops it at the end.
+written by plain psycopg with no ORM: the *floor*, what the SQL, the round trips and the
+triggers cost by themselves. The ratio is what the framework and the ledger's way of
+issuing its statements cost on top; the goal is that escrow reaches at least half of the
+floor. It runs in a fresh ``pguard_bench_<hex>`` database migrated by Alembic (so every
+trigger is on) and drops it at the end, even on error.
 
     python bench/ledger.py [--seconds N] [--workers 1,8] [--database-url URL]
 """
@@ -44,12 +45,14 @@ if TYPE_CHECKING:
     Op = Callable[[int, int, int], Awaitable[None]]  # (worker, merchant index, serial)
     Conn = psycopg.AsyncConnection[Any]
     Side = tuple[list[uuid.UUID], list[list[uuid.UUID]]]  # merchants, their cards
+    Link = tuple[uuid.UUID, int, bytes]  # merchant, next seq, chain head
+    Sessions = async_sessionmaker[AsyncSession]
 
 MERCHANTS = 64
 CARDS_PER_MERCHANT = 4
 PRICE = 10_000  # a ¥100 stored-value card, face value = price
 RATIO = DEFAULT_CUSTODY_RATIO_BP
-UNITS = 10**11  # units of a setup card, never used up here; it costs 10 fen a unit
+UNITS = 10**11  # units of a setup card: never used up; 10 fen a unit, so 4 postings a use
 WARMUP_SECONDS = 0.5
 SERIAL = itertools.count()  # idempotency keys are unique across the whole run
 
@@ -83,6 +86,25 @@ INSERT_RECORD = (
 CARD_FIELDS = ("card_id", "status", "paid", "units_total", "units_remaining", "outstanding")
 
 
+def header(url: str, version: str, seconds: float, pool: int) -> str:
+    """What ran where, and how, printed above the figures."""
+    return f"""\
+machine : nproc={os.cpu_count()}, Python {platform.python_version()}
+          SQLAlchemy {sqlalchemy.__version__}, psycopg {psycopg.__version__}
+server  : {version}
+database: {make_url(url).database} (fresh, migrated by Alembic, dropped at exit)
+workload: {MERCHANTS} merchants for escrow and {MERCHANTS} others for the floor; worker w takes
+          merchants w, w+W, w+2W, ... round-robin, so concurrent workers never wait on the
+          same merchant's book lock. One transaction per operation.
+          purchase = one ¥{PRICE // 100} stored-value card (5 postings)
+          redeem = 1 unit of one of {CARDS_PER_MERCHANT} setup cards a merchant (4 postings)
+          {WARMUP_SECONDS}s warm-up, then {seconds}s measured, per cell
+escrow  : EscrowLedger, one AsyncSession per operation from app.db.create_engine
+          (pool_size={pool}, pool_pre_ping on, as the app runs it)
+floor   : hand-written SQL, one psycopg AsyncConnection per worker, no ORM
+"""
+
+
 def libpq_url(url: str) -> str:
     """The SQLAlchemy URL as psycopg wants it (a unix socket stays in ``?host=``)."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -95,35 +117,44 @@ def card_json(card_id: uuid.UUID, paid: int, total: int, left: int, custody: int
     return card | {"custody_share": custody, "insured_share": out - custody}
 
 
-async def floor_begin(conn: Conn, merchant_id: uuid.UUID, key: str) -> tuple[int, bytes]:
-    """Lock the book, refuse a used key (as a replay would); return the next seq and head."""
-    seq, head, status = await (await conn.execute(LOCK_BOOK, (merchant_id,))).fetchone()  # type: ignore[misc]
+async def floor_begin(conn: Conn, merchant_id: uuid.UUID, key: str) -> Link:
+    """Lock the book, refuse a used key (as a replay would); return the next chain link."""
+    book = await (await conn.execute(LOCK_BOOK, (merchant_id,))).fetchone()
+    if book is None:
+        raise RuntimeError(f"no book for merchant {merchant_id}")
+    seq, head, status = book
     if await (await conn.execute(SEEN_KEY, (merchant_id, key))).fetchone() is not None:
         raise RuntimeError(f"idempotency key {key} already used")
     if status != "open":
         raise RuntimeError(f"book {merchant_id} is {status}")
-    return seq + 1, head
+    return merchant_id, seq + 1, head
 
 
 async def floor_write(
     conn: Conn,
-    merchant_id: uuid.UUID,
-    link: tuple[int, bytes],
-    kind: str,
+    link: Link,
     key: str,
-    *,
+    kind: str,
     legs: list[tuple[str, str, uuid.UUID, int]],
+    *,
     params: dict[str, Any],
     result: dict[str, Any],
     units: int | None = None,
 ) -> None:
-    """Append the entry, its postings, the chain head and the idempotency record."""
-    (seq, head), now, card_id = link, datetime.now(UTC), legs[0][2]
+    """Append the entry, its postings (one statement), the chain head and the record."""
+    (merchant_id, seq, head), now, card_id = link, datetime.now(UTC), legs[0][2]
     chained = [Leg(n, *leg) for n, leg in enumerate((g for g in legs if g[3]), start=1)]
     digest = entry_hash(
-        head, merchant_id=merchant_id, seq=seq, kind=kind, card_id=card_id, units=units,
-        idempotency_key=key, created_at=now, legs=chained,
-    )  # fmt: skip
+        head,
+        merchant_id=merchant_id,
+        seq=seq,
+        kind=kind,
+        card_id=card_id,
+        units=units,
+        idempotency_key=key,
+        created_at=now,
+        legs=chained,
+    )
     entry = (merchant_id, seq, kind, card_id, units, key, now, head, digest)
     await conn.execute(INSERT_ENTRY, entry)
     values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chained))
@@ -155,8 +186,7 @@ async def floor_purchase(conn: Conn, merchant_id: uuid.UUID, key: str) -> None:
         params["card_id"] = None
         result = {"custody": custody, "insured": insured, "custody_ratio_bp": RATIO}
         result["card"] = card_json(card_id, PRICE, PRICE, PRICE, custody)
-        await floor_write(conn, merchant_id, link, "purchase", key, legs=legs,
-                          params=params, result=result)  # fmt: skip
+        await floor_write(conn, link, key, "purchase", legs, params=params, result=result)
 
 
 async def floor_redeem(conn: Conn, merchant_id: uuid.UUID, card_id: uuid.UUID, key: str) -> None:
@@ -167,7 +197,8 @@ async def floor_redeem(conn: Conn, merchant_id: uuid.UUID, card_id: uuid.UUID, k
         if card is None or card[0] != "open" or card[3] < 1:
             raise RuntimeError(f"card {card_id} cannot be redeemed: {card}")
         _, paid, total, left, ratio, custody_was, insured_was = card
-        outstanding = refundable(paid, left - 1, total)
+        left -= 1
+        outstanding = refundable(paid, left, total)
         custody = custody_part(outstanding, ratio)
         freed_custody, freed_cover = custody_was - custody, insured_was - (outstanding - custody)
         legs = [
@@ -176,13 +207,15 @@ async def floor_redeem(conn: Conn, merchant_id: uuid.UUID, card_id: uuid.UUID, k
             ("cards_cover", "cover", card_id, -freed_cover),
             ("policy", "cover", card_id, freed_cover),
         ]
-        new_card = (left - 1, outstanding, custody, outstanding - custody, card_id)
-        await conn.execute(UPDATE_CARD, new_card)
+        after = (left, outstanding, custody, outstanding - custody, card_id)
+        await conn.execute(UPDATE_CARD, after)
         result = {"units": 1, "released_from_custody": freed_custody}
         result |= {"released_from_cover": freed_cover}
-        result["card"] = card_json(card_id, paid, total, left - 1, custody)
-        await floor_write(conn, merchant_id, link, "redemption", key, legs=legs, units=1,
-                          params={"card_id": card_id, "units": 1}, result=result)  # fmt: skip
+        result["card"] = card_json(card_id, paid, total, left, custody)
+        params = {"card_id": card_id, "units": 1}
+        await floor_write(
+            conn, link, key, "redemption", legs, params=params, result=result, units=1
+        )
 
 
 async def run_for(op: Op, workers: int, seconds: float) -> float:
@@ -205,32 +238,35 @@ async def run_for(op: Op, workers: int, seconds: float) -> float:
     return sum(counts) / (time.perf_counter() - start)
 
 
-async def setup(sessions: async_sessionmaker[AsyncSession]) -> Side:
-    """Open ``MERCHANTS`` books, each with cards to redeem (10 fen a unit: 4 postings each)."""
+async def setup(sessions: Sessions) -> Side:
+    """Open ``MERCHANTS`` books through the ledger, each with cards to redeem."""
     merchants = [uuid.uuid4() for _ in range(MERCHANTS)]
     cards: list[list[uuid.UUID]] = []
     for merchant_id in merchants:
         async with sessions() as s, s.begin():
             ledger = EscrowLedger(s)
             await ledger.open_book(merchant_id)
-            bought = [
-                await ledger.purchase(merchant_id, kind=CardKind.STORED_VALUE, paid=10 * UNITS,
-                                      units_total=UNITS, idempotency_key=f"setup-{n}")
-                for n in range(CARDS_PER_MERCHANT)
-            ]  # fmt: skip
-        cards.append([r.card.card_id for r in bought])
+            cards.append([])
+            for n in range(CARDS_PER_MERCHANT):
+                kind, key = CardKind.STORED_VALUE, f"setup-{n}"
+                bought = await ledger.purchase(
+                    merchant_id, kind=kind, paid=10 * UNITS, units_total=UNITS, idempotency_key=key
+                )
+                cards[-1].append(bought.card.card_id)
     return merchants, cards
 
 
-def escrow_op(name: str, sessions: async_sessionmaker[AsyncSession], side: Side) -> Op:
+def escrow_op(name: str, sessions: Sessions, side: Side) -> Op:
     merchants, cards = side
 
     async def op(_w: int, m: int, n: int) -> None:
         async with sessions() as s, s.begin():
             ledger = EscrowLedger(s)
             if name == "purchase":
-                await ledger.purchase(merchants[m], kind=CardKind.STORED_VALUE, paid=PRICE,
-                                      units_total=PRICE, idempotency_key=f"p-{n}")  # fmt: skip
+                kind, key = CardKind.STORED_VALUE, f"p-{n}"
+                await ledger.purchase(
+                    merchants[m], kind=kind, paid=PRICE, units_total=PRICE, idempotency_key=key
+                )
             else:
                 card = cards[m][n % CARDS_PER_MERCHANT]
                 await ledger.redeem(merchants[m], card, units=1, idempotency_key=f"r-{n}")
@@ -250,70 +286,64 @@ def floor_op(name: str, conns: list[Conn], side: Side) -> Op:
     return op
 
 
+async def cell(
+    name: str, workers: int, *, seconds: float, url: str, escrow: Op, floor_side: Side
+) -> float:
+    """Escrow then floor for one operation and worker count; print the row, return the ratio."""
+    await run_for(escrow, workers, WARMUP_SECONDS)
+    escrow_rate = await run_for(escrow, workers, seconds)
+    conns = [await psycopg.AsyncConnection.connect(url, autocommit=True) for _ in range(workers)]
+    try:
+        floor = floor_op(name, conns, floor_side)
+        await run_for(floor, workers, WARMUP_SECONDS)
+        floor_rate = await run_for(floor, workers, seconds)
+    finally:
+        for conn in conns:
+            await conn.close()
+    ratio = escrow_rate / floor_rate
+    print(f"{name:<10}{workers:>8}{escrow_rate:>14.1f}{floor_rate:>13.1f}{ratio:>14.2f}")
+    return ratio
+
+
 async def bench(url: str, seconds: float, worker_counts: list[int]) -> None:
-    engine = create_engine(url, pool_size=max(worker_counts))
+    pool = max(worker_counts)
+    engine = create_engine(url, pool_size=pool)
     sessions = session_factory(engine)
     try:
         async with engine.connect() as conn:
             version = (await conn.execute(sqlalchemy.text("SELECT version()"))).scalar_one()
-        print(
-            f"machine : nproc={os.cpu_count()}, Python {platform.python_version()},"
-            f" SQLAlchemy {sqlalchemy.__version__}, psycopg {psycopg.__version__}"
-        )
-        print(f"server  : {version}")
-        print(f"database: {make_url(url).database} (fresh, migrated by Alembic, dropped at exit)")
-        print(
-            f"workload: {MERCHANTS} merchants for escrow and {MERCHANTS} others for the floor;"
-            " worker w takes merchants w, w+W, w+2W, ... round-robin,\n          so concurrent"
-            " workers never wait on the same merchant's book lock. One transaction per op."
-        )
-        print(
-            f"          purchase = one ¥{PRICE // 100} stored-value card (5 postings); redeem"
-            f" = 1 unit of one of {CARDS_PER_MERCHANT} setup cards a merchant (4 postings)"
-        )
-        print(f"          {WARMUP_SECONDS}s warm-up, then {seconds}s measured, per cell")
-        print(
-            "escrow  : EscrowLedger, one AsyncSession per op from app.db.create_engine"
-            f" (pool_size={max(worker_counts)}, pool_pre_ping on)"
-        )
-        print("floor   : hand-written SQL, one psycopg AsyncConnection per worker\n")  # fmt: skip
+        print(header(url, version, seconds, pool))
         escrow_side, floor_side = await setup(sessions), await setup(sessions)
-        rows: list[tuple[str, int, float, float]] = []
-        print(f"{'operation':<10}{'workers':>8}{'escrow ops/s':>14}{'floor ops/s':>13}"
-              f"{'escrow/floor':>14}")  # fmt: skip
+        columns = ("escrow ops/s", "floor ops/s", "escrow/floor")
+        print(f"{'operation':<10}{'workers':>8}{columns[0]:>14}{columns[1]:>13}{columns[2]:>14}")
+        ratios: dict[tuple[str, int], float] = {}
+        libpq = libpq_url(url)
         for name, workers in itertools.product(("purchase", "redeem"), worker_counts):
-            await run_for(escrow_op(name, sessions, escrow_side), workers, WARMUP_SECONDS)
-            escrow_rate = await run_for(escrow_op(name, sessions, escrow_side), workers, seconds)
-            conns = [await psycopg.AsyncConnection.connect(libpq_url(url), autocommit=True)
-                     for _ in range(workers)]  # fmt: skip
-            try:
-                await run_for(floor_op(name, conns, floor_side), workers, WARMUP_SECONDS)
-                floor_rate = await run_for(floor_op(name, conns, floor_side), workers, seconds)
-            finally:
-                for conn in conns:
-                    await conn.close()
-            rows.append((name, workers, escrow_rate, floor_rate))
-            ratio = escrow_rate / floor_rate
-            print(f"{name:<10}{workers:>8}{escrow_rate:>14.1f}{floor_rate:>13.1f}{ratio:>14.2f}")
+            escrow = escrow_op(name, sessions, escrow_side)
+            ratios[name, workers] = await cell(
+                name, workers, seconds=seconds, url=libpq, escrow=escrow, floor_side=floor_side
+            )
         print('\ngoal "escrow reaches at least half of the floor":')
-        for name, workers, escrow_rate, floor_rate in rows:
-            ratio = escrow_rate / floor_rate
+        for (name, workers), ratio in ratios.items():
             verdict = ">= 0.5: met" if ratio >= 0.5 else "< 0.5: NOT met"
-            print(f"  {name} x{workers}: {ratio:.2f} {verdict}")
+            print(f"  {name} x{workers}: escrow/floor = {ratio:.2f} {verdict}")
         await check(sessions)
     finally:
         await engine.dispose()
 
 
-async def check(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def check(sessions: Sessions) -> None:
     """Recompute the whole bench ledger with ``escrow.verify`` and say whether it holds."""
     started = time.perf_counter()
     async with sessions() as s:
         await s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         report = await verify(s)
-    print(f"\nverify: {'OK' if report.ok else 'FAILED'}, {report.merchants} books,"
-          f" {report.entries} entries, {report.cards} cards, {len(report.problems)} problems,"
-          f" in {time.perf_counter() - started:.2f}s")  # fmt: skip
+    verdict = "the ledger verifies" if report.ok else f"FAILED, {len(report.problems)} problems"
+    print(f"\nescrow.verify over the bench database: {verdict}")
+    print(
+        f"  {report.merchants} books, {report.entries} entries, {report.cards} cards checked in"
+        f" {time.perf_counter() - started:.2f}s"
+    )
     for problem in report.problems[:10]:
         print(f"  {problem}")
 
@@ -325,6 +355,8 @@ def main() -> None:
     parser.add_argument("--database-url", help="server to use (default: DATABASE_URL or embedded)")
     args = parser.parse_args()
     worker_counts = [int(w) for w in args.workers.split(",")]
+    if min(worker_counts) < 1 or args.seconds <= 0:
+        parser.error("worker counts and --seconds must be positive")
     server = async_url(args.database_url) if args.database_url else database_url()
     name = f"pguard_bench_{secrets.token_hex(6)}"
     with psycopg.connect(libpq_url(server), autocommit=True) as admin:

@@ -42,9 +42,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from escrow import statements as sql
 from escrow.chain import GENESIS_HASH, Leg, entry_hash
 from escrow.errors import (
     BookFrozen,
@@ -57,17 +58,11 @@ from escrow.errors import (
 )
 from escrow.models import (
     LEDGER_OF,
-    Account,
     AccountKind,
     BookStatus,
-    Card,
     CardKind,
     CardStatus,
     EntryKind,
-    IdempotencyRecord,
-    JournalEntry,
-    MerchantBook,
-    Posting,
 )
 from escrow.money import (
     DEFAULT_CUSTODY_RATIO_BP,
@@ -80,13 +75,11 @@ from escrow.money import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
 
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 MAX_KEY_LENGTH = 200
-
-_CARD_COLUMNS = tuple(Card.__table__.columns)
 
 
 class CardBalance(msgspec.Struct, frozen=True, kw_only=True):
@@ -97,6 +90,7 @@ class CardBalance(msgspec.Struct, frozen=True, kw_only=True):
     paid: int
     units_total: int
     units_remaining: int
+    custody_ratio_bp: int
     outstanding: int
     custody_share: int
     insured_share: int
@@ -187,6 +181,9 @@ class _Book:
     status: str
 
 
+Legs = list[tuple[AccountKind, uuid.UUID | None, int]]
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -204,13 +201,14 @@ def _request_hash(operation: str, params: dict[str, Any]) -> bytes:
     return hashlib.sha256(body.encode()).digest()
 
 
-def _balance(row: Any) -> CardBalance:  # noqa: ANN401 - a SQLAlchemy Row of the cards table
+def _balance(row: Any) -> CardBalance:  # noqa: ANN401 - a Row of the cards table
     return CardBalance(
         card_id=row.id,
         status=row.status,
         paid=row.paid,
         units_total=row.units_total,
         units_remaining=row.units_remaining,
+        custody_ratio_bp=row.custody_ratio_bp,
         outstanding=row.outstanding,
         custody_share=row.custody_share,
         insured_share=row.insured_share,
@@ -224,12 +222,17 @@ class EscrowLedger:
         self._session = session
         self._clock = clock
 
+    async def _conn(self) -> AsyncConnection:
+        """The session's connection: the caller's transaction, without ORM bookkeeping."""
+        return await self._session.connection()
+
     # -- books ---------------------------------------------------------------------------
 
     async def open_book(self, merchant_id: uuid.UUID) -> None:
         """Open a merchant's book and its accounts; opening it again changes nothing."""
-        opened = await self._session.execute(
-            pg_insert(MerchantBook)
+        conn = await self._conn()
+        opened = await conn.execute(
+            pg_insert(sql.BOOKS)
             .values(
                 merchant_id=merchant_id,
                 status=BookStatus.OPEN,
@@ -238,12 +241,12 @@ class EscrowLedger:
                 opened_at=self._clock(),
             )
             .on_conflict_do_nothing()
-            .returning(MerchantBook.merchant_id)
+            .returning(sql.BOOKS.c.merchant_id)
         )
         if opened.first() is None:
             return
-        await self._session.execute(
-            insert(Account),
+        await conn.execute(
+            insert(sql.ACCOUNTS),
             [
                 {"merchant_id": merchant_id, "kind": kind, "ledger": ledger, "balance": 0}
                 for kind, ledger in LEDGER_OF.items()
@@ -252,9 +255,7 @@ class EscrowLedger:
 
     async def balances(self, merchant_id: uuid.UUID) -> dict[AccountKind, int]:
         """Current balance of every account of the merchant's book."""
-        rows = await self._session.execute(
-            select(Account.kind, Account.balance).where(Account.merchant_id == merchant_id)
-        )
+        rows = await (await self._conn()).execute(sql.BALANCES, {"merchant_id": merchant_id})
         found = {AccountKind(kind): balance for kind, balance in rows}
         if not found:
             raise UnknownBook(f"no escrow book is open for merchant {merchant_id}")
@@ -263,8 +264,8 @@ class EscrowLedger:
     async def card(self, merchant_id: uuid.UUID, card_id: uuid.UUID) -> CardBalance:
         """A card's current balances."""
         row = (
-            await self._session.execute(
-                select(*_CARD_COLUMNS).where(Card.merchant_id == merchant_id, Card.id == card_id)
+            await (await self._conn()).execute(
+                sql.GET_CARD, {"merchant_id": merchant_id, "card_id": card_id}
             )
         ).first()
         if row is None:
@@ -302,9 +303,10 @@ class EscrowLedger:
             "ratio": custody_ratio_bp,
             "card_id": card_id,
         }
-        book = await self._lock_book(merchant_id)
+        conn = await self._conn()
+        book = await self._lock_book(conn, merchant_id)
         replay = await self._replay(
-            merchant_id, idempotency_key, EntryKind.PURCHASE, params, PurchaseReceipt
+            conn, merchant_id, idempotency_key, EntryKind.PURCHASE, params, PurchaseReceipt
         )
         if replay is not None:
             return replay
@@ -312,27 +314,40 @@ class EscrowLedger:
 
         if card_id is None:
             card_id = uuid.uuid4()
-        elif (await self._session.execute(select(Card.id).where(Card.id == card_id))).first():
+        elif (await conn.execute(sql.CARD_EXISTS, {"card_id": card_id})).first():
             raise InvalidRequest(f"card {card_id} already exists")
         parts = split(paid, custody_ratio_bp)
         now = self._clock()
-        await self._session.execute(
-            insert(Card).values(
-                id=card_id,
-                merchant_id=merchant_id,
-                kind=kind,
-                status=CardStatus.OPEN,
-                paid=paid,
-                units_total=units_total,
-                units_remaining=units_total,
-                custody_ratio_bp=custody_ratio_bp,
-                outstanding=paid,
-                custody_share=parts.custody,
-                insured_share=parts.insured,
-                created_at=now,
-            )
+        card = CardBalance(
+            card_id=card_id,
+            status=CardStatus.OPEN,
+            paid=paid,
+            units_total=units_total,
+            units_remaining=units_total,
+            custody_ratio_bp=custody_ratio_bp,
+            outstanding=paid,
+            custody_share=parts.custody,
+            insured_share=parts.insured,
+        )
+        await conn.execute(
+            sql.INSERT_CARD,
+            {
+                "id": card_id,
+                "merchant_id": merchant_id,
+                "kind": kind.value,
+                "status": card.status,
+                "paid": paid,
+                "units_total": units_total,
+                "units_remaining": units_total,
+                "custody_ratio_bp": custody_ratio_bp,
+                "outstanding": paid,
+                "custody_share": parts.custody,
+                "insured_share": parts.insured,
+                "created_at": now,
+            },
         )
         seq = await self._append(
+            conn,
             book,
             EntryKind.PURCHASE,
             idempotency_key,
@@ -352,18 +367,9 @@ class EscrowLedger:
             custody=parts.custody,
             insured=parts.insured,
             custody_ratio_bp=custody_ratio_bp,
-            card=CardBalance(
-                card_id=card_id,
-                status=CardStatus.OPEN,
-                paid=paid,
-                units_total=units_total,
-                units_remaining=units_total,
-                outstanding=paid,
-                custody_share=parts.custody,
-                insured_share=parts.insured,
-            ),
+            card=card,
         )
-        return await self._remember(idempotency_key, EntryKind.PURCHASE, params, receipt, now)
+        return await self._remember(conn, idempotency_key, EntryKind.PURCHASE, params, receipt, now)
 
     async def redeem(
         self,
@@ -381,15 +387,16 @@ class EscrowLedger:
         check_positive(units, "the units to redeem", MAX_UNITS)
         _check_key(idempotency_key)
         params = {"card_id": card_id, "units": units}
-        book = await self._lock_book(merchant_id)
+        conn = await self._conn()
+        book = await self._lock_book(conn, merchant_id)
         replay = await self._replay(
-            merchant_id, idempotency_key, EntryKind.REDEMPTION, params, RedemptionReceipt
+            conn, merchant_id, idempotency_key, EntryKind.REDEMPTION, params, RedemptionReceipt
         )
         if replay is not None:
             return replay
         _require_open(book)
 
-        card = await self._lock_open_card(merchant_id, card_id)
+        card = await self._lock_open_card(conn, merchant_id, card_id)
         if units > card.units_remaining:
             raise InsufficientBalance(
                 f"the card has {card.units_remaining} units left; {units} cannot be redeemed"
@@ -397,11 +404,18 @@ class EscrowLedger:
         remaining = card.units_remaining - units
         outstanding = refundable(card.paid, remaining, card.units_total)
         custody = custody_part(outstanding, card.custody_ratio_bp)
-        insured = outstanding - custody
-        released_custody = card.custody_share - custody
-        released_cover = card.insured_share - insured
+        after = msgspec.structs.replace(
+            card,
+            units_remaining=remaining,
+            outstanding=outstanding,
+            custody_share=custody,
+            insured_share=outstanding - custody,
+        )
+        released_custody = card.custody_share - after.custody_share
+        released_cover = card.insured_share - after.insured_share
         now = self._clock()
         seq = await self._append(
+            conn,
             book,
             EntryKind.REDEMPTION,
             idempotency_key,
@@ -415,13 +429,7 @@ class EscrowLedger:
             card_id=card_id,
             units=units,
         )
-        after = await self._update_card(
-            card_id,
-            units_remaining=remaining,
-            outstanding=outstanding,
-            custody_share=custody,
-            insured_share=insured,
-        )
+        await self._store_card(conn, after)
         receipt = RedemptionReceipt(
             merchant_id=merchant_id,
             seq=seq,
@@ -430,7 +438,9 @@ class EscrowLedger:
             released_from_cover=released_cover,
             card=after,
         )
-        return await self._remember(idempotency_key, EntryKind.REDEMPTION, params, receipt, now)
+        return await self._remember(
+            conn, idempotency_key, EntryKind.REDEMPTION, params, receipt, now
+        )
 
     async def refund(
         self, merchant_id: uuid.UUID, card_id: uuid.UUID, *, idempotency_key: str
@@ -442,17 +452,19 @@ class EscrowLedger:
         """
         _check_key(idempotency_key)
         params = {"card_id": card_id}
-        book = await self._lock_book(merchant_id)
+        conn = await self._conn()
+        book = await self._lock_book(conn, merchant_id)
         replay = await self._replay(
-            merchant_id, idempotency_key, EntryKind.REFUND, params, RefundReceipt
+            conn, merchant_id, idempotency_key, EntryKind.REFUND, params, RefundReceipt
         )
         if replay is not None:
             return replay
         _require_open(book)
 
-        card = await self._lock_open_card(merchant_id, card_id)
+        card = await self._lock_open_card(conn, merchant_id, card_id)
         now = self._clock()
         seq = await self._append(
+            conn,
             book,
             EntryKind.REFUND,
             idempotency_key,
@@ -467,13 +479,10 @@ class EscrowLedger:
             now=now,
             card_id=card_id,
         )
-        after = await self._update_card(
-            card_id,
-            status=CardStatus.REFUNDED,
-            outstanding=0,
-            custody_share=0,
-            insured_share=0,
+        after = msgspec.structs.replace(
+            card, status=CardStatus.REFUNDED, outstanding=0, custody_share=0, insured_share=0
         )
+        await self._store_card(conn, after)
         receipt = RefundReceipt(
             merchant_id=merchant_id,
             seq=seq,
@@ -482,7 +491,7 @@ class EscrowLedger:
             owed_by_merchant=card.insured_share,
             card=after,
         )
-        return await self._remember(idempotency_key, EntryKind.REFUND, params, receipt, now)
+        return await self._remember(conn, idempotency_key, EntryKind.REFUND, params, receipt, now)
 
     async def settle_receivable(
         self, merchant_id: uuid.UUID, *, amount: int, idempotency_key: str
@@ -491,8 +500,10 @@ class EscrowLedger:
         check_positive(amount, "the amount settled")
         _check_key(idempotency_key)
         params = {"amount": amount}
-        book = await self._lock_book(merchant_id)
+        conn = await self._conn()
+        book = await self._lock_book(conn, merchant_id)
         replay = await self._replay(
+            conn,
             merchant_id,
             idempotency_key,
             EntryKind.RECEIVABLE_SETTLEMENT,
@@ -508,6 +519,7 @@ class EscrowLedger:
             raise InsufficientBalance(f"the merchant owes {owed} fen; {amount} cannot be settled")
         now = self._clock()
         seq = await self._append(
+            conn,
             book,
             EntryKind.RECEIVABLE_SETTLEMENT,
             idempotency_key,
@@ -523,7 +535,7 @@ class EscrowLedger:
             merchant_id=merchant_id, seq=seq, amount=amount, receivable_left=owed - amount
         )
         return await self._remember(
-            idempotency_key, EntryKind.RECEIVABLE_SETTLEMENT, params, receipt, now
+            conn, idempotency_key, EntryKind.RECEIVABLE_SETTLEMENT, params, receipt, now
         )
 
     async def default_payout(
@@ -536,21 +548,22 @@ class EscrowLedger:
         """
         _check_key(idempotency_key)
         params: dict[str, Any] = {}
-        book = await self._lock_book(merchant_id)
+        conn = await self._conn()
+        book = await self._lock_book(conn, merchant_id)
         replay = await self._replay(
-            merchant_id, idempotency_key, EntryKind.DEFAULT_PAYOUT, params, DefaultPayoutReceipt
+            conn,
+            merchant_id,
+            idempotency_key,
+            EntryKind.DEFAULT_PAYOUT,
+            params,
+            DefaultPayoutReceipt,
         )
         if replay is not None:
             return replay
         _require_open(book)
-        cards = await self._session.execute(
-            select(*_CARD_COLUMNS)
-            .where(Card.merchant_id == merchant_id, Card.status == CardStatus.OPEN)
-            .order_by(Card.id)
-            .with_for_update()
-        )
+        cards = await conn.execute(sql.LOCK_OPEN_CARDS, {"merchant_id": merchant_id})
         payouts: list[CardPayout] = []
-        legs: list[tuple[AccountKind, uuid.UUID | None, int]] = []
+        legs: Legs = []
         for card in cards:
             payouts.append(
                 CardPayout(
@@ -567,17 +580,11 @@ class EscrowLedger:
                 (AccountKind.CLAIMS_PENDING, card.id, card.insured_share),
             ]
         now = self._clock()
-        seq = await self._append(book, EntryKind.DEFAULT_PAYOUT, idempotency_key, legs, now=now)
-        await self._session.execute(
-            update(Card)
-            .where(Card.merchant_id == merchant_id, Card.status == CardStatus.OPEN)
-            .values(status=CardStatus.DEFAULTED, outstanding=0, custody_share=0, insured_share=0)
+        seq = await self._append(
+            conn, book, EntryKind.DEFAULT_PAYOUT, idempotency_key, legs, now=now
         )
-        await self._session.execute(
-            update(MerchantBook)
-            .where(MerchantBook.merchant_id == merchant_id)
-            .values(status=BookStatus.DEFAULTED)
-        )
+        await conn.execute(sql.DEFAULT_OPEN_CARDS, {"book": merchant_id})
+        await conn.execute(sql.FREEZE_BOOK, {"book": merchant_id})
         receipt = DefaultPayoutReceipt(
             merchant_id=merchant_id,
             seq=seq,
@@ -586,50 +593,51 @@ class EscrowLedger:
             total_custody_paid=sum(p.custody_paid for p in payouts),
             total_claim=sum(p.claim_amount for p in payouts),
         )
-        return await self._remember(idempotency_key, EntryKind.DEFAULT_PAYOUT, params, receipt, now)
+        return await self._remember(
+            conn, idempotency_key, EntryKind.DEFAULT_PAYOUT, params, receipt, now
+        )
 
     # -- internals -----------------------------------------------------------------------
 
-    async def _lock_book(self, merchant_id: uuid.UUID) -> _Book:
-        row = (
-            await self._session.execute(
-                select(MerchantBook.seq, MerchantBook.head_hash, MerchantBook.status)
-                .where(MerchantBook.merchant_id == merchant_id)
-                .with_for_update()
-            )
-        ).first()
+    async def _lock_book(self, conn: AsyncConnection, merchant_id: uuid.UUID) -> _Book:
+        row = (await conn.execute(sql.LOCK_BOOK, {"merchant_id": merchant_id})).first()
         if row is None:
             raise UnknownBook(f"no escrow book is open for merchant {merchant_id}")
         return _Book(merchant_id, row.seq, row.head_hash, row.status)
 
-    async def _lock_open_card(self, merchant_id: uuid.UUID, card_id: uuid.UUID) -> Any:  # noqa: ANN401
-        card = (
-            await self._session.execute(
-                select(*_CARD_COLUMNS)
-                .where(Card.merchant_id == merchant_id, Card.id == card_id)
-                .with_for_update()
-            )
+    async def _lock_open_card(
+        self, conn: AsyncConnection, merchant_id: uuid.UUID, card_id: uuid.UUID
+    ) -> CardBalance:
+        row = (
+            await conn.execute(sql.LOCK_CARD, {"merchant_id": merchant_id, "card_id": card_id})
         ).first()
-        if card is None:
+        if row is None:
             raise UnknownCard(f"card {card_id} does not exist at this merchant")
+        card = _balance(row)
         if card.status != CardStatus.OPEN:
             raise CardNotOpen(f"card {card_id} is {card.status} and can no longer be used")
         return card
 
-    async def _update_card(self, card_id: uuid.UUID, **values: Any) -> CardBalance:  # noqa: ANN401
-        row = (
-            await self._session.execute(
-                update(Card).where(Card.id == card_id).values(**values).returning(*_CARD_COLUMNS)
-            )
-        ).one()
-        return _balance(row)
+    async def _store_card(self, conn: AsyncConnection, card: CardBalance) -> None:
+        await conn.execute(
+            sql.UPDATE_CARD,
+            {
+                "card_id": card.card_id,
+                "new_status": card.status,
+                "new_units_remaining": card.units_remaining,
+                "new_outstanding": card.outstanding,
+                "new_custody_share": card.custody_share,
+                "new_insured_share": card.insured_share,
+            },
+        )
 
     async def _append(
         self,
+        conn: AsyncConnection,
         book: _Book,
         kind: EntryKind,
         idempotency_key: str,
-        legs: Sequence[tuple[AccountKind, uuid.UUID | None, int]],
+        legs: Legs,
         *,
         now: datetime,
         card_id: uuid.UUID | None = None,
@@ -654,44 +662,44 @@ class EscrowLedger:
             created_at=now,
             legs=chained,
         )
-        await self._session.execute(
-            insert(JournalEntry).values(
-                merchant_id=book.merchant_id,
-                seq=seq,
-                kind=kind,
-                card_id=card_id,
-                units=units,
-                idempotency_key=idempotency_key,
-                created_at=now,
-                prev_hash=book.head_hash,
-                hash=digest,
-            )
+        await conn.execute(
+            sql.INSERT_ENTRY,
+            {
+                "merchant_id": book.merchant_id,
+                "seq": seq,
+                "kind": kind.value,
+                "card_id": card_id,
+                "units": units,
+                "idempotency_key": idempotency_key,
+                "created_at": now,
+                "prev_hash": book.head_hash,
+                "hash": digest,
+            },
         )
-        if chained:
-            await self._session.execute(
-                insert(Posting),
-                [
-                    {
-                        "merchant_id": book.merchant_id,
-                        "seq": seq,
-                        "line": leg.line,
-                        "account": leg.account,
-                        "ledger": leg.ledger,
-                        "card_id": leg.card_id,
-                        "amount": leg.amount,
-                    }
-                    for leg in chained
-                ],
-            )
-        await self._session.execute(
-            update(MerchantBook)
-            .where(MerchantBook.merchant_id == book.merchant_id)
-            .values(seq=seq, head_hash=digest)
+        rows = [
+            {
+                "merchant_id": book.merchant_id,
+                "seq": seq,
+                "line": leg.line,
+                "account": leg.account,
+                "ledger": leg.ledger,
+                "card_id": leg.card_id,
+                "amount": leg.amount,
+            }
+            for leg in chained
+        ]
+        for start in range(0, len(rows), sql.MAX_ROWS_PER_INSERT):
+            chunk = rows[start : start + sql.MAX_ROWS_PER_INSERT]
+            await conn.execute(sql.insert_postings(len(chunk)), sql.postings_params(chunk))
+        await conn.execute(
+            sql.MOVE_HEAD,
+            {"book": book.merchant_id, "new_seq": seq, "new_head": digest},
         )
         return seq
 
     async def _replay(
         self,
+        conn: AsyncConnection,
         merchant_id: uuid.UUID,
         key: str,
         operation: EntryKind,
@@ -700,18 +708,10 @@ class EscrowLedger:
     ) -> ReceiptT | None:
         """The stored result of a repeated request, or ``None`` for a fresh key.
 
-        Called with the book locked, so a concurrent request with the same key has either
-        committed its record already or not started.
+        Called with the book locked and as a statement of its own, so a concurrent request
+        with the same key has either committed its record (and is seen) or not started.
         """
-        row = (
-            await self._session.execute(
-                select(
-                    IdempotencyRecord.operation,
-                    IdempotencyRecord.request_hash,
-                    IdempotencyRecord.result,
-                ).where(IdempotencyRecord.merchant_id == merchant_id, IdempotencyRecord.key == key)
-            )
-        ).first()
+        row = (await conn.execute(sql.FIND_KEY, {"merchant_id": merchant_id, "key": key})).first()
         if row is None:
             return None
         if row.operation != operation or row.request_hash != _request_hash(operation, params):
@@ -724,21 +724,23 @@ class EscrowLedger:
 
     async def _remember(
         self,
+        conn: AsyncConnection,
         key: str,
         operation: EntryKind,
         params: dict[str, Any],
         receipt: ReceiptT,
         now: datetime,
     ) -> ReceiptT:
-        await self._session.execute(
-            insert(IdempotencyRecord).values(
-                merchant_id=receipt.merchant_id,
-                key=key,
-                operation=operation,
-                request_hash=_request_hash(operation, params),
-                result=msgspec.to_builtins(receipt),
-                created_at=now,
-            )
+        await conn.execute(
+            sql.INSERT_KEY,
+            {
+                "merchant_id": receipt.merchant_id,
+                "key": key,
+                "operation": operation.value,
+                "request_hash": _request_hash(operation, params),
+                "result": msgspec.to_builtins(receipt),
+                "created_at": now,
+            },
         )
         return receipt
 

@@ -1,0 +1,131 @@
+"""The ledger's SQL, built once at import.
+
+Building a SQLAlchemy statement costs more Python time than PostgreSQL spends running it,
+so every statement the hot path needs is made here, with bind parameters, and reused. They
+run on the session's connection (Core), which skips the ORM's per-call bookkeeping.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Table, TextClause, bindparam, insert, select, text, update
+
+from escrow.models import (
+    Account,
+    Card,
+    IdempotencyRecord,
+    JournalEntry,
+    MerchantBook,
+    Posting,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+BOOKS: Table = MerchantBook.__table__  # type: ignore[assignment]
+ACCOUNTS: Table = Account.__table__  # type: ignore[assignment]
+CARDS: Table = Card.__table__  # type: ignore[assignment]
+ENTRIES: Table = JournalEntry.__table__  # type: ignore[assignment]
+POSTINGS: Table = Posting.__table__  # type: ignore[assignment]
+KEYS: Table = IdempotencyRecord.__table__  # type: ignore[assignment]
+
+LOCK_BOOK = (
+    select(BOOKS.c.seq, BOOKS.c.head_hash, BOOKS.c.status)
+    .where(BOOKS.c.merchant_id == bindparam("merchant_id"))
+    .with_for_update()
+)
+"""Every write locks its merchant's book first: the chain head, and the one lock order."""
+
+FIND_KEY = select(KEYS.c.operation, KEYS.c.request_hash, KEYS.c.result).where(
+    KEYS.c.merchant_id == bindparam("merchant_id"), KEYS.c.key == bindparam("key")
+)
+"""Run after LOCK_BOOK, as its own statement, so it sees a concurrent twin's commit."""
+
+CARD_COLUMNS = tuple(CARDS.c)
+
+LOCK_CARD = (
+    select(*CARD_COLUMNS)
+    .where(CARDS.c.merchant_id == bindparam("merchant_id"), CARDS.c.id == bindparam("card_id"))
+    .with_for_update()
+)
+
+GET_CARD = select(*CARD_COLUMNS).where(
+    CARDS.c.merchant_id == bindparam("merchant_id"), CARDS.c.id == bindparam("card_id")
+)
+
+LOCK_OPEN_CARDS = (
+    select(*CARD_COLUMNS)
+    .where(CARDS.c.merchant_id == bindparam("merchant_id"), CARDS.c.status == "open")
+    .order_by(CARDS.c.id)
+    .with_for_update()
+)
+
+CARD_EXISTS = select(CARDS.c.id).where(CARDS.c.id == bindparam("card_id"))
+
+INSERT_CARD = insert(CARDS)
+INSERT_ENTRY = insert(ENTRIES)
+INSERT_KEY = insert(KEYS)
+
+UPDATE_CARD = (
+    update(CARDS)
+    .where(CARDS.c.id == bindparam("card_id"))
+    .values(
+        status=bindparam("new_status"),
+        units_remaining=bindparam("new_units_remaining"),
+        outstanding=bindparam("new_outstanding"),
+        custody_share=bindparam("new_custody_share"),
+        insured_share=bindparam("new_insured_share"),
+    )
+)
+
+DEFAULT_OPEN_CARDS = (
+    update(CARDS)
+    .where(CARDS.c.merchant_id == bindparam("book"), CARDS.c.status == "open")
+    .values(status="defaulted", outstanding=0, custody_share=0, insured_share=0)
+)
+
+MOVE_HEAD = (
+    update(BOOKS)
+    .where(BOOKS.c.merchant_id == bindparam("book"))
+    .values(seq=bindparam("new_seq"), head_hash=bindparam("new_head"))
+)
+
+FREEZE_BOOK = (
+    update(BOOKS).where(BOOKS.c.merchant_id == bindparam("book")).values(status="defaulted")
+)
+
+BALANCES = select(ACCOUNTS.c.kind, ACCOUNTS.c.balance).where(
+    ACCOUNTS.c.merchant_id == bindparam("merchant_id")
+)
+
+POSTING_COLUMNS = ("merchant_id", "seq", "line", "account", "ledger", "card_id", "amount")
+MAX_ROWS_PER_INSERT = 1_000
+"""Keeps one statement's parameters well under PostgreSQL's 65,535."""
+
+
+@lru_cache(maxsize=32)
+def insert_postings(rows: int) -> TextClause:
+    """One multi-row INSERT for ``rows`` postings, so the balance trigger fires once.
+
+    Written as text: SQLAlchemy does not cache the compiled form of a multi-VALUES insert,
+    and compiling it again on every call cost more than the rest of the operation.
+    """
+    values = ", ".join(
+        "(" + ", ".join(f":{col}_{i}" for col in POSTING_COLUMNS) + ")" for i in range(rows)
+    )
+    return text(
+        f"INSERT INTO postings ({', '.join(POSTING_COLUMNS)}) VALUES {values}"  # noqa: S608
+    ).bindparams(
+        *(
+            bindparam(f"{col}_{i}", type_=POSTINGS.c[col].type)
+            for i in range(rows)
+            for col in POSTING_COLUMNS
+        )
+    )
+
+
+def postings_params(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Flatten posting rows into the bind parameters of :func:`insert_postings`."""
+    return {f"{col}_{i}": row[col] for i, row in enumerate(rows) for col in POSTING_COLUMNS}
