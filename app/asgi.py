@@ -5,17 +5,48 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from litestar import Litestar
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
-from app.db import create_engine
+from app.auth.middleware import TokenAuthentication
+from app.auth.routes import AuthController
+from app.cards.routes import (
+    AnonymousCardController,
+    ConsumerCardController,
+    MerchantCardController,
+    OrderController,
+    PaymentController,
+    SandboxPayController,
+)
+from app.db import create_engine, session_factory
+from app.deps import DEPENDENCIES
 from app.errors import exception_handlers
 from app.logging import configure_logging, request_id_middleware
+from app.merchants.routes import MerchantController, ProductController
+from app.qrcodes.routes import CounterQrController, QrKeyController, ScanController
+from app.security.pii import PiiCipher
 from app.settings import get_settings
 from app.system.health import HealthController
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
+
+ROUTES = [
+    HealthController,
+    AuthController,
+    MerchantController,
+    ProductController,
+    QrKeyController,
+    CounterQrController,
+    ScanController,
+    OrderController,
+    PaymentController,
+    SandboxPayController,
+    ConsumerCardController,
+    AnonymousCardController,
+    MerchantCardController,
+]
 
 
 def create_app(engine: AsyncEngine | None = None) -> Litestar:
@@ -25,15 +56,19 @@ def create_app(engine: AsyncEngine | None = None) -> Litestar:
 
     async def open_database(app: Litestar) -> None:
         app.state.engine = engine or create_engine()
+        app.state.sessions = session_factory(app.state.engine)
+        app.state.cipher = PiiCipher.from_master_key()
 
     async def close_database(app: Litestar) -> None:
         if engine is None:
             await app.state.engine.dispose()
 
     app = Litestar(
-        route_handlers=[HealthController],
+        route_handlers=ROUTES,
         on_startup=[open_database],
         on_shutdown=[close_database],
+        dependencies=DEPENDENCIES,
+        middleware=[DefineMiddleware(TokenAuthentication)],
         exception_handlers=exception_handlers(),
         openapi_config=OpenAPIConfig(
             title="Prepaid Guard",

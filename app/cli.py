@@ -59,6 +59,44 @@ def url() -> None:
 
 
 @main.group()
+def users() -> None:
+    """Staff accounts."""
+
+
+@users.command("create")
+@click.option("--username", required=True)
+@click.option("--role", required=True, type=click.Choice(["regulator", "insurer", "operator"]))
+@click.option("--district", default=None, help="A regulator's district; omit for city level.")
+@click.option("--organisation", default=None, help="The insurer's or operator's name.")
+@click.password_option()
+def create_user(
+    username: str, role: str, district: str | None, organisation: str | None, password: str
+) -> None:
+    """Create a regulator, insurer or operator account."""
+    from app.auth.admin import create_staff  # noqa: PLC0415
+    from app.auth.models import Role  # noqa: PLC0415
+    from app.db import create_engine, session_factory  # noqa: PLC0415
+
+    async def go() -> None:
+        engine = create_engine()
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                await create_staff(
+                    session,
+                    username=username,
+                    password=password,
+                    role=Role(role),
+                    district=district,
+                    organisation=organisation,
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+    click.echo(f"{role} {username} created")
+
+
+@main.group()
 def ledger() -> None:
     """The escrow ledger."""
 

@@ -16,6 +16,9 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 import escrow
+import qr
+from app import exceptions as app_errors
+from app.payments.provider import InvalidNotification
 
 if TYPE_CHECKING:
     from litestar import Request
@@ -28,6 +31,18 @@ PROBLEM_BASE = "/problems/"
 """Problem types are relative URIs; each names a stable ``code``."""
 
 DOMAIN_STATUS: list[tuple[type[Exception], int, str]] = [
+    (qr.MalformedCode, 400, "Not a Prepaid Guard code"),
+    (qr.ExpiredCode, 410, "Code expired"),
+    (qr.RefusedCode, 403, "Code refused"),
+    (qr.QrError, 500, "QR keys unavailable"),
+    (InvalidNotification, 400, "Notification refused"),
+    (app_errors.MerchantNotSelling, 403, "This merchant may not sell cards"),
+    (app_errors.NotAuthenticated, 401, "Sign-in required"),
+    (app_errors.Forbidden, 403, "Not allowed"),
+    (app_errors.NotFound, 404, "Not found"),
+    (app_errors.Invalid, 422, "Invalid request"),
+    (app_errors.Conflict, 409, "Conflict"),
+    (app_errors.RateLimited, 429, "Too many attempts"),
     (escrow.IdempotencyConflict, 409, "Idempotency key reused"),
     (escrow.InvalidRequest, 400, "Invalid request"),
     (escrow.NotFound, 404, "Not found"),
@@ -64,7 +79,25 @@ def problem(
 def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     status, title = next((s, t) for cls, s, t in DOMAIN_STATUS if isinstance(exc, cls))
     code = getattr(exc, "code", "error")
-    return problem(request, status, title=title, detail=str(exc), type_=PROBLEM_BASE + code)
+    extra: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    if isinstance(exc, app_errors.AppError):
+        extra.update(exc.extra)
+        if exc.fields:
+            extra["errors"] = [{"field": k, "message": v} for k, v in exc.fields.items()]
+    if isinstance(exc, app_errors.RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, app_errors.NotAuthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    return problem(
+        request,
+        status,
+        title=title,
+        detail=str(exc),
+        type_=PROBLEM_BASE + code,
+        extra=extra,
+        headers=headers,
+    )
 
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
@@ -94,6 +127,9 @@ def exception_handlers() -> ExceptionHandlersMap:
     """Handlers for the app: domain errors, HTTP errors, and everything else."""
     return {
         escrow.EscrowError: _domain_error,
+        app_errors.AppError: _domain_error,
+        qr.QrError: _domain_error,
+        InvalidNotification: _domain_error,
         HTTPException: _http_error,
         Exception: _unexpected,
     }

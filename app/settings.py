@@ -29,6 +29,13 @@ class DatabaseSettings:
     """Database created inside the embedded server."""
     pool_size: int = field(default_factory=lambda: int(_env("PGUARD_DB_POOL_SIZE", "10")))
     """Connections each app process keeps open."""
+    pre_ping: bool = field(default_factory=lambda: _env("PGUARD_DB_PRE_PING", "") == "1")
+    """Test each pooled connection before use: one more round trip on every request.
+
+    Off by default: a connection that died is dropped from the pool on first failure, that
+    request fails having written nothing, and its client retries with the same idempotency
+    key; connections are also recycled every 30 minutes.
+    """
     echo: bool = field(default_factory=lambda: _env("PGUARD_DB_ECHO", "") == "1")
     """Log every SQL statement (development only)."""
 
@@ -54,12 +61,78 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class SecuritySettings:
+    """Keys and sign-in limits."""
+
+    master_key: str | None = field(default_factory=lambda: os.environ.get("PGUARD_MASTER_KEY"))
+    """Base64 of 32 bytes; every secret at rest is encrypted under keys derived from it."""
+    master_key_file: Path = field(
+        default_factory=lambda: (
+            Path(_env("PGUARD_VAR_DIR", str(PROJECT_ROOT / "var"))) / "master.key"
+        )
+    )
+    """Where a generated master key is kept when ``PGUARD_MASTER_KEY`` is unset."""
+    token_ttl_minutes: int = field(
+        default_factory=lambda: int(_env("PGUARD_TOKEN_TTL_MINUTES", "720"))
+    )
+    """How long a sign-in lasts."""
+    otp_ttl_seconds: int = field(default_factory=lambda: int(_env("PGUARD_OTP_TTL_SECONDS", "300")))
+    """How long an SMS sign-in code works."""
+    sign_in_limit: int = field(default_factory=lambda: int(_env("PGUARD_SIGN_IN_LIMIT", "10")))
+    """Sign-in attempts or code requests per identity (user name, phone) in one window."""
+    sign_in_ip_limit: int = field(
+        default_factory=lambda: int(_env("PGUARD_SIGN_IN_IP_LIMIT", "100"))
+    )
+    """Sign-in attempts or code requests per client address in one window."""
+    sign_in_window_seconds: int = field(
+        default_factory=lambda: int(_env("PGUARD_SIGN_IN_WINDOW_SECONDS", "600"))
+    )
+    """The rate-limit window."""
+    sms_sandbox: bool = field(default_factory=lambda: _env("PGUARD_SMS", "sandbox") == "sandbox")
+    """Send SMS through the sandbox (codes kept for tests and logged); no real gateway yet."""
+
+
+@dataclass(frozen=True)
+class CardRules:
+    """Limits of the 2012 prepaid-card rules (单用途商业预付卡管理办法), in fen.
+
+    A deployment may lift the card limits (Hangzhou 2025 lets approved platforms exceed
+    them); the checks stay, with the lifted figures.
+    """
+
+    registered_limit: int = field(
+        default_factory=lambda: int(_env("PGUARD_REGISTERED_CARD_LIMIT_FEN", "500000"))
+    )
+    """Most a registered (real-name) card may hold: ¥5,000."""
+    anonymous_limit: int = field(
+        default_factory=lambda: int(_env("PGUARD_ANONYMOUS_CARD_LIMIT_FEN", "100000"))
+    )
+    """Most an anonymous card may hold: ¥1,000."""
+    real_name_threshold: int = field(
+        default_factory=lambda: int(_env("PGUARD_REAL_NAME_THRESHOLD_FEN", "1000000"))
+    )
+    """A single purchase of this much (¥10,000) or more needs the buyer's real name."""
+    anonymous_min_validity_days: int = 3 * 365
+    """Anonymous cards last at least three years."""
+    default_custody_ratio_bp: int = field(
+        default_factory=lambda: int(_env("PGUARD_CUSTODY_RATIO_BP", "3000"))
+    )
+    """Share of each sale held in custody unless a measure raises it for a merchant."""
+    public_base_url: str = field(
+        default_factory=lambda: _env("PGUARD_PUBLIC_URL", "https://127.0.0.1:8000")
+    )
+    """Base of the URLs printed in counter QR codes."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings of one process."""
 
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    cards: CardRules = field(default_factory=CardRules)
     debug: bool = field(default_factory=lambda: _env("PGUARD_DEBUG", "") == "1")
     """Show tracebacks in error responses (never in production)."""
 

@@ -29,6 +29,7 @@ from escrow.ledger import (
 )
 from escrow.models import AccountKind, CardKind, CardStatus, metadata
 from escrow.money import DEFAULT_CUSTODY_RATIO_BP, Split, refundable, split
+from escrow.reports import CardEvent, Settlement, card_history, settlement
 from escrow.verify import Problem, VerifyReport, verify
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "AccountKind",
     "BookFrozen",
     "CardBalance",
+    "CardEvent",
     "CardKind",
     "CardNotOpen",
     "CardPayout",
@@ -54,13 +56,16 @@ __all__ = [
     "RedemptionReceipt",
     "RefundReceipt",
     "Refused",
+    "Settlement",
     "SettlementReceipt",
     "Split",
     "UnknownBook",
     "UnknownCard",
     "VerifyReport",
+    "card_history",
     "metadata",
     "refundable",
+    "settlement",
     "split",
     "verify",
 ]

@@ -54,8 +54,9 @@ GRADES: dict[str, tuple[str, str, str]] = {
     "C": ("#f2c200", "#1f1f1f", "风险中等"),
     "D": ("#e8702a", "#ffffff", "风险较高"),
     "E": ("#c62828", "#ffffff", "风险很高"),
+    "NR": ("#6b7280", "#ffffff", "暂未评级"),
 }
-"""Risk grade: badge colour (A green through E red), text colour on it, words."""
+"""Risk grade: badge colour (A green through E red; NR grey, not yet rated), ink, words."""
 
 DEFAULT_SUBTITLE = "扫码核验商户，查看风险评级与资金保障"
 FOOTER = "付款前请核对页面显示的商户名称 · Prepaid Guard"

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 SERVER_URL_ENV = "DATABASE_URL"
 
+# Every test request comes from one client address; the per-address sign-in limit is
+# tested on its own (tests/integration/test_rate_limit.py), the per-identity one over HTTP.
+os.environ["PGUARD_SIGN_IN_IP_LIMIT"] = "1000000"
+
 
 def _server_url() -> str:
     given = os.environ.get(SERVER_URL_ENV)

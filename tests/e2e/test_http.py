@@ -21,17 +21,9 @@ from app.errors import exception_handlers
 from app.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
-
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from collections.abc import Callable
 
     from tests.conftest import Databases
-
-
-@pytest.fixture
-async def client(engine: AsyncEngine) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=create_app(engine)) as c:
-        yield c
 
 
 async def test_health_reports_database_and_revision(client: AsyncTestClient[Litestar]) -> None:

@@ -1,0 +1,46 @@
+"""Creating staff accounts (operators run this; merchants get theirs by registering)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from app.auth.models import Role, User
+from app.exceptions import Conflict, Invalid
+from app.merchants.service import USERNAME
+from app.security.passwords import MIN_LENGTH, hash_password
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def create_staff(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    district: str | None = None,
+    organisation: str | None = None,
+) -> User:
+    """A regulator (district ``None`` = city level), insurer or operator account."""
+    username = username.strip().lower()
+    if role in {Role.CONSUMER, Role.MERCHANT}:
+        raise Invalid(f"{role} accounts are not created here")
+    if not USERNAME.match(username):
+        raise Invalid("user names are 3 to 64 lower-case letters, digits, dots and dashes")
+    if len(password) < MIN_LENGTH:
+        raise Invalid(f"passwords have at least {MIN_LENGTH} characters")
+    if await session.scalar(select(User.id).where(User.username == username)):
+        raise Conflict(f"user {username} exists")
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        district=district if role is Role.REGULATOR else None,
+        organisation=organisation,
+    )
+    session.add(user)
+    await session.flush()
+    return user

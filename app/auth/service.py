@@ -1,0 +1,176 @@
+"""Sign-in use cases: staff by password, consumers by phone and SMS code, and sign-out.
+
+Each function only flushes; the caller owns the transaction. Rate limits are counted by the
+caller in a transaction of their own (see :func:`app.auth.ratelimit.hit`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import structlog
+from sqlalchemy import select, update
+
+from app.auth.models import AuthToken, Consumer, OtpCode, Role, SandboxSms, User
+from app.auth.principal import Principal
+from app.base import utcnow
+from app.exceptions import Invalid, NotAuthenticated
+from app.security.passwords import verify_password
+from app.security.pii import PiiCipher, mask_phone
+from app.security.tokens import digest, new_secret, numeric_code
+from app.settings import get_settings
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+log = structlog.get_logger(__name__)
+
+PHONE = re.compile(r"^1[3-9]\d{9}$")
+OTP_MAX_ATTEMPTS = 5
+PHONE_FIELD = "phone"
+
+
+def normalise_phone(phone: str) -> str:
+    """A mainland mobile number, digits only; anything else is refused."""
+    digits = re.sub(r"[\s-]", "", phone.removeprefix("+86"))
+    if not PHONE.match(digits):
+        raise Invalid(
+            "enter an 11-digit mainland mobile number, e.g. 13800138000",
+            fields={"phone": "not a mainland mobile number"},
+        )
+    return digits
+
+
+async def _issue_token(session: AsyncSession, principal: Principal) -> tuple[str, datetime]:
+    token = new_secret()
+    expires = utcnow() + timedelta(minutes=get_settings().security.token_ttl_minutes)
+    session.add(
+        AuthToken(
+            token_hash=digest(token),
+            role=principal.role,
+            user_id=principal.user_id,
+            consumer_id=principal.consumer_id,
+            expires_at=expires,
+        )
+    )
+    await session.flush()
+    return token, expires
+
+
+def _principal_of_user(user: User) -> Principal:
+    return Principal(
+        role=Role(user.role),
+        user_id=user.id,
+        merchant_id=user.merchant_id,
+        district=user.district,
+        organisation=user.organisation,
+    )
+
+
+async def sign_in(
+    session: AsyncSession, username: str, password: str
+) -> tuple[str, datetime, Principal]:
+    """A token for a staff user whose password matches."""
+    user = await session.scalar(select(User).where(User.username == username.strip().lower()))
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or user.disabled:
+        raise NotAuthenticated("wrong user name or password")
+    principal = _principal_of_user(user)
+    token, expires = await _issue_token(session, principal)
+    return token, expires, principal
+
+
+async def send_otp(session: AsyncSession, phone: str, cipher: PiiCipher) -> int:
+    """Text a 6-digit sign-in code; return how long it lasts, in seconds."""
+    phone = normalise_phone(phone)
+    ttl = get_settings().security.otp_ttl_seconds
+    code = numeric_code()
+    phone_hash = cipher.lookup_hash(phone, field=PHONE_FIELD)
+    now = utcnow()
+    # a new code replaces any earlier one
+    await session.execute(
+        update(OtpCode)
+        .where(OtpCode.phone_hash == phone_hash, OtpCode.used_at.is_(None))
+        .values(used_at=now)
+    )
+    session.add(
+        OtpCode(
+            phone_hash=phone_hash,
+            code_hash=digest(f"{phone}:{code}"),
+            expires_at=now + timedelta(seconds=ttl),
+        )
+    )
+    body = (
+        f"【预付卡保障】登录验证码 {code}，{ttl // 60} 分钟内有效。Your Prepaid Guard code: {code}"
+    )
+    if get_settings().security.sms_sandbox:
+        session.add(SandboxSms(phone_hash=phone_hash, body=body, created_at=now))
+        log.info("sandbox sms", to=mask_phone(phone), body=body)
+    await session.flush()
+    return ttl
+
+
+async def verify_otp(
+    session: AsyncSession, phone: str, code: str, cipher: PiiCipher
+) -> tuple[str, datetime, Principal] | None:
+    """A consumer token for a phone whose newest code matches; the consumer is made on first use.
+
+    ``None`` for a wrong or expired code; the caller commits anyway, so that the failed
+    attempt counts against the code.
+    """
+    phone = normalise_phone(phone)
+    phone_hash = cipher.lookup_hash(phone, field=PHONE_FIELD)
+    now = utcnow()
+    otp = await session.scalar(
+        select(OtpCode)
+        .where(OtpCode.phone_hash == phone_hash, OtpCode.used_at.is_(None))
+        .order_by(OtpCode.created_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if otp is None or otp.expires_at <= now or otp.attempts >= OTP_MAX_ATTEMPTS:
+        return None
+    if not hmac.compare_digest(otp.code_hash, digest(f"{phone}:{code.strip()}")):
+        otp.attempts += 1
+        await session.flush()
+        return None
+    otp.used_at = now
+    consumer = await session.scalar(select(Consumer).where(Consumer.phone_hash == phone_hash))
+    if consumer is None:
+        consumer = Consumer(
+            phone_hash=phone_hash, phone_enc=cipher.encrypt(phone, field=PHONE_FIELD)
+        )
+        session.add(consumer)
+        await session.flush()
+    principal = Principal(role=Role.CONSUMER, consumer_id=consumer.id)
+    token, expires = await _issue_token(session, principal)
+    return token, expires, principal
+
+
+async def resolve(session: AsyncSession, token: str) -> Principal | None:
+    """The principal a bearer token stands for, or ``None`` if it is unknown or expired."""
+    row = await session.scalar(
+        select(AuthToken).where(
+            AuthToken.token_hash == digest(token), AuthToken.expires_at > utcnow()
+        )
+    )
+    if row is None:
+        return None
+    if row.consumer_id is not None:
+        return Principal(role=Role.CONSUMER, consumer_id=row.consumer_id)
+    user = await session.get(User, row.user_id)
+    if user is None or user.disabled:
+        return None
+    return _principal_of_user(user)
+
+
+async def sign_out(session: AsyncSession, token: str) -> None:
+    """End a sign-in at once."""
+    await session.execute(
+        update(AuthToken).where(AuthToken.token_hash == digest(token)).values(expires_at=utcnow())
+    )

@@ -1,0 +1,35 @@
+"""Declarative base of the application's own tables (the escrow tables have theirs)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, MetaData
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from escrow.models import NAMING
+
+
+def utcnow() -> datetime:
+    """Timestamps are stored in UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Application tables; same constraint naming as the escrow tables."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: DateTime(timezone=True)}  # noqa: RUF012
+
+
+class UUIDPrimaryKey:
+    """A random UUID primary key, made by the application (no sequence to shard)."""
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+
+
+class CreatedAt:
+    """When the row was written."""
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

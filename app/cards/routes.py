@@ -1,0 +1,436 @@
+"""Orders, payment notifications, cards, redemption codes and refunds over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from sqlalchemy import select
+
+import escrow
+import qr
+from app.auth.models import Role
+from app.auth.principal import Principal, public, requires
+from app.cards import service
+from app.cards.models import Order
+from app.deps import Cipher, Db, MaybeMe, Me
+from app.exceptions import Invalid, NotFound
+from app.merchants.service import own_merchant
+from app.payments.sandbox import SandboxProvider, deliver
+
+if TYPE_CHECKING:
+    from app.cards.models import RefundRequest
+
+IdempotencyKey = Annotated[str, Parameter(header="Idempotency-Key", min_length=8, max_length=200)]
+"""Every money-moving call carries one; a retry with the same key and body is answered
+with the first result, a different body with 409."""
+
+CONSUMER = requires(Role.CONSUMER)
+MERCHANT = requires(Role.MERCHANT)
+
+
+class OrderIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Buy one card, from the merchant's verified counter code (k and s of its URL)."""
+
+    merchant_id: Annotated[str, msgspec.Meta(max_length=64)]
+    k: Annotated[str, msgspec.Meta(max_length=64)]
+    s: Annotated[str, msgspec.Meta(max_length=200)]
+    product_id: uuid.UUID
+    real_name: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    id_number: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+
+
+class OrderOut(msgspec.Struct):
+    """An order and how to pay it; ``card_link`` is the anonymous buyer's only key."""
+
+    id: uuid.UUID
+    status: str
+    amount: int
+    merchant_id: uuid.UUID
+    product_id: uuid.UUID
+    provider: str
+    provider_order_id: str
+    pay_url: str
+    card_id: uuid.UUID | None
+    card_link: str | None = None
+
+
+class CardSummary(msgspec.Struct):
+    """One card in a consumer's list."""
+
+    card_id: uuid.UUID
+    merchant_id: uuid.UUID
+    product_id: uuid.UUID
+    registered: bool
+    expires_at: datetime | None
+    balance: escrow.CardBalance
+
+
+class CardDetail(msgspec.Struct):
+    """A card: balance at the paid price, its protection, every entry, and the contract."""
+
+    card_id: uuid.UUID
+    merchant: dict[str, Any]
+    product: dict[str, Any]
+    registered: bool
+    expires_at: datetime | None
+    balance: escrow.CardBalance
+    protection: dict[str, int]
+    history: list[escrow.CardEvent]
+    contract: dict[str, Any]
+    contract_sha256: str
+
+
+class CodeOut(msgspec.Struct):
+    """Show the QR (token) or read out the 6 digits; valid until ``expires_at``, once."""
+
+    token: str
+    digits: str
+    expires_at: datetime
+    qr_svg: str
+
+
+class RedeemIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The merchant submits the scanned token or the typed digits, and what is used."""
+
+    units: Annotated[int, msgspec.Meta(gt=0, le=10**12)]
+    token: Annotated[str, msgspec.Meta(max_length=400)] | None = None
+    digits: Annotated[str, msgspec.Meta(pattern=r"^\d{6}$")] | None = None
+
+
+class RefundIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A consumer asks for the refundable balance back."""
+
+    reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class RefundOut(msgspec.Struct):
+    """Refunded at once (cooling-off) or requested from the merchant."""
+
+    status: Literal["refunded", "requested"]
+    refunded: int | None
+    paid_from_custody: int | None
+    owed_by_merchant: int | None
+    request_id: uuid.UUID | None
+
+
+class AnswerIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The merchant's answer to a refund request."""
+
+    answer: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class RefundRequestOut(msgspec.Struct):
+    """A refund request and its answer."""
+
+    id: uuid.UUID
+    card_id: uuid.UUID
+    reason: str
+    status: str
+    answer: str | None
+    refunded: int | None
+    created_at: datetime
+    decided_at: datetime | None
+
+
+def _order_out(order: Order, pay_url: str, card_link: str | None = None) -> OrderOut:
+    return OrderOut(
+        id=order.id,
+        status=order.status,
+        amount=order.amount,
+        merchant_id=order.merchant_id,
+        product_id=order.product_id,
+        provider=order.provider,
+        provider_order_id=order.provider_order_id,
+        pay_url=pay_url,
+        card_id=order.card_id,
+        card_link=card_link,
+    )
+
+
+def _detail(view: service.CardView) -> CardDetail:
+    m, p, b = view.merchant, view.product, view.balance
+    return CardDetail(
+        card_id=view.holder.card_id,
+        merchant={"id": str(m.id), "legal_name": m.legal_name, "status": m.status},
+        product={"id": str(p.id), "name": p.name, "kind": p.kind, "units": p.units},
+        registered=view.holder.registered,
+        expires_at=view.holder.expires_at,
+        balance=b,
+        protection={
+            "custody_ratio_bp": b.custody_ratio_bp,
+            "custody_share": b.custody_share,
+            "insured_share": b.insured_share,
+        },
+        history=view.history,
+        contract=view.contract,
+        contract_sha256=view.contract_sha256,
+    )
+
+
+def _refund_out(outcome: service.RefundOutcome) -> RefundOut:
+    r = outcome.refund
+    return RefundOut(
+        status="refunded" if r else "requested",
+        refunded=r.refunded if r else None,
+        paid_from_custody=r.paid_from_custody if r else None,
+        owed_by_merchant=r.owed_by_merchant if r else None,
+        request_id=outcome.request.id if outcome.request else None,
+    )
+
+
+def _request_out(r: RefundRequest) -> RefundRequestOut:
+    return RefundRequestOut(
+        id=r.id,
+        card_id=r.card_id,
+        reason=r.reason,
+        status=r.status,
+        answer=r.answer,
+        refunded=r.refunded,
+        created_at=r.created_at,
+        decided_at=r.decided_at,
+    )
+
+
+async def _code_out(
+    db: Db, who: Principal | None, *, card_id: uuid.UUID | None = None, secret: str | None = None
+) -> CodeOut:
+    async with db.begin():
+        holder = await service.holder_for(db, who, card_id=card_id, secret=secret)
+        code = await service.issue_redemption_code(db, holder)
+    return CodeOut(code.token, code.digits, code.expires_at, qr.svg(code.token))
+
+
+class OrderController(Controller):
+    """Buying a card: order, pay at the provider, the provider's signed notification."""
+
+    path = "/orders"
+    tags = ["consumers"]  # noqa: RUF012
+
+    @post("/", guards=[public], status_code=HTTP_201_CREATED)
+    async def create(
+        self,
+        data: OrderIn,
+        db: Db,
+        maybe_me: MaybeMe,
+        cipher: Cipher,
+        idempotency_key: IdempotencyKey,
+    ) -> Response[OrderOut]:
+        """Order a card; anonymous cards need no sign-in and get a secret card link."""
+        request = service.OrderRequest(
+            merchant_id=data.merchant_id,
+            kid=data.k,
+            signature=data.s,
+            product_id=data.product_id,
+            real_name=data.real_name,
+            id_number=data.id_number,
+        )
+        async with db.begin():
+            made = await service.create_order(
+                db, maybe_me, request, idempotency_key, SandboxProvider(), cipher
+            )
+        return Response(
+            _order_out(made.order, made.pay_url, made.card_secret),
+            status_code=HTTP_200_OK if made.replayed else HTTP_201_CREATED,
+            headers={"Idempotent-Replayed": "true"} if made.replayed else None,
+        )
+
+    @get("/{order_id:uuid}", guards=[public])
+    async def one(
+        self,
+        order_id: FromPath[uuid.UUID],
+        db: Db,
+        maybe_me: MaybeMe,
+        secret: Annotated[str | None, Parameter(query="card_link", max_length=100)] = None,
+    ) -> OrderOut:
+        """The buyer's order: signed in, or with the anonymous card link."""
+        order = await service.visible_order(db, maybe_me, order_id, secret)
+        return _order_out(order, f"/sandbox/pay/{order.provider_order_id}")
+
+
+class PaymentController(Controller):
+    """Where the payment provider sends its signed, asynchronous notifications."""
+
+    path = "/payments"
+    tags = ["payments"]  # noqa: RUF012
+
+    @post("/sandbox/notify", guards=[public], status_code=HTTP_200_OK)
+    async def sandbox_notify(self, request: Request[Any, Any, Any], db: Db) -> dict[str, str]:
+        """Verify the signature, then apply the event exactly once (duplicates are ignored)."""
+        event = SandboxProvider().verify_notification(dict(request.headers), await request.body())
+        async with db.begin():
+            outcome = await service.apply_payment(db, event)
+        return {"code": "SUCCESS", "outcome": outcome}
+
+
+class SandboxPayController(Controller):
+    """The sandbox provider's pay page: the consumer 'pays', the provider notifies (twice)."""
+
+    path = "/sandbox/pay"
+    tags = ["payments"]  # noqa: RUF012
+
+    @post("/{provider_order_id:str}", guards=[public], status_code=HTTP_200_OK)
+    async def pay(self, provider_order_id: FromPath[str], db: Db) -> dict[str, Any]:
+        """Pay a pending sandbox order; the notification goes through the same checks."""
+        async with db.begin():
+            order = await db.scalar(
+                select(Order).where(Order.provider_order_id == provider_order_id)
+            )
+            if order is None:
+                raise NotFound("no such sandbox order")
+            order_id, amount = order.id, order.amount
+        provider = SandboxProvider()
+
+        async def notify(headers: dict[str, str], body: bytes) -> str:
+            event = provider.verify_notification(headers, body)
+            async with db.begin():
+                return await service.apply_payment(db, event)
+
+        outcomes = await deliver(provider, provider_order_id, amount, notify)
+        return {"order_id": str(order_id), "notifications": outcomes}
+
+
+class ConsumerCardController(Controller):
+    """A signed-in consumer's own cards."""
+
+    path = "/me/cards"
+    tags = ["consumers"]  # noqa: RUF012
+    guards = [CONSUMER]  # noqa: RUF012
+
+    @get("/")
+    async def list_(self, db: Db, me: Me) -> list[CardSummary]:
+        """Every card the consumer holds, with its balance."""
+        if me.consumer_id is None:  # pragma: no cover - the guard admits consumers only
+            raise Invalid("not a consumer")
+        ledger = escrow.EscrowLedger(db)
+        return [
+            CardSummary(
+                card_id=h.card_id,
+                merchant_id=h.merchant_id,
+                product_id=h.product_id,
+                registered=h.registered,
+                expires_at=h.expires_at,
+                balance=await ledger.card(h.merchant_id, h.card_id),
+            )
+            for h in await service.consumer_cards(db, me.consumer_id)
+        ]
+
+    @get("/{card_id:uuid}")
+    async def one(self, card_id: FromPath[uuid.UUID], db: Db, me: Me) -> CardDetail:
+        """Balance, protection, history and contract of one of the consumer's cards."""
+        holder = await service.holder_for(db, me, card_id=card_id)
+        return _detail(await service.card_view(db, holder))
+
+    @post("/{card_id:uuid}/redemption-code")
+    async def code(self, card_id: FromPath[uuid.UUID], db: Db, me: Me) -> CodeOut:
+        """A one-time consent code for the merchant, valid two minutes."""
+        return await _code_out(db, me, card_id=card_id)
+
+    @post("/{card_id:uuid}/refund", status_code=HTTP_200_OK)
+    async def refund(
+        self,
+        card_id: FromPath[uuid.UUID],
+        data: RefundIn,
+        db: Db,
+        me: Me,
+        idempotency_key: IdempotencyKey,
+    ) -> RefundOut:
+        """Refund at once in cooling-off (unused card); otherwise ask the merchant."""
+        async with db.begin():
+            holder = await service.holder_for(db, me, card_id=card_id, lock=True)
+            outcome = await service.request_refund(db, holder, data.reason, idempotency_key)
+        return _refund_out(outcome)
+
+
+class AnonymousCardController(Controller):
+    """An anonymous card, reached only through its secret card link."""
+
+    path = "/cards/anonymous/{secret:str}"
+    tags = ["consumers"]  # noqa: RUF012
+    guards = [public]  # noqa: RUF012
+
+    @get("/")
+    async def one(self, secret: FromPath[str], db: Db) -> CardDetail:
+        """The card behind the link."""
+        holder = await service.holder_for(db, None, secret=secret)
+        return _detail(await service.card_view(db, holder))
+
+    @post("/redemption-code")
+    async def code(self, secret: FromPath[str], db: Db) -> CodeOut:
+        """A one-time consent code, as for a registered card."""
+        return await _code_out(db, None, secret=secret)
+
+    @post("/refund", status_code=HTTP_200_OK)
+    async def refund(
+        self, secret: FromPath[str], data: RefundIn, db: Db, idempotency_key: IdempotencyKey
+    ) -> RefundOut:
+        """Refund or refund request, as for a registered card."""
+        async with db.begin():
+            holder = await service.holder_for(db, None, secret=secret, lock=True)
+            outcome = await service.request_refund(db, holder, data.reason, idempotency_key)
+        return _refund_out(outcome)
+
+
+class MerchantCardController(Controller):
+    """The merchant's side: redeem with consent, answer refunds, see settlements."""
+
+    path = "/merchants/me"
+    tags = ["merchants"]  # noqa: RUF012
+    guards = [MERCHANT]  # noqa: RUF012
+
+    @post("/redemptions", status_code=HTTP_200_OK)
+    async def redeem(
+        self, data: RedeemIn, db: Db, me: Me, idempotency_key: IdempotencyKey
+    ) -> escrow.RedemptionReceipt:
+        """Use a card with the code its holder shows (scanned token or typed digits)."""
+        async with db.begin():
+            return await service.redeem(
+                db,
+                me,
+                token=data.token,
+                digits=data.digits,
+                units=data.units,
+                idempotency_key=idempotency_key,
+            )
+
+    @get("/refund-requests")
+    async def refund_requests(
+        self, db: Db, me: Me, status: str | None = None
+    ) -> list[RefundRequestOut]:
+        """Refund requests to answer (or answered)."""
+        return [_request_out(r) for r in await service.merchant_refund_requests(db, me, status)]
+
+    @post("/refund-requests/{request_id:uuid}/accept", status_code=HTTP_200_OK)
+    async def accept(
+        self, request_id: FromPath[uuid.UUID], data: AnswerIn, db: Db, me: Me
+    ) -> RefundRequestOut:
+        """Accept: the ledger refunds the card's outstanding amount."""
+        async with db.begin():
+            answered = await service.answer_refund(
+                db, me, request_id, accept=True, answer=data.answer
+            )
+        return _request_out(answered)
+
+    @post("/refund-requests/{request_id:uuid}/refuse", status_code=HTTP_200_OK)
+    async def refuse(
+        self, request_id: FromPath[uuid.UUID], data: AnswerIn, db: Db, me: Me
+    ) -> RefundRequestOut:
+        """Refuse, saying why (the consumer may then complain to the regulator)."""
+        if not data.answer.strip():
+            raise Invalid("say why the refund is refused", fields={"answer": "required"})
+        async with db.begin():
+            answered = await service.answer_refund(
+                db, me, request_id, accept=False, answer=data.answer
+            )
+        return _request_out(answered)
+
+    @get("/settlement")
+    async def settlement(self, db: Db, me: Me) -> escrow.Settlement:
+        """Sold, released, refunded, receivable: recomputed from the ledger's postings."""
+        merchant = await own_merchant(db, me)
+        return await escrow.settlement(db, merchant.id)

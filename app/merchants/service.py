@@ -1,0 +1,287 @@
+"""Merchant onboarding, status changes and card products. Each function only flushes."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.auth.models import Role, User
+from app.base import utcnow
+from app.exceptions import Conflict, Forbidden, Invalid, NotFound
+from app.merchants.models import Industry, Merchant, MerchantStatus, Product, ProductStatus
+from app.merchants.rules import ProductDraft, product_problems
+from app.merchants.uscc import normalise_uscc, uscc_problem
+from app.security.passwords import MIN_LENGTH, hash_password
+from app.settings import get_settings
+from escrow import EscrowLedger
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from app.auth.principal import Principal
+    from app.security.pii import PiiCipher
+
+ACCOUNT_NUMBER = re.compile(r"^\d{8,32}$")
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+CUSTODY_FIELD = "custody_account"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a merchant gives to onboard."""
+
+    uscc: str
+    legal_name: str
+    industry: str
+    district: str
+    address: str
+    owner_username: str
+    owner_password: str
+    custody_bank: str | None = None
+    custody_account: str | None = None
+    policy_ref: str | None = None
+
+
+async def _registration_problems(session: AsyncSession, reg: Registration) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    if why := uscc_problem(normalise_uscc(reg.uscc)):
+        problems["uscc"] = why
+    if not USERNAME.match(reg.owner_username.strip().lower()):
+        problems["owner_username"] = "3 to 64 lower-case letters, digits, dots, dashes"
+    if len(reg.owner_password) < MIN_LENGTH:
+        problems["owner_password"] = f"at least {MIN_LENGTH} characters"
+    if reg.custody_account and not ACCOUNT_NUMBER.match(reg.custody_account):
+        problems[CUSTODY_FIELD] = "a bank account number of 8 to 32 digits"
+    for name in ("legal_name", "district", "address"):
+        if not getattr(reg, name).strip():
+            problems[name] = "required"
+    if await session.get(Industry, reg.industry) is None:
+        codes = ", ".join((await session.scalars(select(Industry.code))).all())
+        problems["industry"] = f"unknown industry; one of {codes}"
+    return problems
+
+
+async def register(session: AsyncSession, reg: Registration, cipher: PiiCipher) -> Merchant:
+    """A pending merchant and its owner's account; refused whole if any field is wrong."""
+    problems = await _registration_problems(session, reg)
+    if problems:
+        raise Invalid("the registration has errors", fields=problems)
+    uscc = normalise_uscc(reg.uscc)
+    username = reg.owner_username.strip().lower()
+    if await session.scalar(select(Merchant.id).where(Merchant.uscc == uscc)):
+        raise Conflict("a merchant with this unified social credit code is already registered")
+    if await session.scalar(select(User.id).where(User.username == username)):
+        raise Conflict("this user name is taken", fields={"owner_username": "taken"})
+    merchant = Merchant(
+        id=uuid.uuid4(),
+        uscc=uscc,
+        legal_name=reg.legal_name.strip(),
+        industry=reg.industry,
+        district=reg.district.strip(),
+        address=reg.address.strip(),
+        custody_bank=reg.custody_bank,
+        custody_account_enc=(
+            cipher.encrypt(reg.custody_account, field=CUSTODY_FIELD)
+            if reg.custody_account
+            else None
+        ),
+        policy_ref=reg.policy_ref,
+        status=MerchantStatus.PENDING,
+        custody_ratio_bp=get_settings().cards.default_custody_ratio_bp,
+    )
+    session.add(merchant)
+    await session.flush()
+    session.add(
+        User(
+            username=username,
+            password_hash=hash_password(reg.owner_password),
+            role=Role.MERCHANT,
+            merchant_id=merchant.id,
+        )
+    )
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent registration won the race
+        raise Conflict("this merchant or user name was registered a moment ago") from exc
+    return merchant
+
+
+async def visible_merchant(
+    session: AsyncSession, me: Principal, merchant_id: uuid.UUID
+) -> Merchant:
+    """The merchant if the caller may see it; otherwise 'not found', telling nothing."""
+    merchant = await session.get(Merchant, merchant_id)
+    if merchant is None:
+        raise NotFound("no such merchant")
+    allowed = (me.role is Role.MERCHANT and me.merchant_id == merchant.id) or me.sees_district(
+        merchant.district
+    )
+    if not allowed:
+        raise NotFound("no such merchant")
+    return merchant
+
+
+async def own_merchant(session: AsyncSession, me: Principal, *, lock: bool = False) -> Merchant:
+    """The merchant a merchant-staff caller works for."""
+    if me.merchant_id is None:
+        raise Forbidden("only merchant staff may do this")
+    merchant = await session.get(Merchant, me.merchant_id, with_for_update=lock)
+    if merchant is None:
+        raise NotFound("no such merchant")
+    return merchant
+
+
+async def _supervised(session: AsyncSession, me: Principal, merchant_id: uuid.UUID) -> Merchant:
+    """A merchant in the calling regulator's reach, locked for a status change."""
+    merchant = await session.get(Merchant, merchant_id, with_for_update=True)
+    if merchant is None or not me.sees_district(merchant.district):
+        raise NotFound("no such merchant in your district")
+    return merchant
+
+
+def _transition(merchant: Merchant, allowed_from: set[MerchantStatus], to: MerchantStatus) -> None:
+    if merchant.status not in allowed_from:
+        raise Conflict(f"a {merchant.status} merchant cannot become {to}")
+    merchant.status = to
+
+
+async def approve(session: AsyncSession, me: Principal, merchant_id: uuid.UUID) -> Merchant:
+    """A regulator (of its district) or operator approves a pending merchant."""
+    merchant = await _supervised(session, me, merchant_id)
+    _transition(merchant, {MerchantStatus.PENDING}, MerchantStatus.APPROVED)
+    merchant.approved_at = utcnow()
+    merchant.approved_by = me.user_id
+    await session.flush()
+    return merchant
+
+
+async def suspend(session: AsyncSession, me: Principal, merchant_id: uuid.UUID) -> Merchant:
+    """Stop new sales and kill the counter QR's payment path; cards already sold still work."""
+    merchant = await _supervised(session, me, merchant_id)
+    _transition(merchant, {MerchantStatus.ACTIVE}, MerchantStatus.SUSPENDED)
+    await session.flush()
+    return merchant
+
+
+async def reinstate(session: AsyncSession, me: Principal, merchant_id: uuid.UUID) -> Merchant:
+    """Lift a suspension."""
+    merchant = await _supervised(session, me, merchant_id)
+    _transition(merchant, {MerchantStatus.SUSPENDED}, MerchantStatus.ACTIVE)
+    await session.flush()
+    return merchant
+
+
+async def update_protection(
+    session: AsyncSession,
+    me: Principal,
+    cipher: PiiCipher,
+    *,
+    custody_bank: str | None,
+    custody_account: str | None,
+    policy_ref: str | None,
+) -> Merchant:
+    """Set the custody bank account and insurance policy a merchant needs before selling."""
+    merchant = await own_merchant(session, me, lock=True)
+    if custody_account is not None:
+        if not ACCOUNT_NUMBER.match(custody_account):
+            raise Invalid(
+                "invalid custody account",
+                fields={CUSTODY_FIELD: "a bank account number of 8 to 32 digits"},
+            )
+        merchant.custody_account_enc = cipher.encrypt(custody_account, field=CUSTODY_FIELD)
+    if custody_bank is not None:
+        merchant.custody_bank = custody_bank
+    if policy_ref is not None:
+        merchant.policy_ref = policy_ref
+    await session.flush()
+    return merchant
+
+
+async def activate(session: AsyncSession, me: Principal) -> Merchant:
+    """An approved merchant with custody account and policy opens its escrow book and sells."""
+    merchant = await own_merchant(session, me, lock=True)
+    missing = {
+        name: "required before selling"
+        for name, value in (
+            (CUSTODY_FIELD, merchant.custody_account_enc),
+            ("policy_ref", merchant.policy_ref),
+        )
+        if not value
+    }
+    if missing:
+        raise Invalid("a custody account and an insurance policy are needed first", fields=missing)
+    _transition(merchant, {MerchantStatus.APPROVED}, MerchantStatus.ACTIVE)
+    await EscrowLedger(session).open_book(merchant.id)
+    await session.flush()
+    return merchant
+
+
+async def list_merchants(
+    session: AsyncSession, me: Principal, *, status: str | None, industry: str | None
+) -> Sequence[Merchant]:
+    """Merchants in the caller's reach (a regulator's district; everyone for the city)."""
+    query = select(Merchant).order_by(Merchant.created_at)
+    if me.role is Role.REGULATOR and me.district is not None:
+        query = query.where(Merchant.district == me.district)
+    if status:
+        query = query.where(Merchant.status == status)
+    if industry:
+        query = query.where(Merchant.industry == industry)
+    return (await session.scalars(query)).all()
+
+
+async def create_product(session: AsyncSession, me: Principal, draft: ProductDraft) -> Product:
+    """A new card product, refused with every reason when it breaks a rule."""
+    merchant = await own_merchant(session, me)
+    if merchant.status not in {MerchantStatus.APPROVED, MerchantStatus.ACTIVE}:
+        raise Conflict(f"a {merchant.status} merchant cannot define products")
+    problems = product_problems(draft, get_settings().cards)
+    if problems:
+        raise Invalid("this product may not be sold", fields=problems)
+    product = Product(
+        id=uuid.uuid4(),
+        merchant_id=merchant.id,
+        name=draft.name.strip(),
+        kind=draft.kind,
+        price=draft.price,
+        units=draft.units,
+        validity_days=draft.validity_days,
+        anonymous=draft.anonymous,
+        terms=draft.terms,
+        status=ProductStatus.ACTIVE,
+    )
+    session.add(product)
+    await session.flush()
+    return product
+
+
+async def products_of(
+    session: AsyncSession, merchant_id: uuid.UUID, *, active_only: bool
+) -> Sequence[Product]:
+    """A merchant's products, newest first."""
+    query = select(Product).where(Product.merchant_id == merchant_id)
+    if active_only:
+        query = query.where(Product.status == ProductStatus.ACTIVE)
+    return (await session.scalars(query.order_by(Product.created_at.desc()))).all()
+
+
+async def retire_product(session: AsyncSession, me: Principal, product_id: uuid.UUID) -> Product:
+    """Stop selling a product; cards already sold are unaffected."""
+    product = await session.get(Product, product_id, with_for_update=True)
+    if product is None or product.merchant_id != me.merchant_id:
+        raise NotFound("no such product")
+    product.status = ProductStatus.RETIRED
+    await session.flush()
+    return product
+
+
+async def industries(session: AsyncSession) -> Sequence[Industry]:
+    """The configured industries with their cooling-off days."""
+    return (await session.scalars(select(Industry).order_by(Industry.code))).all()

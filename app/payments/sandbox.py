@@ -1,0 +1,114 @@
+"""A sandbox payment provider that behaves like the real ones.
+
+It confirms asynchronously with a signed notification (HMAC-SHA256 over timestamp and body,
+checked in constant time), and it delivers the way real providers do: late, twice, and out
+of order. The app treats it exactly as it would treat WeChat Pay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Literal
+
+from app.payments.provider import InvalidNotification, PaymentEvent, ProviderOrder
+from app.security.keys import purpose_key
+
+Notify = Callable[[dict[str, str], bytes], Awaitable[str]]
+
+SIGNATURE_HEADER = "x-sandbox-signature"
+TOLERANCE_SECONDS = 300
+"""A notification signed longer ago than this is refused (replays of old captures)."""
+
+
+class SandboxProvider:
+    """The sandbox 'bank', signing with a secret derived from the master key."""
+
+    name = "sandbox"
+
+    def __init__(self, secret: bytes | None = None, *, base_url: str = "") -> None:
+        self._secret = secret or purpose_key("payments-sandbox")
+        self._base_url = base_url
+
+    def create_order(self, order_id: str, amount: int, description: str) -> ProviderOrder:
+        """A provider order id; the consumer 'pays' on the sandbox page."""
+        del order_id, amount, description  # the sandbox keeps no state of its own
+        provider_order_id = "sbx_" + secrets.token_hex(12)
+        return ProviderOrder(
+            provider=self.name,
+            provider_order_id=provider_order_id,
+            pay_url=f"{self._base_url}/sandbox/pay/{provider_order_id}",
+        )
+
+    def notification(
+        self,
+        provider_order_id: str,
+        amount: int,
+        status: Literal["SUCCESS", "CLOSED"] = "SUCCESS",
+        *,
+        event_id: str | None = None,
+        signed_at: int | None = None,
+    ) -> tuple[dict[str, str], bytes]:
+        """Headers and body of one signed notification, as the provider would send it."""
+        body = json.dumps(
+            {
+                "event_id": event_id or "evt_" + secrets.token_hex(10),
+                "provider_order_id": provider_order_id,
+                "status": status,
+                "amount": amount,
+                "occurred_at": datetime.now(UTC).isoformat(),
+            },
+            separators=(",", ":"),
+        ).encode()
+        timestamp = signed_at if signed_at is not None else int(time.time())
+        return {SIGNATURE_HEADER: f"t={timestamp},v1={self._sign(timestamp, body)}"}, body
+
+    def _sign(self, timestamp: int, body: bytes) -> str:
+        return hmac.new(self._secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+    def verify_notification(self, headers: dict[str, str], body: bytes) -> PaymentEvent:
+        """Check signature and freshness, then parse; anything off is refused whole."""
+        header = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER, "")
+        parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+        try:
+            timestamp = int(parts["t"])
+            given = parts["v1"]
+        except (KeyError, ValueError) as exc:
+            raise InvalidNotification("missing or malformed signature header") from exc
+        if abs(time.time() - timestamp) > TOLERANCE_SECONDS:
+            raise InvalidNotification("the notification's signature is too old")
+        if not hmac.compare_digest(self._sign(timestamp, body), given):
+            raise InvalidNotification("the notification's signature does not match")
+        try:
+            data = json.loads(body)
+            status = data["status"]
+            if status not in ("SUCCESS", "CLOSED"):
+                raise InvalidNotification(f"unknown status {status!r}")
+            return PaymentEvent(
+                provider=self.name,
+                event_id=str(data["event_id"]),
+                provider_order_id=str(data["provider_order_id"]),
+                status=status,
+                amount=int(data["amount"]),
+                occurred_at=datetime.fromisoformat(data["occurred_at"]),
+                payload=data,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidNotification("the notification body is not understood") from exc
+
+
+async def deliver(
+    provider: SandboxProvider, provider_order_id: str, amount: int, notify: Notify
+) -> list[str]:
+    """Play the provider after the consumer paid: notify, then notify again (as real ones do)."""
+    event_id = "evt_" + secrets.token_hex(10)
+    outcomes = []
+    for _ in range(2):
+        headers, body = provider.notification(provider_order_id, amount, event_id=event_id)
+        outcomes.append(await notify(headers, body))
+    return outcomes

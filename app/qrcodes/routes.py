@@ -1,0 +1,194 @@
+"""Counter QR codes: the keys, the merchant's images and posters, and the scan itself."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, Parameter
+from litestar.status_codes import HTTP_200_OK
+
+import qr
+from app.auth.models import Role
+from app.auth.principal import public, requires
+from app.cards.service import counter_merchant, selling_problem
+from app.deps import Db, Me
+from app.exceptions import MerchantNotSelling
+from app.merchants.models import Industry
+from app.merchants.routes import ProductOut, product_out
+from app.merchants.service import own_merchant, products_of
+from app.qrcodes import service
+from app.settings import get_settings
+
+UNRATED = "NR"
+"""Grade shown until the scoring service rates the merchant."""
+
+
+class KeyOut(msgspec.Struct):
+    """A signing key's public identity."""
+
+    kid: str
+    status: str
+
+
+class CounterCodeOut(msgspec.Struct):
+    """The URL printed in the merchant's counter QR."""
+
+    url: str
+
+
+class Protection(msgspec.Struct):
+    """How a card's money is protected at this merchant."""
+
+    custody_ratio_bp: int
+    insured_ratio_bp: int
+    custody_bank: str | None
+    insurance_policy: str | None
+
+
+class MerchantProfile(msgspec.Struct):
+    """What a consumer sees after scanning a genuine counter code."""
+
+    merchant_id: uuid.UUID
+    legal_name: str
+    unified_social_credit_code: str
+    industry: str
+    industry_name: str
+    cooling_off_days: int
+    district: str
+    address: str
+    licence_status: str
+    risk_grade: str
+    """A to E once rated; NR (not rated) until the scoring service rates the merchant."""
+    protection: Protection
+    complaint_count: int | None
+    """None until complaints are recorded by the platform."""
+    products: list[ProductOut]
+
+
+class QrKeyController(Controller):
+    """The platform's signing keys: published to all, rotated and revoked by operators."""
+
+    path = "/qr/keys"
+    tags = ["qr"]  # noqa: RUF012
+
+    @get("/", guards=[public])
+    async def published(self, db: Db) -> dict[str, Any]:
+        """Every public key, so anyone can verify a counter code offline."""
+        return await service.public_document(db)
+
+    @post("/", guards=[requires(Role.OPERATOR)])
+    async def rotate(self, db: Db) -> KeyOut:
+        """Add a new signing key; codes signed by older active keys keep working."""
+        async with db.begin():
+            key = await service.rotate(db)
+        return KeyOut(key.kid, key.status)
+
+    @post("/{kid:str}/revoke", guards=[requires(Role.OPERATOR)], status_code=HTTP_200_OK)
+    async def revoke(self, kid: FromPath[str], db: Db) -> KeyOut:
+        """Revoke a key: every code it signed is refused from now on."""
+        async with db.begin():
+            key = await service.revoke(db, kid)
+        return KeyOut(key.kid, key.status)
+
+
+class CounterQrController(Controller):
+    """A merchant's counter code as URL, image and print-ready poster."""
+
+    path = "/merchants/me"
+    tags = ["qr"]  # noqa: RUF012
+    guards = [requires(Role.MERCHANT)]  # noqa: RUF012
+
+    async def _url(self, db: Db, me: Me) -> tuple[str, str, int]:
+        async with db.begin():
+            merchant = await own_merchant(db, me)
+            ring = await service.keyring(db, signing=True)
+        url = qr.counter_url(get_settings().cards.public_base_url, merchant.id, ring)
+        return url, merchant.legal_name, merchant.custody_ratio_bp
+
+    @get("/qr")
+    async def url(self, db: Db, me: Me) -> CounterCodeOut:
+        """The URL the counter code carries."""
+        return CounterCodeOut((await self._url(db, me))[0])
+
+    @get("/qr.png", media_type="image/png")
+    async def png(self, db: Db, me: Me) -> Response[bytes]:
+        """The counter code as a PNG image."""
+        url, _, _ = await self._url(db, me)
+        return Response(qr.png(url), media_type="image/png")
+
+    @get("/qr.svg", media_type="image/svg+xml")
+    async def svg(self, db: Db, me: Me) -> Response[str]:
+        """The counter code as an SVG image."""
+        url, _, _ = await self._url(db, me)
+        return Response(qr.svg(url), media_type="image/svg+xml")
+
+    @get("/poster.pdf", media_type="application/pdf")
+    async def poster_pdf(self, db: Db, me: Me) -> Response[bytes]:
+        """A print-ready poster with the merchant's name, grade and protection."""
+        url, name, ratio = await self._url(db, me)
+        return Response(
+            qr.poster_pdf(url, name, UNRATED, custody_ratio_bp=ratio),
+            media_type="application/pdf",
+            headers={"Content-Disposition": 'attachment; filename="counter-poster.pdf"'},
+        )
+
+    @get("/poster.svg", media_type="image/svg+xml")
+    async def poster_svg(self, db: Db, me: Me) -> Response[str]:
+        """The same poster as SVG."""
+        url, name, ratio = await self._url(db, me)
+        return Response(
+            qr.poster_svg(url, name, UNRATED, custody_ratio_bp=ratio), media_type="image/svg+xml"
+        )
+
+
+class ScanController(Controller):
+    """What a consumer's phone opens: the verified merchant profile, or a clear refusal."""
+
+    path = "/q"
+    tags = ["consumers"]  # noqa: RUF012
+
+    @get("/{merchant_id:str}", guards=[public])
+    async def scan(
+        self,
+        merchant_id: FromPath[str],
+        db: Db,
+        kid: Annotated[str, Parameter(query="k", max_length=64)],
+        signature: Annotated[str, Parameter(query="s", max_length=200)],
+    ) -> MerchantProfile:
+        """Verify the code's signature and show who the merchant is and how money is protected.
+
+        A forged or altered code, a revoked key, an unknown merchant, or a merchant that may not
+        sell (suspended, defaulted, closed) is refused with the reason, so a swapped or stale
+        sticker never leads to a payment.
+        """
+        merchant = await counter_merchant(db, merchant_id, kid, signature)
+        why_not = selling_problem(merchant)
+        if why_not:
+            raise MerchantNotSelling(
+                why_not, legal_name=merchant.legal_name, licence_status=merchant.status
+            )
+        industry = await db.get(Industry, merchant.industry)
+        products = await products_of(db, merchant.id, active_only=True)
+        return MerchantProfile(
+            merchant_id=merchant.id,
+            legal_name=merchant.legal_name,
+            unified_social_credit_code=merchant.uscc,
+            industry=merchant.industry,
+            industry_name=industry.name_zh if industry else merchant.industry,
+            cooling_off_days=industry.cooling_off_days if industry else 7,
+            district=merchant.district,
+            address=merchant.address,
+            licence_status=merchant.status,
+            risk_grade=UNRATED,
+            protection=Protection(
+                custody_ratio_bp=merchant.custody_ratio_bp,
+                insured_ratio_bp=10_000 - merchant.custody_ratio_bp,
+                custody_bank=merchant.custody_bank,
+                insurance_policy=merchant.policy_ref,
+            ),
+            complaint_count=None,
+            products=[product_out(p) for p in products],
+        )

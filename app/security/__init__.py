@@ -1,0 +1,1 @@
+"""Secrets at rest and identities: the master key, personal-data encryption, passwords, tokens."""

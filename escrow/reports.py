@@ -1,0 +1,111 @@
+"""Read-only views of a book: a card's history and a merchant's settlement, from postings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import msgspec
+from sqlalchemy import text
+
+if TYPE_CHECKING:
+    import uuid
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+
+class CardEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry that touched a card, with what it moved for that card."""
+
+    seq: int
+    kind: str
+    at: datetime
+    units: int | None
+    custody_change: int
+    """Change of the card's custody share (negative: released or paid out)."""
+    cover_change: int
+    """Change of the card's insured share."""
+    to_consumer: int
+    """Money paid back to the consumer by this entry (negative at purchase: paid in)."""
+
+
+class Settlement(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a merchant's prepaid money stands, every figure recomputed from postings."""
+
+    cards_sold: int
+    sold: int
+    """Total paid by consumers for cards."""
+    paid_out_at_sale: int
+    """Insured part of each sale, paid to the merchant at once."""
+    released_from_custody: int
+    """Custody released to the merchant as cards were used."""
+    refunded: int
+    """Paid back to consumers (custody part and what the merchant settled)."""
+    receivable: int
+    """Refund money the merchant still owes."""
+    custody_held: int
+    """Held at the custody bank for open cards."""
+    insured_cover: int
+    """What the insurer covers on open cards."""
+    outstanding: int
+    """What consumers could ask back today: custody held plus insured cover."""
+
+
+_HISTORY = text("""
+    SELECT e.seq, e.kind, e.created_at AS at,
+           CASE WHEN e.card_id = :card THEN e.units END AS units,
+           coalesce(sum(p.amount) FILTER (WHERE p.account = 'custody'), 0)::bigint
+             AS custody_change,
+           coalesce(sum(p.amount) FILTER (WHERE p.account = 'cards_cover'), 0)::bigint
+             AS cover_change,
+           coalesce(sum(p.amount) FILTER (WHERE p.account = 'consumers'), 0)::bigint
+             AS to_consumer
+      FROM journal_entries e
+      JOIN postings p ON p.merchant_id = e.merchant_id AND p.seq = e.seq AND p.card_id = :card
+     WHERE e.merchant_id = :merchant
+     GROUP BY e.seq, e.kind, e.created_at, e.card_id, e.units
+    UNION ALL
+    SELECT e.seq, e.kind, e.created_at, e.units, 0, 0, 0
+      FROM journal_entries e
+     WHERE e.merchant_id = :merchant AND e.card_id = :card
+       AND NOT EXISTS (SELECT 1 FROM postings p
+                        WHERE p.merchant_id = e.merchant_id AND p.seq = e.seq)
+     ORDER BY seq
+""")
+
+
+def _total(account: str, kind: str | None = None, *, negate: bool = False) -> str:
+    """One settlement figure: the sum of an account's postings, optionally by entry kind."""
+    where = f"p.account = '{account}'" + (f" AND e.kind {kind}" if kind else "")
+    sign = "-" if negate else ""
+    return f"coalesce({sign}sum(p.amount) FILTER (WHERE {where}), 0)::bigint"
+
+
+_SETTLEMENT = text(f"""
+    SELECT
+      (SELECT count(*) FROM cards WHERE merchant_id = :m)::bigint AS cards_sold,
+      {_total("consumers", "= 'purchase'", negate=True)} AS sold,
+      {_total("merchant", "= 'purchase'")} AS paid_out_at_sale,
+      {_total("merchant", "= 'redemption'")} AS released_from_custody,
+      {_total("consumers", "<> 'purchase'")} AS refunded,
+      {_total("merchant_receivable")} AS receivable,
+      {_total("custody")} AS custody_held,
+      {_total("cards_cover")} AS insured_cover
+      FROM postings p
+      JOIN journal_entries e ON e.merchant_id = p.merchant_id AND e.seq = p.seq
+     WHERE p.merchant_id = :m
+""")  # noqa: S608 - the interpolated parts are constants of this module
+
+
+async def card_history(
+    session: AsyncSession, merchant_id: uuid.UUID, card_id: uuid.UUID
+) -> list[CardEvent]:
+    """Every entry that touched the card, oldest first."""
+    rows = await session.execute(_HISTORY, {"merchant": merchant_id, "card": card_id})
+    return [CardEvent(**row._asdict()) for row in rows]
+
+
+async def settlement(session: AsyncSession, merchant_id: uuid.UUID) -> Settlement:
+    """The merchant's settlement figures."""
+    figures = (await session.execute(_SETTLEMENT, {"m": merchant_id})).one()._asdict()
+    return Settlement(**figures, outstanding=figures["custody_held"] + figures["insured_cover"])

@@ -1,0 +1,208 @@
+"""A small driver for the HTTP API: the journeys tests share (sign in, onboard a merchant)."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.auth.admin import create_staff
+from app.auth.models import Role, SandboxSms
+from app.auth.service import normalise_phone
+from app.merchants.uscc import CHARSET, check_character
+from app.payments.sandbox import SandboxProvider
+from app.security.pii import PiiCipher
+
+PASSWORD = "correct horse battery"
+
+
+def new_uscc() -> str:
+    """A fresh, valid unified social credit code."""
+    body = "9133" + "0102" + "".join(secrets.choice(CHARSET[:10]) for _ in range(9))
+    return body + check_character(body)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Api:
+    """Drives the app through HTTP as each role would."""
+
+    def __init__(
+        self, client: AsyncTestClient[Litestar], sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
+        self.client = client
+        self.sessions = sessions
+
+    async def call(
+        self, method: str, path: str, token: str | None = None, *, expect: int = 200, **kw: Any
+    ) -> Any:
+        headers = {**kw.pop("headers", {}), **(bearer(token) if token else {})}
+        response = await self.client.request(method, path, headers=headers, **kw)
+        assert response.status_code == expect, (response.status_code, response.text)
+        if response.headers.get("content-type", "").startswith("application/problem+json"):
+            return response.json()
+        if "json" in response.headers.get("content-type", ""):
+            return response.json()
+        return response
+
+    async def staff(self, role: Role, district: str | None = None) -> str:
+        """A new staff account of ``role``, signed in; returns its token."""
+        username = f"{role.value}-{uuid.uuid4().hex[:12]}"
+        async with self.sessions() as session, session.begin():
+            await create_staff(
+                session,
+                username=username,
+                password=PASSWORD,
+                role=role,
+                district=district,
+                organisation=f"{role.value} org",
+            )
+        body = await self.call(
+            "POST", "/auth/sign-in", json={"username": username, "password": PASSWORD}
+        )
+        return str(body["token"])
+
+    async def last_sms_code(self, phone: str) -> str:
+        cipher = PiiCipher.from_master_key()
+        phone = normalise_phone(phone)
+        async with self.sessions() as session:
+            body = await session.scalar(
+                select(SandboxSms.body)
+                .where(SandboxSms.phone_hash == cipher.lookup_hash(phone, field="phone"))
+                .order_by(SandboxSms.id.desc())
+                .limit(1)
+            )
+        assert body is not None, "no SMS was sent"
+        return body.split("验证码 ")[1][:6]
+
+    async def consumer(self, phone: str | None = None) -> str:
+        """A consumer signed in by SMS code; returns the token."""
+        phone = phone or f"139{secrets.randbelow(10**8):08d}"
+        await self.call("POST", "/auth/sms-code", json={"phone": phone}, expect=202)
+        code = await self.last_sms_code(phone)
+        body = await self.call("POST", "/auth/sms-sign-in", json={"phone": phone, "code": code})
+        return str(body["token"])
+
+    async def register_merchant(self, district: str = "上城区", **overrides: Any) -> dict[str, Any]:
+        username = f"shop-{uuid.uuid4().hex[:10]}"
+        data = {
+            "uscc": new_uscc(),
+            "legal_name": "杭州示范健身有限公司",
+            "industry": "fitness",
+            "district": district,
+            "address": "杭州市上城区解放路1号",
+            "owner_username": username,
+            "owner_password": PASSWORD,
+            "custody_bank": "杭州银行",
+            "custody_account": "6222020200112233445",
+            "policy_ref": f"PB-{uuid.uuid4().hex[:8]}",
+            **overrides,
+        }
+        merchant = await self.call("POST", "/merchants", json=data, expect=201)
+        token = (
+            await self.call(
+                "POST", "/auth/sign-in", json={"username": username, "password": PASSWORD}
+            )
+        )["token"]
+        return {"merchant": merchant, "token": token, "username": username}
+
+    async def active_merchant(self, district: str = "上城区") -> dict[str, Any]:
+        """Registered, approved by a regulator of its district, activated."""
+        shop = await self.register_merchant(district)
+        regulator = await self.staff(Role.REGULATOR, district)
+        await self.call("POST", f"/merchants/{shop['merchant']['id']}/approve", regulator)
+        shop["merchant"] = await self.call("POST", "/merchants/me/activate", shop["token"])
+        shop["regulator"] = regulator
+        return shop
+
+
+class Counter:
+    """A merchant's counter code as a consumer's phone reads it."""
+
+    def __init__(self, url: str) -> None:
+        parsed = urlsplit(url)
+        self.url = url
+        self.merchant_id = parsed.path.rsplit("/", 1)[-1]
+        query = parse_qs(parsed.query)
+        self.k = query["k"][0]
+        self.s = query["s"][0]
+
+    @property
+    def path(self) -> str:
+        return f"/q/{self.merchant_id}?k={self.k}&s={self.s}"
+
+
+async def counter_of(api: Api, merchant_token: str) -> Counter:
+    return Counter((await api.call("GET", "/merchants/me/qr", merchant_token))["url"])
+
+
+async def order(
+    api: Api,
+    counter: Counter,
+    product_id: str,
+    token: str | None = None,
+    *,
+    key: str | None = None,
+    expect: int = 201,
+    **extra: Any,
+) -> Any:
+    body = {
+        "merchant_id": counter.merchant_id,
+        "k": counter.k,
+        "s": counter.s,
+        "product_id": product_id,
+        **extra,
+    }
+    return await api.call(
+        "POST",
+        "/orders",
+        token,
+        json=body,
+        expect=expect,
+        headers={"Idempotency-Key": key or uuid.uuid4().hex},
+    )
+
+
+async def notify(
+    api: Api,
+    provider_order_id: str,
+    amount: int,
+    status: str = "SUCCESS",
+    *,
+    event_id: str | None = None,
+    expect: int = 200,
+) -> Any:
+    headers, body = SandboxProvider().notification(
+        provider_order_id,
+        amount,
+        status,
+        event_id=event_id,  # type: ignore[arg-type]
+    )
+    return await api.call(
+        "POST",
+        "/payments/sandbox/notify",
+        content=body,
+        headers={**headers, "content-type": "application/json"},
+        expect=expect,
+    )
+
+
+async def buy(
+    api: Api, counter: Counter, product: dict[str, Any], token: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """Order and pay one card; returns the paid order."""
+    placed = await order(api, counter, product["id"], token, **extra)
+    done = await notify(api, placed["provider_order_id"], placed["amount"])
+    assert done["outcome"] == "issued", done
+    query = {"card_link": placed["card_link"]} if placed["card_link"] else None
+    paid = await api.call("GET", f"/orders/{placed['id']}", token, params=query)
+    assert paid["status"] == "paid"
+    return {**placed, **{k: v for k, v in paid.items() if k != "card_link"}}

@@ -1,0 +1,24 @@
+"""Fixtures for tests through the HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.asgi import create_app
+from tests.e2e.api import Api
+
+
+@pytest.fixture
+async def client(engine: AsyncEngine) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=create_app(engine)) as c:
+        yield c
+
+
+@pytest.fixture
+def api(client: AsyncTestClient[Litestar], sessions: async_sessionmaker[AsyncSession]) -> Api:
+    return Api(client, sessions)

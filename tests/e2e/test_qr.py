@@ -1,0 +1,89 @@
+"""Counter codes over HTTP: images decoded by zxing-cpp, tampering refused, keys rotated."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pypdf
+import zxingcpp
+from PIL import Image
+
+from app.auth.models import Role
+from tests.e2e.api import Api, Counter, counter_of
+
+
+def _decode_png(data: bytes) -> str:
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(data)))
+    assert len(found) == 1
+    return str(found[0].text)
+
+
+def _flip_one_byte(signature: str) -> str:
+    raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
+    raw[10] ^= 0x01
+    return base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+
+
+async def test_counter_png_decodes_to_a_url_that_verifies(api: Api) -> None:
+    shop = await api.active_merchant()
+    response = await api.call("GET", "/merchants/me/qr.png", shop["token"])
+    assert response.headers["content-type"] == "image/png"
+    url = _decode_png(response.content)
+    assert url == (await counter_of(api, shop["token"])).url
+    profile = await api.call("GET", Counter(url).path)
+    assert profile["merchant_id"] == shop["merchant"]["id"]
+
+
+async def test_svg_and_poster_downloads(api: Api) -> None:
+    shop = await api.active_merchant()
+    svg = await api.call("GET", "/merchants/me/qr.svg", shop["token"])
+    assert svg.text.lstrip().startswith("<svg") or svg.text.lstrip().startswith("<?xml")
+    poster = await api.call("GET", "/merchants/me/poster.pdf", shop["token"])
+    assert poster.headers["content-type"] == "application/pdf"
+    text = pypdf.PdfReader(io.BytesIO(poster.content)).pages[0].extract_text()
+    assert shop["merchant"]["legal_name"] in text
+    assert "30%" in text
+    consumer = await api.consumer()
+    await api.call("GET", "/merchants/me/poster.pdf", consumer, expect=403)
+    await api.call("GET", "/merchants/me/qr.png", expect=401)
+
+
+async def test_tampered_codes_are_refused_with_a_reason(api: Api) -> None:
+    a = await api.active_merchant()
+    b = await api.active_merchant()
+    ca, cb = await counter_of(api, a["token"]), await counter_of(api, b["token"])
+    cases = [
+        (f"/q/{ca.merchant_id}?k={ca.k}&s={_flip_one_byte(ca.s)}", 403, "bad-signature"),
+        (f"/q/{ca.merchant_id}?k={cb.k}&s={cb.s}", 403, "bad-signature"),  # B's signature
+        (f"/q/{ca.merchant_id}?k=zzzzzzzz&s={ca.s}", 403, "unknown-key"),
+        (f"/q/not-a-uuid?k={ca.k}&s={ca.s}", 400, "malformed"),
+        (f"/q/{ca.merchant_id}?k={ca.k}&s=abc", 400, "malformed"),
+        (f"/q/{ca.merchant_id}?k={ca.k}", 400, None),
+    ]
+    for path, status, code in cases:
+        body = await api.call("GET", path, expect=status)
+        if code:
+            assert body["type"].endswith(code), (path, body)
+            assert "legal_name" not in body
+            assert body["detail"]
+
+
+async def test_key_rotation_and_revocation(api: Api) -> None:
+    operator = await api.staff(Role.OPERATOR)
+    shop = await api.active_merchant()
+    old = await counter_of(api, shop["token"])
+    new_key = await api.call("POST", "/qr/keys", operator, expect=201)
+    fresh = await counter_of(api, shop["token"])
+    assert fresh.k == new_key["kid"] != old.k
+    # the old code still works while its key is active
+    await api.call("GET", old.path)
+    published = await api.call("GET", "/qr/keys")
+    assert {k["kid"] for k in published["keys"]} >= {old.k, fresh.k}
+    revoked = await api.call("POST", f"/qr/keys/{old.k}/revoke", operator)
+    assert revoked["status"] == "revoked"
+    body = await api.call("GET", old.path, expect=403)
+    assert body["type"].endswith("revoked-key")
+    await api.call("GET", fresh.path)
+    await api.call("POST", f"/qr/keys/{old.k}/revoke", operator, expect=409)
+    await api.call("POST", "/qr/keys", shop["token"], expect=403)
