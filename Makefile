@@ -10,3 +10,4 @@ test:  ## install and run every check: lint, types, layering, migrations, tests 
 bench:  ## run the benchmarks under bench/ (prints figures; asserts nothing)
 	scripts/bootstrap --dev
 	.venv/bin/python bench/ledger.py
+	.venv/bin/python bench/http.py

@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 
 from app.db import head_revision, ping
+from app.auth.principal import public
 from app.errors import problem
 
 
@@ -35,7 +36,7 @@ class HealthController(Controller):
     path = "/health"
     tags = ["system"]  # noqa: RUF012 - Litestar's declared attribute type
 
-    @get(summary="Service health", exclude_from_auth=True)
+    @get(summary="Service health", guards=[public])
     async def health(self, state: State, request: Request[Any, Any, Any]) -> Response[Any]:
         """200 with the schema revision, or a 503 problem saying what is wrong."""
         reachable, revision = await ping(state.engine)
