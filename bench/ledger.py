@@ -63,12 +63,14 @@ INSERT_CARD = (
     " custody_ratio_bp, outstanding, custody_share, insured_share, created_at)"
     " VALUES (%s, %s, 'stored_value', 'open', %s, %s, %s, %s, %s, %s, %s, %s)"
 )
-INSERT_ENTRY = (
-    "INSERT INTO journal_entries (merchant_id, seq, kind, card_id, units, idempotency_key,"
-    " created_at, prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-)
-INSERT_POSTINGS = (
-    "INSERT INTO postings (merchant_id, seq, line, account, ledger, card_id, amount) VALUES "
+WRITE_ENTRY = (  # entry, postings, record and chain head in one statement, as escrow does
+    "WITH entry AS (INSERT INTO journal_entries (merchant_id, seq, kind, card_id, units,"
+    " idempotency_key, created_at, prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)),"
+    " record AS (INSERT INTO idempotency_records (merchant_id, key, operation, request_hash,"
+    " result, created_at) VALUES (%s, %s, %s, %s, %s, %s)),"
+    " legs AS (INSERT INTO postings (merchant_id, seq, line, account, ledger, card_id, amount)"
+    " VALUES {values})"
+    " UPDATE merchant_books SET seq = %s, head_hash = %s WHERE merchant_id = %s"
 )
 LOCK_CARD = (
     "SELECT status, paid, units_total, units_remaining, custody_ratio_bp, custody_share,"
@@ -77,11 +79,6 @@ LOCK_CARD = (
 UPDATE_CARD = (
     "UPDATE cards SET units_remaining = %s, outstanding = %s, custody_share = %s,"
     " insured_share = %s WHERE id = %s"
-)
-UPDATE_BOOK = "UPDATE merchant_books SET seq = %s, head_hash = %s WHERE merchant_id = %s"
-INSERT_RECORD = (
-    "INSERT INTO idempotency_records (merchant_id, key, operation, request_hash, result,"
-    " created_at) VALUES (%s, %s, %s, %s, %s, %s)"
 )
 CARD_FIELDS = ("card_id", "status", "paid", "units_total", "units_remaining", "outstanding")
 
@@ -100,7 +97,7 @@ workload: {MERCHANTS} merchants for escrow and {MERCHANTS} others for the floor;
           redeem = 1 unit of one of {CARDS_PER_MERCHANT} setup cards a merchant (4 postings)
           {WARMUP_SECONDS}s warm-up, then {seconds}s measured, per cell
 escrow  : EscrowLedger, one AsyncSession per operation from app.db.create_engine
-          (pool_size={pool}, pool_pre_ping on, as the app runs it)
+          (pool_size={pool}, as the app runs it)
 floor   : hand-written SQL, one psycopg AsyncConnection per worker, no ORM
 """
 
@@ -141,7 +138,7 @@ async def floor_write(
     result: dict[str, Any],
     units: int | None = None,
 ) -> None:
-    """Append the entry, its postings (one statement), the chain head and the record."""
+    """Append the entry, its postings, the record and the chain head in one statement."""
     (merchant_id, seq, head), now, card_id = link, datetime.now(UTC), legs[0][2]
     chained = [Leg(n, *leg) for n, leg in enumerate((g for g in legs if g[3]), start=1)]
     digest = entry_hash(
@@ -156,15 +153,15 @@ async def floor_write(
         legs=chained,
     )
     entry = (merchant_id, seq, kind, card_id, units, key, now, head, digest)
-    await conn.execute(INSERT_ENTRY, entry)
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chained))
-    rows = [(merchant_id, seq, g.line, g.account, g.ledger, g.card_id, g.amount) for g in chained]
-    await conn.execute(INSERT_POSTINGS + values, [v for row in rows for v in row])
-    await conn.execute(UPDATE_BOOK, (seq, digest, merchant_id))
     request = json.dumps({"op": kind, **params}, sort_keys=True, default=str).encode()
     result |= {"merchant_id": str(merchant_id), "seq": seq, "replayed": False}
     record = (merchant_id, key, kind, hashlib.sha256(request).digest(), Jsonb(result), now)
-    await conn.execute(INSERT_RECORD, record)
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chained))
+    rows = [(merchant_id, seq, g.line, g.account, g.ledger, g.card_id, g.amount) for g in chained]
+    await conn.execute(
+        WRITE_ENTRY.format(values=values),
+        [*entry, *record, *(v for row in rows for v in row), seq, digest, merchant_id],
+    )
 
 
 async def floor_purchase(conn: Conn, merchant_id: uuid.UUID, key: str) -> None:

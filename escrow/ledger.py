@@ -184,6 +184,21 @@ class _Book:
 Legs = list[tuple[AccountKind, uuid.UUID | None, int]]
 
 
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A journal entry computed in full (hash included) before anything is written."""
+
+    book: _Book
+    seq: int
+    kind: EntryKind
+    idempotency_key: str
+    legs: list[Leg]
+    created_at: datetime
+    card_id: uuid.UUID | None
+    units: int | None
+    digest: bytes
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -346,8 +361,7 @@ class EscrowLedger:
                 "created_at": now,
             },
         )
-        seq = await self._append(
-            conn,
+        entry = self._entry(
             book,
             EntryKind.PURCHASE,
             idempotency_key,
@@ -363,13 +377,13 @@ class EscrowLedger:
         )
         receipt = PurchaseReceipt(
             merchant_id=merchant_id,
-            seq=seq,
+            seq=entry.seq,
             custody=parts.custody,
             insured=parts.insured,
             custody_ratio_bp=custody_ratio_bp,
             card=card,
         )
-        return await self._remember(conn, idempotency_key, EntryKind.PURCHASE, params, receipt, now)
+        return await self._write(conn, entry, params, receipt)
 
     async def redeem(
         self,
@@ -414,8 +428,7 @@ class EscrowLedger:
         released_custody = card.custody_share - after.custody_share
         released_cover = card.insured_share - after.insured_share
         now = self._clock()
-        seq = await self._append(
-            conn,
+        entry = self._entry(
             book,
             EntryKind.REDEMPTION,
             idempotency_key,
@@ -432,15 +445,13 @@ class EscrowLedger:
         await self._store_card(conn, after)
         receipt = RedemptionReceipt(
             merchant_id=merchant_id,
-            seq=seq,
+            seq=entry.seq,
             units=units,
             released_from_custody=released_custody,
             released_from_cover=released_cover,
             card=after,
         )
-        return await self._remember(
-            conn, idempotency_key, EntryKind.REDEMPTION, params, receipt, now
-        )
+        return await self._write(conn, entry, params, receipt)
 
     async def refund(
         self, merchant_id: uuid.UUID, card_id: uuid.UUID, *, idempotency_key: str
@@ -463,8 +474,7 @@ class EscrowLedger:
 
         card = await self._lock_open_card(conn, merchant_id, card_id)
         now = self._clock()
-        seq = await self._append(
-            conn,
+        entry = self._entry(
             book,
             EntryKind.REFUND,
             idempotency_key,
@@ -485,13 +495,13 @@ class EscrowLedger:
         await self._store_card(conn, after)
         receipt = RefundReceipt(
             merchant_id=merchant_id,
-            seq=seq,
+            seq=entry.seq,
             refunded=card.outstanding,
             paid_from_custody=card.custody_share,
             owed_by_merchant=card.insured_share,
             card=after,
         )
-        return await self._remember(conn, idempotency_key, EntryKind.REFUND, params, receipt, now)
+        return await self._write(conn, entry, params, receipt)
 
     async def settle_receivable(
         self, merchant_id: uuid.UUID, *, amount: int, idempotency_key: str
@@ -518,8 +528,7 @@ class EscrowLedger:
         if amount > owed:
             raise InsufficientBalance(f"the merchant owes {owed} fen; {amount} cannot be settled")
         now = self._clock()
-        seq = await self._append(
-            conn,
+        entry = self._entry(
             book,
             EntryKind.RECEIVABLE_SETTLEMENT,
             idempotency_key,
@@ -532,11 +541,9 @@ class EscrowLedger:
             now=now,
         )
         receipt = SettlementReceipt(
-            merchant_id=merchant_id, seq=seq, amount=amount, receivable_left=owed - amount
+            merchant_id=merchant_id, seq=entry.seq, amount=amount, receivable_left=owed - amount
         )
-        return await self._remember(
-            conn, idempotency_key, EntryKind.RECEIVABLE_SETTLEMENT, params, receipt, now
-        )
+        return await self._write(conn, entry, params, receipt)
 
     async def default_payout(
         self, merchant_id: uuid.UUID, *, idempotency_key: str
@@ -580,22 +587,18 @@ class EscrowLedger:
                 (AccountKind.CLAIMS_PENDING, card.id, card.insured_share),
             ]
         now = self._clock()
-        seq = await self._append(
-            conn, book, EntryKind.DEFAULT_PAYOUT, idempotency_key, legs, now=now
-        )
+        entry = self._entry(book, EntryKind.DEFAULT_PAYOUT, idempotency_key, legs, now=now)
         await conn.execute(sql.DEFAULT_OPEN_CARDS, {"book": merchant_id})
         await conn.execute(sql.FREEZE_BOOK, {"book": merchant_id})
         receipt = DefaultPayoutReceipt(
             merchant_id=merchant_id,
-            seq=seq,
+            seq=entry.seq,
             cards=payouts,
             total_outstanding=sum(p.outstanding for p in payouts),
             total_custody_paid=sum(p.custody_paid for p in payouts),
             total_claim=sum(p.claim_amount for p in payouts),
         )
-        return await self._remember(
-            conn, idempotency_key, EntryKind.DEFAULT_PAYOUT, params, receipt, now
-        )
+        return await self._write(conn, entry, params, receipt)
 
     # -- internals -----------------------------------------------------------------------
 
@@ -631,9 +634,8 @@ class EscrowLedger:
             },
         )
 
-    async def _append(
+    def _entry(
         self,
-        conn: AsyncConnection,
         book: _Book,
         kind: EntryKind,
         idempotency_key: str,
@@ -642,8 +644,8 @@ class EscrowLedger:
         now: datetime,
         card_id: uuid.UUID | None = None,
         units: int | None = None,
-    ) -> int:
-        """Write one entry with its non-zero legs and move the chain head."""
+    ) -> _Entry:
+        """The next entry of the book's chain, with its non-zero legs, ready to write."""
         seq = book.seq + 1
         chained = [
             Leg(line, account.value, LEDGER_OF[account].value, leg_card, amount)
@@ -662,40 +664,7 @@ class EscrowLedger:
             created_at=now,
             legs=chained,
         )
-        await conn.execute(
-            sql.INSERT_ENTRY,
-            {
-                "merchant_id": book.merchant_id,
-                "seq": seq,
-                "kind": kind.value,
-                "card_id": card_id,
-                "units": units,
-                "idempotency_key": idempotency_key,
-                "created_at": now,
-                "prev_hash": book.head_hash,
-                "hash": digest,
-            },
-        )
-        rows = [
-            {
-                "merchant_id": book.merchant_id,
-                "seq": seq,
-                "line": leg.line,
-                "account": leg.account,
-                "ledger": leg.ledger,
-                "card_id": leg.card_id,
-                "amount": leg.amount,
-            }
-            for leg in chained
-        ]
-        for start in range(0, len(rows), sql.MAX_ROWS_PER_INSERT):
-            chunk = rows[start : start + sql.MAX_ROWS_PER_INSERT]
-            await conn.execute(sql.insert_postings(len(chunk)), sql.postings_params(chunk))
-        await conn.execute(
-            sql.MOVE_HEAD,
-            {"book": book.merchant_id, "new_seq": seq, "new_head": digest},
-        )
-        return seq
+        return _Entry(book, seq, kind, idempotency_key, chained, now, card_id, units, digest)
 
     async def _replay(
         self,
@@ -722,26 +691,55 @@ class EscrowLedger:
         receipt = msgspec.convert(row.result, receipt_type)
         return msgspec.structs.replace(receipt, replayed=True)
 
-    async def _remember(
-        self,
-        conn: AsyncConnection,
-        key: str,
-        operation: EntryKind,
-        params: dict[str, Any],
-        receipt: ReceiptT,
-        now: datetime,
+    async def _write(
+        self, conn: AsyncConnection, entry: _Entry, params: dict[str, Any], receipt: ReceiptT
     ) -> ReceiptT:
-        await conn.execute(
-            sql.INSERT_KEY,
+        """Write the entry, its postings, the idempotency record and the new chain head.
+
+        One statement (data-modifying CTEs), so a money operation costs few round trips;
+        the postings' foreign keys and the balance trigger are checked at its end.
+        """
+        merchant_id = entry.book.merchant_id
+        rows = [
             {
-                "merchant_id": receipt.merchant_id,
-                "key": key,
-                "operation": operation.value,
-                "request_hash": _request_hash(operation, params),
-                "result": msgspec.to_builtins(receipt),
-                "created_at": now,
+                "merchant_id": merchant_id,
+                "seq": entry.seq,
+                "line": leg.line,
+                "account": leg.account,
+                "ledger": leg.ledger,
+                "card_id": leg.card_id,
+                "amount": leg.amount,
+            }
+            for leg in entry.legs
+        ]
+        first, rest = rows[: sql.MAX_ROWS_PER_INSERT], rows[sql.MAX_ROWS_PER_INSERT :]
+        await conn.execute(
+            sql.write_entry(len(first)),
+            {
+                "e_merchant_id": merchant_id,
+                "e_seq": entry.seq,
+                "e_kind": entry.kind.value,
+                "e_card_id": entry.card_id,
+                "e_units": entry.units,
+                "e_idempotency_key": entry.idempotency_key,
+                "e_created_at": entry.created_at,
+                "e_prev_hash": entry.book.head_hash,
+                "e_hash": entry.digest,
+                "k_merchant_id": merchant_id,
+                "k_key": entry.idempotency_key,
+                "k_operation": entry.kind.value,
+                "k_request_hash": _request_hash(entry.kind, params),
+                "k_result": msgspec.to_builtins(receipt),
+                "k_created_at": entry.created_at,
+                "book": merchant_id,
+                "new_seq": entry.seq,
+                "new_head": entry.digest,
+                **sql.postings_params(first),
             },
         )
+        for start in range(0, len(rest), sql.MAX_ROWS_PER_INSERT):
+            chunk = rest[start : start + sql.MAX_ROWS_PER_INSERT]
+            await conn.execute(sql.insert_postings(len(chunk)), sql.postings_params(chunk))
         return receipt
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, TextClause, bindparam, insert, select, text, update
+from sqlalchemy import BindParameter, Table, TextClause, bindparam, insert, select, text, update
 
 from escrow.models import (
     Account,
@@ -65,8 +65,6 @@ LOCK_OPEN_CARDS = (
 CARD_EXISTS = select(CARDS.c.id).where(CARDS.c.id == bindparam("card_id"))
 
 INSERT_CARD = insert(CARDS)
-INSERT_ENTRY = insert(ENTRIES)
-INSERT_KEY = insert(KEYS)
 
 UPDATE_CARD = (
     update(CARDS)
@@ -86,11 +84,6 @@ DEFAULT_OPEN_CARDS = (
     .values(status="defaulted", outstanding=0, custody_share=0, insured_share=0)
 )
 
-MOVE_HEAD = (
-    update(BOOKS)
-    .where(BOOKS.c.merchant_id == bindparam("book"))
-    .values(seq=bindparam("new_seq"), head_hash=bindparam("new_head"))
-)
 
 FREEZE_BOOK = (
     update(BOOKS).where(BOOKS.c.merchant_id == bindparam("book")).values(status="defaulted")
@@ -105,6 +98,15 @@ MAX_ROWS_PER_INSERT = 1_000
 """Keeps one statement's parameters well under PostgreSQL's 65,535."""
 
 
+def _postings_sql(rows: int) -> str:
+    values = ", ".join(_values(f"p{i}_", POSTING_COLUMNS) for i in range(rows))
+    return f"INSERT INTO postings ({', '.join(POSTING_COLUMNS)}) VALUES {values}"  # noqa: S608
+
+
+def _postings_params(rows: int) -> list[BindParameter[Any]]:
+    return [p for i in range(rows) for p in _typed(f"p{i}_", POSTINGS, POSTING_COLUMNS)]
+
+
 @lru_cache(maxsize=32)
 def insert_postings(rows: int) -> TextClause:
     """One multi-row INSERT for ``rows`` postings, so the balance trigger fires once.
@@ -112,20 +114,65 @@ def insert_postings(rows: int) -> TextClause:
     Written as text: SQLAlchemy does not cache the compiled form of a multi-VALUES insert,
     and compiling it again on every call cost more than the rest of the operation.
     """
-    values = ", ".join(
-        "(" + ", ".join(f":{col}_{i}" for col in POSTING_COLUMNS) + ")" for i in range(rows)
-    )
-    return text(
-        f"INSERT INTO postings ({', '.join(POSTING_COLUMNS)}) VALUES {values}"  # noqa: S608
-    ).bindparams(
-        *(
-            bindparam(f"{col}_{i}", type_=POSTINGS.c[col].type)
-            for i in range(rows)
-            for col in POSTING_COLUMNS
-        )
-    )
+    return text(_postings_sql(rows)).bindparams(*_postings_params(rows))
 
 
 def postings_params(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Flatten posting rows into the bind parameters of :func:`insert_postings`."""
-    return {f"{col}_{i}": row[col] for i, row in enumerate(rows) for col in POSTING_COLUMNS}
+    return {f"p{i}_{col}": row[col] for i, row in enumerate(rows) for col in POSTING_COLUMNS}
+
+
+ENTRY_COLUMNS = (
+    "merchant_id",
+    "seq",
+    "kind",
+    "card_id",
+    "units",
+    "idempotency_key",
+    "created_at",
+    "prev_hash",
+    "hash",
+)
+KEY_COLUMNS = ("merchant_id", "key", "operation", "request_hash", "result", "created_at")
+
+
+def _values(prefix: str, columns: Sequence[str]) -> str:
+    return "(" + ", ".join(f":{prefix}{col}" for col in columns) + ")"
+
+
+def _typed(prefix: str, table: Table, columns: Sequence[str]) -> list[BindParameter[Any]]:
+    return [bindparam(f"{prefix}{col}", type_=table.c[col].type) for col in columns]
+
+
+@lru_cache(maxsize=32)
+def write_entry(rows: int) -> TextClause:
+    """Entry, ``rows`` postings, idempotency record and chain head in one statement.
+
+    PostgreSQL runs the data-modifying CTEs as one statement: the postings' foreign keys and
+    the statement trigger that keeps account balances run at its end, the balanced-entry
+    check at COMMIT.
+    """
+    # Every interpolated name is a constant of this module; values are bind parameters.
+    parts = [
+        (
+            f"entry AS (INSERT INTO journal_entries ({', '.join(ENTRY_COLUMNS)})"  # noqa: S608
+            f" VALUES {_values('e_', ENTRY_COLUMNS)})"
+        ),
+        (
+            f"record AS (INSERT INTO idempotency_records ({', '.join(KEY_COLUMNS)})"  # noqa: S608
+            f" VALUES {_values('k_', KEY_COLUMNS)})"
+        ),
+    ]
+    params = _typed("e_", ENTRIES, ENTRY_COLUMNS) + _typed("k_", KEYS, KEY_COLUMNS)
+    if rows:
+        parts.append(f"legs AS ({_postings_sql(rows)})")
+        params += _postings_params(rows)
+    head = (
+        " UPDATE merchant_books SET seq = :new_seq, head_hash = :new_head WHERE merchant_id = :book"
+    )
+    return text("WITH " + ", ".join(parts) + head).bindparams(
+        *params,
+        bindparam("new_seq", type_=BOOKS.c.seq.type),
+        bindparam("new_head", type_=BOOKS.c.head_hash.type),
+        bindparam("book", type_=BOOKS.c.merchant_id.type),
+    )
