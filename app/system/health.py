@@ -9,8 +9,8 @@ from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 
-from app.db import head_revision, ping
 from app.auth.principal import public
+from app.db import head_revision, ping
 from app.errors import problem
 
 
