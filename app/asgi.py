@@ -42,7 +42,6 @@ ROUTES = [
     ScanController,
     OrderController,
     PaymentController,
-    SandboxPayController,
     ConsumerCardController,
     AnonymousCardController,
     MerchantCardController,
@@ -53,6 +52,18 @@ def create_app(engine: AsyncEngine | None = None) -> Litestar:
     """Build the app; pass ``engine`` to share one (tests), else one is made at start-up."""
     settings = get_settings()
     configure_logging(settings.log)
+    sandboxes = [
+        name
+        for name, on in (
+            ("PGUARD_PAYMENTS=sandbox", settings.payments == "sandbox"),
+            ("PGUARD_SMS=sandbox", settings.security.sms_sandbox),
+        )
+        if on
+    ]
+    if settings.environment == "production" and sandboxes:
+        msg = f"refusing to run in production with sandbox adapters: {', '.join(sandboxes)}"
+        raise RuntimeError(msg)
+    routes = [*ROUTES, SandboxPayController] if settings.payments == "sandbox" else ROUTES
 
     async def open_database(app: Litestar) -> None:
         app.state.engine = engine or create_engine()
@@ -64,7 +75,7 @@ def create_app(engine: AsyncEngine | None = None) -> Litestar:
             await app.state.engine.dispose()
 
     app = Litestar(
-        route_handlers=ROUTES,
+        route_handlers=routes,
         on_startup=[open_database],
         on_shutdown=[close_database],
         dependencies=DEPENDENCIES,

@@ -33,7 +33,14 @@ def run(host: str | None, port: int | None) -> None:
         upgrade_schema(url)
         click.echo("embedded PostgreSQL ready, schema up to date")
     click.echo(f"Prepaid Guard on http://{host}:{port}/  (API schema: /schema, health: /health)")
-    uvicorn.run("app.asgi:create_app", factory=True, host=host, port=port, log_config=None)
+    uvicorn.run(
+        "app.asgi:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_config=None,
+        forwarded_allow_ips=settings.trusted_proxies,
+    )
 
 
 @main.group()

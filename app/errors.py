@@ -14,6 +14,7 @@ import structlog
 from litestar import Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DataError
 
 import escrow
 import qr
@@ -112,6 +113,18 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return problem(request, status, title=title, detail=detail, extra=extra, headers=exc.headers)
 
 
+def _unstorable(request: Request[Any, Any, Any], exc: DataError) -> Response[dict[str, Any]]:
+    log.info("value refused by the database", error=str(exc.orig).splitlines()[0])
+    return problem(
+        request,
+        400,
+        title="Invalid request",
+        detail="the request holds a value that cannot be stored (a NUL character or a number"
+        " out of range); nothing was changed",
+        type_=PROBLEM_BASE + "unstorable-value",
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.error("unhandled error", exc_info=exc)
     return problem(
@@ -131,6 +144,7 @@ def exception_handlers() -> ExceptionHandlersMap:
         qr.QrError: _domain_error,
         InvalidNotification: _domain_error,
         HTTPException: _http_error,
+        DataError: _unstorable,
         Exception: _unexpected,
     }
 

@@ -17,6 +17,15 @@ if TYPE_CHECKING:
     from app.settings import LogSettings
 
 REQUEST_ID_HEADER = "x-request-id"
+_SECRET_PATHS = re.compile(r"^(/cards/anonymous/)[^/]+")
+"""Paths that carry a bearer secret (an anonymous card link): never written to a log."""
+
+
+def loggable_path(path: str) -> str:
+    """The request path with any secret in it replaced."""
+    return _SECRET_PATHS.sub(r"\1[secret]", path)
+
+
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -72,7 +81,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
                 log.info(
                     "request",
                     method=scope["method"],
-                    path=scope["path"],
+                    path=loggable_path(scope["path"]),
                     status=status,
                     ms=round((time.perf_counter() - started) * 1000, 2),
                 )

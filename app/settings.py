@@ -112,8 +112,8 @@ class CardRules:
         default_factory=lambda: int(_env("PGUARD_REAL_NAME_THRESHOLD_FEN", "1000000"))
     )
     """A single purchase of this much (¥10,000) or more needs the buyer's real name."""
-    anonymous_min_validity_days: int = 3 * 365
-    """Anonymous cards last at least three years."""
+    anonymous_min_validity_days: int = 3 * 365 + 1
+    """Anonymous cards last at least three years, a leap day included."""
     default_custody_ratio_bp: int = field(
         default_factory=lambda: int(_env("PGUARD_CUSTODY_RATIO_BP", "3000"))
     )
@@ -133,6 +133,14 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     cards: CardRules = field(default_factory=CardRules)
+    environment: str = field(default_factory=lambda: _env("PGUARD_ENV", "development"))
+    """``development`` or ``production``; production refuses every sandbox adapter."""
+    payments: str = field(default_factory=lambda: _env("PGUARD_PAYMENTS", "sandbox"))
+    """The payment provider; only ``sandbox`` exists so far, with its public pay page."""
+    trusted_proxies: str = field(
+        default_factory=lambda: _env("PGUARD_TRUSTED_PROXIES", "127.0.0.1")
+    )
+    """Addresses whose X-Forwarded-For is believed (the load balancers), comma-separated."""
     debug: bool = field(default_factory=lambda: _env("PGUARD_DEBUG", "") == "1")
     """Show tracebacks in error responses (never in production)."""
 

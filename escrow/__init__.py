@@ -6,6 +6,7 @@ Framework-free: imports neither ``app`` nor ``litestar``, nor the other domain p
 from escrow.errors import (
     BookFrozen,
     CardNotOpen,
+    CardUsed,
     EscrowError,
     IdempotencyConflict,
     InsufficientBalance,
@@ -42,6 +43,7 @@ __all__ = [
     "CardNotOpen",
     "CardPayout",
     "CardStatus",
+    "CardUsed",
     "DefaultPayoutReceipt",
     "EscrowError",
     "EscrowLedger",

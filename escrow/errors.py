@@ -61,6 +61,12 @@ class InsufficientBalance(Refused):
     code = "insufficient-balance"
 
 
+class CardUsed(Refused):
+    """A refund in full on request (cooling-off) of a card that has been used."""
+
+    code = "card-used"
+
+
 class CardNotOpen(Refused):
     """The card was refunded, used up by default payout, or otherwise closed."""
 

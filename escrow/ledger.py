@@ -50,6 +50,7 @@ from escrow.chain import GENESIS_HASH, Leg, entry_hash
 from escrow.errors import (
     BookFrozen,
     CardNotOpen,
+    CardUsed,
     IdempotencyConflict,
     InsufficientBalance,
     InvalidRequest,
@@ -80,6 +81,9 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 MAX_KEY_LENGTH = 200
+_KEY_REUSED = (
+    "this idempotency key was already used for a different request; use a new key for a new request"
+)
 
 
 class CardBalance(msgspec.Struct, frozen=True, kw_only=True):
@@ -287,6 +291,26 @@ class EscrowLedger:
             raise UnknownCard(f"card {card_id} does not exist at this merchant")
         return _balance(row)
 
+    async def recorded_redemption(
+        self, merchant_id: uuid.UUID, idempotency_key: str
+    ) -> RedemptionReceipt | None:
+        """The receipt of a redemption already made under this key, if any.
+
+        Lets a caller answer a retry before re-checking what the first call consumed (a
+        one-time code that has since expired, say).
+        """
+        row = (
+            await (await self._conn()).execute(
+                sql.FIND_KEY, {"merchant_id": merchant_id, "key": idempotency_key}
+            )
+        ).first()
+        if row is None:
+            return None
+        if row.operation != EntryKind.REDEMPTION:
+            raise IdempotencyConflict(_KEY_REUSED)
+        receipt = msgspec.convert(row.result, RedemptionReceipt)
+        return msgspec.structs.replace(receipt, replayed=True)
+
     # -- operations ----------------------------------------------------------------------
 
     async def purchase(
@@ -454,15 +478,22 @@ class EscrowLedger:
         return await self._write(conn, entry, params, receipt)
 
     async def refund(
-        self, merchant_id: uuid.UUID, card_id: uuid.UUID, *, idempotency_key: str
+        self,
+        merchant_id: uuid.UUID,
+        card_id: uuid.UUID,
+        *,
+        idempotency_key: str,
+        require_unused: bool = False,
     ) -> RefundReceipt:
         """Refund a card's whole outstanding amount while the merchant is solvent.
 
         Custody pays its share to the consumer at once; the merchant owes the insured part,
         a receivable until :meth:`settle_receivable` records its payment. The card closes.
+        With ``require_unused`` (a cooling-off refund) a card already used is refused, checked
+        under the card's lock so that a racing redemption cannot slip in between.
         """
         _check_key(idempotency_key)
-        params = {"card_id": card_id}
+        params = {"card_id": card_id, "require_unused": require_unused}
         conn = await self._conn()
         book = await self._lock_book(conn, merchant_id)
         replay = await self._replay(
@@ -473,6 +504,8 @@ class EscrowLedger:
         _require_open(book)
 
         card = await self._lock_open_card(conn, merchant_id, card_id)
+        if require_unused and card.units_remaining != card.units_total:
+            raise CardUsed("the card has been used, so it is not refunded in full on request")
         now = self._clock()
         entry = self._entry(
             book,
@@ -684,10 +717,7 @@ class EscrowLedger:
         if row is None:
             return None
         if row.operation != operation or row.request_hash != _request_hash(operation, params):
-            raise IdempotencyConflict(
-                "this idempotency key was already used for a different request; use a new key"
-                " for a new request"
-            )
+            raise IdempotencyConflict(_KEY_REUSED)
         receipt = msgspec.convert(row.result, receipt_type)
         return msgspec.structs.replace(receipt, replayed=True)
 

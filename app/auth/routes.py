@@ -112,7 +112,7 @@ class AuthController(Controller):
     ) -> CodeSent:
         """Text a consumer a 6-digit sign-in code."""
         phone = service.normalise_phone(data.phone)
-        await _limit(db, request, f"phone:{cipher.lookup_hash(phone, field='phone').hex()}")
+        await _limit(db, request, f"sms:{cipher.lookup_hash(phone, field='phone').hex()}")
         async with db.begin():
             ttl = await service.send_otp(db, phone, cipher)
         return CodeSent(sent=True, expires_in=ttl)

@@ -86,18 +86,16 @@ async def sign_in(
 
 
 async def send_otp(session: AsyncSession, phone: str, cipher: PiiCipher) -> int:
-    """Text a 6-digit sign-in code; return how long it lasts, in seconds."""
+    """Text a 6-digit sign-in code; return how long it lasts, in seconds.
+
+    Earlier codes stay valid until they expire, so someone who knows a phone number cannot
+    lock its owner out by asking for codes (requests are rate-limited per phone).
+    """
     phone = normalise_phone(phone)
     ttl = get_settings().security.otp_ttl_seconds
     code = numeric_code()
     phone_hash = cipher.lookup_hash(phone, field=PHONE_FIELD)
     now = utcnow()
-    # a new code replaces any earlier one
-    await session.execute(
-        update(OtpCode)
-        .where(OtpCode.phone_hash == phone_hash, OtpCode.used_at.is_(None))
-        .values(used_at=now)
-    )
     session.add(
         OtpCode(
             phone_hash=phone_hash,
@@ -126,20 +124,28 @@ async def verify_otp(
     phone = normalise_phone(phone)
     phone_hash = cipher.lookup_hash(phone, field=PHONE_FIELD)
     now = utcnow()
-    otp = await session.scalar(
-        select(OtpCode)
-        .where(OtpCode.phone_hash == phone_hash, OtpCode.used_at.is_(None))
-        .order_by(OtpCode.created_at.desc())
-        .limit(1)
-        .with_for_update()
-    )
-    if otp is None or otp.expires_at <= now or otp.attempts >= OTP_MAX_ATTEMPTS:
-        return None
-    if not hmac.compare_digest(otp.code_hash, digest(f"{phone}:{code.strip()}")):
-        otp.attempts += 1
+    live = (
+        await session.scalars(
+            select(OtpCode)
+            .where(
+                OtpCode.phone_hash == phone_hash,
+                OtpCode.used_at.is_(None),
+                OtpCode.expires_at > now,
+                OtpCode.attempts < OTP_MAX_ATTEMPTS,
+            )
+            .order_by(OtpCode.created_at)
+            .with_for_update()
+        )
+    ).all()
+    given = digest(f"{phone}:{code.strip()}")
+    matching = [otp for otp in live if hmac.compare_digest(otp.code_hash, given)]
+    if not matching:
+        for otp in live:  # a wrong guess counts against every live code of the phone
+            otp.attempts += 1
         await session.flush()
         return None
-    otp.used_at = now
+    for otp in live:  # signing in spends every code sent to this phone
+        otp.used_at = now
     consumer = await session.scalar(select(Consumer).where(Consumer.phone_hash == phone_hash))
     if consumer is None:
         consumer = Consumer(

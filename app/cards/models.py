@@ -72,8 +72,6 @@ class Order(UUIDPrimaryKey, CreatedAt, Base):
     real_name_enc: Mapped[bytes | None]
     id_number_enc: Mapped[bytes | None]
     paid_at: Mapped[datetime | None]
-    failure: Mapped[str | None] = mapped_column(Text)
-    """Why a paid order could not issue its card (the money is then refunded)."""
 
 
 class PaymentNotification(Base):
@@ -125,6 +123,8 @@ class RedemptionCode(UUIDPrimaryKey, CreatedAt, Base):
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
     digits: Mapped[str] = mapped_column(String(6))
     nonce: Mapped[str] = mapped_column(Text, unique=True)
+    max_units: Mapped[int] = mapped_column(BigInteger)
+    """The most the holder consented to: the merchant may redeem up to this, once."""
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     used_key: Mapped[str | None] = mapped_column(Text)
@@ -137,11 +137,13 @@ class RefundRequest(UUIDPrimaryKey, CreatedAt, Base):
     __tablename__ = "refund_requests"
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'accepted', 'refused')", name="status"),
+        UniqueConstraint("card_id", "idempotency_key", name="uq_refund_requests_key"),
     )
 
     card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card_holders.card_id"), index=True)
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"), index=True)
     reason: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=RefundStatus.PENDING)
     answer: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None]

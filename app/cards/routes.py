@@ -16,6 +16,7 @@ import escrow
 import qr
 from app.auth.models import Role
 from app.auth.principal import Principal, public, requires
+from app.auth.ratelimit import hit
 from app.cards import service
 from app.cards.models import Order
 from app.deps import Cipher, Db, MaybeMe, Me
@@ -86,12 +87,19 @@ class CardDetail(msgspec.Struct):
     contract_sha256: str
 
 
+class CodeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The holder's consent: how much the merchant may take with this code."""
+
+    max_units: Annotated[int, msgspec.Meta(gt=0, le=10**12)]
+
+
 class CodeOut(msgspec.Struct):
     """Show the QR (token) or read out the 6 digits; valid until ``expires_at``, once."""
 
     token: str
     digits: str
     expires_at: datetime
+    max_units: int
     qr_svg: str
 
 
@@ -198,12 +206,17 @@ def _request_out(r: RefundRequest) -> RefundRequestOut:
 
 
 async def _code_out(
-    db: Db, who: Principal | None, *, card_id: uuid.UUID | None = None, secret: str | None = None
+    db: Db,
+    who: Principal | None,
+    consent: CodeIn,
+    *,
+    card_id: uuid.UUID | None = None,
+    secret: str | None = None,
 ) -> CodeOut:
     async with db.begin():
         holder = await service.holder_for(db, who, card_id=card_id, secret=secret)
-        code = await service.issue_redemption_code(db, holder)
-    return CodeOut(code.token, code.digits, code.expires_at, qr.svg(code.token))
+        code = await service.issue_redemption_code(db, holder, consent.max_units)
+    return CodeOut(code.token, code.digits, code.expires_at, code.max_units, qr.svg(code.token))
 
 
 class OrderController(Controller):
@@ -327,9 +340,9 @@ class ConsumerCardController(Controller):
         return _detail(await service.card_view(db, holder))
 
     @post("/{card_id:uuid}/redemption-code")
-    async def code(self, card_id: FromPath[uuid.UUID], db: Db, me: Me) -> CodeOut:
-        """A one-time consent code for the merchant, valid two minutes."""
-        return await _code_out(db, me, card_id=card_id)
+    async def code(self, card_id: FromPath[uuid.UUID], data: CodeIn, db: Db, me: Me) -> CodeOut:
+        """A one-time consent code for the merchant, for up to ``max_units``, valid 2 minutes."""
+        return await _code_out(db, me, data, card_id=card_id)
 
     @post("/{card_id:uuid}/refund", status_code=HTTP_200_OK)
     async def refund(
@@ -361,9 +374,9 @@ class AnonymousCardController(Controller):
         return _detail(await service.card_view(db, holder))
 
     @post("/redemption-code")
-    async def code(self, secret: FromPath[str], db: Db) -> CodeOut:
+    async def code(self, secret: FromPath[str], data: CodeIn, db: Db) -> CodeOut:
         """A one-time consent code, as for a registered card."""
-        return await _code_out(db, None, secret=secret)
+        return await _code_out(db, None, data, secret=secret)
 
     @post("/refund", status_code=HTTP_200_OK)
     async def refund(
@@ -387,7 +400,19 @@ class MerchantCardController(Controller):
     async def redeem(
         self, data: RedeemIn, db: Db, me: Me, idempotency_key: IdempotencyKey
     ) -> escrow.RedemptionReceipt:
-        """Use a card with the code its holder shows (scanned token or typed digits)."""
+        """Use a card with the code its holder shows (scanned token or typed digits).
+
+        Typed codes are counted per merchant in a transaction of their own, so guessing the
+        six digits of someone else's live code is hopeless.
+        """
+        if data.digits:
+            async with db.begin():
+                await hit(
+                    db,
+                    f"redeem-digits:{me.merchant_id}",
+                    limit=service.TYPED_CODES_PER_MINUTE,
+                    window_seconds=60,
+                )
         async with db.begin():
             return await service.redeem(
                 db,

@@ -60,6 +60,9 @@ T = TypeVar("T")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 """Business dates (cooling-off days) are counted in Shanghai time."""
 REDEMPTION_CODE_TTL = timedelta(minutes=2)
+MIN_ANONYMOUS_KEY = 32
+TYPED_CODES_PER_MINUTE = 120
+"""Typed codes a merchant may try a minute: plenty for a counter, hopeless for guessing."""
 REFUND_FORMULA = "refundable = ceil(paid × remaining units ÷ total units)"
 
 
@@ -187,33 +190,20 @@ async def create_order(
     """A pending order for one card; the same key and request returns the same order."""
     if who is not None and who.role is not Role.CONSUMER:
         raise Forbidden("only consumers buy cards")
+    if who is None and len(idempotency_key) < MIN_ANONYMOUS_KEY:
+        # for an anonymous buyer the key is a secret: whoever repeats it gets the card link
+        raise Invalid(
+            f"an anonymous order needs a random Idempotency-Key of at least {MIN_ANONYMOUS_KEY}"
+            " characters (a UUID will do)",
+            fields={"Idempotency-Key": "too short to be secret"},
+        )
     scope = f"consumer:{who.consumer_id}" if who else "anonymous"
     request_hash = _request_hash(req)
-    existing = await session.scalar(
-        select(Order).where(
-            Order.idempotency_scope == scope, Order.idempotency_key == idempotency_key
-        )
-    )
-    if existing is not None:
-        if not hmac.compare_digest(existing.request_hash, request_hash):
-            raise Conflict("this Idempotency-Key was already used for a different order")
-        return OrderCreated(
-            existing,
-            _pay_url(provider, existing),
-            card_secret(existing.id) if existing.consumer_id is None else None,
-            replayed=True,
-        )
+    replay = await _order_replay(session, provider, scope, idempotency_key, request_hash)
+    if replay is not None:
+        return replay
 
-    merchant = await counter_merchant(session, req.merchant_id, req.kid, req.signature)
-    if why := selling_problem(merchant):
-        raise MerchantNotSelling(why, legal_name=merchant.legal_name)
-    product = await session.get(Product, req.product_id)
-    if product is None or product.merchant_id != merchant.id:
-        raise NotFound("this merchant has no such product")
-    if product.status != ProductStatus.ACTIVE:
-        raise Conflict("this product is no longer sold")
-    if who is None and not product.anonymous:
-        raise NotAuthenticated("sign in with your phone to buy a registered card")
+    merchant, product = await _on_sale(session, who, req)
     rules = get_settings().cards
     sealed = await _real_name(
         session,
@@ -225,26 +215,80 @@ async def create_order(
     order_id = uuid.uuid4()
     secret = card_secret(order_id) if who is None else None
     handle = provider.create_order(str(order_id), product.price, product.name)
-    order = Order(
-        id=order_id,
-        merchant_id=merchant.id,
-        product_id=product.id,
-        consumer_id=who.consumer_id if who else None,
-        anon_secret_hash=digest(secret) if secret else None,
-        amount=product.price,
-        custody_ratio_bp=merchant.custody_ratio_bp,
-        status=OrderStatus.PENDING,
-        provider=handle.provider,
-        provider_order_id=handle.provider_order_id,
-        idempotency_scope=scope,
-        idempotency_key=idempotency_key,
-        request_hash=request_hash,
-        real_name_enc=sealed[0] if sealed else None,
-        id_number_enc=sealed[1] if sealed else None,
+    values = {
+        "id": order_id,
+        "merchant_id": merchant.id,
+        "product_id": product.id,
+        "consumer_id": who.consumer_id if who else None,
+        "anon_secret_hash": digest(secret) if secret else None,
+        "amount": product.price,
+        "custody_ratio_bp": merchant.custody_ratio_bp,
+        "status": OrderStatus.PENDING,
+        "provider": handle.provider,
+        "provider_order_id": handle.provider_order_id,
+        "idempotency_scope": scope,
+        "idempotency_key": idempotency_key,
+        "request_hash": request_hash,
+        "real_name_enc": sealed[0] if sealed else None,
+        "id_number_enc": sealed[1] if sealed else None,
+        "created_at": utcnow(),
+    }
+    inserted = await session.scalar(
+        pg_insert(Order)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[Order.idempotency_scope, Order.idempotency_key])
+        .returning(Order.id)
     )
-    session.add(order)
-    await session.flush()
+    if inserted is None:  # a concurrent request with the same key won: answer as a retry
+        replay = await _order_replay(session, provider, scope, idempotency_key, request_hash)
+        if replay is None:  # pragma: no cover - the conflict row is visible after the wait
+            raise Conflict("this order is being placed by another request; retry")
+        return replay
+    order = await session.get(Order, order_id)
+    if order is None:  # pragma: no cover - inserted just above
+        raise NotFound("no such order")
     return OrderCreated(order, handle.pay_url, secret, replayed=False)
+
+
+async def _on_sale(
+    session: AsyncSession, who: Principal | None, req: OrderRequest
+) -> tuple[Merchant, Product]:
+    """The merchant behind a genuine code, if it may sell, and its product, if on sale."""
+    merchant = await counter_merchant(session, req.merchant_id, req.kid, req.signature)
+    if why := selling_problem(merchant):
+        raise MerchantNotSelling(why, legal_name=merchant.legal_name)
+    product = await session.get(Product, req.product_id)
+    if product is None or product.merchant_id != merchant.id:
+        raise NotFound("this merchant has no such product")
+    if product.status != ProductStatus.ACTIVE:
+        raise Conflict("this product is no longer sold")
+    if who is None and not product.anonymous:
+        raise NotAuthenticated("sign in with your phone to buy a registered card")
+    return merchant, product
+
+
+async def _order_replay(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    scope: str,
+    idempotency_key: str,
+    request_hash: bytes,
+) -> OrderCreated | None:
+    existing = await session.scalar(
+        select(Order).where(
+            Order.idempotency_scope == scope, Order.idempotency_key == idempotency_key
+        )
+    )
+    if existing is None:
+        return None
+    if not hmac.compare_digest(existing.request_hash, request_hash):
+        raise Conflict("this Idempotency-Key was already used for a different order")
+    return OrderCreated(
+        existing,
+        _pay_url(provider, existing),
+        card_secret(existing.id) if existing.consumer_id is None else None,
+        replayed=True,
+    )
 
 
 def _pay_url(provider: PaymentProvider, order: Order) -> str:
@@ -258,14 +302,17 @@ async def apply_payment(session: AsyncSession, event: PaymentEvent) -> str:
     Duplicates are recognised by the provider's event id; a late CLOSED after SUCCESS is
     ignored; a SUCCESS after CLOSED still issues the card (the money was taken).
     """
+    order_id = await session.scalar(
+        select(Order.id).where(Order.provider_order_id == event.provider_order_id)
+    )
+    if order_id is None:
+        raise NotFound("no order has this provider order id")
     stored = await session.execute(
         pg_insert(PaymentNotification)
         .values(
             provider=event.provider,
             event_id=event.event_id,
-            order_id=select(Order.id)
-            .where(Order.provider_order_id == event.provider_order_id)
-            .scalar_subquery(),
+            order_id=order_id,
             kind=event.status,
             payload=event.payload,
             received_at=utcnow(),
@@ -276,7 +323,7 @@ async def apply_payment(session: AsyncSession, event: PaymentEvent) -> str:
     row = stored.first()
     if row is None:
         return "duplicate"
-    order = await session.get(Order, row.order_id, with_for_update=True)
+    order = await session.get(Order, row.order_id, with_for_update=True, populate_existing=True)
     if order is None:  # pragma: no cover - the NOT NULL order_id makes this unreachable
         raise NotFound("no such order")
     if event.amount != order.amount:
@@ -462,13 +509,25 @@ class IssuedCode:
     token: str
     digits: str
     expires_at: datetime
+    max_units: int
 
 
-async def issue_redemption_code(session: AsyncSession, holder: CardHolder) -> IssuedCode:
-    """A signed one-time code for this card at its merchant, valid two minutes."""
+async def issue_redemption_code(
+    session: AsyncSession, holder: CardHolder, max_units: int
+) -> IssuedCode:
+    """A signed one-time code for this card at its merchant, valid two minutes.
+
+    The holder says how much the merchant may take with it (fen of face value, or sessions);
+    the merchant can redeem up to that, once.
+    """
     balance = await escrow.EscrowLedger(session).card(holder.merchant_id, holder.card_id)
     if balance.status != escrow.CardStatus.OPEN or balance.units_remaining == 0:
         raise Conflict("this card has nothing left to use")
+    if max_units > balance.units_remaining:
+        raise Invalid(
+            f"the card has {balance.units_remaining} units left",
+            fields={"max_units": f"at most {balance.units_remaining}"},
+        )
     now = utcnow()
     expires = now + REDEMPTION_CODE_TTL
     live = set(
@@ -495,11 +554,12 @@ async def issue_redemption_code(session: AsyncSession, holder: CardHolder) -> Is
             merchant_id=holder.merchant_id,
             digits=digits,
             nonce=nonce,
+            max_units=max_units,
             expires_at=expires,
         )
     )
     await session.flush()
-    return IssuedCode(token=token, digits=digits, expires_at=expires)
+    return IssuedCode(token=token, digits=digits, expires_at=expires, max_units=max_units)
 
 
 async def _code_for(
@@ -525,6 +585,7 @@ async def _code_for(
             .limit(1)
             .with_for_update()
         )
+
     else:
         raise Invalid("give the scanned code or the 6 digits", fields={"code": "required"})
     if code is None or code.merchant_id != merchant_id:
@@ -550,19 +611,24 @@ async def redeem(
         MerchantStatus.SUSPENDED,  # a suspension stops sales, not the service already paid
     }:
         raise Conflict("this merchant may not redeem cards now")
-    code = await _code_for(session, me.merchant_id, token, digits)
+    ledger = escrow.EscrowLedger(session)
     key = f"redeem:{idempotency_key}"
-    if code.used_at is not None and code.used_key != key:
+    earlier = await ledger.recorded_redemption(me.merchant_id, key)
+    if earlier is not None:  # a retry: answer it even if its code has expired since
+        if earlier.units != units:
+            raise Conflict("this Idempotency-Key was already used for a different redemption")
+        return earlier
+    code = await _code_for(session, me.merchant_id, token, digits)
+    if code.used_at is not None:
         raise Conflict("this code has already been used; ask the customer for a new one")
-    if code.used_at is None and code.expires_at <= utcnow():
+    if code.expires_at <= utcnow():
         raise Conflict("this code has expired; ask the customer for a new one")
-    receipt = await escrow.EscrowLedger(session).redeem(
-        me.merchant_id, code.card_id, units=units, idempotency_key=key
-    )
-    if code.used_at is None:
-        code.used_at = utcnow()
-        code.used_key = key
-        await session.flush()
+    if units > code.max_units:
+        raise Conflict(f"the customer agreed to {code.max_units} units with this code, not {units}")
+    receipt = await ledger.redeem(me.merchant_id, code.card_id, units=units, idempotency_key=key)
+    code.used_at = utcnow()
+    code.used_key = key
+    await session.flush()
     return receipt
 
 
@@ -586,23 +652,37 @@ def _in_cooling_off(bought: datetime, days: int, now: datetime) -> bool:
 async def request_refund(
     session: AsyncSession, holder: CardHolder, reason: str, idempotency_key: str
 ) -> RefundOutcome:
-    """Refund at once within cooling-off if the card is unused; else ask the merchant."""
+    """Refund at once within cooling-off if the card is unused; else ask the merchant.
+
+    The same key and reason answer a retry with the first outcome; another reason is 409.
+    """
+    earlier = await session.scalar(
+        select(RefundRequest).where(
+            RefundRequest.card_id == holder.card_id,
+            RefundRequest.idempotency_key == idempotency_key,
+        )
+    )
+    if earlier is not None:
+        if earlier.reason != reason:
+            raise Conflict("this Idempotency-Key was already used for a different request")
+        return RefundOutcome("requested", None, earlier)
     ledger = escrow.EscrowLedger(session)
     key = f"refund:{holder.card_id}:{idempotency_key}"
-    balance = await ledger.card(holder.merchant_id, holder.card_id)
-    merchant = await session.get(Merchant, holder.merchant_id)
-    industry = await session.get(Industry, merchant.industry) if merchant else None
+    merchant = await _get(session, Merchant, holder.merchant_id)
+    industry = await session.get(Industry, merchant.industry)
     days = industry.cooling_off_days if industry else 7
-    if balance.status == escrow.CardStatus.REFUNDED:
-        # a retry of the refund that closed the card replays it; anything else is refused
-        replay = await ledger.refund(holder.merchant_id, holder.card_id, idempotency_key=key)
-        return RefundOutcome("refunded", replay, None)
+    if _in_cooling_off(holder.created_at, days, utcnow()):
+        try:
+            receipt = await ledger.refund(
+                holder.merchant_id, holder.card_id, idempotency_key=key, require_unused=True
+            )
+        except escrow.CardUsed:
+            pass  # used, so it is the merchant's to answer
+        else:
+            return RefundOutcome("refunded", receipt, None)
+    balance = await ledger.card(holder.merchant_id, holder.card_id)
     if balance.status != escrow.CardStatus.OPEN:
-        raise Conflict(f"this card is {balance.status}; it cannot be refunded here")
-    unused = balance.units_remaining == balance.units_total
-    if unused and _in_cooling_off(holder.created_at, days, utcnow()):
-        receipt = await ledger.refund(holder.merchant_id, holder.card_id, idempotency_key=key)
-        return RefundOutcome("refunded", receipt, None)
+        raise Conflict(f"this card is {balance.status}; it cannot be refunded")
     pending = await session.scalar(
         select(RefundRequest).where(
             RefundRequest.card_id == holder.card_id,
@@ -610,11 +690,12 @@ async def request_refund(
         )
     )
     if pending is not None:
-        return RefundOutcome("requested", None, pending)
+        raise Conflict("a refund request for this card is already waiting for the merchant")
     request = RefundRequest(
         card_id=holder.card_id,
         merchant_id=holder.merchant_id,
         reason=reason,
+        idempotency_key=idempotency_key,
         status=RefundStatus.PENDING,
     )
     session.add(request)

@@ -187,8 +187,28 @@ async def update_protection(
     custody_account: str | None,
     policy_ref: str | None,
 ) -> Merchant:
-    """Set the custody bank account and insurance policy a merchant needs before selling."""
+    """Set the custody bank account and insurance policy a merchant needs before selling.
+
+    Until approval they may change freely; after it, only a missing one may be filled in.
+    Changing where the money is held is for the regulator to review, not the merchant alone.
+    """
     merchant = await own_merchant(session, me, lock=True)
+    if merchant.status != MerchantStatus.PENDING:
+        changed = [
+            name
+            for name, given, held in (
+                ("custody_account", custody_account, merchant.custody_account_enc),
+                ("custody_bank", custody_bank, merchant.custody_bank),
+                ("policy_ref", policy_ref, merchant.policy_ref),
+            )
+            if given is not None and held is not None
+        ]
+        if changed:
+            raise Conflict(
+                "after approval the custody account and insurance policy change only through"
+                " the regulator",
+                fields=dict.fromkeys(changed, "already set"),
+            )
     if custody_account is not None:
         if not ACCOUNT_NUMBER.match(custody_account):
             raise Invalid(

@@ -82,19 +82,24 @@ class SandboxProvider:
             raise InvalidNotification("missing or malformed signature header") from exc
         if abs(time.time() - timestamp) > TOLERANCE_SECONDS:
             raise InvalidNotification("the notification's signature is too old")
-        if not hmac.compare_digest(self._sign(timestamp, body), given):
+        if not hmac.compare_digest(
+            self._sign(timestamp, body).encode(), given.encode("utf-8", "replace")
+        ):
             raise InvalidNotification("the notification's signature does not match")
         try:
             data = json.loads(body)
             status = data["status"]
             if status not in ("SUCCESS", "CLOSED"):
                 raise InvalidNotification(f"unknown status {status!r}")
+            amount = data["amount"]
+            if type(amount) is not int:
+                raise InvalidNotification("the amount must be a whole number of fen")
             return PaymentEvent(
                 provider=self.name,
                 event_id=str(data["event_id"]),
                 provider_order_id=str(data["provider_order_id"]),
                 status=status,
-                amount=int(data["amount"]),
+                amount=amount,
                 occurred_at=datetime.fromisoformat(data["occurred_at"]),
                 payload=data,
             )

@@ -232,7 +232,6 @@ def upgrade() -> None:
         sa.Column("real_name_enc", sa.LargeBinary(), nullable=True),
         sa.Column("id_number_enc", sa.LargeBinary(), nullable=True),
         sa.Column("paid_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("failure", sa.Text(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
@@ -334,6 +333,7 @@ def upgrade() -> None:
         sa.Column("merchant_id", sa.Uuid(), nullable=False),
         sa.Column("digits", sa.String(length=6), nullable=False),
         sa.Column("nonce", sa.Text(), nullable=False),
+        sa.Column("max_units", sa.BigInteger(), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("used_key", sa.Text(), nullable=True),
@@ -360,6 +360,7 @@ def upgrade() -> None:
         sa.Column("card_id", sa.Uuid(), nullable=False),
         sa.Column("merchant_id", sa.Uuid(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("idempotency_key", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("answer", sa.Text(), nullable=True),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
@@ -379,6 +380,7 @@ def upgrade() -> None:
             ["merchant_id"], ["merchants.id"], name=op.f("fk_refund_requests_merchant_id_merchants")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_refund_requests")),
+        sa.UniqueConstraint("card_id", "idempotency_key", name="uq_refund_requests_key"),
     )
     op.create_index(
         op.f("ix_refund_requests_card_id"), "refund_requests", ["card_id"], unique=False

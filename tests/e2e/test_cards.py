@@ -21,7 +21,7 @@ ANONYMOUS = {
     "price": 50_000,
     "units": 60_000,
     "anonymous": True,
-    "validity_days": 1095,
+    "validity_days": 1096,
 }
 ID = {"real_name": "张三", "id_number": "11010519491231002X"}
 
@@ -66,7 +66,13 @@ async def test_consumer_journey_scan_buy_hold_redeem(api: Api) -> None:
     assert contract["merchant"]["unified_social_credit_code"] == shop["merchant"]["uscc"]
     assert [e["kind"] for e in detail["history"]] == ["purchase"]
 
-    code = await api.call("POST", f"/me/cards/{card_id}/redemption-code", consumer, expect=201)
+    code = await api.call(
+        "POST",
+        f"/me/cards/{card_id}/redemption-code",
+        consumer,
+        json={"max_units": 100_000},
+        expect=201,
+    )
     assert len(code["digits"]) == 6
     assert "<svg" in code["qr_svg"]
     key = uuid.uuid4().hex
@@ -114,7 +120,9 @@ async def test_typed_digits_work_once_only_at_their_merchant(api: Api) -> None:
     counter = await counter_of(api, shop["token"])
     consumer = await api.consumer()
     card_id = (await buy(api, counter, sessions, consumer, **ID))["card_id"]
-    code = await api.call("POST", f"/me/cards/{card_id}/redemption-code", consumer, expect=201)
+    code = await api.call(
+        "POST", f"/me/cards/{card_id}/redemption-code", consumer, json={"max_units": 10}, expect=201
+    )
     elsewhere = await api.call(
         "POST",
         "/merchants/me/redemptions",
@@ -141,7 +149,7 @@ async def test_typed_digits_work_once_only_at_their_merchant(api: Api) -> None:
         headers={"Idempotency-Key": uuid.uuid4().hex},
         expect=409,
     )
-    assert "10 units left" in too_many["detail"]
+    assert "agreed to 10 units with this code, not 11" in too_many["detail"]
     ok = await api.call(
         "POST",
         "/merchants/me/redemptions",
@@ -158,7 +166,13 @@ async def test_expired_code_is_refused(api: Api) -> None:
     counter = await counter_of(api, shop["token"])
     consumer = await api.consumer()
     card_id = (await buy(api, counter, stored, consumer, **ID))["card_id"]
-    code = await api.call("POST", f"/me/cards/{card_id}/redemption-code", consumer, expect=201)
+    code = await api.call(
+        "POST",
+        f"/me/cards/{card_id}/redemption-code",
+        consumer,
+        json={"max_units": 100_000},
+        expect=201,
+    )
     async with api.sessions() as session, session.begin():
         await session.execute(
             update(RedemptionCode)
@@ -285,7 +299,13 @@ async def test_refund_outside_cooling_off_goes_to_the_merchant(api: Api) -> None
     counter = await counter_of(api, shop["token"])
     consumer = await api.consumer()
     card_id = (await buy(api, counter, stored, consumer, **ID))["card_id"]
-    code = await api.call("POST", f"/me/cards/{card_id}/redemption-code", consumer, expect=201)
+    code = await api.call(
+        "POST",
+        f"/me/cards/{card_id}/redemption-code",
+        consumer,
+        json={"max_units": 100_000},
+        expect=201,
+    )
     await api.call(
         "POST",
         "/merchants/me/redemptions",
@@ -369,7 +389,7 @@ async def test_consumers_never_see_each_others_cards(api: Api) -> None:
         ("GET", f"/me/cards/{card_id}"),
         ("POST", f"/me/cards/{card_id}/redemption-code"),
     ]:
-        body = await api.call(method, path, bob, expect=404)
+        body = await api.call(method, path, bob, json={"max_units": 1}, expect=404)
         assert body["detail"] == "no such card"  # the same answer as for a card that is not there
     await api.call(
         "POST",

@@ -177,7 +177,7 @@ async def test_products_follow_the_card_rules(api: Api) -> None:
         (
             {"anonymous": True, "price": 50_000, "units": 50_000, "validity_days": 365},
             "validity_days",
-            "at least 1095 days",
+            "at least 1096 days",
         ),
         ({"validity_days": 365}, "validity_days", "does not expire"),
         ({"no_refund": True}, "no_refund", "may not exclude refunds"),
@@ -200,7 +200,7 @@ async def test_products_follow_the_card_rules(api: Api) -> None:
         "anonymous": True,
         "price": 50_000,
         "units": 50_000,
-        "validity_days": 1095,
+        "validity_days": 1096,
     }
     await api.call("POST", "/merchants/me/products", token, json=anonymous_ok, expect=201)
     sessions = {"name": "私教 10 次", "kind": "sessions", "price": 300_000, "units": 10}

@@ -1,0 +1,333 @@
+"""Refusals found by review: each abuse is refused clearly and changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select, update
+
+from app.asgi import create_app
+from app.auth.models import Role
+from app.cards.models import Order, RedemptionCode
+from app.logging import loggable_path
+from app.payments.sandbox import SandboxProvider
+from app.settings import get_settings
+from tests.e2e.api import Api, buy, counter_of, order
+
+STORED = {"name": "储值卡", "kind": "stored_value", "price": 80_000, "units": 100_000}
+ANONYMOUS = {
+    "name": "洗车卡",
+    "kind": "stored_value",
+    "price": 50_000,
+    "units": 60_000,
+    "anonymous": True,
+    "validity_days": 1096,
+}
+ID = {"real_name": "张三", "id_number": "11010519491231002X"}
+
+
+async def _shop(api: Api, *products: dict[str, object]) -> tuple[dict, list[dict]]:
+    shop = await api.active_merchant()
+    made = [
+        await api.call("POST", "/merchants/me/products", shop["token"], json=p, expect=201)
+        for p in products
+    ]
+    return shop, made
+
+
+async def test_anonymous_orders_need_a_secret_sized_key(api: Api) -> None:
+    shop, (anon,) = await _shop(api, ANONYMOUS)
+    counter = await counter_of(api, shop["token"])
+    body = await order(api, counter, anon["id"], key="order-0001", expect=422)
+    assert body["errors"] == [{"field": "Idempotency-Key", "message": "too short to be secret"}]
+    async with api.sessions() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Order)
+            .where(Order.merchant_id == shop["merchant"]["id"])
+        )
+    assert count == 0
+
+
+async def test_concurrent_orders_with_one_key_make_one_order(api: Api) -> None:
+    shop, (stored,) = await _shop(api, STORED)
+    counter = await counter_of(api, shop["token"])
+    consumer = await api.consumer()
+    await order(api, counter, stored["id"], consumer, **ID)  # real name now on file
+    key = uuid.uuid4().hex
+    responses = await asyncio.gather(
+        *(
+            api.client.post(
+                "/orders",
+                json={
+                    "merchant_id": counter.merchant_id,
+                    "k": counter.k,
+                    "s": counter.s,
+                    "product_id": stored["id"],
+                },
+                headers={"Idempotency-Key": key, "Authorization": f"Bearer {consumer}"},
+            )
+            for _ in range(8)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
+    assert len({r.json()["id"] for r in responses}) == 1
+
+
+async def test_consent_limits_what_the_merchant_takes(api: Api) -> None:
+    shop, (stored,) = await _shop(api, STORED)
+    counter = await counter_of(api, shop["token"])
+    consumer = await api.consumer()
+    card_id = (await buy(api, counter, stored, consumer, **ID))["card_id"]
+    too_much = await api.call(
+        "POST",
+        f"/me/cards/{card_id}/redemption-code",
+        consumer,
+        json={"max_units": 100_001},
+        expect=422,
+    )
+    assert too_much["errors"] == [{"field": "max_units", "message": "at most 100000"}]
+    code = await api.call(
+        "POST",
+        f"/me/cards/{card_id}/redemption-code",
+        consumer,
+        json={"max_units": 3_000},
+        expect=201,
+    )
+    greedy = await api.call(
+        "POST",
+        "/merchants/me/redemptions",
+        shop["token"],
+        json={"token": code["token"], "units": 100_000},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+        expect=409,
+    )
+    assert "agreed to 3000 units" in greedy["detail"]
+    card = await api.call("GET", f"/me/cards/{card_id}", consumer)
+    assert card["balance"]["units_remaining"] == 100_000
+
+
+async def test_a_redemption_retry_after_the_code_expired_replays(api: Api) -> None:
+    shop, (stored,) = await _shop(api, STORED)
+    counter = await counter_of(api, shop["token"])
+    consumer = await api.consumer()
+    card_id = (await buy(api, counter, stored, consumer, **ID))["card_id"]
+    code = await api.call(
+        "POST",
+        f"/me/cards/{card_id}/redemption-code",
+        consumer,
+        json={"max_units": 500},
+        expect=201,
+    )
+    key = uuid.uuid4().hex
+    first = await api.call(
+        "POST",
+        "/merchants/me/redemptions",
+        shop["token"],
+        json={"digits": code["digits"], "units": 500},
+        headers={"Idempotency-Key": key},
+    )
+    async with api.sessions() as session, session.begin():
+        await session.execute(
+            update(RedemptionCode)
+            .where(RedemptionCode.digits == code["digits"])
+            .values(expires_at=RedemptionCode.expires_at - timedelta(minutes=5))
+        )
+    retry = await api.call(
+        "POST",
+        "/merchants/me/redemptions",
+        shop["token"],
+        json={"digits": code["digits"], "units": 500},
+        headers={"Idempotency-Key": key},
+    )
+    assert (retry["replayed"], retry["seq"]) == (True, first["seq"])
+    clash = await api.call(
+        "POST",
+        "/merchants/me/redemptions",
+        shop["token"],
+        json={"digits": code["digits"], "units": 400},
+        headers={"Idempotency-Key": key},
+        expect=409,
+    )
+    assert "different redemption" in clash["detail"]
+
+
+async def test_typed_code_guessing_is_rate_limited(api: Api) -> None:
+    shop, _ = await _shop(api)
+    statuses = []
+    for n in range(125):
+        response = await api.client.post(
+            "/merchants/me/redemptions",
+            json={"digits": f"{n:06d}", "units": 1},
+            headers={
+                "Idempotency-Key": uuid.uuid4().hex,
+                "Authorization": f"Bearer {shop['token']}",
+            },
+        )
+        statuses.append(response.status_code)
+    assert set(statuses[:120]) == {404}
+    assert set(statuses[120:]) == {429}
+
+
+async def test_refund_requests_are_idempotent(api: Api) -> None:
+    shop, (stored,) = await _shop(api, STORED)
+    counter = await counter_of(api, shop["token"])
+    consumer = await api.consumer()
+    card_id = (await buy(api, counter, stored, consumer, **ID))["card_id"]
+    code = await api.call(
+        "POST", f"/me/cards/{card_id}/redemption-code", consumer, json={"max_units": 1}, expect=201
+    )
+    await api.call(
+        "POST",
+        "/merchants/me/redemptions",
+        shop["token"],
+        json={"digits": code["digits"], "units": 1},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    key = uuid.uuid4().hex
+    first = await api.call(
+        "POST",
+        f"/me/cards/{card_id}/refund",
+        consumer,
+        json={"reason": "moving"},
+        headers={"Idempotency-Key": key},
+    )
+    again = await api.call(
+        "POST",
+        f"/me/cards/{card_id}/refund",
+        consumer,
+        json={"reason": "moving"},
+        headers={"Idempotency-Key": key},
+    )
+    assert again["request_id"] == first["request_id"]
+    await api.call(
+        "POST",
+        f"/me/cards/{card_id}/refund",
+        consumer,
+        json={"reason": "other"},
+        headers={"Idempotency-Key": key},
+        expect=409,
+    )
+    second = await api.call(
+        "POST",
+        f"/me/cards/{card_id}/refund",
+        consumer,
+        json={},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+        expect=409,
+    )
+    assert "already waiting" in second["detail"]
+
+
+async def test_protection_cannot_be_swapped_after_approval(api: Api) -> None:
+    shop = await api.active_merchant()
+    body = await api.call(
+        "PATCH",
+        "/merchants/me/protection",
+        shop["token"],
+        json={"custody_account": "6222020200000000001"},
+        expect=409,
+    )
+    assert body["errors"] == [{"field": "custody_account", "message": "already set"}]
+
+
+async def test_nul_bytes_are_a_clear_400(api: Api) -> None:
+    body = await api.call(
+        "POST", "/auth/sign-in", json={"username": "a\u0000b", "password": "x"}, expect=400
+    )
+    assert body["type"] == "/problems/unstorable-value"
+
+
+async def test_notification_edge_cases_are_refused(api: Api) -> None:
+    provider = SandboxProvider()
+    headers, body = provider.notification("sbx_unknown", 100)
+    unknown = await api.call(
+        "POST",
+        "/payments/sandbox/notify",
+        content=body,
+        headers={**headers, "content-type": "application/json"},
+        expect=404,
+    )
+    assert "provider order id" in unknown["detail"]
+    fraction = json.dumps(
+        {
+            "event_id": "e",
+            "provider_order_id": "sbx_x",
+            "status": "SUCCESS",
+            "amount": 500.9,
+            "occurred_at": "2026-11-28T00:00:00+00:00",
+        }
+    ).encode()
+    t = int(time.time())
+    signed = {"x-sandbox-signature": f"t={t},v1={provider._sign(t, fraction)}"}
+    refused = await api.call(
+        "POST",
+        "/payments/sandbox/notify",
+        content=fraction,
+        headers={**signed, "content-type": "application/json"},
+        expect=400,
+    )
+    assert "whole number" in refused["detail"]
+    odd = await api.client.post(
+        "/payments/sandbox/notify",
+        content=b"{}",
+        headers={"x-sandbox-signature": f"t={t},v1=\u00e9".encode("latin-1")},
+    )
+    assert odd.status_code == 400
+    old_headers, old_body = provider.notification("sbx_x", 1, signed_at=t - 3600)
+    stale = await api.call(
+        "POST", "/payments/sandbox/notify", content=old_body, headers=old_headers, expect=400
+    )
+    assert "too old" in stale["detail"]
+
+
+async def test_sms_code_requests_do_not_lock_the_owner_out(api: Api) -> None:
+    phone = "13500004444"
+    await api.call("POST", "/auth/sms-code", json={"phone": phone}, expect=202)
+    owners = await api.last_sms_code(phone)
+    await api.call("POST", "/auth/sms-code", json={"phone": phone}, expect=202)  # someone else
+    await api.call("POST", "/auth/sms-sign-in", json={"phone": phone, "code": owners})
+
+
+def test_card_links_never_reach_the_log() -> None:
+    assert loggable_path("/cards/anonymous/s3cr3t/refund") == "/cards/anonymous/[secret]/refund"
+    assert loggable_path("/me/cards/abc") == "/me/cards/abc"
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch):
+    def set_(**values: str) -> None:
+        for k, v in values.items():
+            monkeypatch.setenv(k, v)
+        get_settings.cache_clear()
+
+    yield set_
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+async def test_sandbox_pay_page_exists_only_with_the_sandbox(api: Api, engine, env) -> None:
+    env(PGUARD_PAYMENTS="none")
+    async with AsyncTestClient(app=create_app(engine)) as client:
+        response = await client.post("/sandbox/pay/sbx_anything")
+    assert response.status_code == 404
+
+
+def test_production_refuses_sandbox_adapters(env) -> None:
+    env(PGUARD_ENV="production")
+    with pytest.raises(RuntimeError, match="sandbox adapters"):
+        create_app()
+
+
+async def test_staff_cannot_buy(api: Api) -> None:
+    shop, (stored,) = await _shop(api, STORED)
+    counter = await counter_of(api, shop["token"])
+    regulator = await api.staff(Role.REGULATOR)
+    body = await order(api, counter, stored["id"], regulator, expect=403)
+    assert "only consumers" in body["detail"]
