@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from escrow.models import NAMING
+
+if TYPE_CHECKING:
+    import enum
 
 
 def utcnow() -> datetime:
@@ -21,6 +25,11 @@ class Base(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: DateTime(timezone=True)}  # noqa: RUF012
+
+
+def one_of(column: str, values: type[enum.StrEnum]) -> str:
+    """A CHECK expression keeping ``column`` within an enum's values."""
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
 
 class UUIDPrimaryKey:

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.base import Base, CreatedAt, UUIDPrimaryKey
+from app.base import Base, CreatedAt, UUIDPrimaryKey, one_of
 
 
 class OrderStatus(enum.StrEnum):
@@ -47,7 +47,7 @@ class Order(UUIDPrimaryKey, CreatedAt, Base):
 
     __tablename__ = "orders"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'paid', 'failed')", name="status"),
+        CheckConstraint(one_of("status", OrderStatus), name="status"),
         CheckConstraint("amount > 0", name="amount"),
         CheckConstraint(
             "consumer_id IS NOT NULL OR anon_secret_hash IS NOT NULL", name="has_holder"
@@ -136,7 +136,7 @@ class RefundRequest(UUIDPrimaryKey, CreatedAt, Base):
 
     __tablename__ = "refund_requests"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'accepted', 'refused')", name="status"),
+        CheckConstraint(one_of("status", RefundStatus), name="status"),
         UniqueConstraint("card_id", "idempotency_key", name="uq_refund_requests_key"),
     )
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.base import Base, CreatedAt, UUIDPrimaryKey
+from app.base import Base, CreatedAt, UUIDPrimaryKey, one_of
 
 
 class MerchantStatus(enum.StrEnum):
@@ -30,10 +30,6 @@ class ProductStatus(enum.StrEnum):
     RETIRED = "retired"
 
 
-def _in(column: str, values: type[enum.StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
-
-
 class Industry(Base):
     """A configured industry and its cooling-off period (seeded by migration)."""
 
@@ -51,7 +47,7 @@ class Merchant(UUIDPrimaryKey, CreatedAt, Base):
 
     __tablename__ = "merchants"
     __table_args__ = (
-        CheckConstraint(_in("status", MerchantStatus), name="status"),
+        CheckConstraint(one_of("status", MerchantStatus), name="status"),
         CheckConstraint("custody_ratio_bp BETWEEN 0 AND 10000", name="ratio"),
         CheckConstraint("char_length(uscc) = 18", name="uscc"),
     )
@@ -78,7 +74,7 @@ class Product(UUIDPrimaryKey, CreatedAt, Base):
     __tablename__ = "products"
     __table_args__ = (
         CheckConstraint("kind IN ('stored_value', 'sessions')", name="kind"),
-        CheckConstraint(_in("status", ProductStatus), name="status"),
+        CheckConstraint(one_of("status", ProductStatus), name="status"),
         CheckConstraint("price > 0", name="price"),
         CheckConstraint("units > 0", name="units"),
         CheckConstraint("kind <> 'stored_value' OR price <= units", name="price_within_face"),

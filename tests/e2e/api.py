@@ -206,3 +206,28 @@ async def buy(
     paid = await api.call("GET", f"/orders/{placed['id']}", token, params=query)
     assert paid["status"] == "paid"
     return {**placed, **{k: v for k, v in paid.items() if k != "card_link"}}
+
+
+STORED = {"name": "储值卡 1000 元", "kind": "stored_value", "price": 80_000, "units": 100_000}
+SESSIONS = {"name": "私教 10 次", "kind": "sessions", "price": 300_000, "units": 10}
+ANONYMOUS = {
+    "name": "洗车卡",
+    "kind": "stored_value",
+    "price": 50_000,
+    "units": 60_000,
+    "anonymous": True,
+    "validity_days": 1096,
+}
+ID = {"real_name": "张三", "id_number": "11010519491231002X"}
+
+
+async def shop_with(
+    api: Api, *products: dict[str, object]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """An active merchant selling ``products``."""
+    shop = await api.active_merchant()
+    made = [
+        await api.call("POST", "/merchants/me/products", shop["token"], json=p, expect=201)
+        for p in products
+    ]
+    return shop, made

@@ -11,32 +11,22 @@ from sqlalchemy import func, select, update
 
 import escrow
 from app.cards.models import CardHolder, Order, RedemptionCode
-from tests.e2e.api import Api, buy, counter_of, notify, order
-
-STORED = {"name": "储值卡 1000 元", "kind": "stored_value", "price": 80_000, "units": 100_000}
-SESSIONS = {"name": "私教 10 次", "kind": "sessions", "price": 300_000, "units": 10}
-ANONYMOUS = {
-    "name": "洗车卡",
-    "kind": "stored_value",
-    "price": 50_000,
-    "units": 60_000,
-    "anonymous": True,
-    "validity_days": 1096,
-}
-ID = {"real_name": "张三", "id_number": "11010519491231002X"}
-
-
-async def _shop(api: Api, *products: dict[str, object]) -> tuple[dict, list[dict]]:
-    shop = await api.active_merchant()
-    made = [
-        await api.call("POST", "/merchants/me/products", shop["token"], json=p, expect=201)
-        for p in products
-    ]
-    return shop, made
+from tests.e2e.api import (
+    ANONYMOUS,
+    ID,
+    SESSIONS,
+    STORED,
+    Api,
+    buy,
+    counter_of,
+    notify,
+    order,
+    shop_with,
+)
 
 
 async def test_consumer_journey_scan_buy_hold_redeem(api: Api) -> None:
-    shop, (stored,) = await _shop(api, STORED)
+    shop, (stored,) = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
     assert counter.url.startswith("https://")
     profile = await api.call("GET", counter.path)
@@ -115,8 +105,8 @@ async def test_consumer_journey_scan_buy_hold_redeem(api: Api) -> None:
 
 
 async def test_typed_digits_work_once_only_at_their_merchant(api: Api) -> None:
-    shop, (sessions,) = await _shop(api, SESSIONS)
-    other, _ = await _shop(api)
+    shop, (sessions,) = await shop_with(api, SESSIONS)
+    other, _ = await shop_with(api)
     counter = await counter_of(api, shop["token"])
     consumer = await api.consumer()
     card_id = (await buy(api, counter, sessions, consumer, **ID))["card_id"]
@@ -162,7 +152,7 @@ async def test_typed_digits_work_once_only_at_their_merchant(api: Api) -> None:
 
 
 async def test_expired_code_is_refused(api: Api) -> None:
-    shop, (stored,) = await _shop(api, STORED)
+    shop, (stored,) = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
     consumer = await api.consumer()
     card_id = (await buy(api, counter, stored, consumer, **ID))["card_id"]
@@ -193,7 +183,7 @@ async def test_expired_code_is_refused(api: Api) -> None:
 
 
 async def test_duplicate_late_and_out_of_order_notifications_issue_one_card(api: Api) -> None:
-    shop, (stored,) = await _shop(api, STORED)
+    shop, (stored,) = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
     consumer = await api.consumer()
     placed = await order(api, counter, stored["id"], consumer, **ID)
@@ -227,7 +217,7 @@ async def test_duplicate_late_and_out_of_order_notifications_issue_one_card(api:
 
 
 async def test_wrong_amount_in_a_signed_notification_issues_nothing(api: Api) -> None:
-    shop, (stored,) = await _shop(api, STORED)
+    shop, (stored,) = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
     consumer = await api.consumer()
     placed = await order(api, counter, stored["id"], consumer, **ID)
@@ -238,7 +228,7 @@ async def test_wrong_amount_in_a_signed_notification_issues_nothing(api: Api) ->
 
 
 async def test_order_idempotency(api: Api) -> None:
-    shop, (stored, other) = await _shop(api, STORED, SESSIONS)
+    shop, (stored, other) = await shop_with(api, STORED, SESSIONS)
     counter = await counter_of(api, shop["token"])
     consumer = await api.consumer()
     first = await order(api, counter, stored["id"], consumer, key="order-key-1", **ID)
@@ -249,7 +239,7 @@ async def test_order_idempotency(api: Api) -> None:
 
 
 async def test_anonymous_card_by_secret_link(api: Api) -> None:
-    shop, (anon, stored) = await _shop(api, ANONYMOUS, STORED)
+    shop, (anon, stored) = await shop_with(api, ANONYMOUS, STORED)
     counter = await counter_of(api, shop["token"])
     paid = await buy(api, counter, anon)
     link = paid["card_link"]
@@ -274,7 +264,7 @@ async def test_anonymous_card_by_secret_link(api: Api) -> None:
 
 
 async def test_registered_card_needs_real_name(api: Api) -> None:
-    shop, (stored,) = await _shop(api, STORED)
+    shop, (stored,) = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
     consumer = await api.consumer()
     missing = await order(api, counter, stored["id"], consumer, expect=422)
@@ -295,7 +285,7 @@ async def test_registered_card_needs_real_name(api: Api) -> None:
 
 
 async def test_refund_outside_cooling_off_goes_to_the_merchant(api: Api) -> None:
-    shop, (stored,) = await _shop(api, STORED)
+    shop, (stored,) = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
     consumer = await api.consumer()
     card_id = (await buy(api, counter, stored, consumer, **ID))["card_id"]
@@ -324,7 +314,7 @@ async def test_refund_outside_cooling_off_goes_to_the_merchant(api: Api) -> None
     assert asked["status"] == "requested"
     pending = await api.call("GET", "/merchants/me/refund-requests", shop["token"])
     assert [r["id"] for r in pending] == [asked["request_id"]]
-    other, _ = await _shop(api)
+    other, _ = await shop_with(api)
     await api.call(
         "POST",
         f"/merchants/me/refund-requests/{asked['request_id']}/accept",
@@ -360,7 +350,7 @@ async def test_refund_outside_cooling_off_goes_to_the_merchant(api: Api) -> None
 
 
 async def test_cooling_off_is_counted_in_shanghai_days(api: Api) -> None:
-    shop, (stored,) = await _shop(api, STORED)
+    shop, (stored,) = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
     consumer = await api.consumer()
     card_id = (await buy(api, counter, stored, consumer, **ID))["card_id"]
@@ -381,7 +371,7 @@ async def test_cooling_off_is_counted_in_shanghai_days(api: Api) -> None:
 
 
 async def test_consumers_never_see_each_others_cards(api: Api) -> None:
-    shop, (stored,) = await _shop(api, STORED)
+    shop, (stored,) = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
     alice, bob = await api.consumer(), await api.consumer()
     card_id = (await buy(api, counter, stored, alice, **ID))["card_id"]
@@ -407,7 +397,7 @@ async def test_consumers_never_see_each_others_cards(api: Api) -> None:
 
 
 async def test_thirty_concurrent_purchases_leave_the_ledger_verified(api: Api) -> None:
-    shop, (stored,) = await _shop(api, STORED)
+    shop, (stored,) = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
     consumers = [await api.consumer() for _ in range(30)]
     placed = await asyncio.gather(*(order(api, counter, stored["id"], c, **ID) for c in consumers))
@@ -431,7 +421,7 @@ async def test_thirty_concurrent_purchases_leave_the_ledger_verified(api: Api) -
 
 @pytest.mark.parametrize("status", ["suspended"])
 async def test_suspended_merchant_code_never_reaches_payment(api: Api, status: str) -> None:
-    shop, (stored,) = await _shop(api, STORED)
+    shop, (stored,) = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
     consumer = await api.consumer()
     await api.call("POST", f"/merchants/{shop['merchant']['id']}/suspend", shop["regulator"])

@@ -18,31 +18,11 @@ from app.cards.models import Order, RedemptionCode
 from app.logging import loggable_path
 from app.payments.sandbox import SandboxProvider
 from app.settings import get_settings
-from tests.e2e.api import Api, buy, counter_of, order
-
-STORED = {"name": "储值卡", "kind": "stored_value", "price": 80_000, "units": 100_000}
-ANONYMOUS = {
-    "name": "洗车卡",
-    "kind": "stored_value",
-    "price": 50_000,
-    "units": 60_000,
-    "anonymous": True,
-    "validity_days": 1096,
-}
-ID = {"real_name": "张三", "id_number": "11010519491231002X"}
-
-
-async def _shop(api: Api, *products: dict[str, object]) -> tuple[dict, list[dict]]:
-    shop = await api.active_merchant()
-    made = [
-        await api.call("POST", "/merchants/me/products", shop["token"], json=p, expect=201)
-        for p in products
-    ]
-    return shop, made
+from tests.e2e.api import ANONYMOUS, ID, STORED, Api, buy, counter_of, order, shop_with
 
 
 async def test_anonymous_orders_need_a_secret_sized_key(api: Api) -> None:
-    shop, (anon,) = await _shop(api, ANONYMOUS)
+    shop, (anon,) = await shop_with(api, ANONYMOUS)
     counter = await counter_of(api, shop["token"])
     body = await order(api, counter, anon["id"], key="order-0001", expect=422)
     assert body["errors"] == [{"field": "Idempotency-Key", "message": "too short to be secret"}]
@@ -56,7 +36,7 @@ async def test_anonymous_orders_need_a_secret_sized_key(api: Api) -> None:
 
 
 async def test_concurrent_orders_with_one_key_make_one_order(api: Api) -> None:
-    shop, (stored,) = await _shop(api, STORED)
+    shop, (stored,) = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
     consumer = await api.consumer()
     await order(api, counter, stored["id"], consumer, **ID)  # real name now on file
@@ -81,7 +61,7 @@ async def test_concurrent_orders_with_one_key_make_one_order(api: Api) -> None:
 
 
 async def test_consent_limits_what_the_merchant_takes(api: Api) -> None:
-    shop, (stored,) = await _shop(api, STORED)
+    shop, (stored,) = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
     consumer = await api.consumer()
     card_id = (await buy(api, counter, stored, consumer, **ID))["card_id"]
@@ -114,7 +94,7 @@ async def test_consent_limits_what_the_merchant_takes(api: Api) -> None:
 
 
 async def test_a_redemption_retry_after_the_code_expired_replays(api: Api) -> None:
-    shop, (stored,) = await _shop(api, STORED)
+    shop, (stored,) = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
     consumer = await api.consumer()
     card_id = (await buy(api, counter, stored, consumer, **ID))["card_id"]
@@ -159,7 +139,7 @@ async def test_a_redemption_retry_after_the_code_expired_replays(api: Api) -> No
 
 
 async def test_typed_code_guessing_is_rate_limited(api: Api) -> None:
-    shop, _ = await _shop(api)
+    shop, _ = await shop_with(api)
     statuses = []
     for n in range(125):
         response = await api.client.post(
@@ -176,7 +156,7 @@ async def test_typed_code_guessing_is_rate_limited(api: Api) -> None:
 
 
 async def test_refund_requests_are_idempotent(api: Api) -> None:
-    shop, (stored,) = await _shop(api, STORED)
+    shop, (stored,) = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
     consumer = await api.consumer()
     card_id = (await buy(api, counter, stored, consumer, **ID))["card_id"]
@@ -326,7 +306,7 @@ def test_production_refuses_sandbox_adapters(env) -> None:
 
 
 async def test_staff_cannot_buy(api: Api) -> None:
-    shop, (stored,) = await _shop(api, STORED)
+    shop, (stored,) = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
     regulator = await api.staff(Role.REGULATOR)
     body = await order(api, counter, stored["id"], regulator, expect=403)
