@@ -9,11 +9,13 @@ connection each) for a fixed time per cell and measures:
   ``GET /orders/{id}`` showing the order paid (3 requests an operation);
 * redemptions per second: the consumer's ``POST /me/cards/{id}/redemption-code``, then the
   merchant's ``POST /merchants/me/redemptions`` with the 6 digits (2 requests an operation);
-* the floor: ``GET /health``, the cheapest request the service answers. It crosses the same
-  client, loopback, uvicorn, Litestar routing and middleware, and does one database round
-  trip, but no authentication and no write; every API request pays at least that, so its
-  requests per second bound what any route can reach here, and the ratio of an operation's
-  requests per second to it is what the business logic costs on top.
+* the floor: ``GET /health``, the cheapest request the service is meant to answer. It
+  crosses the same client, loopback, uvicorn, Litestar routing and middleware and makes a
+  database round trip, but authenticates no one and writes nothing, so every API request
+  should cost at least as much: its requests per second bound what any route can reach on
+  this machine, and the ratio of an operation's requests per second to it is what
+  authentication and the business logic cost on top. A ratio above 1 means /health does
+  more work than a floor should, and the bench says so.
 
 Nothing but 127.0.0.1 is contacted. The ledger is verified at the end and the database is
 dropped, even on error; the server is stopped in any case.
@@ -75,8 +77,10 @@ if TYPE_CHECKING:
 MERCHANTS = 16  # at least this many; more if there are more clients, so none share one
 DISTRICT = "上城区"
 PASSWORD = secrets.token_urlsafe(18)  # of every account the bench makes
-BUY = {"name": "储值卡 500 元", "kind": "stored_value", "price": 50_000, "units": 50_000}
-HOLD = {"name": "储值卡 5000 元", "kind": "stored_value", "price": 500_000, "units": 500_000}
+BUY_PRICE = 50_000  # ¥500, the card each measured purchase buys
+HOLD_PRICE = 500_000  # ¥5,000, the most a registered card may hold: 500,000 1-fen redemptions
+BUY = {"name": "储值卡 500 元", "kind": "stored_value", "price": BUY_PRICE, "units": BUY_PRICE}
+HOLD = {"name": "储值卡 5000 元", "kind": "stored_value", "price": HOLD_PRICE, "units": HOLD_PRICE}
 REAL_NAME = {"real_name": "张三", "id_number": "11010519491231002X"}
 REQUESTS = {"health": 1, "purchase": 3, "redeem": 2}
 WARMUP_SECONDS = 0.5
@@ -90,6 +94,9 @@ SERVER_ENV = {
     "PGUARD_SIGN_IN_LIMIT": NO_LIMIT,
     "PYTHONUNBUFFERED": "1",
 }
+
+TROUBLE = ("WARNING", "ERROR", "CRITICAL", "Traceback", "[warning", "[error", "[critical")
+"""What marks a server output line as a warning or an error (stdlib or structlog format)."""
 
 
 class BenchError(RuntimeError):
@@ -180,6 +187,19 @@ def server_output(log: IO[bytes]) -> list[str]:
     log.seek(0)
     lines = log.read().decode(errors="replace").splitlines()
     return [line for line in lines if not line.startswith("Prepaid Guard on http://")]
+
+
+def report_output(lines: list[str]) -> None:
+    """How much the server printed, and its warnings and errors (or its last lines)."""
+    if not lines:
+        return
+    bad = [line for line in lines if any(mark in line for mark in TROUBLE)]
+    print(
+        f"\nserver output (PGUARD_LOG_LEVEL={SERVER_ENV['PGUARD_LOG_LEVEL']}): {len(lines)} lines,"
+        f" {len(bad)} of them warnings or errors; the last{' of those' if bad else ''}:"
+    )
+    for line in (bad or lines)[-10:]:
+        print(f"  {line[:200]}")
 
 
 async def wait_healthy(base: str, server: subprocess.Popen[bytes], log: IO[bytes]) -> None:
@@ -349,7 +369,8 @@ def operation(name: str, provider: SandboxProvider, done: Done) -> Op:
 
     async def redeem(client: httpx.AsyncClient, slot: Slot) -> None:
         path = f"/me/cards/{slot.card_id}/redemption-code"
-        code = await call(client, "POST", path, slot.consumer_token, expect=201)
+        consent = {"max_units": 1}  # the holder agrees to what this redemption takes
+        code = await call(client, "POST", path, slot.consumer_token, json=consent, expect=201)
         body = {"digits": code["digits"], "units": 1}
         path = "/merchants/me/redemptions"
         used = await call(client, "POST", path, slot.merchant_token, json=body, headers=key())
@@ -408,8 +429,10 @@ async def cell(base: str, op: Op, work: list[list[Slot]], seconds: float) -> Run
 
 def header(version: str, database: str, seconds: float, slots: int, clients: list[int]) -> str:
     pool = get_settings().database.pool_size
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return f"""\
-machine : nproc={os.cpu_count()}, Python {platform.python_version()}, {platform.platform()}
+machine : nproc={os.cpu_count()}, load average {load}, Python {platform.python_version()},
+          {platform.platform()},
           litestar {litestar.__version__.formatted(short=True)}, uvicorn {uvicorn.__version__},
           SQLAlchemy {sqlalchemy.__version__}, psycopg {psycopg.__version__},
           httpx {httpx.__version__}
@@ -419,14 +442,15 @@ service : python -m app.cli run on 127.0.0.1, one uvicorn process, pool_size={po
           log level WARNING; load generator and service share this machine's cores
 clients : {", ".join(map(str, clients))} concurrent asyncio clients (httpx, one keep-alive
           connection each); {WARMUP_SECONDS}s warm-up, then {seconds}s measured, per cell
-workload: {slots} active merchants, each with one consumer holding a ¥5,000 card there;
-          client c of C takes merchants c, c+C, c+2C, ... so concurrent clients never wait
-          on the same merchant's book lock (nor the same card's or consumer's rows)
-          purchase = POST /orders (¥{BUY["price"] // 100} stored-value card)
+workload: {slots} active merchants, each with one consumer holding a ¥{HOLD_PRICE // 100:,} card
+          there; client c of C takes merchants c, c+C, c+2C, ... so concurrent clients never
+          wait on the same merchant's book lock (nor the same card's or consumer's rows)
+          purchase = POST /orders (¥{BUY_PRICE // 100} stored-value card)
                      + signed POST /payments/sandbox/notify + GET /orders/{{id}} = paid
-          redeem   = POST /me/cards/{{id}}/redemption-code (consumer)
+          redeem   = POST /me/cards/{{id}}/redemption-code {{"max_units": 1}} (consumer)
                      + POST /merchants/me/redemptions (merchant, 6 digits, 1 unit)
-          health   = GET /health, the floor: every request costs at least this
+          health   = GET /health, meant as the floor (no sign-in, no write, one database
+                     round trip): every request should cost at least this
 """
 
 
@@ -451,17 +475,25 @@ async def measure(base: str, slots: list[Slot], seconds: float, clients: list[in
         + "".join(f"{c:>{w}}" for c, w in zip(columns, (8, *[10] * 5, 8), strict=True))
     )
     floors: dict[int, float] = {}
+    above = False
     for name in ("health", "purchase", "redeem"):
         for count in clients:
             run = await cell(base, operation(name, provider, done), lanes(slots, count), seconds)
             rps = row(name, count, run, floors.get(count))
             if name == "health":
                 floors[count] = rps
+            else:
+                above |= rps > floors[count]
     print(
         "\nops/s: operations a second; req/s: HTTP requests a second (purchase 3, redeem 2,"
         " health 1\nper operation); p50/p99: latency of a whole operation; /health: req/s as a"
         " share of\nthe /health req/s at the same client count; ops: operations measured"
     )
+    if above:
+        print(
+            "a share above 1 means an operation's requests cost less on average than GET /health:"
+            "\nhere /health is heavier than the API requests, so it is no floor for them"
+        )
     return done
 
 
@@ -540,11 +572,7 @@ def main() -> None:
                 asyncio.run(bench(url, base, seconds=args.seconds, clients=clients))
             finally:
                 stop_server(server)
-                output = server_output(log)
-                if output:
-                    print(f"\nthe server logged {len(output)} lines at WARNING or above; the last:")
-                    for line in output[-10:]:
-                        print(f"  {line}")
+                report_output(server_output(log))
     finally:
         with psycopg.connect(libpq_url(server_url), autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
