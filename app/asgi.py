@@ -81,6 +81,7 @@ def create_app(engine: AsyncEngine | None = None) -> Litestar:
         dependencies=DEPENDENCIES,
         middleware=[DefineMiddleware(TokenAuthentication)],
         exception_handlers=exception_handlers(),
+        logging_config=None,  # app.logging configures logging; Litestar's default would reset it
         openapi_config=OpenAPIConfig(
             title="Prepaid Guard",
             version="0.1.0",

@@ -103,8 +103,9 @@ def upgrade_schema(url: str | None = None) -> None:
     command.upgrade(alembic_config(url), "head")
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str | None:
-    """The newest revision the code knows."""
+    """The newest revision the code knows (fixed for the life of the process)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 

@@ -88,6 +88,11 @@ class SecuritySettings:
         default_factory=lambda: int(_env("PGUARD_SIGN_IN_WINDOW_SECONDS", "600"))
     )
     """The rate-limit window."""
+    typed_code_limit: int = field(
+        default_factory=lambda: int(_env("PGUARD_TYPED_CODE_LIMIT", "120"))
+    )
+    """Typed redemption codes a merchant may try a minute: ample at a counter, hopeless for
+    guessing someone's live six digits."""
     sms_sandbox: bool = field(default_factory=lambda: _env("PGUARD_SMS", "sandbox") == "sandbox")
     """Send SMS through the sandbox (codes kept for tests and logged); no real gateway yet."""
 

@@ -10,12 +10,12 @@ connection each) for a fixed time per cell and measures:
 * redemptions per second: the consumer's ``POST /me/cards/{id}/redemption-code``, then the
   merchant's ``POST /merchants/me/redemptions`` with the 6 digits (2 requests an operation);
 * the floor: ``GET /health``, the cheapest request the service is meant to answer. It
-  crosses the same client, loopback, uvicorn, Litestar routing and middleware and makes a
-  database round trip, but authenticates no one and writes nothing, so every API request
-  should cost at least as much: its requests per second bound what any route can reach on
-  this machine, and the ratio of an operation's requests per second to it is what
-  authentication and the business logic cost on top. A ratio above 1 means /health does
-  more work than a floor should, and the bench says so.
+  crosses the same client, loopback, uvicorn, Litestar routing and middleware and reads the
+  schema revision from the database, but authenticates no one and writes nothing, so every
+  API request should cost at least as much: its requests per second bound what any route
+  can reach on this machine, and the ratio of an operation's requests per second to it is
+  what authentication and the business logic cost on top. A ratio above 1 means /health
+  does more work than a floor should, and the bench says so.
 
 Nothing but 127.0.0.1 is contacted. The ledger is verified at the end and the database is
 dropped, even on error; the server is stopped in any case.
@@ -449,8 +449,8 @@ workload: {slots} active merchants, each with one consumer holding a ¥{HOLD_PRI
                      + signed POST /payments/sandbox/notify + GET /orders/{{id}} = paid
           redeem   = POST /me/cards/{{id}}/redemption-code {{"max_units": 1}} (consumer)
                      + POST /merchants/me/redemptions (merchant, 6 digits, 1 unit)
-          health   = GET /health, meant as the floor (no sign-in, no write, one database
-                     round trip): every request should cost at least this
+          health   = GET /health, meant as the floor (no sign-in, no write, reads the
+                     schema revision): every request should cost at least this
 """
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -36,7 +37,7 @@ async def create_staff(
         raise Conflict(f"user {username} exists")
     user = User(
         username=username,
-        password_hash=hash_password(password),
+        password_hash=await asyncio.to_thread(hash_password, password),
         role=role,
         district=district if role is Role.REGULATOR else None,
         organisation=organisation,

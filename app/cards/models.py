@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     String,
     Text,
     UniqueConstraint,
@@ -118,6 +119,7 @@ class RedemptionCode(UUIDPrimaryKey, CreatedAt, Base):
     """A consent code shown on the consumer's card: one use, one merchant, two minutes."""
 
     __tablename__ = "redemption_codes"
+    __table_args__ = (Index("ix_redemption_codes_merchant_digits", "merchant_id", "digits"),)
 
     card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card_holders.card_id"), index=True)
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -23,6 +24,7 @@ from app.deps import Cipher, Db, MaybeMe, Me
 from app.exceptions import Invalid, NotFound
 from app.merchants.service import own_merchant
 from app.payments.sandbox import SandboxProvider, deliver
+from app.settings import get_settings
 
 if TYPE_CHECKING:
     from app.cards.models import RefundRequest
@@ -216,7 +218,9 @@ async def _code_out(
     async with db.begin():
         holder = await service.holder_for(db, who, card_id=card_id, secret=secret)
         code = await service.issue_redemption_code(db, holder, consent.max_units)
-    return CodeOut(code.token, code.digits, code.expires_at, code.max_units, qr.svg(code.token))
+    # rendering the QR takes milliseconds of pure Python: keep it off the event loop
+    image = await asyncio.to_thread(qr.svg, code.token)
+    return CodeOut(code.token, code.digits, code.expires_at, code.max_units, image)
 
 
 class OrderController(Controller):
@@ -410,7 +414,7 @@ class MerchantCardController(Controller):
                 await hit(
                     db,
                     f"redeem-digits:{me.merchant_id}",
-                    limit=service.TYPED_CODES_PER_MINUTE,
+                    limit=get_settings().security.typed_code_limit,
                     window_seconds=60,
                 )
         async with db.begin():

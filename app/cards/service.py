@@ -61,8 +61,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 """Business dates (cooling-off days) are counted in Shanghai time."""
 REDEMPTION_CODE_TTL = timedelta(minutes=2)
 MIN_ANONYMOUS_KEY = 32
-TYPED_CODES_PER_MINUTE = 120
-"""Typed codes a merchant may try a minute: plenty for a counter, hopeless for guessing."""
 REFUND_FORMULA = "refundable = ceil(paid × remaining units ÷ total units)"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from dataclasses import dataclass
@@ -101,7 +102,7 @@ async def register(session: AsyncSession, reg: Registration, cipher: PiiCipher) 
     session.add(
         User(
             username=username,
-            password_hash=hash_password(reg.owner_password),
+            password_hash=await asyncio.to_thread(hash_password, reg.owner_password),
             role=Role.MERCHANT,
             merchant_id=merchant.id,
         )

@@ -355,6 +355,9 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_redemption_codes_card_id"), "redemption_codes", ["card_id"], unique=False
     )
+    op.create_index(
+        "ix_redemption_codes_merchant_digits", "redemption_codes", ["merchant_id", "digits"]
+    )
     op.create_table(
         "refund_requests",
         sa.Column("card_id", sa.Uuid(), nullable=False),
@@ -394,6 +397,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_refund_requests_merchant_id"), table_name="refund_requests")
     op.drop_index(op.f("ix_refund_requests_card_id"), table_name="refund_requests")
     op.drop_table("refund_requests")
+    op.drop_index("ix_redemption_codes_merchant_digits", table_name="redemption_codes")
     op.drop_index(op.f("ix_redemption_codes_card_id"), table_name="redemption_codes")
     op.drop_table("redemption_codes")
     op.drop_index(op.f("ix_contracts_merchant_id"), table_name="contracts")
