@@ -33,6 +33,9 @@ IdempotencyKey = Annotated[str, Parameter(header="Idempotency-Key", min_length=8
 """Every money-moving call carries one; a retry with the same key and body is answered
 with the first result, a different body with 409."""
 
+Image = Annotated[Literal["svg"] | None, Parameter(query="image")]
+"""Ask for the code drawn as a QR image as well."""
+
 CONSUMER = requires(Role.CONSUMER)
 MERCHANT = requires(Role.MERCHANT)
 
@@ -102,7 +105,8 @@ class CodeOut(msgspec.Struct):
     digits: str
     expires_at: datetime
     max_units: int
-    qr_svg: str
+    qr_svg: str | None
+    """The token as a QR image, when asked for with ``?image=svg`` (apps draw it themselves)."""
 
 
 class RedeemIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -211,6 +215,7 @@ async def _code_out(
     db: Db,
     who: Principal | None,
     consent: CodeIn,
+    image: str | None,
     *,
     card_id: uuid.UUID | None = None,
     secret: str | None = None,
@@ -218,9 +223,9 @@ async def _code_out(
     async with db.begin():
         holder = await service.holder_for(db, who, card_id=card_id, secret=secret)
         code = await service.issue_redemption_code(db, holder, consent.max_units)
-    # rendering the QR takes milliseconds of pure Python: keep it off the event loop
-    image = await asyncio.to_thread(qr.svg, code.token)
-    return CodeOut(code.token, code.digits, code.expires_at, code.max_units, image)
+    # drawing the QR costs ~15 ms of pure Python: only on request, and off the event loop
+    svg = await asyncio.to_thread(qr.svg, code.token) if image == "svg" else None
+    return CodeOut(code.token, code.digits, code.expires_at, code.max_units, svg)
 
 
 class OrderController(Controller):
@@ -344,9 +349,11 @@ class ConsumerCardController(Controller):
         return _detail(await service.card_view(db, holder))
 
     @post("/{card_id:uuid}/redemption-code")
-    async def code(self, card_id: FromPath[uuid.UUID], data: CodeIn, db: Db, me: Me) -> CodeOut:
+    async def code(
+        self, card_id: FromPath[uuid.UUID], data: CodeIn, db: Db, me: Me, image: Image = None
+    ) -> CodeOut:
         """A one-time consent code for the merchant, for up to ``max_units``, valid 2 minutes."""
-        return await _code_out(db, me, data, card_id=card_id)
+        return await _code_out(db, me, data, image, card_id=card_id)
 
     @post("/{card_id:uuid}/refund", status_code=HTTP_200_OK)
     async def refund(
@@ -378,9 +385,11 @@ class AnonymousCardController(Controller):
         return _detail(await service.card_view(db, holder))
 
     @post("/redemption-code")
-    async def code(self, secret: FromPath[str], data: CodeIn, db: Db) -> CodeOut:
+    async def code(
+        self, secret: FromPath[str], data: CodeIn, db: Db, image: Image = None
+    ) -> CodeOut:
         """A one-time consent code, as for a registered card."""
-        return await _code_out(db, None, data, secret=secret)
+        return await _code_out(db, None, data, image, secret=secret)
 
     @post("/refund", status_code=HTTP_200_OK)
     async def refund(

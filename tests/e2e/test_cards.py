@@ -58,7 +58,7 @@ async def test_consumer_journey_scan_buy_hold_redeem(api: Api) -> None:
 
     code = await api.call(
         "POST",
-        f"/me/cards/{card_id}/redemption-code",
+        f"/me/cards/{card_id}/redemption-code?image=svg",
         consumer,
         json={"max_units": 100_000},
         expect=201,
@@ -158,7 +158,7 @@ async def test_expired_code_is_refused(api: Api) -> None:
     card_id = (await buy(api, counter, stored, consumer, **ID))["card_id"]
     code = await api.call(
         "POST",
-        f"/me/cards/{card_id}/redemption-code",
+        f"/me/cards/{card_id}/redemption-code?image=svg",
         consumer,
         json={"max_units": 100_000},
         expect=201,
@@ -291,7 +291,7 @@ async def test_refund_outside_cooling_off_goes_to_the_merchant(api: Api) -> None
     card_id = (await buy(api, counter, stored, consumer, **ID))["card_id"]
     code = await api.call(
         "POST",
-        f"/me/cards/{card_id}/redemption-code",
+        f"/me/cards/{card_id}/redemption-code?image=svg",
         consumer,
         json={"max_units": 100_000},
         expect=201,

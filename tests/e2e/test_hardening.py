@@ -80,6 +80,7 @@ async def test_consent_limits_what_the_merchant_takes(api: Api) -> None:
         json={"max_units": 3_000},
         expect=201,
     )
+    assert code["qr_svg"] is None  # drawn only when asked for (?image=svg)
     greedy = await api.call(
         "POST",
         "/merchants/me/redemptions",
