@@ -7,7 +7,9 @@ PostgreSQL is the only database. With no ``DATABASE_URL`` the embedded server fr
 from __future__ import annotations
 
 import logging
+import secrets
 import warnings
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from app.settings import PROJECT_ROOT, get_settings
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from sqlalchemy.engine import Connection
@@ -72,6 +75,42 @@ def async_url(url: str) -> str:
 def sync_url(url: str) -> str:
     """The same URL for synchronous use (Alembic); psycopg 3 serves both."""
     return async_url(url)
+
+
+def libpq_url(url: str) -> str:
+    """The same URL as psycopg and libpq want it (a unix socket stays in ``?host=``)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def create_database(server_url: str, name: str) -> str:
+    """Create database ``name`` on the server of ``server_url``; return its URL."""
+    with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    """Drop the database ``url`` names, closing its connections first."""
+    target = make_url(url)
+    admin = target.set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(target.database or "")
+            )
+        )
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str, *, migrate: bool = True) -> Iterator[str]:
+    """A fresh database (migrated by Alembic) for a benchmark or a test, dropped afterwards."""
+    url = create_database(server_url, f"{prefix}_{secrets.token_hex(6)}")
+    try:
+        if migrate:
+            upgrade_schema(url)
+        yield url
+    finally:
+        drop_database(url)
 
 
 def create_engine(url: str | None = None, **options: Any) -> AsyncEngine:  # noqa: ANN401

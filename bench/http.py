@@ -53,13 +53,19 @@ import litestar
 import psycopg
 import sqlalchemy
 import uvicorn
-from psycopg import sql
 from sqlalchemy import func, make_url, select
 
 from app.auth.admin import create_staff
 from app.auth.models import Role, SandboxSms
 from app.cards.models import Order
-from app.db import async_url, create_engine, database_url, session_factory, upgrade_schema
+from app.db import (
+    async_url,
+    create_engine,
+    database_url,
+    libpq_url,
+    scratch_database,
+    session_factory,
+)
 from app.ledger import verify_ledger
 from app.merchants.uscc import CHARSET, check_character
 from app.payments.sandbox import SandboxProvider
@@ -131,11 +137,6 @@ class Done:
 
     purchases: int = 0
     redemptions: int = 0
-
-
-def libpq_url(url: str) -> str:
-    """The SQLAlchemy URL as libpq and ``DATABASE_URL`` want it (a socket stays in ``?host=``)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def free_port() -> int:
@@ -557,12 +558,7 @@ def main() -> None:
     if min(clients) < 1 or args.seconds <= 0:
         parser.error("client counts and --seconds must be positive")
     server_url = async_url(args.database_url) if args.database_url else database_url()
-    name = f"pguard_bench_{secrets.token_hex(6)}"
-    with psycopg.connect(libpq_url(server_url), autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        upgrade_schema(url)
+    with scratch_database(server_url, "pguard_bench") as url:
         port = free_port()
         with tempfile.TemporaryFile() as log:
             server = start_server(url, port, log)
@@ -573,9 +569,6 @@ def main() -> None:
             finally:
                 stop_server(server)
                 report_output(server_output(log))
-    finally:
-        with psycopg.connect(libpq_url(server_url), autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import itertools
 import json
 import os
 import platform
-import secrets
 import time
 import uuid
 from datetime import UTC, datetime
@@ -28,11 +27,17 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 import sqlalchemy
-from psycopg import sql
 from psycopg.types.json import Jsonb
 from sqlalchemy import make_url
 
-from app.db import async_url, create_engine, database_url, session_factory, upgrade_schema
+from app.db import (
+    async_url,
+    create_engine,
+    database_url,
+    libpq_url,
+    scratch_database,
+    session_factory,
+)
 from escrow import CardKind, EscrowLedger, verify
 from escrow.chain import Leg, entry_hash
 from escrow.money import DEFAULT_CUSTODY_RATIO_BP, custody_part, refundable, split
@@ -100,11 +105,6 @@ escrow  : EscrowLedger, one AsyncSession per operation from app.db.create_engine
           (pool_size={pool}, as the app runs it)
 floor   : hand-written SQL, one psycopg AsyncConnection per worker, no ORM
 """
-
-
-def libpq_url(url: str) -> str:
-    """The SQLAlchemy URL as psycopg wants it (a unix socket stays in ``?host=``)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def card_json(card_id: uuid.UUID, paid: int, total: int, left: int, custody: int) -> dict:
@@ -355,16 +355,8 @@ def main() -> None:
     if min(worker_counts) < 1 or args.seconds <= 0:
         parser.error("worker counts and --seconds must be positive")
     server = async_url(args.database_url) if args.database_url else database_url()
-    name = f"pguard_bench_{secrets.token_hex(6)}"
-    with psycopg.connect(libpq_url(server), autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        url = make_url(server).set(database=name).render_as_string(hide_password=False)
-        upgrade_schema(url)
+    with scratch_database(server, "pguard_bench") as url:
         asyncio.run(bench(url, seconds=args.seconds, worker_counts=worker_counts))
-    finally:
-        with psycopg.connect(libpq_url(server), autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 if __name__ == "__main__":

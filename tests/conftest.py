@@ -11,11 +11,17 @@ import os
 import secrets
 from typing import TYPE_CHECKING
 
-import psycopg
 import pytest
-from sqlalchemy import make_url
 
-from app.db import async_url, create_engine, embedded_server_url, session_factory, upgrade_schema
+from app.db import (
+    async_url,
+    create_database,
+    create_engine,
+    drop_database,
+    embedded_server_url,
+    session_factory,
+    upgrade_schema,
+)
 from app.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
@@ -37,10 +43,6 @@ def _server_url() -> str:
     return embedded_server_url((PROJECT_ROOT / "var" / "test" / "pgdata").resolve(), "postgres")
 
 
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 class Databases:
     """Creates fresh migrated databases on the test server and drops them afterwards."""
 
@@ -49,19 +51,15 @@ class Databases:
         self.created: list[str] = []
 
     def create(self, *, migrate: bool = True) -> str:
-        name = f"pguard_test_{secrets.token_hex(6)}"
-        with psycopg.connect(_libpq(self.server_url), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        self.created.append(name)
-        url = make_url(self.server_url).set(database=name).render_as_string(hide_password=False)
+        url = create_database(self.server_url, f"pguard_test_{secrets.token_hex(6)}")
+        self.created.append(url)
         if migrate:
             upgrade_schema(url)
         return url
 
     def drop_all(self) -> None:
-        with psycopg.connect(_libpq(self.server_url), autocommit=True) as conn:
-            for name in self.created:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for url in self.created:
+            drop_database(url)
 
 
 @pytest.fixture(scope="session")
