@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,6 +28,17 @@ def new_uscc() -> str:
     """A fresh, valid unified social credit code."""
     body = "9133" + "0102" + "".join(secrets.choice(CHARSET[:10]) for _ in range(9))
     return body + check_character(body)
+
+
+async def fresh_window(seconds: int, needed: float) -> None:
+    """Wait, if need be, until a fixed rate-limit window has ``needed`` seconds left.
+
+    Limits count in windows aligned to the clock; a burst that straddles two windows would
+    be counted half in each, and a test of the limit would pass or fail by the clock.
+    """
+    left = seconds - time.time() % seconds
+    if left < needed:
+        await asyncio.sleep(left + 0.05)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -39,8 +39,9 @@ URL = qr.counter_url(BASE, MERCHANT, RING)
 
 
 def _decode(image: Image.Image) -> list[str]:
-    results = zxingcpp.read_barcodes(image)
-    assert all(r.format == zxingcpp.BarcodeFormat.QRCode for r in results)
+    # Look for QR codes only, as a phone's QR scanner does: with every format enabled, the
+    # poster's large type was now and then read as a (false) 1D barcode.
+    results = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
     return [r.text for r in results]
 
 
