@@ -5,10 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from app.settings import get_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 @click.group()
@@ -134,6 +141,143 @@ def verify(limit: int) -> None:
     if len(report.problems) > limit:
         click.echo(f"  … and {len(report.problems) - limit} more")
     sys.exit(1)
+
+
+@main.group()
+def scoring() -> None:
+    """Merchant risk model: train, evaluate and cross-validate on any labelled CSV."""
+
+
+_csv = click.option(
+    "--csv",
+    "csv_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Labelled CSV: a header line, numeric and categorical columns.",
+)
+_label = click.option("--label", required=True, help="The label column.")
+_positive = click.option(
+    "--positive",
+    default=None,
+    help="The label value that is the positive (bad, default) outcome; 0/1 labels take 1.",
+)
+_monotone = click.option(
+    "--monotone",
+    multiple=True,
+    metavar="COLUMN=+1|-1",
+    help="Declared direction of a numeric column: +1 more is riskier, -1 more is safer.",
+)
+
+
+def _directions(pairs: tuple[str, ...]) -> dict[str, int]:
+    directions = {}
+    for pair in pairs:
+        name, _, value = pair.rpartition("=")
+        if not name or value not in {"+1", "1", "-1", "0"}:
+            raise click.BadParameter(
+                f"{pair!r}: write COLUMN=+1 or COLUMN=-1", param_hint="--monotone"
+            )
+        directions[name] = int(value)
+    return directions
+
+
+@contextmanager
+def _scoring_errors() -> Iterator[None]:
+    """Bad input is the user's to fix: say what is wrong and exit 1, without a traceback."""
+    import scoring as sc  # noqa: PLC0415
+
+    try:
+        yield
+    except sc.ScoringError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"{exc.filename or ''}: {exc.strerror or exc}") from None
+
+
+@scoring.command("train")
+@_csv
+@_label
+@_positive
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Model file to write.")
+@click.option("--folds", default=5, show_default=True, help="Cross-validation folds (0: skip).")
+@click.option("--seed", default=0, show_default=True, help="Seed for every random choice.")
+@_monotone
+def scoring_train(
+    csv_path: Path,
+    label: str,
+    positive: str | None,
+    out: Path,
+    folds: int,
+    seed: int,
+    monotone: tuple[str, ...],
+) -> None:
+    """Fit a calibrated model on a labelled CSV and save it (skops, no pickle)."""
+    import scoring as sc  # noqa: PLC0415 - keep other commands quick to start
+
+    with _scoring_errors():
+        table = sc.read_table(csv_path, label=label, positive=positive)
+        trained = sc.train(
+            table, folds=folds, monotone=_directions(monotone), params=sc.Params(seed=seed)
+        )
+        saved = sc.save(trained.model, out, training=table.summary(), metrics=trained.metrics())
+    click.echo(f"model {saved.model_version} saved to {out} (sha256 {saved.model_sha256})")
+    if trained.cross_validated is None:
+        click.echo("in-sample (optimistic, the model has seen these rows):")
+        lines = trained.in_sample.report()
+    else:
+        click.echo(f"{folds}-fold cross-validated:")
+        lines = trained.cross_validated.metrics.report()
+    for line in lines:
+        click.echo(line)
+
+
+@scoring.command("evaluate")
+@_csv
+@_label
+@_positive
+@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path))
+def scoring_evaluate(csv_path: Path, label: str, positive: str | None, model_path: Path) -> None:
+    """Score a labelled CSV with a saved model and print AUC, KS, Brier and calibration."""
+    import scoring as sc  # noqa: PLC0415
+
+    with _scoring_errors():
+        saved = sc.load(model_path)
+        trained_on = saved.model.schema
+        schema = replace(trained_on, label=label, positive=positive or trained_on.positive)
+        table = sc.read_scored_table(csv_path, schema)
+        metrics = sc.evaluate(table.label, saved.model.predict(table))
+    click.echo(f"model {saved.model_version} (cut points {saved.cut_points_version})")
+    for line in metrics.report():
+        click.echo(line)
+
+
+@scoring.command("cv")
+@_csv
+@_label
+@_positive
+@click.option("--folds", default=5, show_default=True, help="Number of folds (at least 2).")
+@click.option("--seed", default=0, show_default=True, help="Seed for the folds and the model.")
+@_monotone
+def scoring_cv(
+    csv_path: Path,
+    label: str,
+    positive: str | None,
+    folds: int,
+    seed: int,
+    monotone: tuple[str, ...],
+) -> None:
+    """Cross-validate the model on a labelled CSV; figures are on out-of-fold predictions."""
+    import scoring as sc  # noqa: PLC0415
+
+    with _scoring_errors():
+        table = sc.read_table(csv_path, label=label, positive=positive)
+        result = sc.cross_validate(
+            table, folds=folds, monotone=_directions(monotone), params=sc.Params(seed=seed)
+        )
+    aucs = ", ".join(f"{auc:.3f}" for auc in result.fold_aucs)
+    click.echo(f"{folds}-fold cross-validation, AUC per fold: {aucs}")
+    for line in result.metrics.report():
+        click.echo(line)
 
 
 if __name__ == "__main__":  # pragma: no cover

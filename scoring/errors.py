@@ -1,0 +1,50 @@
+"""The scoring package's errors: plain exceptions, no HTTP codes or exit codes (``app`` maps them).
+
+Each message is written for the person who sees it: what is wrong, where (file, line, column)
+and, where it helps, what to do instead.
+"""
+
+from __future__ import annotations
+
+
+class ScoringError(Exception):
+    """Base of every error the scoring package raises on purpose."""
+
+    code = "scoring-error"
+    """Stable machine-readable name, used as the problem type."""
+
+
+class BadData(ScoringError):
+    """A CSV, a column or a label cannot be used as it is; nothing was fitted or scored."""
+
+    code = "bad-data"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        where = [] if path is None else [path]
+        if line is not None:
+            where.append(f"line {line}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+        self.path = path
+        self.line = line
+        self.column = column
+
+
+class BadSettings(ScoringError):
+    """A model setting (monotone direction, folds, calibration method) is not allowed."""
+
+    code = "bad-settings"
+
+
+class ModelFileRefused(ScoringError):
+    """A model file is not one of ours, was changed after saving, or holds types we do not load."""
+
+    code = "model-file-refused"

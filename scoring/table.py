@@ -1,0 +1,347 @@
+"""A labelled CSV read into a numeric feature matrix and a 0/1 label, with its column schema.
+
+Column kinds are detected, not declared: a column is numeric when every value that is present
+parses as a finite number, otherwise categorical. Missing values are kept explicit, never
+turned into zero: a missing number stays NaN (the gradient boosting learns which way it goes)
+and a missing category is its own code. Categories are coded by the schema found in training
+data, so the same CSV columns always give the same matrix columns; a category unseen in
+training (or beyond the most frequent ``MAX_CATEGORIES``) gets the reserved "other" code.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from scoring.errors import BadData
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+
+    from numpy.typing import NDArray
+
+Kind = Literal["numeric", "categorical"]
+
+MISSING_TOKENS = frozenset({"", "NA", "N/A", "NaN", "nan", "null", "NULL", "?"})
+"""Cell values read as missing. Not ``none``: it is a real category in many data sets."""
+
+MAX_CATEGORIES = 64
+"""Most frequent values kept per categorical column; the rest share the "other" code."""
+
+MAX_BYTES = 200 * 1024 * 1024
+"""Refuse files beyond this size: the data is held in memory."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One feature column: its name, kind and (categorical) the values seen in training."""
+
+    name: str
+    kind: Kind
+    categories: tuple[str, ...] = ()
+
+    @property
+    def missing_code(self) -> int:
+        """Code of a missing categorical value: its own category, after the seen ones."""
+        return len(self.categories)
+
+    @property
+    def other_code(self) -> int:
+        """Code of a categorical value not seen in training (or too rare to keep)."""
+        return len(self.categories) + 1
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for the model file's manifest."""
+        return {"name": self.name, "kind": self.kind, "categories": list(self.categories)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Column:
+        """Rebuild from :meth:`to_dict` output (checked: manifests come from files)."""
+        name, kind, categories = data["name"], data["kind"], data["categories"]
+        if not isinstance(name, str) or kind not in ("numeric", "categorical"):
+            raise TypeError("bad column entry")
+        if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+            raise TypeError("bad column categories")
+        return cls(name, "numeric" if kind == "numeric" else "categorical", tuple(categories))
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What a model was trained on: the label, its positive value and the feature columns."""
+
+    label: str
+    positive: str
+    columns: tuple[Column, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Feature column names in matrix order."""
+        return tuple(c.name for c in self.columns)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for the model file's manifest."""
+        return {
+            "label": self.label,
+            "positive": self.positive,
+            "columns": [c.to_dict() for c in self.columns],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Schema:
+        """Rebuild from :meth:`to_dict` output."""
+        label, positive, columns = data["label"], data["positive"], data["columns"]
+        if not isinstance(label, str) or not isinstance(positive, str):
+            raise TypeError("bad schema")
+        if not isinstance(columns, list):
+            raise TypeError("bad schema columns")
+        return cls(label, positive, tuple(Column.from_dict(c) for c in columns))
+
+
+@dataclass(frozen=True)
+class Table:
+    """Features as a float matrix (categoricals as codes), the 0/1 label and the schema."""
+
+    schema: Schema
+    features: NDArray[np.float64]
+    label: NDArray[np.int8]
+    source: str
+
+    @property
+    def rows(self) -> int:
+        """Number of data rows."""
+        return int(self.label.shape[0])
+
+    @property
+    def positives(self) -> int:
+        """Rows whose label is the positive (bad) value."""
+        return int(self.label.sum())
+
+    def subset(self, rows: NDArray[np.intp]) -> Table:
+        """The same table restricted to some rows (cross-validation folds)."""
+        return Table(self.schema, self.features[rows], self.label[rows], self.source)
+
+    def summary(self) -> dict[str, object]:
+        """Training data summary stored with a model: size, balance and column kinds."""
+        return {
+            "source": self.source,
+            "rows": self.rows,
+            "positives": self.positives,
+            "label": self.schema.label,
+            "positive": self.schema.positive,
+            "columns": {c.name: c.kind for c in self.schema.columns},
+        }
+
+
+def read_table(path: Path, *, label: str, positive: str | None = None) -> Table:
+    """Read a labelled CSV for training, detecting each column's kind from its values.
+
+    ``positive`` names the label value that is the positive (bad, default) outcome; every other
+    value is negative. Without it, a 0/1 label takes ``1`` as positive; any other label must
+    say. Raises :class:`BadData` for anything that cannot be used.
+    """
+    header, rows = _read_csv(path)
+    label_index = _label_index(header, label, path)
+    labels = [row[label_index] for _, row in rows]
+    chosen = _positive_value(labels, label, positive, rows, path)
+    columns = []
+    for index, name in enumerate(header):
+        if index == label_index:
+            continue
+        values = [row[index] for _, row in rows]
+        columns.append(_detect(name, values))
+    schema = Schema(label, chosen, tuple(columns))
+    return _build(schema, header, rows, label_index, str(path))
+
+
+def read_scored_table(path: Path, schema: Schema) -> Table:
+    """Read a labelled CSV against a trained model's schema (evaluation).
+
+    Extra columns are ignored; a missing feature column, or a non-number in a numeric column,
+    is refused with its line and column.
+    """
+    header, rows = _read_csv(path)
+    label_index = _label_index(header, schema.label, path)
+    labels = [row[label_index] for _, row in rows]
+    _positive_value(labels, schema.label, schema.positive, rows, path)
+    absent = [name for name in schema.names if name not in header]
+    if absent:
+        raise BadData(
+            f"{path}: the model needs column(s) {', '.join(map(repr, absent))},"
+            " which this CSV does not have"
+        )
+    return _build(schema, header, rows, label_index, str(path))
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and data rows (each with its line number), or :class:`BadData` saying why not."""
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""), strict=True)
+    try:
+        header = [name.strip() for name in next(reader)]
+        rows: list[tuple[int, list[str]]] = []
+        for row in reader:
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise BadData(
+                    f"has {len(row)} fields where the header has {len(header)}",
+                    path=str(path),
+                    line=reader.line_num,
+                )
+            rows.append((reader.line_num, [cell.strip() for cell in row]))
+    except csv.Error as exc:
+        raise BadData(f"not valid CSV ({exc})", path=str(path), line=reader.line_num) from None
+    _check_header(header, path)
+    if not rows:
+        raise BadData(f"{path}: has a header but no data rows")
+    return header, rows
+
+
+def _read_text(path: Path) -> str:
+    """The file as text, refusing what is missing, too large, binary or not UTF-8."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise BadData(f"{path}: {size} bytes is more than the {MAX_BYTES} this reads")
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise BadData(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise BadData(f"{path}: is a directory, not a CSV file") from None
+    except PermissionError:
+        raise BadData(f"{path}: not readable (permission denied)") from None
+    if b"\x00" in raw:
+        raise BadData(f"{path}: is a binary file, not a CSV (text with a header line)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadData(
+            f"{path}: is not UTF-8 text (byte {exc.start}); save the CSV as UTF-8"
+        ) from None
+    if not text.strip():
+        raise BadData(f"{path}: is empty; a CSV needs a header line and data rows")
+    return text
+
+
+def _check_header(header: list[str], path: Path) -> None:
+    if len(header) < 2:  # noqa: PLR2004 - a label and at least one feature
+        raise BadData(
+            f"{path}: the header has {len(header)} column; a labelled CSV needs a label column"
+            " and at least one feature, separated by commas"
+        )
+    for position, name in enumerate(header, start=1):
+        if not name:
+            raise BadData(f"header column {position} has no name", path=str(path), line=1)
+    duplicates = sorted(name for name, n in Counter(header).items() if n > 1)
+    if duplicates:
+        raise BadData(
+            f"the header repeats {', '.join(map(repr, duplicates))}", path=str(path), line=1
+        )
+
+
+def _label_index(header: list[str], label: str, path: Path) -> int:
+    if label not in header:
+        raise BadData(
+            f"{path}: there is no label column {label!r}; the columns are "
+            + ", ".join(map(repr, header))
+        )
+    return header.index(label)
+
+
+def _positive_value(
+    labels: list[str],
+    label: str,
+    positive: str | None,
+    rows: Sequence[tuple[int, list[str]]],
+    path: Path,
+) -> str:
+    for value, (line, _) in zip(labels, rows, strict=True):
+        if value in MISSING_TOKENS:
+            raise BadData(
+                "the label is missing; every row needs one",
+                path=str(path),
+                line=line,
+                column=label,
+            )
+    counts = Counter(labels)
+    seen = ", ".join(f"{value!r} ({n})" for value, n in sorted(counts.items()))
+    if len(counts) < 2:  # noqa: PLR2004 - a binary outcome needs both classes
+        raise BadData(
+            f"the label has only one value ({seen}); a model needs both outcomes",
+            path=str(path),
+            column=label,
+        )
+    if positive is None:
+        if set(counts) == {"0", "1"}:
+            return "1"
+        raise BadData(
+            f"the label's values are {seen}; name the positive (bad) outcome with --positive",
+            path=str(path),
+            column=label,
+        )
+    if positive not in counts:
+        raise BadData(
+            f"the positive value {positive!r} never occurs; the label's values are {seen}",
+            path=str(path),
+            column=label,
+        )
+    return positive
+
+
+def _detect(name: str, values: list[str]) -> Column:
+    present = [v for v in values if v not in MISSING_TOKENS]
+    if present and all(_number(v) is not None for v in present):
+        return Column(name, "numeric")
+    counts = Counter(present)
+    kept = sorted(counts, key=lambda v: (-counts[v], v))[:MAX_CATEGORIES]
+    return Column(name, "categorical", tuple(sorted(kept)))
+
+
+def _number(value: str) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _build(
+    schema: Schema,
+    header: list[str],
+    rows: list[tuple[int, list[str]]],
+    label_index: int,
+    source: str,
+) -> Table:
+    features = np.empty((len(rows), len(schema.columns)), dtype=np.float64)
+    for j, column in enumerate(schema.columns):
+        index = header.index(column.name)
+        codes = {value: float(code) for code, value in enumerate(column.categories)}
+        for i, (line, row) in enumerate(rows):
+            value = row[index]
+            if column.kind == "numeric":
+                if value in MISSING_TOKENS:
+                    features[i, j] = math.nan
+                    continue
+                number = _number(value)
+                if number is None:
+                    raise BadData(
+                        f"{value!r} is not a number, and the model reads this column as numeric",
+                        path=source,
+                        line=line,
+                        column=column.name,
+                    )
+                features[i, j] = number
+            elif value in MISSING_TOKENS:
+                features[i, j] = column.missing_code
+            else:
+                features[i, j] = codes.get(value, column.other_code)
+    label = np.fromiter(
+        (row[label_index] == schema.positive for _, row in rows), dtype=np.int8, count=len(rows)
+    )
+    return Table(schema, features, label, source)

@@ -1,0 +1,132 @@
+"""Model files: round trip, same model same bytes, tampered and foreign files refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import skops.io
+from sklearn.linear_model import LogisticRegression
+
+from scoring import ModelFileRefused, Params, Table, fit, load, read_table, save, store, train
+from scoring.store import MANIFEST, PAYLOAD
+from tests.unit.scoring_data import synthetic
+
+FAST = Params(max_iter=30)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> Table:
+    path = synthetic(tmp_path_factory.mktemp("data") / "s.csv")
+    return read_table(path, label="defaulted", positive="yes")
+
+
+@pytest.fixture(scope="module")
+def saved_path(small: Table, tmp_path_factory):
+    trained = train(small, folds=3, monotone={"tax_arrears": 1}, params=FAST)
+    path = tmp_path_factory.mktemp("models") / "model.pgm"
+    save(trained.model, path, training=small.summary(), metrics=trained.metrics())
+    return path
+
+
+def test_round_trip_keeps_predictions_and_manifest(small: Table, saved_path) -> None:
+    loaded = load(saved_path)
+    again = fit(small, monotone={"tax_arrears": 1}, params=FAST)
+    assert np.array_equal(loaded.model.predict(small), again.predict(small))
+    assert loaded.model.schema == small.schema
+    assert loaded.model.monotone == {"tax_arrears": 1, "headcount": 0}
+    assert loaded.model.params == FAST
+    assert loaded.training["rows"] == 400
+    assert loaded.training["columns"]["district"] == "categorical"
+    assert loaded.metrics["cross_validated"]["folds"] == 3
+    assert 0.5 < loaded.metrics["cross_validated"]["auc"] <= 1
+    assert loaded.cut_points_version == "2025.1"
+    assert loaded.model_version == f"gb-{loaded.model_sha256[:12]}"
+    with zipfile.ZipFile(saved_path) as archive:
+        payload = archive.read(PAYLOAD)
+    assert hashlib.sha256(payload).hexdigest() == loaded.model_sha256
+
+
+def test_same_data_and_seed_give_the_same_file_and_hash(small: Table, tmp_path) -> None:
+    digests = set()
+    for name in ("a.pgm", "b.pgm"):
+        saved = save(fit(small, params=FAST), tmp_path / name, training=small.summary(), metrics={})
+        digests.add(saved.model_sha256)
+    assert len(digests) == 1
+    assert (tmp_path / "a.pgm").read_bytes() == (tmp_path / "b.pgm").read_bytes()
+    other = save(
+        fit(small, params=Params(seed=1, max_iter=31)),
+        tmp_path / "c.pgm",
+        training=small.summary(),
+        metrics={},
+    )
+    assert other.model_sha256 not in digests
+
+
+def _rewrite(source, target, **members: bytes) -> None:
+    with zipfile.ZipFile(source) as archive:
+        content = {name: archive.read(name) for name in archive.namelist()}
+    content.update(members)
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in content.items():
+            archive.writestr(name, data)
+
+
+def test_tampered_model_refused(saved_path, tmp_path) -> None:
+    with zipfile.ZipFile(saved_path) as archive:
+        payload = archive.read(PAYLOAD)
+    changed = bytearray(payload)
+    changed[len(changed) // 2] ^= 0x01
+    _rewrite(saved_path, tmp_path / "t.pgm", **{PAYLOAD: bytes(changed)})
+    with pytest.raises(ModelFileRefused, match="does not match its recorded hash"):
+        load(tmp_path / "t.pgm")
+
+
+def test_edited_manifest_refused(saved_path, tmp_path) -> None:
+    with zipfile.ZipFile(saved_path) as archive:
+        manifest = json.loads(archive.read(MANIFEST))
+    manifest["metrics"]["in_sample"]["auc"] = 0.999
+    _rewrite(saved_path, tmp_path / "m.pgm", **{MANIFEST: json.dumps(manifest).encode()})
+    with pytest.raises(ModelFileRefused, match="manifest was changed"):
+        load(tmp_path / "m.pgm")
+
+
+def test_foreign_files_refused(small: Table, tmp_path) -> None:
+    (tmp_path / "text.pgm").write_text("hello")
+    with zipfile.ZipFile(tmp_path / "zip.pgm", "w") as archive:
+        archive.writestr("something.txt", "not ours")
+    skops.io.dump(
+        LogisticRegression().fit(small.features[:, 1:2], small.label), tmp_path / "x.skops"
+    )
+    for name in ("text.pgm", "zip.pgm", "x.skops", "absent.pgm"):
+        with pytest.raises(ModelFileRefused):
+            load(tmp_path / name)
+
+
+def test_foreign_model_with_our_manifest_refused(small: Table, saved_path, tmp_path) -> None:
+    """A well-formed file whose model is not ours is refused even with matching hashes."""
+    foreign = store._canonical(
+        skops.io.dumps(LogisticRegression().fit(small.features[:, 1:2], small.label))
+    )
+    with zipfile.ZipFile(saved_path) as archive:
+        manifest = json.loads(archive.read(MANIFEST))
+    manifest["model_sha256"] = hashlib.sha256(foreign).hexdigest()
+    manifest["sha256"] = store._manifest_digest(manifest)
+    _rewrite(
+        saved_path,
+        tmp_path / "f.pgm",
+        **{MANIFEST: json.dumps(manifest).encode(), PAYLOAD: foreign},
+    )
+    with pytest.raises(ModelFileRefused, match="not our model"):
+        load(tmp_path / "f.pgm")
+
+
+def test_types_outside_the_allow_list_refused(
+    small: Table, saved_path, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr(store, "ALLOWED_TYPES", frozenset())
+    with pytest.raises(ModelFileRefused, match="types this program does not load"):
+        load(saved_path)
