@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from app.auth import service
@@ -95,7 +96,9 @@ class AuthController(Controller):
     tags = ["auth"]  # noqa: RUF012
 
     @post("/sign-in", guards=[public], status_code=HTTP_200_OK)
-    async def sign_in(self, data: SignIn, db: Db, request: Request[Any, Any, Any]) -> Token:
+    async def sign_in(
+        self, data: JSONBody[SignIn], db: Db, request: Request[Any, Any, Any]
+    ) -> Token:
         """Merchant staff, regulators, insurers and operators."""
         await _limit(db, request, f"user:{data.username.strip().lower()}")
         async with db.begin():
@@ -105,7 +108,7 @@ class AuthController(Controller):
     @post("/sms-code", guards=[public], status_code=HTTP_202_ACCEPTED)
     async def sms_code(
         self,
-        data: SmsCodeRequest,
+        data: JSONBody[SmsCodeRequest],
         db: Db,
         cipher: Cipher,
         request: Request[Any, Any, Any],
@@ -119,7 +122,7 @@ class AuthController(Controller):
 
     @post("/sms-sign-in", guards=[public], status_code=HTTP_200_OK)
     async def sms_sign_in(
-        self, data: SmsSignIn, db: Db, cipher: Cipher, request: Request[Any, Any, Any]
+        self, data: JSONBody[SmsSignIn], db: Db, cipher: Cipher, request: Request[Any, Any, Any]
     ) -> Token:
         """A consumer signs in with the code (an account is made on first sign-in)."""
         phone = service.normalise_phone(data.phone)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy import select
 
@@ -29,11 +29,13 @@ from app.settings import get_settings
 if TYPE_CHECKING:
     from app.cards.models import RefundRequest
 
-IdempotencyKey = Annotated[str, Parameter(header="Idempotency-Key", min_length=8, max_length=200)]
+IdempotencyKey = Annotated[
+    str, HeaderParameter(name="Idempotency-Key", min_length=8, max_length=200)
+]
 """Every money-moving call carries one; a retry with the same key and body is answered
 with the first result, a different body with 409."""
 
-Image = Annotated[Literal["svg"] | None, Parameter(query="image")]
+Image = Annotated[Literal["svg"] | None, QueryParameter(name="image")]
 """Ask for the code drawn as a QR image as well."""
 
 CONSUMER = requires(Role.CONSUMER)
@@ -237,7 +239,7 @@ class OrderController(Controller):
     @post("/", guards=[public], status_code=HTTP_201_CREATED)
     async def create(
         self,
-        data: OrderIn,
+        data: JSONBody[OrderIn],
         db: Db,
         maybe_me: MaybeMe,
         cipher: Cipher,
@@ -268,7 +270,7 @@ class OrderController(Controller):
         order_id: FromPath[uuid.UUID],
         db: Db,
         maybe_me: MaybeMe,
-        secret: Annotated[str | None, Parameter(query="card_link", max_length=100)] = None,
+        secret: Annotated[str | None, QueryParameter(name="card_link", max_length=100)] = None,
     ) -> OrderOut:
         """The buyer's order: signed in, or with the anonymous card link."""
         order = await service.visible_order(db, maybe_me, order_id, secret)
@@ -350,7 +352,12 @@ class ConsumerCardController(Controller):
 
     @post("/{card_id:uuid}/redemption-code")
     async def code(
-        self, card_id: FromPath[uuid.UUID], data: CodeIn, db: Db, me: Me, image: Image = None
+        self,
+        card_id: FromPath[uuid.UUID],
+        data: JSONBody[CodeIn],
+        db: Db,
+        me: Me,
+        image: Image = None,
     ) -> CodeOut:
         """A one-time consent code for the merchant, for up to ``max_units``, valid 2 minutes."""
         return await _code_out(db, me, data, image, card_id=card_id)
@@ -359,7 +366,7 @@ class ConsumerCardController(Controller):
     async def refund(
         self,
         card_id: FromPath[uuid.UUID],
-        data: RefundIn,
+        data: JSONBody[RefundIn],
         db: Db,
         me: Me,
         idempotency_key: IdempotencyKey,
@@ -386,14 +393,18 @@ class AnonymousCardController(Controller):
 
     @post("/redemption-code")
     async def code(
-        self, secret: FromPath[str], data: CodeIn, db: Db, image: Image = None
+        self, secret: FromPath[str], data: JSONBody[CodeIn], db: Db, image: Image = None
     ) -> CodeOut:
         """A one-time consent code, as for a registered card."""
         return await _code_out(db, None, data, image, secret=secret)
 
     @post("/refund", status_code=HTTP_200_OK)
     async def refund(
-        self, secret: FromPath[str], data: RefundIn, db: Db, idempotency_key: IdempotencyKey
+        self,
+        secret: FromPath[str],
+        data: JSONBody[RefundIn],
+        db: Db,
+        idempotency_key: IdempotencyKey,
     ) -> RefundOut:
         """Refund or refund request, as for a registered card."""
         async with db.begin():
@@ -411,7 +422,7 @@ class MerchantCardController(Controller):
 
     @post("/redemptions", status_code=HTTP_200_OK)
     async def redeem(
-        self, data: RedeemIn, db: Db, me: Me, idempotency_key: IdempotencyKey
+        self, data: JSONBody[RedeemIn], db: Db, me: Me, idempotency_key: IdempotencyKey
     ) -> escrow.RedemptionReceipt:
         """Use a card with the code its holder shows (scanned token or typed digits).
 
@@ -438,14 +449,14 @@ class MerchantCardController(Controller):
 
     @get("/refund-requests")
     async def refund_requests(
-        self, db: Db, me: Me, status: str | None = None
+        self, db: Db, me: Me, status: FromQuery[str | None] = None
     ) -> list[RefundRequestOut]:
         """Refund requests to answer (or answered)."""
         return [_request_out(r) for r in await service.merchant_refund_requests(db, me, status)]
 
     @post("/refund-requests/{request_id:uuid}/accept", status_code=HTTP_200_OK)
     async def accept(
-        self, request_id: FromPath[uuid.UUID], data: AnswerIn, db: Db, me: Me
+        self, request_id: FromPath[uuid.UUID], data: JSONBody[AnswerIn], db: Db, me: Me
     ) -> RefundRequestOut:
         """Accept: the ledger refunds the card's outstanding amount."""
         async with db.begin():
@@ -456,7 +467,7 @@ class MerchantCardController(Controller):
 
     @post("/refund-requests/{request_id:uuid}/refuse", status_code=HTTP_200_OK)
     async def refuse(
-        self, request_id: FromPath[uuid.UUID], data: AnswerIn, db: Db, me: Me
+        self, request_id: FromPath[uuid.UUID], data: JSONBody[AnswerIn], db: Db, me: Me
     ) -> RefundRequestOut:
         """Refuse, saying why (the consumer may then complain to the regulator)."""
         if not data.answer.strip():

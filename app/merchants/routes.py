@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import msgspec
 from litestar import Controller, get, patch, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from app.auth.models import Role
-from app.auth.principal import Principal, public, requires
+from app.auth.principal import public, requires
 from app.deps import Cipher, Db, Me
 from app.merchants import service
 from app.merchants.rules import ProductDraft
@@ -157,7 +157,7 @@ class MerchantController(Controller):
         ]
 
     @post("/", guards=[public])
-    async def register(self, data: RegistrationIn, db: Db, cipher: Cipher) -> MerchantOut:
+    async def register(self, data: JSONBody[RegistrationIn], db: Db, cipher: Cipher) -> MerchantOut:
         """Apply to join. The merchant starts pending until a regulator approves it."""
         async with db.begin():
             merchant = await service.register(
@@ -171,7 +171,9 @@ class MerchantController(Controller):
         return merchant_out(await service.own_merchant(db, me))
 
     @patch("/me/protection", guards=[MERCHANT])
-    async def protection(self, data: ProtectionIn, db: Db, me: Me, cipher: Cipher) -> MerchantOut:
+    async def protection(
+        self, data: JSONBody[ProtectionIn], db: Db, me: Me, cipher: Cipher
+    ) -> MerchantOut:
         """Set the custody account and insurance policy."""
         async with db.begin():
             merchant = await service.update_protection(
@@ -196,8 +198,8 @@ class MerchantController(Controller):
         self,
         db: Db,
         me: Me,
-        status: str | None = None,
-        industry: str | None = None,
+        status: FromQuery[str | None] = None,
+        industry: FromQuery[str | None] = None,
     ) -> list[MerchantOut]:
         """Merchants in the regulator's district (a city-level regulator sees all)."""
         found = await service.list_merchants(db, me, status=status, industry=industry)
@@ -216,9 +218,7 @@ class MerchantController(Controller):
             return merchant_out(await service.suspend(db, me, merchant_id))
 
     @post("/{merchant_id:uuid}/reinstate", guards=[SUPERVISORS], status_code=HTTP_200_OK)
-    async def reinstate(
-        self, merchant_id: FromPath[uuid.UUID], db: Db, me: Principal
-    ) -> MerchantOut:
+    async def reinstate(self, merchant_id: FromPath[uuid.UUID], db: Db, me: Me) -> MerchantOut:
         """Lift a suspension."""
         async with db.begin():
             return merchant_out(await service.reinstate(db, me, merchant_id))
@@ -232,7 +232,7 @@ class ProductController(Controller):
     guards = [MERCHANT]  # noqa: RUF012
 
     @post("/")
-    async def create(self, data: ProductIn, db: Db, me: Me) -> ProductOut:
+    async def create(self, data: JSONBody[ProductIn], db: Db, me: Me) -> ProductOut:
         """Define a product; refused with every reason when it breaks a rule."""
         async with db.begin():
             product = await service.create_product(

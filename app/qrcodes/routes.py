@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 import qr
@@ -155,8 +155,8 @@ class ScanController(Controller):
         self,
         merchant_id: FromPath[str],
         db: Db,
-        kid: Annotated[str, Parameter(query="k", max_length=64)],
-        signature: Annotated[str, Parameter(query="s", max_length=200)],
+        kid: Annotated[str, QueryParameter(name="k", max_length=64)],
+        signature: Annotated[str, QueryParameter(name="s", max_length=200)],
     ) -> MerchantProfile:
         """Verify the code's signature and show who the merchant is and how money is protected.
 
