@@ -274,7 +274,7 @@ class OrderController(Controller):
     ) -> OrderOut:
         """The buyer's order: signed in, or with the anonymous card link."""
         order = await service.visible_order(db, maybe_me, order_id, secret)
-        return _order_out(order, f"/sandbox/pay/{order.provider_order_id}")
+        return _order_out(order, SandboxProvider().pay_url(order.provider_order_id))
 
 
 class PaymentController(Controller):

@@ -283,15 +283,10 @@ async def _order_replay(
         raise Conflict("this Idempotency-Key was already used for a different order")
     return OrderCreated(
         existing,
-        _pay_url(provider, existing),
+        provider.pay_url(existing.provider_order_id),
         card_secret(existing.id) if existing.consumer_id is None else None,
         replayed=True,
     )
-
-
-def _pay_url(provider: PaymentProvider, order: Order) -> str:
-    del provider  # every provider in use builds the same sandbox-style URL from the id
-    return f"/sandbox/pay/{order.provider_order_id}"
 
 
 async def apply_payment(session: AsyncSession, event: PaymentEvent) -> str:

@@ -50,6 +50,10 @@ class PaymentProvider(Protocol):
         """Register an order of ``amount`` fen with the provider."""
         ...
 
+    def pay_url(self, provider_order_id: str) -> str:
+        """Where the consumer pays an order the provider knows."""
+        ...
+
     def verify_notification(self, headers: dict[str, str], body: bytes) -> PaymentEvent:
         """Check the signature and parse the event; raise :class:`InvalidNotification`."""
         ...

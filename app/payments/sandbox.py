@@ -42,8 +42,12 @@ class SandboxProvider:
         return ProviderOrder(
             provider=self.name,
             provider_order_id=provider_order_id,
-            pay_url=f"{self._base_url}/sandbox/pay/{provider_order_id}",
+            pay_url=self.pay_url(provider_order_id),
         )
+
+    def pay_url(self, provider_order_id: str) -> str:
+        """The sandbox's own pay page."""
+        return f"{self._base_url}/sandbox/pay/{provider_order_id}"
 
     def notification(
         self,
