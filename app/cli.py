@@ -145,7 +145,7 @@ def verify(limit: int) -> None:
 
 @main.group()
 def scoring() -> None:
-    """Merchant risk model: train, evaluate and cross-validate on any labelled CSV."""
+    """Merchant risk model: synthetic data; train, evaluate and cross-validate any labelled CSV."""
 
 
 _csv = click.option(
@@ -278,6 +278,30 @@ def scoring_cv(
     click.echo(f"{folds}-fold cross-validation, AUC per fold: {aucs}")
     for line in result.metrics.report():
         click.echo(line)
+
+
+@scoring.command("synth")
+@click.option("--merchants", required=True, type=click.IntRange(min=1), help="How many merchants.")
+@click.option("--seed", default=0, show_default=True, help="Same seed, same data.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Directory for indicators.csv and training.csv (created if need be).",
+)
+def scoring_synth(merchants: int, seed: int, out: Path) -> None:
+    """Generate synthetic merchants, indicator histories and outcomes (story: scoring/synth.py)."""
+    from scoring.dataset import LABEL, POSITIVE, write_synthetic  # noqa: PLC0415
+    from scoring.synth import generate  # noqa: PLC0415
+
+    with _scoring_errors():
+        synthetic = generate(merchants, seed)
+        written = write_synthetic(synthetic, out)
+    click.echo(
+        f"{merchants} merchants, {synthetic.record_count} indicator records,"
+        f" {synthetic.defaults} defaulted ({synthetic.defaults / merchants:.1%}), seed {seed}:"
+        f" {written.indicators}, {written.training} (label {LABEL}, positive {POSITIVE})"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

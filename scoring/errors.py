@@ -48,3 +48,9 @@ class ModelFileRefused(ScoringError):
     """A model file is not one of ours, was changed after saving, or holds types we do not load."""
 
     code = "model-file-refused"
+
+
+class CannotWrite(ScoringError):
+    """An output file or directory cannot be written; nothing was left half-written."""
+
+    code = "cannot-write"

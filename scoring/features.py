@@ -1,0 +1,82 @@
+"""Point-in-time features: what was known about a merchant strictly before the scoring time.
+
+:func:`features_at` takes one merchant's indicator records and a date, keeps only the records
+whose ``as_of`` is strictly before that date, and for each catalogued (source, kind) takes the
+latest value (on equal dates, the one given last). Nothing known is never zero: a numeric kind
+with no record is NaN, a category with none is the string ``"missing"``. Booleans become 1.0
+(true) or 0.0 (false), so that they can carry a monotone direction, and NaN when unknown.
+
+:data:`MONOTONE` declares each numeric feature's direction (``+1``: more is riskier) for
+``scoring.model.fit(..., monotone=MONOTONE)``; categories carry none. :func:`overrides` reads
+the hard-override flags (dishonest debtor, licence revoked, deregistration filed) from the
+features, for ``scoring.grades.grade``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from scoring.grades import Override
+from scoring.indicators import CATALOGUE, KINDS, Source
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from datetime import date
+
+    from scoring.indicators import Indicator
+
+MISSING = "missing"
+"""The value of a categorical feature no record before the scoring time speaks to."""
+
+FEATURES: tuple[str, ...] = tuple(k.feature for k in CATALOGUE)
+"""Feature names in column order."""
+
+MONOTONE: dict[str, int] = {k.feature: k.direction for k in CATALOGUE if k.type != "category"}
+"""Declared direction per numeric (and boolean) feature: +1 more is riskier, -1 safer."""
+
+OVERRIDE_FEATURES: dict[str, Override] = {
+    KINDS[Source.COURT, "dishonest_debtor"].feature: Override.DISHONEST_DEBTOR,
+    KINDS[Source.REGISTRATION, "licence_revoked"].feature: Override.LICENCE_REVOKED,
+    KINDS[Source.REGISTRATION, "deregistration_filed"].feature: Override.DEREGISTRATION_FILED,
+}
+"""Boolean features that, when true, floor the grade."""
+
+Features = dict[str, float | str]
+
+
+def features_at(records: Iterable[Indicator], at: date) -> Features:
+    """One merchant's features from the records dated strictly before ``at``.
+
+    ``records`` should all be about the same merchant; the caller groups them.
+    """
+    latest: dict[tuple[Source, str], Indicator] = {}
+    for record in records:
+        if record.as_of >= at:
+            continue
+        key = (record.source, record.kind)
+        held = latest.get(key)
+        if held is None or record.as_of >= held.as_of:
+            latest[key] = record
+    features: Features = {}
+    for kind in CATALOGUE:
+        found = latest.get((kind.source, kind.name))
+        if kind.type == "category":
+            features[kind.feature] = MISSING if found is None else str(found.value)
+        elif found is None:
+            features[kind.feature] = math.nan
+        else:
+            features[kind.feature] = float(found.value)
+    return features
+
+
+def overrides(features: Mapping[str, float | str]) -> tuple[Override, ...]:
+    """The hard overrides whose flag is true in ``features`` (unknown is not true)."""
+    return tuple(
+        override for name, override in OVERRIDE_FEATURES.items() if features.get(name) == 1.0
+    )
+
+
+def overrides_at(records: Iterable[Indicator], at: date) -> tuple[Override, ...]:
+    """The hard overrides in force for a merchant just before ``at``."""
+    return overrides(features_at(records, at))
