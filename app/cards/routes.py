@@ -189,6 +189,21 @@ def _detail(view: service.CardView) -> CardDetail:
     )
 
 
+async def _refund(
+    db: Db,
+    who: Principal | None,
+    data: RefundIn,
+    idempotency_key: str,
+    *,
+    card_id: uuid.UUID | None = None,
+    secret: str | None = None,
+) -> RefundOut:
+    async with db.begin():
+        holder = await service.holder_for(db, who, card_id=card_id, secret=secret, lock=True)
+        outcome = await service.request_refund(db, holder, data.reason, idempotency_key)
+    return _refund_out(outcome)
+
+
 def _refund_out(outcome: service.RefundOutcome) -> RefundOut:
     r = outcome.refund
     return RefundOut(
@@ -372,10 +387,7 @@ class ConsumerCardController(Controller):
         idempotency_key: IdempotencyKey,
     ) -> RefundOut:
         """Refund at once in cooling-off (unused card); otherwise ask the merchant."""
-        async with db.begin():
-            holder = await service.holder_for(db, me, card_id=card_id, lock=True)
-            outcome = await service.request_refund(db, holder, data.reason, idempotency_key)
-        return _refund_out(outcome)
+        return await _refund(db, me, data, idempotency_key, card_id=card_id)
 
 
 class AnonymousCardController(Controller):
@@ -407,10 +419,7 @@ class AnonymousCardController(Controller):
         idempotency_key: IdempotencyKey,
     ) -> RefundOut:
         """Refund or refund request, as for a registered card."""
-        async with db.begin():
-            holder = await service.holder_for(db, None, secret=secret, lock=True)
-            outcome = await service.request_refund(db, holder, data.reason, idempotency_key)
-        return _refund_out(outcome)
+        return await _refund(db, None, data, idempotency_key, secret=secret)
 
 
 class MerchantCardController(Controller):

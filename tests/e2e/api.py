@@ -208,6 +208,25 @@ async def notify(
     )
 
 
+async def redeem(
+    api: Api,
+    merchant_token: str,
+    body: dict[str, Any],
+    *,
+    key: str | None = None,
+    expect: int = 200,
+) -> Any:
+    """The merchant redeems with a consumer's code (``token`` or ``digits``) and ``units``."""
+    return await api.call(
+        "POST",
+        "/merchants/me/redemptions",
+        merchant_token,
+        json=body,
+        headers={"Idempotency-Key": key or uuid.uuid4().hex},
+        expect=expect,
+    )
+
+
 async def buy(
     api: Api, counter: Counter, product: dict[str, Any], token: str | None = None, **extra: Any
 ) -> dict[str, Any]:

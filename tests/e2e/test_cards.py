@@ -21,6 +21,7 @@ from tests.e2e.api import (
     counter_of,
     notify,
     order,
+    redeem,
     shop_with,
 )
 
@@ -66,33 +67,14 @@ async def test_consumer_journey_scan_buy_hold_redeem(api: Api) -> None:
     assert len(code["digits"]) == 6
     assert "<svg" in code["qr_svg"]
     key = uuid.uuid4().hex
-    used = await api.call(
-        "POST",
-        "/merchants/me/redemptions",
-        shop["token"],
-        json={"token": code["token"], "units": 12_345},
-        headers={"Idempotency-Key": key},
-    )
+    used = await redeem(api, shop["token"], {"token": code["token"], "units": 12_345}, key=key)
     assert used["card"]["outstanding"] == 70_124
     assert used["released_from_custody"] == 2_962
     # a retry with the same key replays; the code itself is spent
-    again = await api.call(
-        "POST",
-        "/merchants/me/redemptions",
-        shop["token"],
-        json={"token": code["token"], "units": 12_345},
-        headers={"Idempotency-Key": key},
-    )
+    again = await redeem(api, shop["token"], {"token": code["token"], "units": 12_345}, key=key)
     assert again["replayed"] is True
     assert again["seq"] == used["seq"]
-    spent = await api.call(
-        "POST",
-        "/merchants/me/redemptions",
-        shop["token"],
-        json={"token": code["token"], "units": 1},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-        expect=409,
-    )
+    spent = await redeem(api, shop["token"], {"token": code["token"], "units": 1}, expect=409)
     assert "already been used" in spent["detail"]
     detail = await api.call("GET", f"/me/cards/{card_id}", consumer)
     assert [e["kind"] for e in detail["history"]] == ["purchase", "redemption"]
@@ -113,40 +95,17 @@ async def test_typed_digits_work_once_only_at_their_merchant(api: Api) -> None:
     code = await api.call(
         "POST", f"/me/cards/{card_id}/redemption-code", consumer, json={"max_units": 10}, expect=201
     )
-    elsewhere = await api.call(
-        "POST",
-        "/merchants/me/redemptions",
-        other["token"],
-        json={"digits": code["digits"], "units": 1},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-        expect=404,
+    elsewhere = await redeem(
+        api, other["token"], {"digits": code["digits"], "units": 1}, expect=404
     )
     assert "no such live code" in elsewhere["detail"]
-    foreign_token = await api.call(
-        "POST",
-        "/merchants/me/redemptions",
-        other["token"],
-        json={"token": code["token"], "units": 1},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-        expect=403,
+    foreign_token = await redeem(
+        api, other["token"], {"token": code["token"], "units": 1}, expect=403
     )
     assert "another merchant" in foreign_token["detail"]
-    too_many = await api.call(
-        "POST",
-        "/merchants/me/redemptions",
-        shop["token"],
-        json={"digits": code["digits"], "units": 11},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-        expect=409,
-    )
+    too_many = await redeem(api, shop["token"], {"digits": code["digits"], "units": 11}, expect=409)
     assert "agreed to 10 units with this code, not 11" in too_many["detail"]
-    ok = await api.call(
-        "POST",
-        "/merchants/me/redemptions",
-        shop["token"],
-        json={"digits": code["digits"], "units": 2},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-    )
+    ok = await redeem(api, shop["token"], {"digits": code["digits"], "units": 2})
     assert ok["card"]["units_remaining"] == 8
     assert ok["card"]["outstanding"] == 240_000
 
@@ -169,14 +128,7 @@ async def test_expired_code_is_refused(api: Api) -> None:
             .where(RedemptionCode.digits == code["digits"])
             .values(expires_at=RedemptionCode.expires_at - timedelta(minutes=3))
         )
-    by_digits = await api.call(
-        "POST",
-        "/merchants/me/redemptions",
-        shop["token"],
-        json={"digits": code["digits"], "units": 1},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-        expect=404,
-    )
+    by_digits = await redeem(api, shop["token"], {"digits": code["digits"], "units": 1}, expect=404)
     assert "new one" in by_digits["detail"]
     card = await api.call("GET", f"/me/cards/{card_id}", consumer)
     assert card["balance"]["outstanding"] == 80_000
@@ -296,13 +248,7 @@ async def test_refund_outside_cooling_off_goes_to_the_merchant(api: Api) -> None
         json={"max_units": 100_000},
         expect=201,
     )
-    await api.call(
-        "POST",
-        "/merchants/me/redemptions",
-        shop["token"],
-        json={"digits": code["digits"], "units": 10_000},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-    )
+    await redeem(api, shop["token"], {"digits": code["digits"], "units": 10_000})
     # used, so not a cooling-off refund: a request for the merchant
     asked = await api.call(
         "POST",

@@ -27,6 +27,7 @@ from tests.e2e.api import (
     counter_of,
     fresh_window,
     order,
+    redeem,
     shop_with,
 )
 
@@ -91,13 +92,8 @@ async def test_consent_limits_what_the_merchant_takes(api: Api) -> None:
         expect=201,
     )
     assert code["qr_svg"] is None  # drawn only when asked for (?image=svg)
-    greedy = await api.call(
-        "POST",
-        "/merchants/me/redemptions",
-        shop["token"],
-        json={"token": code["token"], "units": 100_000},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-        expect=409,
+    greedy = await redeem(
+        api, shop["token"], {"token": code["token"], "units": 100_000}, expect=409
     )
     assert "agreed to 3000 units" in greedy["detail"]
     card = await api.call("GET", f"/me/cards/{card_id}", consumer)
@@ -117,34 +113,17 @@ async def test_a_redemption_retry_after_the_code_expired_replays(api: Api) -> No
         expect=201,
     )
     key = uuid.uuid4().hex
-    first = await api.call(
-        "POST",
-        "/merchants/me/redemptions",
-        shop["token"],
-        json={"digits": code["digits"], "units": 500},
-        headers={"Idempotency-Key": key},
-    )
+    first = await redeem(api, shop["token"], {"digits": code["digits"], "units": 500}, key=key)
     async with api.sessions() as session, session.begin():
         await session.execute(
             update(RedemptionCode)
             .where(RedemptionCode.digits == code["digits"])
             .values(expires_at=RedemptionCode.expires_at - timedelta(minutes=5))
         )
-    retry = await api.call(
-        "POST",
-        "/merchants/me/redemptions",
-        shop["token"],
-        json={"digits": code["digits"], "units": 500},
-        headers={"Idempotency-Key": key},
-    )
+    retry = await redeem(api, shop["token"], {"digits": code["digits"], "units": 500}, key=key)
     assert (retry["replayed"], retry["seq"]) == (True, first["seq"])
-    clash = await api.call(
-        "POST",
-        "/merchants/me/redemptions",
-        shop["token"],
-        json={"digits": code["digits"], "units": 400},
-        headers={"Idempotency-Key": key},
-        expect=409,
+    clash = await redeem(
+        api, shop["token"], {"digits": code["digits"], "units": 400}, key=key, expect=409
     )
     assert "different redemption" in clash["detail"]
 
@@ -175,13 +154,7 @@ async def test_refund_requests_are_idempotent(api: Api) -> None:
     code = await api.call(
         "POST", f"/me/cards/{card_id}/redemption-code", consumer, json={"max_units": 1}, expect=201
     )
-    await api.call(
-        "POST",
-        "/merchants/me/redemptions",
-        shop["token"],
-        json={"digits": code["digits"], "units": 1},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-    )
+    await redeem(api, shop["token"], {"digits": code["digits"], "units": 1})
     key = uuid.uuid4().hex
     first = await api.call(
         "POST",
