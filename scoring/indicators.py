@@ -36,7 +36,7 @@ sales            outstanding_to_revenue     number    +1   unredeemed prepaid ba
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
 
@@ -111,7 +111,9 @@ class Indicator:
     """One fact about one merchant from one source, as of a date, with where it came from.
 
     The kind must be in the catalogue and the value of its type; anything else is refused
-    (:class:`BadData`). The code's check character is ingestion's to validate.
+    (:class:`BadData`). The code's check character is ingestion's to validate. ``ref`` is the
+    stored record's id (the app's database id), so that a rating's reasons can cite the very
+    record; it names where the fact is kept, not the fact, so equality ignores it.
     """
 
     uscc: str
@@ -120,6 +122,7 @@ class Indicator:
     value: Value
     as_of: date
     provenance: str
+    ref: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         """Refuse a kind its source does not carry, or a value of the wrong type."""

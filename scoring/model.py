@@ -30,13 +30,14 @@ from threadpoolctl import threadpool_limits
 
 from scoring.errors import BadData, BadSettings
 from scoring.metrics import Metrics, evaluate
+from scoring.table import reference_row
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from numpy.typing import NDArray
 
-    from scoring.table import Schema, Table
+    from scoring.table import ReferenceValue, Schema, Table
 
 SMALL_DATA_ROWS = 50_000
 """Below this many rows one thread is faster: starting OpenMP threads costs more than it saves."""
@@ -90,11 +91,16 @@ class CrossValidation:
 
 @dataclass(frozen=True)
 class Trained:
-    """A model fitted on all rows, with the metrics to store beside it."""
+    """A model fitted on all rows, with the metrics and the reference row to store beside it.
+
+    The reference row (:func:`scoring.table.reference_row`) is the typical training row from
+    which a rating's reasons are measured; it belongs to the data, so it is taken here.
+    """
 
     model: Model
     in_sample: Metrics
     cross_validated: CrossValidation | None
+    reference: dict[str, ReferenceValue]
 
     def metrics(self) -> dict[str, object]:
         """Plain data for the model file: in-sample figures flatter, cross-validated ones do not."""
@@ -122,7 +128,8 @@ def train(
         cross_validate(table, folds=folds, monotone=monotone, params=params) if folds else None
     )
     model = fit(table, monotone=monotone, params=params)
-    return Trained(model, evaluate(table.label, model.predict(table)), validated)
+    in_sample = evaluate(table.label, model.predict(table))
+    return Trained(model, in_sample, validated, reference_row(table))
 
 
 def fit(

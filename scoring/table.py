@@ -6,6 +6,10 @@ turned into zero: a missing number stays NaN (the gradient boosting learns which
 and a missing category is its own code. Categories are coded by the schema found in training
 data, so the same CSV columns always give the same matrix columns; a category unseen in
 training (or beyond the most frequent ``MAX_CATEGORIES``) gets the reserved "other" code.
+
+:func:`table_from_features` builds the same matrix from feature values held in memory (live
+scoring), and :func:`reference_row` summarises a training table as one typical row (the
+starting point from which a rating's reasons are measured).
 """
 
 from __future__ import annotations
@@ -345,3 +349,131 @@ def _build(
         (row[label_index] == schema.positive for _, row in rows), dtype=np.int8, count=len(rows)
     )
     return Table(schema, features, label, source)
+
+
+ReferenceValue = float | str | None
+"""A reference row's value: a number, a category, or ``None`` for missing."""
+
+
+def table_from_features(
+    schema: Schema, rows: Sequence[Mapping[str, object]], *, source: str = "features"
+) -> Table:
+    """The matrix ``schema`` gives for feature values held in memory, as if read from a CSV.
+
+    Each value is read as :func:`read_scored_table` reads the same cell, so live scoring sees
+    exactly what training saw: a number (``None``, NaN or a missing token is NaN); a category
+    string looked up in the column's categories (unseen: the "other" code; the word ``missing``
+    that training CSVs write is an ordinary category there); ``None``, NaN or a missing token
+    for a category is its missing code. Keys beyond the schema are ignored; a schema column
+    with no value is :class:`BadData`. The label is unknown, so zeros.
+    """
+    features = np.empty((len(rows), len(schema.columns)), dtype=np.float64)
+    for j, column in enumerate(schema.columns):
+        values = _column_values(rows, column.name, source)
+        if column.kind == "numeric":
+            features[:, j] = _numbers(values, column.name, source)
+        else:
+            features[:, j] = _codes(values, column, source)
+    return Table(schema, features, np.zeros(len(rows), dtype=np.int8), source)
+
+
+def reference_row(table: Table) -> dict[str, ReferenceValue]:
+    """One typical row of a training table: each number's median, each category's mode.
+
+    A numeric column's median ignores missing values (``None`` if every value is missing). A
+    categorical column's most frequent value, ties going to the first in sorted order, is its
+    category string, or ``None`` when missing is the most frequent; the "other" code names no
+    single value, so it is never chosen.
+    """
+    reference: dict[str, ReferenceValue] = {}
+    for j, column in enumerate(table.schema.columns):
+        values = table.features[:, j]
+        if column.kind == "numeric":
+            present = values[~np.isnan(values)]
+            reference[column.name] = float(np.median(present)) if present.size else None
+            continue
+        counts = np.bincount(values.astype(np.intp), minlength=column.other_code + 1)
+        code = int(np.argmax(counts[: column.missing_code + 1]))
+        reference[column.name] = column.categories[code] if code < column.missing_code else None
+    return reference
+
+
+def _column_values(rows: Sequence[Mapping[str, object]], name: str, source: str) -> list[object]:
+    try:
+        return [row[name] for row in rows]
+    except KeyError:
+        line = next(i for i, row in enumerate(rows) if name not in row)
+        raise BadData(
+            f"feature row {line} has no value for {name!r}, which the model reads",
+            path=source,
+            column=name,
+        ) from None
+
+
+def _numbers(values: list[object], name: str, source: str) -> NDArray[np.float64]:
+    try:
+        # The common case, floats with NaN or None for missing, in one conversion.
+        numbers = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        numbers = np.fromiter(
+            (_cell_number(v, i, name, source) for i, v in enumerate(values)),
+            dtype=np.float64,
+            count=len(values),
+        )
+    if numbers.ndim != 1:
+        raise BadData("holds a value that is not a number", path=source, column=name)
+    infinite = np.flatnonzero(np.isinf(numbers))
+    if infinite.size:
+        i = int(infinite[0])
+        raise BadData(
+            f"feature row {i}: {values[i]!r} is not a finite number", path=source, column=name
+        )
+    return numbers
+
+
+def _cell_number(value: object, row: int, name: str, source: str) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, str):
+        cell = value.strip()
+        if cell in MISSING_TOKENS:
+            return math.nan
+        number = _number(cell)
+    elif isinstance(value, (int, float)):
+        number = float(value)
+    else:
+        number = None
+    if number is None:
+        raise BadData(
+            f"feature row {row}: {value!r} is not a number, and the model reads this column"
+            " as numeric",
+            path=source,
+            column=name,
+        )
+    return number
+
+
+def _codes(values: list[object], column: Column, source: str) -> NDArray[np.float64]:
+    # As in _build: a missing token is missing before it is looked up as a category.
+    lookup = {value: code for code, value in enumerate(column.categories)}
+    lookup.update((token, column.missing_code) for token in MISSING_TOKENS)
+    other = column.other_code
+    codes = [
+        lookup.get(v, lookup.get(v.strip(), other))
+        if isinstance(v, str)
+        else _odd_category(v, i, column, source)
+        for i, v in enumerate(values)
+    ]
+    return np.asarray(codes, dtype=np.float64)
+
+
+def _odd_category(value: object, row: int, column: Column, source: str) -> int:
+    """A non-string category: missing (``None`` or NaN) is its code; anything else is refused."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return column.missing_code
+    raise BadData(
+        f"feature row {row}: {value!r} is not a category; the model reads this column as"
+        " categorical",
+        path=source,
+        column=column.name,
+    )

@@ -11,7 +11,18 @@ import pytest
 import skops.io
 from sklearn.linear_model import LogisticRegression
 
-from scoring import ModelFileRefused, Params, Table, fit, load, read_table, save, store, train
+from scoring import (
+    ModelFileRefused,
+    Params,
+    Table,
+    fit,
+    load,
+    read_table,
+    reference_row,
+    save,
+    store,
+    train,
+)
 from scoring.store import MANIFEST, PAYLOAD
 from tests.unit.scoring_data import synthetic
 
@@ -28,7 +39,13 @@ def small(tmp_path_factory) -> Table:
 def saved_path(small: Table, tmp_path_factory):
     trained = train(small, folds=3, monotone={"tax_arrears": 1}, params=FAST)
     path = tmp_path_factory.mktemp("models") / "model.pgm"
-    save(trained.model, path, training=small.summary(), metrics=trained.metrics())
+    save(
+        trained.model,
+        path,
+        training=small.summary(),
+        metrics=trained.metrics(),
+        reference=trained.reference,
+    )
     return path
 
 
@@ -45,6 +62,7 @@ def test_round_trip_keeps_predictions_and_manifest(small: Table, saved_path) -> 
     assert 0.5 < loaded.metrics["cross_validated"]["auc"] <= 1
     assert loaded.cut_points_version == "2025.1"
     assert loaded.model_version == f"gb-{loaded.model_sha256[:12]}"
+    assert loaded.reference == reference_row(small)
     with zipfile.ZipFile(saved_path) as archive:
         payload = archive.read(PAYLOAD)
     assert hashlib.sha256(payload).hexdigest() == loaded.model_sha256
@@ -53,7 +71,13 @@ def test_round_trip_keeps_predictions_and_manifest(small: Table, saved_path) -> 
 def test_same_data_and_seed_give_the_same_file_and_hash(small: Table, tmp_path) -> None:
     digests = set()
     for name in ("a.pgm", "b.pgm"):
-        saved = save(fit(small, params=FAST), tmp_path / name, training=small.summary(), metrics={})
+        saved = save(
+            fit(small, params=FAST),
+            tmp_path / name,
+            training=small.summary(),
+            metrics={},
+            reference=reference_row(small),
+        )
         digests.add(saved.model_sha256)
     assert len(digests) == 1
     assert (tmp_path / "a.pgm").read_bytes() == (tmp_path / "b.pgm").read_bytes()
@@ -62,6 +86,7 @@ def test_same_data_and_seed_give_the_same_file_and_hash(small: Table, tmp_path) 
         tmp_path / "c.pgm",
         training=small.summary(),
         metrics={},
+        reference=reference_row(small),
     )
     assert other.model_sha256 not in digests
 
