@@ -25,6 +25,8 @@ from app.errors import exception_handlers
 from app.logging import configure_logging, request_id_middleware
 from app.merchants.routes import MerchantController, ProductController
 from app.qrcodes.routes import CounterQrController, QrKeyController, ScanController
+from app.risk.routes import IndicatorController, MerchantRatingController, RatingController
+from app.risk.worker import RerateWorker
 from app.security.pii import PiiCipher
 from app.settings import get_settings
 from app.system.health import HealthController
@@ -45,6 +47,9 @@ ROUTES = [
     ConsumerCardController,
     AnonymousCardController,
     MerchantCardController,
+    IndicatorController,
+    RatingController,
+    MerchantRatingController,
 ]
 
 
@@ -69,8 +74,15 @@ def create_app(engine: AsyncEngine | None = None) -> Litestar:
         app.state.engine = engine or create_engine()
         app.state.sessions = session_factory(app.state.engine)
         app.state.cipher = PiiCipher.from_master_key()
+        app.state.workers = []
+        if settings.workers.in_process:
+            worker = RerateWorker(app.state.sessions, interval=settings.workers.poll_seconds)
+            worker.start()
+            app.state.workers.append(worker)
 
     async def close_database(app: Litestar) -> None:
+        for worker in app.state.workers:
+            await worker.stop()
         if engine is None:
             await app.state.engine.dispose()
 

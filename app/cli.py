@@ -202,6 +202,12 @@ def _scoring_errors() -> Iterator[None]:
 @click.option("--folds", default=5, show_default=True, help="Cross-validation folds (0: skip).")
 @click.option("--seed", default=0, show_default=True, help="Seed for every random choice.")
 @_monotone
+@click.option(
+    "--indicator-directions",
+    is_flag=True,
+    help="Use the indicator catalogue's declared directions (a table from `scoring synth`);"
+    " a model that rates merchants live needs them.",
+)
 def scoring_train(
     csv_path: Path,
     label: str,
@@ -210,16 +216,24 @@ def scoring_train(
     folds: int,
     seed: int,
     monotone: tuple[str, ...],
+    indicator_directions: bool,
 ) -> None:
     """Fit a calibrated model on a labelled CSV and save it (skops, no pickle)."""
     import scoring as sc  # noqa: PLC0415 - keep other commands quick to start
 
+    if indicator_directions and monotone:
+        raise click.UsageError("give either --indicator-directions or --monotone, not both")
+    directions = dict(sc.MONOTONE) if indicator_directions else _directions(monotone)
     with _scoring_errors():
         table = sc.read_table(csv_path, label=label, positive=positive)
-        trained = sc.train(
-            table, folds=folds, monotone=_directions(monotone), params=sc.Params(seed=seed)
+        trained = sc.train(table, folds=folds, monotone=directions, params=sc.Params(seed=seed))
+        saved = sc.save(
+            trained.model,
+            out,
+            training=table.summary(),
+            metrics=trained.metrics(),
+            reference=trained.reference,
         )
-        saved = sc.save(trained.model, out, training=table.summary(), metrics=trained.metrics())
     click.echo(f"model {saved.model_version} saved to {out} (sha256 {saved.model_sha256})")
     if trained.cross_validated is None:
         click.echo("in-sample (optimistic, the model has seen these rows):")
@@ -302,6 +316,16 @@ def scoring_synth(merchants: int, seed: int, out: Path) -> None:
         f" {synthetic.defaults} defaulted ({synthetic.defaults / merchants:.1%}), seed {seed}:"
         f" {written.indicators}, {written.training} (label {LABEL}, positive {POSITIVE})"
     )
+
+
+def _database_commands() -> None:
+    from app.risk.commands import COMMANDS  # noqa: PLC0415 - click only; the rest loads on use
+
+    for command in COMMANDS:
+        scoring.add_command(command)
+
+
+_database_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

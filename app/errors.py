@@ -18,6 +18,7 @@ from sqlalchemy.exc import DataError
 
 import escrow
 import qr
+import scoring
 from app import exceptions as app_errors
 from app.payments.provider import InvalidNotification
 
@@ -50,6 +51,10 @@ DOMAIN_STATUS: list[tuple[type[Exception], int, str]] = [
     (escrow.InsufficientBalance, 409, "Insufficient balance"),
     (escrow.Refused, 409, "Refused"),
     (escrow.EscrowError, 400, "Request refused"),
+    (scoring.BadData, 422, "Data refused"),
+    (scoring.ModelFileRefused, 422, "Model file refused"),
+    (scoring.BadSettings, 422, "Settings refused"),
+    (scoring.ScoringError, 500, "Scoring unavailable"),
 ]
 """Most specific first: the first matching class wins."""
 
@@ -142,6 +147,7 @@ def exception_handlers() -> ExceptionHandlersMap:
         escrow.EscrowError: _domain_error,
         app_errors.AppError: _domain_error,
         qr.QrError: _domain_error,
+        scoring.ScoringError: _domain_error,
         InvalidNotification: _domain_error,
         HTTPException: _http_error,
         DataError: _unstorable,

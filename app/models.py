@@ -7,8 +7,16 @@ from app.base import Base
 from app.cards import models as card_models
 from app.merchants import models as merchant_models
 from app.qrcodes import models as qr_models
+from app.risk import models as risk_models
 from escrow import metadata as escrow_metadata
 
 target_metadata = [escrow_metadata, Base.metadata]
 
-__all__ = ["auth_models", "card_models", "merchant_models", "qr_models", "target_metadata"]
+__all__ = [
+    "auth_models",
+    "card_models",
+    "merchant_models",
+    "qr_models",
+    "risk_models",
+    "target_metadata",
+]

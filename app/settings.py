@@ -130,6 +130,18 @@ class CardRules:
 
 
 @dataclass(frozen=True)
+class WorkerSettings:
+    """Background work inside ``pguard run``: re-rating merchants as their data changes."""
+
+    in_process: bool = field(default_factory=lambda: _env("PGUARD_WORKERS", "on") != "off")
+    """Run the workers inside the web process; ``off`` when they run as separate processes."""
+    poll_seconds: float = field(
+        default_factory=lambda: float(_env("PGUARD_WORKER_POLL_SECONDS", "0.25"))
+    )
+    """How often an idle worker looks for queued work."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings of one process."""
 
@@ -138,6 +150,7 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     cards: CardRules = field(default_factory=CardRules)
+    workers: WorkerSettings = field(default_factory=WorkerSettings)
     environment: str = field(default_factory=lambda: _env("PGUARD_ENV", "development"))
     """``development`` or ``production``; production refuses every sandbox adapter."""
     payments: str = field(default_factory=lambda: _env("PGUARD_PAYMENTS", "sandbox"))

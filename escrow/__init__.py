@@ -30,7 +30,7 @@ from escrow.ledger import (
 )
 from escrow.models import AccountKind, CardKind, CardStatus, metadata
 from escrow.money import DEFAULT_CUSTODY_RATIO_BP, Split, refundable, split
-from escrow.reports import CardEvent, Settlement, card_history, settlement
+from escrow.reports import CardEvent, Settlement, card_history, outstanding, settlement
 from escrow.verify import Problem, VerifyReport, verify
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "VerifyReport",
     "card_history",
     "metadata",
+    "outstanding",
     "refundable",
     "settlement",
     "split",

@@ -105,6 +105,24 @@ async def card_history(
     return [CardEvent(**row._asdict()) for row in rows]
 
 
+_OUTSTANDING = text("""
+    SELECT merchant_id, sum(balance)::bigint AS outstanding
+      FROM accounts
+     WHERE merchant_id = ANY(:ids) AND kind IN ('custody', 'cards_cover')
+     GROUP BY merchant_id
+""")
+
+
+async def outstanding(session: AsyncSession, merchant_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """What consumers could ask back today, per merchant (custody held plus insured cover).
+
+    Read from the account balances the ledger's trigger keeps, so it is cheap for many
+    merchants at once; merchants without a book are absent.
+    """
+    rows = await session.execute(_OUTSTANDING, {"ids": merchant_ids})
+    return {merchant_id: int(total) for merchant_id, total in rows}
+
+
 async def settlement(session: AsyncSession, merchant_id: uuid.UUID) -> Settlement:
     """The merchant's settlement figures."""
     figures = (await session.execute(_SETTLEMENT, {"m": merchant_id})).one()._asdict()

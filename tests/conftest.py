@@ -34,6 +34,10 @@ SERVER_URL_ENV = "DATABASE_URL"
 # Every test request comes from one client address; the per-address sign-in limit is
 # tested on its own (tests/integration/test_rate_limit.py), the per-identity one over HTTP.
 os.environ["PGUARD_SIGN_IN_IP_LIMIT"] = "1000000"
+# The test client runs the app's start-up hooks on an event loop of its own, where a worker
+# would share the tests' connection pool across loops. Tests that need the re-rating worker
+# start it on their own loop (tests/e2e/test_risk.py).
+os.environ["PGUARD_WORKERS"] = "off"
 
 
 def _server_url() -> str:

@@ -14,7 +14,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -34,6 +33,7 @@ from app.cards.models import (
     RefundRequest,
     RefundStatus,
 )
+from app.clock import today
 from app.exceptions import (
     Conflict,
     Forbidden,
@@ -44,6 +44,7 @@ from app.exceptions import (
 )
 from app.merchants.models import Industry, Merchant, MerchantStatus, Product, ProductStatus
 from app.qrcodes.service import keyring
+from app.risk.queue import request_rerate
 from app.security.keys import purpose_key
 from app.security.tokens import digest
 from app.settings import get_settings
@@ -57,8 +58,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-"""Business dates (cooling-off days) are counted in Shanghai time."""
 REDEMPTION_CODE_TTL = timedelta(minutes=2)
 MIN_ANONYMOUS_KEY = 32
 REFUND_FORMULA = "refundable = ceil(paid × remaining units ÷ total units)"
@@ -405,6 +404,8 @@ async def _issue_card(session: AsyncSession, order: Order) -> None:
     order.paid_at = now
     order.card_id = card_id
     await session.flush()
+    # A sale changes the merchant's sales indicators: re-rate it (after this commits).
+    await request_rerate(session, merchant.id, "card sold", str(card_id))
 
 
 async def visible_order(
@@ -639,7 +640,7 @@ class RefundOutcome:
 
 def _in_cooling_off(bought: datetime, days: int, now: datetime) -> bool:
     """Counted in Shanghai calendar days: bought on day 0, refundable through day ``days``."""
-    return (now.astimezone(SHANGHAI).date() - bought.astimezone(SHANGHAI).date()).days <= days
+    return (today(now) - today(bought)).days <= days
 
 
 async def request_refund(

@@ -17,6 +17,7 @@ from app.exceptions import Conflict, Forbidden, Invalid, NotFound
 from app.merchants.models import Industry, Merchant, MerchantStatus, Product, ProductStatus
 from app.merchants.rules import ProductDraft, product_problems
 from app.merchants.uscc import normalise_uscc, uscc_problem
+from app.risk.queue import request_rerate
 from app.security.passwords import MIN_LENGTH, hash_password
 from app.settings import get_settings
 from escrow import EscrowLedger
@@ -111,6 +112,8 @@ async def register(session: AsyncSession, reg: Registration, cipher: PiiCipher) 
         await session.flush()
     except IntegrityError as exc:  # a concurrent registration won the race
         raise Conflict("this merchant or user name was registered a moment ago") from exc
+    # Rated from the start: with no records yet, every source counts as missing.
+    await request_rerate(session, merchant.id, "registered")
     return merchant
 
 

@@ -20,9 +20,10 @@ from app.merchants.models import Industry
 from app.merchants.routes import ProductOut, product_out
 from app.merchants.service import own_merchant, products_of
 from app.qrcodes import service
+from app.risk.service import grades_of
+from app.risk.supervision import UNRATED
 from app.settings import get_settings
 
-UNRATED = "NR"
 """Grade shown until the scoring service rates the merchant."""
 
 
@@ -61,7 +62,7 @@ class MerchantProfile(msgspec.Struct):
     address: str
     licence_status: str
     risk_grade: str
-    """A to E once rated; NR (not rated) until the scoring service rates the merchant."""
+    """A (safest) to E once rated; NR (not rated) until a model has rated the merchant."""
     protection: Protection
     complaint_count: int | None
     """None until complaints are recorded by the platform."""
@@ -108,6 +109,10 @@ class CounterQrController(Controller):
         url = qr.counter_url(get_settings().cards.public_base_url, merchant.id, ring)
         return url, merchant.legal_name, merchant.custody_ratio_bp
 
+    async def _grade(self, db: Db, me: Me) -> str:
+        merchant = await own_merchant(db, me)
+        return (await grades_of(db, [merchant.id])).get(merchant.id, UNRATED)
+
     @get("/qr")
     async def url(self, db: Db, me: Me) -> CounterCodeOut:
         """The URL the counter code carries."""
@@ -129,8 +134,9 @@ class CounterQrController(Controller):
     async def poster_pdf(self, db: Db, me: Me) -> Response[bytes]:
         """A print-ready poster with the merchant's name, grade and protection."""
         url, name, ratio = await self._url(db, me)
+        grade = await self._grade(db, me)
         return Response(
-            qr.poster_pdf(url, name, UNRATED, custody_ratio_bp=ratio),
+            qr.poster_pdf(url, name, grade, custody_ratio_bp=ratio),
             media_type="application/pdf",
             headers={"Content-Disposition": 'attachment; filename="counter-poster.pdf"'},
         )
@@ -139,8 +145,9 @@ class CounterQrController(Controller):
     async def poster_svg(self, db: Db, me: Me) -> Response[str]:
         """The same poster as SVG."""
         url, name, ratio = await self._url(db, me)
+        grade = await self._grade(db, me)
         return Response(
-            qr.poster_svg(url, name, UNRATED, custody_ratio_bp=ratio), media_type="image/svg+xml"
+            qr.poster_svg(url, name, grade, custody_ratio_bp=ratio), media_type="image/svg+xml"
         )
 
 
@@ -182,7 +189,7 @@ class ScanController(Controller):
             district=merchant.district,
             address=merchant.address,
             licence_status=merchant.status,
-            risk_grade=UNRATED,
+            risk_grade=(await grades_of(db, [merchant.id])).get(merchant.id, UNRATED),
             protection=Protection(
                 custody_ratio_bp=merchant.custody_ratio_bp,
                 insured_ratio_bp=10_000 - merchant.custody_ratio_bp,

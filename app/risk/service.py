@@ -1,0 +1,381 @@
+"""Ratings: the active model, rating merchants from their records, grade changes and their causes.
+
+A rating reads, per merchant, the latest record of each (source, kind) dated before the scoring
+day (tomorrow in Shanghai: what is known by today counts), plus today's snapshot of the
+platform's own sales. The model is loaded from PostgreSQL, so every process rates with the
+same active model; a process reloads it only when the active version changes.
+
+Ratings of one merchant are serialised by a transaction-level advisory lock, so two raters can
+never both record the same grade change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from sqlalchemy import select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+import escrow
+from app.base import utcnow
+from app.clock import today
+from app.exceptions import Conflict, NotFound
+from app.merchants.models import Merchant
+from app.risk.ingest import fingerprint, stored_value
+from app.risk.models import IndicatorRecord, Rating, RatingChange, ScoringModel
+from app.risk.queue import request_all
+from scoring import Indicator, Source
+from scoring.rating import Rater
+from scoring.store import loads
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from datetime import date
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from scoring.rating import Rating as Scored
+
+PLATFORM = "platform:sales"
+"""Provenance of the sales snapshot the platform computes from its own orders and ledger."""
+BATCH = 1000
+
+_LATEST = text("""
+    SELECT DISTINCT ON (merchant_id, source, kind)
+           merchant_id, id, source, kind, value, as_of, provenance
+      FROM indicator_records
+     WHERE merchant_id = ANY(:ids) AND as_of < :at
+     ORDER BY merchant_id, source, kind, as_of DESC, id DESC
+""")
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why a merchant is being re-rated: shown in its grade history."""
+
+    text: str
+    ref: str | None = None
+
+
+class _Models:
+    """The active model of this process, reloaded only when the active version changes."""
+
+    def __init__(self) -> None:
+        self.rater: Rater | None = None
+        self.lock = asyncio.Lock()
+
+    async def active(self, session: AsyncSession) -> Rater | None:
+        version = await session.scalar(select(ScoringModel.version).where(ScoringModel.active))
+        if version is None:
+            return None
+        if self.rater is not None and self.rater.model_version == version:
+            return self.rater
+        async with self.lock:
+            if self.rater is None or self.rater.model_version != version:
+                data = await session.scalar(
+                    select(ScoringModel.file).where(ScoringModel.version == version)
+                )
+                if data is None:  # pragma: no cover - the version was just read
+                    return None
+                saved = await anyio.to_thread.run_sync(
+                    lambda: loads(data, origin=f"model {version} in the database")
+                )
+                self.rater = Rater(saved)
+            return self.rater
+
+
+MODELS = _Models()
+
+
+async def add_model(
+    session: AsyncSession, data: bytes, *, activate: bool, by: uuid.UUID | None
+) -> tuple[str, int]:
+    """Store a model file (checked as the loader checks it); activating queues every merchant.
+
+    Returns the model's version and how many merchants were queued for re-rating.
+    """
+    saved = await anyio.to_thread.run_sync(lambda: loads(data, origin="the model file"))
+    Rater(saved)  # refuses a model that cannot rate merchants, before anything is stored
+    summary = {"training": saved.training, "metrics": saved.metrics}
+    await session.execute(
+        pg_insert(ScoringModel)
+        .values(
+            version=saved.model_version,
+            file=data,
+            sha256=saved.sha256,
+            summary=summary,
+            active=False,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing()
+    )
+    stored = await session.scalar(
+        select(ScoringModel.sha256).where(ScoringModel.version == saved.model_version)
+    )
+    if stored != saved.sha256:
+        raise Conflict(f"another model file is already stored as version {saved.model_version}")
+    if not activate:
+        return saved.model_version, 0
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('scoring_models'))"))
+    await session.execute(update(ScoringModel).where(ScoringModel.active).values(active=False))
+    await session.execute(
+        update(ScoringModel)
+        .where(ScoringModel.version == saved.model_version)
+        .values(active=True, activated_at=utcnow(), activated_by=by)
+    )
+    queued = await request_all(session, f"model {saved.model_version} activated")
+    return saved.model_version, queued
+
+
+async def records_for(
+    session: AsyncSession, merchant_ids: Sequence[uuid.UUID], at: date
+) -> dict[uuid.UUID, list[Indicator]]:
+    """Per merchant, the latest record of each kind dated before ``at``, with its id."""
+    found: dict[uuid.UUID, list[Indicator]] = {m: [] for m in merchant_ids}
+    rows = await session.execute(_LATEST, {"ids": list(merchant_ids), "at": at})
+    for merchant_id, record_id, source, kind, value, as_of, provenance in rows:
+        found[merchant_id].append(
+            Indicator(
+                uscc=str(merchant_id),
+                source=Source(source),
+                kind=kind,
+                value=float(value)
+                if isinstance(value, int) and not isinstance(value, bool)
+                else value,
+                as_of=as_of,
+                provenance=provenance,
+                ref=str(record_id),
+            )
+        )
+    return found
+
+
+async def rate(
+    session: AsyncSession,
+    causes: Mapping[uuid.UUID, Cause],
+    *,
+    now: datetime | None = None,
+    with_sales: bool = True,
+) -> int:
+    """Re-rate the merchants in ``causes`` in the caller's transaction; return how many.
+
+    Nothing is rated (0) while no model is active: a merchant then shows as not rated.
+    """
+    rater = await MODELS.active(session)
+    if rater is None or not causes:
+        return 0
+    now = now or utcnow()
+    ids = sorted(causes)
+    for merchant_id in ids:
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('rating'), hashtext(:m))"),
+            {"m": str(merchant_id)},
+        )
+    if with_sales:
+        await refresh_sales(session, ids, now)
+    at = today(now) + timedelta(days=1)
+    records = await records_for(session, ids, at)
+    by_key = {str(m): r for m, r in records.items()}
+    scored: list[Scored] = await anyio.to_thread.run_sync(lambda: rater.rate(by_key, at))
+    previous = dict(
+        (
+            await session.execute(
+                select(Rating.merchant_id, Rating.grade).where(Rating.merchant_id.in_(ids))
+            )
+        ).all()
+    )
+    rows: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    for item in scored:
+        merchant_id = uuid.UUID(item.key)
+        cause = causes[merchant_id]
+        rows.append(_rating_row(merchant_id, item, cause, now, at))
+        before = previous.get(merchant_id)
+        if before != item.grade.grade:
+            changes.append(
+                {
+                    "merchant_id": merchant_id,
+                    "from_grade": before,
+                    "to_grade": item.grade.grade,
+                    "probability": item.probability,
+                    "model_version": item.model_version,
+                    "cause": cause.text,
+                    "cause_ref": cause.ref,
+                    "changed_at": now,
+                }
+            )
+    stmt = pg_insert(Rating)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Rating.merchant_id],
+            set_={c: stmt.excluded[c] for c in rows[0] if c != "merchant_id"},
+        ),
+        rows,
+    )
+    if changes:
+        await session.execute(pg_insert(RatingChange), changes)
+    return len(rows)
+
+
+def _rating_row(
+    merchant_id: uuid.UUID, item: Scored, cause: Cause, now: datetime, at: date
+) -> dict[str, Any]:
+    return {
+        "merchant_id": merchant_id,
+        "probability": item.probability,
+        "reference_probability": item.reference_probability,
+        "grade": item.grade.grade,
+        "model_grade": item.grade.model_grade,
+        "overrides": [o.value for o in item.grade.overrides],
+        "reasons": [r.to_dict() for r in item.top_reasons],
+        "contributions": {r.feature: r.contribution for r in item.contributions},
+        "model_version": item.model_version,
+        "cut_points_version": item.grade.cut_points_version,
+        "scored_for": at,
+        "rated_at": now,
+        "cause": cause.text,
+    }
+
+
+_SALES = text("""
+    SELECT merchant_id,
+           coalesce(sum(amount) FILTER (WHERE paid_at >= :now - interval '30 days'), 0)
+             AS last_30,
+           coalesce(sum(amount) FILTER (WHERE paid_at < :now - interval '30 days'), 0)
+             AS before,
+           coalesce(sum(amount) FILTER (WHERE paid_at >= :now - interval '90 days'), 0)
+             AS last_90
+      FROM orders
+     WHERE merchant_id = ANY(:ids) AND status = 'paid'
+       AND paid_at >= :now - interval '120 days'
+     GROUP BY merchant_id
+""")
+
+_DISCOUNT = text("""
+    SELECT merchant_id, max((units - price) * 100.0 / units) AS deepest
+      FROM products
+     WHERE merchant_id = ANY(:ids) AND status = 'active' AND kind = 'stored_value'
+     GROUP BY merchant_id
+""")
+
+
+async def refresh_sales(
+    session: AsyncSession, merchant_ids: Sequence[uuid.UUID], now: datetime
+) -> int:
+    """Today's platform sales indicators for these merchants, from orders, products and ledger.
+
+    * ``surge_pct``: card sales of the last 30 days against the monthly mean of the 90 before;
+    * ``max_discount_pct``: the deepest discount of a stored-value card now on sale;
+    * ``outstanding_to_revenue``: unredeemed balances against the last 90 days' card sales.
+
+    A figure with nothing to compare against is left out (missing), never written as zero.
+    One query per figure for the whole batch; returns how many snapshot records were written.
+    """
+    ids = list(merchant_ids)
+    figures: dict[tuple[uuid.UUID, str], float] = {}
+    sales = (await session.execute(_SALES, {"ids": ids, "now": now})).all()
+    for merchant_id, last_30, before, _ in sales:
+        if before > 0:
+            figures[merchant_id, "surge_pct"] = round((last_30 / (before / 3) - 1) * 100, 2)
+    for merchant_id, deepest in await session.execute(_DISCOUNT, {"ids": ids}):
+        figures[merchant_id, "max_discount_pct"] = round(float(deepest), 2)
+    revenue = {m: int(last_90) for m, _, _, last_90 in sales if last_90 > 0}
+    if revenue:
+        held = await escrow.outstanding(session, list(revenue))
+        for merchant_id, last_90 in revenue.items():
+            figures[merchant_id, "outstanding_to_revenue"] = round(
+                held.get(merchant_id, 0) / last_90, 4
+            )
+    if not figures:
+        return 0
+    as_of = today(now)
+    rows = []
+    for (merchant_id, kind), value in figures.items():
+        record = Indicator(str(merchant_id), Source.SALES, kind, value, as_of, PLATFORM)
+        rows.append(
+            {
+                "merchant_id": merchant_id,
+                "source": Source.SALES.value,
+                "kind": kind,
+                "value": stored_value(value),
+                "as_of": as_of,
+                "provenance": PLATFORM,
+                "fingerprint": fingerprint(record, snapshot=True),
+                "received_at": now,
+            }
+        )
+    stmt = pg_insert(IndicatorRecord).values(rows)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["merchant_id", "fingerprint"],
+            set_={"value": stmt.excluded.value, "received_at": stmt.excluded.received_at},
+        )
+    )
+    return len(rows)
+
+
+async def rerate_all(
+    sessions: Any,  # noqa: ANN401 - an async_sessionmaker
+    *,
+    cause: str = "scheduled re-rating",
+    batch: int = BATCH,
+) -> int:
+    """Re-rate every merchant, one transaction per batch; return how many were rated."""
+    done = 0
+    after = uuid.UUID(int=0)
+    while True:
+        async with sessions() as session, session.begin():
+            ids = list(
+                (
+                    await session.scalars(
+                        select(Merchant.id)
+                        .where(Merchant.id > after)
+                        .order_by(Merchant.id)
+                        .limit(batch)
+                    )
+                ).all()
+            )
+            if not ids:
+                return done
+            done += await rate(session, {m: Cause(cause) for m in ids})
+            after = ids[-1]
+
+
+async def current(session: AsyncSession, merchant_id: uuid.UUID) -> Rating | None:
+    """The merchant's current rating, if it has been rated."""
+    return await session.get(Rating, merchant_id)
+
+
+async def history(session: AsyncSession, merchant_id: uuid.UUID) -> Sequence[RatingChange]:
+    """Every grade change of the merchant, oldest first."""
+    return (
+        await session.scalars(
+            select(RatingChange)
+            .where(RatingChange.merchant_id == merchant_id)
+            .order_by(RatingChange.changed_at, RatingChange.id)
+        )
+    ).all()
+
+
+async def grades_of(
+    session: AsyncSession, merchant_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Current grades of several merchants (not rated ones are absent)."""
+    if not merchant_ids:
+        return {}
+    rows = await session.execute(
+        select(Rating.merchant_id, Rating.grade).where(Rating.merchant_id.in_(merchant_ids))
+    )
+    return dict(rows.all())
+
+
+def require(rating: Rating | None) -> Rating:
+    """The rating, or :class:`NotFound` in words a person understands."""
+    if rating is None:
+        raise NotFound("this merchant has not been rated yet")
+    return rating
