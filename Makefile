@@ -11,3 +11,4 @@ bench:  ## run the benchmarks under bench/ (prints figures; asserts nothing)
 	scripts/bootstrap --dev
 	.venv/bin/python bench/ledger.py
 	.venv/bin/python bench/http.py
+	.venv/bin/python bench/scoring.py
