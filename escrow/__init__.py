@@ -1,9 +1,10 @@
-"""Escrow: cards, the double-entry ledger, custody and insurance cover, in integer fen.
+"""Escrow: cards, the double-entry ledger, custody, insurance cover and reconciliation.
 
 Framework-free: imports neither ``app`` nor ``litestar``, nor the other domain packages.
 """
 
 from escrow.errors import (
+    BadStatement,
     BookFrozen,
     CardNotOpen,
     CardUsed,
@@ -13,6 +14,7 @@ from escrow.errors import (
     InvalidAmount,
     InvalidRatio,
     InvalidRequest,
+    NoClaimPending,
     NotFound,
     Refused,
     UnknownBook,
@@ -20,7 +22,10 @@ from escrow.errors import (
 )
 from escrow.ledger import (
     CardBalance,
+    CardClaim,
     CardPayout,
+    ClaimPaymentReceipt,
+    CompensationReceipt,
     DefaultPayoutReceipt,
     EscrowLedger,
     PurchaseReceipt,
@@ -30,20 +35,33 @@ from escrow.ledger import (
 )
 from escrow.models import AccountKind, CardKind, CardStatus, metadata
 from escrow.money import DEFAULT_CUSTODY_RATIO_BP, Split, refundable, split
+from escrow.reconcile import (
+    Movement,
+    Pair,
+    Reconciliation,
+    StatementLine,
+    custody_movements,
+    parse_statement,
+    reconcile,
+)
 from escrow.reports import CardEvent, Settlement, card_history, outstanding, settlement
 from escrow.verify import Problem, VerifyReport, verify
 
 __all__ = [
     "DEFAULT_CUSTODY_RATIO_BP",
     "AccountKind",
+    "BadStatement",
     "BookFrozen",
     "CardBalance",
+    "CardClaim",
     "CardEvent",
     "CardKind",
     "CardNotOpen",
     "CardPayout",
     "CardStatus",
     "CardUsed",
+    "ClaimPaymentReceipt",
+    "CompensationReceipt",
     "DefaultPayoutReceipt",
     "EscrowError",
     "EscrowLedger",
@@ -52,21 +70,29 @@ __all__ = [
     "InvalidAmount",
     "InvalidRatio",
     "InvalidRequest",
+    "Movement",
+    "NoClaimPending",
     "NotFound",
+    "Pair",
     "Problem",
     "PurchaseReceipt",
+    "Reconciliation",
     "RedemptionReceipt",
     "RefundReceipt",
     "Refused",
     "Settlement",
     "SettlementReceipt",
     "Split",
+    "StatementLine",
     "UnknownBook",
     "UnknownCard",
     "VerifyReport",
     "card_history",
+    "custody_movements",
     "metadata",
     "outstanding",
+    "parse_statement",
+    "reconcile",
     "refundable",
     "settlement",
     "split",

@@ -83,3 +83,21 @@ class IdempotencyConflict(EscrowError):
     """An idempotency key was reused for a different request."""
 
     code = "idempotency-conflict"
+
+
+class NoClaimPending(Refused):
+    """A claim payment for a book with nothing to claim: no default, or already paid."""
+
+    code = "no-claim-pending"
+
+
+class BadStatement(EscrowError):
+    """The custody bank's statement file cannot be read; the message names the line."""
+
+    code = "bad-statement"
+
+    def __init__(self, line: int, problem: str) -> None:
+        super().__init__(f"statement line {line}: {problem}")
+        self.line = line
+        """1-based line of the file where the problem is."""
+        self.problem = problem

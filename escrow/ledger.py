@@ -20,14 +20,25 @@ postings by :func:`escrow.verify.verify` (``pguard ledger verify``):
 7. Custody, receivables, card cover and pending claims never go negative; the policy and
    refunds payable never go positive. *CHECK constraints on ``accounts``.*
 8. A merchant's entries are numbered 1..n and chained by SHA-256 (``escrow.chain``).
+9. A defaulted card's consumer gets exactly the card's outstanding at default: custody paid
+   at default, plus claims paid by the insurer, plus the claim still pending, equals
+   ``ceil(paid * units_remaining / units_total)``. A card's pending claim never goes
+   negative, so no claim is paid twice.
+
+A default freezes the book for good: after it only :meth:`EscrowLedger.pay_claim` (and
+replays of earlier requests) still write to it.
 
 Concurrency: every operation first locks its merchant's book row (the chain head), then the
-cards it touches in ascending id order. Every write for one merchant is thus serialised
-by one lock taken first, so racing operations can neither overdraw nor deadlock.
+cards whose rows it reads or changes, in ascending id order. Every write for one merchant is
+thus serialised by one lock taken first, so racing operations can neither overdraw nor
+deadlock.
 
 Idempotency: every operation takes a key, unique per merchant. Its first result is stored
 in the same transaction; a repeat of the same request returns it, a different request with
 the same key raises :class:`~escrow.errors.IdempotencyConflict`.
+
+Entry kinds: each operation writes entries of its own kind (``journal_entries.kind`` has a
+CHECK listing them; migration 0005 added ``claim_payment`` and ``compensation``).
 
 The ledger only flushes; the caller owns the transaction (one use case, one unit of work).
 """
@@ -53,7 +64,9 @@ from escrow.errors import (
     CardUsed,
     IdempotencyConflict,
     InsufficientBalance,
+    InvalidAmount,
     InvalidRequest,
+    NoClaimPending,
     UnknownBook,
     UnknownCard,
 )
@@ -155,6 +168,40 @@ class CardPayout(msgspec.Struct, frozen=True, kw_only=True):
     claim_amount: int
 
 
+class CardClaim(msgspec.Struct, frozen=True, kw_only=True):
+    """One card's part of a claim payment: what the insurer paid its consumer."""
+
+    card_id: uuid.UUID
+    amount: int
+
+
+class ClaimPaymentReceipt(msgspec.Struct, frozen=True, kw_only=True):
+    """The insurer paid every pending claim of a defaulted merchant, card by card."""
+
+    merchant_id: uuid.UUID
+    seq: int
+    reference: str
+    """The insurer's payment reference, as given."""
+    total: int
+    cards: tuple[CardClaim, ...]
+    """In ascending card id order; ``total`` is their sum."""
+    replayed: bool = False
+
+
+class CompensationReceipt(msgspec.Struct, frozen=True, kw_only=True):
+    """A regulator's decision that the merchant owes a consumer ``amount`` fen."""
+
+    merchant_id: uuid.UUID
+    seq: int
+    card_id: uuid.UUID
+    amount: int
+    receivable: int
+    """Everything the merchant owes consumers after this decision (refunds and compensation)."""
+    card: CardBalance
+    """Unchanged: the card stays open with its value."""
+    replayed: bool = False
+
+
 class DefaultPayoutReceipt(msgspec.Struct, frozen=True, kw_only=True):
     """A declared default: custody paid out per card, insured shares turned into a claim."""
 
@@ -174,7 +221,18 @@ ReceiptT = TypeVar(
     RefundReceipt,
     SettlementReceipt,
     DefaultPayoutReceipt,
+    ClaimPaymentReceipt,
+    CompensationReceipt,
 )
+
+CLAIM_PAYMENT = EntryKind.CLAIM_PAYMENT.value
+"""Operation name of :meth:`EscrowLedger.pay_claim` (idempotency records, receipts)."""
+COMPENSATION = EntryKind.COMPENSATION.value
+"""Operation name of :meth:`EscrowLedger.compensate`."""
+
+JOURNAL_KIND_OF: dict[str, EntryKind] = {kind.value: kind for kind in EntryKind}
+"""The journal entry kind each operation is written as: its own."""
+MAX_REFERENCE_LENGTH = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +253,8 @@ class _Entry:
     book: _Book
     seq: int
     kind: EntryKind
+    operation: str
+    """What the idempotency record calls it; the kind's name except for interim kinds."""
     idempotency_key: str
     legs: list[Leg]
     created_at: datetime
@@ -213,6 +273,19 @@ def _check_key(key: str) -> str:
             f"an idempotency key must be a non-blank string of at most {MAX_KEY_LENGTH} characters"
         )
     return key
+
+
+def _check_reference(reference: str) -> str:
+    if (
+        not isinstance(reference, str)
+        or not reference.strip()
+        or len(reference) > MAX_REFERENCE_LENGTH
+    ):
+        raise InvalidRequest(
+            f"a payment reference must be a non-blank string of at most {MAX_REFERENCE_LENGTH}"
+            " characters"
+        )
+    return reference
 
 
 def _request_hash(operation: str, params: dict[str, Any]) -> bytes:
@@ -633,6 +706,107 @@ class EscrowLedger:
         )
         return await self._write(conn, entry, params, receipt)
 
+    async def pay_claim(
+        self, merchant_id: uuid.UUID, *, reference: str, idempotency_key: str
+    ) -> ClaimPaymentReceipt:
+        """Record the insurer paying every pending claim of a defaulted merchant to consumers.
+
+        The second half of a default: :meth:`default_payout` paid each card's custody share
+        and moved its insured share to pending claims; here the insurer pays those to the
+        consumers, card by card, in one entry. The only new write a frozen book takes. A book
+        with nothing pending (no default declared, or the claim already paid) is refused with
+        :class:`~escrow.errors.NoClaimPending`.
+        """
+        _check_reference(reference)
+        _check_key(idempotency_key)
+        params = {"reference": reference}
+        conn = await self._conn()
+        book = await self._lock_book(conn, merchant_id)
+        replay = await self._replay(
+            conn, merchant_id, idempotency_key, CLAIM_PAYMENT, params, ClaimPaymentReceipt
+        )
+        if replay is not None:
+            return replay
+        if book.status != BookStatus.DEFAULTED:
+            raise NoClaimPending(
+                "no default has been declared for this merchant, so there is no claim to pay"
+            )
+        # The book lock serialises this against any other write; defaulted cards never change,
+        # so their rows need no lock of their own.
+        pending = (await conn.execute(sql.PENDING_CLAIMS, {"merchant_id": merchant_id})).all()
+        if not pending:
+            raise NoClaimPending(
+                "this merchant's insurance claim has already been paid; nothing is pending"
+            )
+        claims = tuple(CardClaim(card_id=row.card_id, amount=row.pending) for row in pending)
+        legs: Legs = []
+        for claim in claims:
+            legs += [
+                (AccountKind.INSURER, claim.card_id, -claim.amount),
+                (AccountKind.CONSUMERS, claim.card_id, claim.amount),
+                (AccountKind.CLAIMS_PENDING, claim.card_id, -claim.amount),
+                (AccountKind.POLICY, claim.card_id, claim.amount),
+            ]
+        entry = self._entry(book, CLAIM_PAYMENT, idempotency_key, legs, now=self._clock())
+        receipt = ClaimPaymentReceipt(
+            merchant_id=merchant_id,
+            seq=entry.seq,
+            reference=reference,
+            total=sum(claim.amount for claim in claims),
+            cards=claims,
+        )
+        return await self._write(conn, entry, params, receipt)
+
+    async def compensate(
+        self, merchant_id: uuid.UUID, card_id: uuid.UUID, *, amount: int, idempotency_key: str
+    ) -> CompensationReceipt:
+        """Book a regulator's decision that the merchant pays a consumer ``amount`` fen.
+
+        A partial decision in a dispute: the card stays open and keeps its value, and the
+        merchant owes the compensation as it owes a refund's insured part (a receivable that
+        :meth:`settle_receivable` clears), so the debt shows in its settlement. The amount is
+        capped at the card's price: a decision above it is a mistake to catch, not to book.
+        """
+        check_positive(amount, "the compensation")
+        _check_key(idempotency_key)
+        params = {"card_id": card_id, "amount": amount}
+        conn = await self._conn()
+        book = await self._lock_book(conn, merchant_id)
+        replay = await self._replay(
+            conn, merchant_id, idempotency_key, COMPENSATION, params, CompensationReceipt
+        )
+        if replay is not None:
+            return replay
+        _require_open(book)
+
+        card = await self._lock_open_card(conn, merchant_id, card_id)
+        if amount > card.paid:
+            raise InvalidAmount(
+                f"the compensation of {amount} fen is more than the {card.paid} fen paid for"
+                " the card"
+            )
+        owed = (await self.balances(merchant_id))[AccountKind.MERCHANT_RECEIVABLE]
+        entry = self._entry(
+            book,
+            COMPENSATION,
+            idempotency_key,
+            [
+                (AccountKind.MERCHANT_RECEIVABLE, card_id, amount),
+                (AccountKind.REFUNDS_PAYABLE, card_id, -amount),
+            ],
+            now=self._clock(),
+            card_id=card_id,
+        )
+        receipt = CompensationReceipt(
+            merchant_id=merchant_id,
+            seq=entry.seq,
+            card_id=card_id,
+            amount=amount,
+            receivable=owed + amount,
+            card=card,
+        )
+        return await self._write(conn, entry, params, receipt)
+
     # -- internals -----------------------------------------------------------------------
 
     async def _lock_book(self, conn: AsyncConnection, merchant_id: uuid.UUID) -> _Book:
@@ -670,7 +844,7 @@ class EscrowLedger:
     def _entry(
         self,
         book: _Book,
-        kind: EntryKind,
+        operation: str,
         idempotency_key: str,
         legs: Legs,
         *,
@@ -679,6 +853,8 @@ class EscrowLedger:
         units: int | None = None,
     ) -> _Entry:
         """The next entry of the book's chain, with its non-zero legs, ready to write."""
+        operation = str(operation)  # an EntryKind is its plain name in the records
+        kind = JOURNAL_KIND_OF[operation]
         seq = book.seq + 1
         chained = [
             Leg(line, account.value, LEDGER_OF[account].value, leg_card, amount)
@@ -697,14 +873,16 @@ class EscrowLedger:
             created_at=now,
             legs=chained,
         )
-        return _Entry(book, seq, kind, idempotency_key, chained, now, card_id, units, digest)
+        return _Entry(
+            book, seq, kind, operation, idempotency_key, chained, now, card_id, units, digest
+        )
 
     async def _replay(
         self,
         conn: AsyncConnection,
         merchant_id: uuid.UUID,
         key: str,
-        operation: EntryKind,
+        operation: str,
         params: dict[str, Any],
         receipt_type: type[ReceiptT],
     ) -> ReceiptT | None:
@@ -757,8 +935,8 @@ class EscrowLedger:
                 "e_hash": entry.digest,
                 "k_merchant_id": merchant_id,
                 "k_key": entry.idempotency_key,
-                "k_operation": entry.kind.value,
-                "k_request_hash": _request_hash(entry.kind, params),
+                "k_operation": entry.operation,
+                "k_request_hash": _request_hash(entry.operation, params),
                 "k_result": msgspec.to_builtins(receipt),
                 "k_created_at": entry.created_at,
                 "book": merchant_id,

@@ -120,6 +120,8 @@ class EntryKind(enum.StrEnum):
     REFUND = "refund"
     RECEIVABLE_SETTLEMENT = "receivable_settlement"
     DEFAULT_PAYOUT = "default_payout"
+    CLAIM_PAYMENT = "claim_payment"
+    COMPENSATION = "compensation"
 
 
 def _in(column: str, values: type[enum.StrEnum]) -> str:

@@ -19,6 +19,7 @@ class CardEvent(msgspec.Struct, frozen=True, kw_only=True):
 
     seq: int
     kind: str
+    """The operation (``purchase``, ``redemption``, ``compensation``, ``claim_payment``...)."""
     at: datetime
     units: int | None
     custody_change: int
@@ -52,7 +53,7 @@ class Settlement(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _HISTORY = text("""
-    SELECT e.seq, e.kind, e.created_at AS at,
+    SELECT e.seq, coalesce(k.operation, e.kind) AS kind, e.created_at AS at,
            CASE WHEN e.card_id = :card THEN e.units END AS units,
            coalesce(sum(p.amount) FILTER (WHERE p.account = 'custody'), 0)::bigint
              AS custody_change,
@@ -62,11 +63,15 @@ _HISTORY = text("""
              AS to_consumer
       FROM journal_entries e
       JOIN postings p ON p.merchant_id = e.merchant_id AND p.seq = e.seq AND p.card_id = :card
+      LEFT JOIN idempotency_records k
+        ON k.merchant_id = e.merchant_id AND k.key = e.idempotency_key
      WHERE e.merchant_id = :merchant
-     GROUP BY e.seq, e.kind, e.created_at, e.card_id, e.units
+     GROUP BY e.seq, e.kind, k.operation, e.created_at, e.card_id, e.units
     UNION ALL
-    SELECT e.seq, e.kind, e.created_at, e.units, 0, 0, 0
+    SELECT e.seq, coalesce(k.operation, e.kind), e.created_at, e.units, 0, 0, 0
       FROM journal_entries e
+      LEFT JOIN idempotency_records k
+        ON k.merchant_id = e.merchant_id AND k.key = e.idempotency_key
      WHERE e.merchant_id = :merchant AND e.card_id = :card
        AND NOT EXISTS (SELECT 1 FROM postings p
                         WHERE p.merchant_id = e.merchant_id AND p.seq = e.seq)

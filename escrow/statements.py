@@ -10,7 +10,19 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BindParameter, Table, TextClause, bindparam, insert, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    Table,
+    TextClause,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from escrow.models import (
     Account,
@@ -88,6 +100,19 @@ DEFAULT_OPEN_CARDS = (
 FREEZE_BOOK = (
     update(BOOKS).where(BOOKS.c.merchant_id == bindparam("book")).values(status="defaulted")
 )
+
+_PENDING = cast(func.sum(POSTINGS.c.amount), BigInteger)
+PENDING_CLAIMS = (
+    select(POSTINGS.c.card_id, _PENDING.label("pending"))
+    .where(
+        POSTINGS.c.merchant_id == bindparam("merchant_id"),
+        POSTINGS.c.account == "claims_pending",
+    )
+    .group_by(POSTINGS.c.card_id)
+    .having(_PENDING > 0)
+    .order_by(POSTINGS.c.card_id)
+)
+"""Each defaulted card's claim still unpaid, recomputed from the postings (the truth)."""
 
 BALANCES = select(ACCOUNTS.c.kind, ACCOUNTS.c.balance).where(
     ACCOUNTS.c.merchant_id == bindparam("merchant_id")

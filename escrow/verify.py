@@ -93,7 +93,9 @@ _CARDS = text("""
     WITH legs AS (
       SELECT merchant_id, card_id,
              sum(amount) FILTER (WHERE account = 'custody') AS custody,
-             sum(amount) FILTER (WHERE account = 'cards_cover') AS cover
+             sum(amount) FILTER (WHERE account = 'cards_cover') AS cover,
+             sum(amount) FILTER (WHERE account = 'claims_pending') AS claims,
+             sum(amount) FILTER (WHERE account = 'consumers') AS consumers
         FROM postings
        WHERE card_id IS NOT NULL AND (merchant_id = ANY(:merchants) OR :everyone)
        GROUP BY merchant_id, card_id
@@ -106,6 +108,7 @@ _CARDS = text("""
     SELECT c.merchant_id, c.id, c.status, c.paid, c.units_total, c.units_remaining,
            c.custody_ratio_bp, c.outstanding, c.custody_share, c.insured_share,
            coalesce(l.custody, 0) AS custody, coalesce(l.cover, 0) AS cover,
+           coalesce(l.claims, 0) AS claims, coalesce(l.consumers, 0) AS consumers,
            coalesce(u.units, 0) AS used
       FROM cards c
       LEFT JOIN legs l ON l.merchant_id = c.merchant_id AND l.card_id = c.id
@@ -243,8 +246,19 @@ def _check_card(c: Any, report: VerifyReport) -> None:  # noqa: ANN401 - a Row o
         found.append(
             f"{c.units_remaining} units left but redemptions leave {c.units_total - c.used}"
         )
-    if c.status == "open":
-        owed = refundable(c.paid, c.units_remaining, c.units_total)
-        if c.outstanding != owed:
-            found.append(f"outstanding {c.outstanding} but its units are worth {owed}")
+    owed = refundable(c.paid, c.units_remaining, c.units_total)
+    if c.status == "open" and c.outstanding != owed:
+        found.append(f"outstanding {c.outstanding} but its units are worth {owed}")
+    if c.claims < 0:
+        found.append(f"the insurer paid {-c.claims} more than the card's claim")
+    if c.status != "defaulted" and c.claims != 0:
+        found.append(f"a claim of {c.claims} is pending but the card is {c.status}")
+    if c.status == "defaulted":
+        # Units stay as they were at default: the consumer is owed exactly what they were worth.
+        returned = c.consumers + c.paid  # the purchase posted -paid on this card
+        if returned + c.claims != owed:
+            found.append(
+                f"its consumer got {returned} back with {c.claims} still claimed, but the card"
+                f" was worth {owed} at default"
+            )
     report.problems.extend(Problem(c.merchant_id, None, f"card {c.id}: {what}") for what in found)
