@@ -5,9 +5,13 @@ from __future__ import annotations
 from app.auth import models as auth_models
 from app.base import Base
 from app.cards import models as card_models
+from app.custody import models as custody_models
+from app.insurance import models as insurance_models
 from app.merchants import models as merchant_models
+from app.outbox import models as outbox_models
 from app.qrcodes import models as qr_models
 from app.risk import models as risk_models
+from app.supervision import models as supervision_models
 from escrow import metadata as escrow_metadata
 
 target_metadata = [escrow_metadata, Base.metadata]
@@ -15,8 +19,12 @@ target_metadata = [escrow_metadata, Base.metadata]
 __all__ = [
     "auth_models",
     "card_models",
+    "custody_models",
+    "insurance_models",
     "merchant_models",
+    "outbox_models",
     "qr_models",
     "risk_models",
+    "supervision_models",
     "target_metadata",
 ]

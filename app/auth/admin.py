@@ -13,6 +13,8 @@ from app.merchants.service import USERNAME
 from app.security.passwords import MIN_LENGTH, hash_password
 
 if TYPE_CHECKING:
+    import uuid
+
     from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -24,6 +26,7 @@ async def create_staff(
     role: Role,
     district: str | None = None,
     organisation: str | None = None,
+    insurer_id: uuid.UUID | None = None,
 ) -> User:
     """A regulator (district ``None`` = city level), insurer or operator account."""
     username = username.strip().lower()
@@ -41,6 +44,7 @@ async def create_staff(
         role=role,
         district=district if role is Role.REGULATOR else None,
         organisation=organisation,
+        insurer_id=insurer_id if role is Role.INSURER else None,
     )
     session.add(user)
     await session.flush()

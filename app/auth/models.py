@@ -39,6 +39,8 @@ class User(UUIDPrimaryKey, CreatedAt, Base):
     """A regulator's district; ``None`` for a city-level regulator who sees every district."""
     organisation: Mapped[str | None] = mapped_column(Text)
     """An insurer's or operator's organisation name."""
+    insurer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("insurers.id"), default=None)
+    """An insurer's staff: the insurer they work for."""
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 

@@ -28,6 +28,8 @@ class Principal:
     district: str | None = None
     """Regulator: their district; ``None`` means city level (every district)."""
     organisation: str | None = None
+    insurer_id: uuid.UUID | None = None
+    """Insurer staff: the insurer they work for."""
 
     def sees_district(self, district: str) -> bool:
         """Whether a regulator (or operator) may look at merchants in ``district``."""

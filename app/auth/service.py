@@ -70,6 +70,7 @@ def _principal_of_user(user: User) -> Principal:
         merchant_id=user.merchant_id,
         district=user.district,
         organisation=user.organisation,
+        insurer_id=user.insurer_id,
     )
 
 

@@ -66,6 +66,8 @@ class Merchant(UUIDPrimaryKey, CreatedAt, Base):
     """Custody ratio for new sales; cards keep the ratio they were sold with."""
     approved_at: Mapped[datetime | None]
     approved_by: Mapped[uuid.UUID | None]
+    sales_blocked: Mapped[str | None] = mapped_column(Text, default=None)
+    """Why new sales are blocked while the merchant stays active (a custody shortfall)."""
 
 
 class Product(UUIDPrimaryKey, CreatedAt, Base):

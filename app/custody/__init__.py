@@ -1,0 +1,1 @@
+"""The custody bank's daily statement, reconciled against the custody ledger."""

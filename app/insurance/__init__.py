@@ -1,0 +1,1 @@
+"""Insurers, their policies and premiums, and claims when a merchant defaults."""

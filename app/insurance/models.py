@@ -1,0 +1,112 @@
+"""Insurers, policies (one active per merchant) with a premium schedule by grade, and claims."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.base import Base, CreatedAt, UUIDPrimaryKey, one_of, utcnow
+
+
+class Insurer(UUIDPrimaryKey, CreatedAt, Base):
+    """An insurance company and where it wants its events delivered."""
+
+    __tablename__ = "insurers"
+
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_secret_enc: Mapped[bytes]
+    """The Standard Webhooks signing secret, encrypted (``app.security.pii``)."""
+
+
+class PolicyStatus(enum.StrEnum):
+    """An active policy covers new sales; an ended one still covers cards sold under it."""
+
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+class Policy(UUIDPrimaryKey, CreatedAt, Base):
+    """A performance-bond policy covering a merchant's prepaid cards."""
+
+    __tablename__ = "policies"
+    __table_args__ = (
+        CheckConstraint(one_of("status", PolicyStatus), name="status"),
+        CheckConstraint("coverage_fen > 0", name="coverage"),
+        Index(
+            "uq_policies_active_merchant",
+            "merchant_id",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    insurer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("insurers.id"), index=True)
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    number: Mapped[str] = mapped_column(Text, unique=True)
+    coverage_fen: Mapped[int] = mapped_column(BigInteger)
+    """The most the insurer will pay on this merchant's cards."""
+    status: Mapped[str] = mapped_column(String(16), default=PolicyStatus.ACTIVE)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    premium_schedule: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    """Annual premium rate per grade, in basis points of the insured exposure, versioned."""
+
+
+class ClaimStatus(enum.StrEnum):
+    """triggered → acknowledged → paid → closed."""
+
+    TRIGGERED = "triggered"
+    ACKNOWLEDGED = "acknowledged"
+    PAID = "paid"
+    CLOSED = "closed"
+
+
+class Claim(UUIDPrimaryKey, Base):
+    """The insurance claim opened when a merchant is declared in default."""
+
+    __tablename__ = "claims"
+    __table_args__ = (
+        CheckConstraint(one_of("status", ClaimStatus), name="status"),
+        CheckConstraint("total_fen >= 0", name="total"),
+    )
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"), unique=True)
+    """One claim per merchant: a merchant defaults once."""
+    insurer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("insurers.id"), index=True)
+    policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("policies.id"))
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    cards: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=ClaimStatus.TRIGGERED)
+    default_seq: Mapped[int] = mapped_column(BigInteger)
+    """The ledger entry of the default payout that moved the insured shares to claims."""
+    triggered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_at: Mapped[datetime | None]
+    paid_at: Mapped[datetime | None]
+    payment_ref: Mapped[str | None] = mapped_column(Text)
+    payment_seq: Mapped[int | None] = mapped_column(BigInteger)
+    closed_at: Mapped[datetime | None]
+
+
+class ClaimCard(Base):
+    """One card's line of a claim: the insured share owed to its holder."""
+
+    __tablename__ = "claim_cards"
+    __table_args__ = (CheckConstraint("amount_fen >= 0", name="amount"),)
+
+    claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("claims.id"), primary_key=True)
+    card_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    outstanding_fen: Mapped[int] = mapped_column(BigInteger)
+    custody_paid_fen: Mapped[int] = mapped_column(BigInteger)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    """The insured share the insurer pays this card's holder."""
+    paid_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+Index("ix_claims_status", Claim.status)

@@ -1,0 +1,1 @@
+"""Guaranteed notification: events written with the change, delivered as Standard Webhooks."""

@@ -1,0 +1,1 @@
+"""Supervision: warnings, consumer disputes and regulator measures (the closed loop)."""
