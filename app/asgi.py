@@ -22,14 +22,18 @@ from app.cards.routes import (
 from app.db import create_engine, session_factory
 from app.deps import DEPENDENCIES
 from app.errors import exception_handlers
+from app.insurance.routes import ClaimController, InsurerController
 from app.logging import configure_logging, request_id_middleware
 from app.merchants.routes import MerchantController, ProductController
+from app.outbox.routes import InsurerEventsController
 from app.qrcodes.routes import CounterQrController, QrKeyController, ScanController
 from app.risk.routes import IndicatorController, MerchantRatingController, RatingController
-from app.risk.worker import RerateWorker
 from app.security.pii import PiiCipher
 from app.settings import get_settings
+from app.supervision.dispute_routes import DISPUTE_CONTROLLERS
+from app.supervision.routes import MeasureController, WarningController
 from app.system.health import HealthController
+from app.workers import background_workers
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -50,6 +54,12 @@ ROUTES = [
     IndicatorController,
     RatingController,
     MerchantRatingController,
+    WarningController,
+    MeasureController,
+    InsurerController,
+    ClaimController,
+    *DISPUTE_CONTROLLERS,
+    InsurerEventsController,
 ]
 
 
@@ -74,11 +84,15 @@ def create_app(engine: AsyncEngine | None = None) -> Litestar:
         app.state.engine = engine or create_engine()
         app.state.sessions = session_factory(app.state.engine)
         app.state.cipher = PiiCipher.from_master_key()
-        app.state.workers = []
-        if settings.workers.in_process:
-            worker = RerateWorker(app.state.sessions, interval=settings.workers.poll_seconds)
+        app.state.workers = (
+            background_workers(
+                app.state.sessions, app.state.cipher, poll=settings.workers.poll_seconds
+            )
+            if settings.workers.in_process
+            else []
+        )
+        for worker in app.state.workers:
             worker.start()
-            app.state.workers.append(worker)
 
     async def close_database(app: Litestar) -> None:
         for worker in app.state.workers:

@@ -328,6 +328,18 @@ def _database_commands() -> None:
 _database_commands()
 
 
+def _operations_commands() -> None:
+    from app.custody.commands import custody  # noqa: PLC0415 - click only
+    from app.outbox.commands import COMMANDS  # noqa: PLC0415 - click only
+
+    main.add_command(custody)
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_operations_commands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     main()

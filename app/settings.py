@@ -142,6 +142,28 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class WarningSettings:
+    """When a signal becomes a warning in the regulator's queue."""
+
+    complaint_surge_factor: float = field(
+        default_factory=lambda: float(_env("PGUARD_WARN_COMPLAINT_FACTOR", "3"))
+    )
+    """Complaints of the last 7 days at least this many times the weekly baseline..."""
+    complaint_surge_minimum: int = field(
+        default_factory=lambda: int(_env("PGUARD_WARN_COMPLAINT_MIN", "5"))
+    )
+    """...and at least this many (a quiet shop's two complaints are not a surge)."""
+    sales_surge_pct: float = field(
+        default_factory=lambda: float(_env("PGUARD_WARN_SALES_SURGE_PCT", "100"))
+    )
+    """Card sales of the last 30 days this many percent above the 90 days' monthly mean."""
+    deep_discount_pct: float = field(
+        default_factory=lambda: float(_env("PGUARD_WARN_DISCOUNT_PCT", "40"))
+    )
+    """A stored-value card sold at more than this discount off its face value."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings of one process."""
 
@@ -151,6 +173,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     cards: CardRules = field(default_factory=CardRules)
     workers: WorkerSettings = field(default_factory=WorkerSettings)
+    warnings: WarningSettings = field(default_factory=WarningSettings)
     environment: str = field(default_factory=lambda: _env("PGUARD_ENV", "development"))
     """``development`` or ``production``; production refuses every sandbox adapter."""
     payments: str = field(default_factory=lambda: _env("PGUARD_PAYMENTS", "sandbox"))

@@ -84,6 +84,11 @@ async def counter_merchant(
 def selling_problem(merchant: Merchant) -> str | None:
     """Why this merchant may not sell a card now (said to the consumer), or None."""
     if merchant.status == MerchantStatus.ACTIVE:
+        if merchant.sales_blocked:
+            return (
+                "new sales are blocked until the merchant's custody account is reconciled:"
+                f" {merchant.sales_blocked}"
+            )
         return None
     return {
         MerchantStatus.SUSPENDED: "the market regulator has suspended this merchant's sales;"

@@ -35,6 +35,7 @@ from app.merchants.models import Merchant
 from app.merchants.uscc import normalise_uscc, uscc_problem
 from app.risk.models import IndicatorImport, IndicatorRecord
 from app.risk.queue import request_rerate
+from app.supervision import rules
 from scoring import BadData, Indicator, Source
 from scoring.indicators import KINDS, Kind, format_value
 
@@ -416,9 +417,21 @@ async def _insert(
                 IndicatorRecord.id,
                 IndicatorRecord.source,
                 IndicatorRecord.kind,
+                IndicatorRecord.value,
+                IndicatorRecord.as_of,
             )
         )
-        inserted += [(m, i, f"{s}/{k}") for m, i, s, k in result.all()]
+        for merchant_id, record_id, source, kind, value, as_of in result.all():
+            inserted.append((merchant_id, record_id, f"{source}/{kind}"))
+            await rules.on_record(
+                session,
+                merchant_id,
+                record_id=record_id,
+                source=source,
+                kind=kind,
+                value=value,
+                as_of=as_of.isoformat(),
+            )
     return inserted
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from app.auth.models import Role
@@ -196,8 +196,8 @@ class RatingController(Controller):
         grade: FromQuery[list[str] | None] = None,
         district: FromQuery[str | None] = None,
         industry: FromQuery[str | None] = None,
-        limit: FromQuery[Annotated[int, msgspec.Meta(ge=1, le=1000)]] = 200,
-        offset: FromQuery[Annotated[int, msgspec.Meta(ge=0)]] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> list[RatingRow]:
         """Merchants with their grades, riskiest first; ``grade`` may repeat, ``NR`` = not rated."""
         grades = supervision.check_grades(grade or [])

@@ -29,6 +29,7 @@ from app.merchants.models import Merchant
 from app.risk.ingest import fingerprint, stored_value
 from app.risk.models import IndicatorRecord, Rating, RatingChange, ScoringModel
 from app.risk.queue import request_all
+from app.supervision import rules
 from scoring import Indicator, Source
 from scoring.rating import Rater
 from scoring.store import loads
@@ -41,8 +42,6 @@ if TYPE_CHECKING:
 
     from scoring.rating import Rating as Scored
 
-PLATFORM = "platform:sales"
-"""Provenance of the sales snapshot the platform computes from its own orders and ledger."""
 BATCH = 1000
 
 _LATEST = text("""
@@ -52,6 +51,13 @@ _LATEST = text("""
      WHERE merchant_id = ANY(:ids) AND as_of < :at
      ORDER BY merchant_id, source, kind, as_of DESC, id DESC
 """)
+
+
+_LOCK = text("""
+    SELECT count(pg_advisory_xact_lock(hashtext('rating'), hashtext(m::text)))
+      FROM (SELECT m FROM unnest(CAST(:ids AS uuid[])) AS m ORDER BY m) AS sorted
+""")
+"""One statement taking every merchant's rating lock, in a fixed order (no deadlocks)."""
 
 
 @dataclass(frozen=True)
@@ -171,11 +177,7 @@ async def rate(
         return 0
     now = now or utcnow()
     ids = sorted(causes)
-    for merchant_id in ids:
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext('rating'), hashtext(:m))"),
-            {"m": str(merchant_id)},
-        )
+    await session.execute(_LOCK, {"ids": ids})
     if with_sales:
         await refresh_sales(session, ids, now)
     at = today(now) + timedelta(days=1)
@@ -218,7 +220,25 @@ async def rate(
         rows,
     )
     if changes:
-        await session.execute(pg_insert(RatingChange), changes)
+        stored = await session.execute(
+            pg_insert(RatingChange)
+            .values(changes)
+            .returning(RatingChange.id, RatingChange.merchant_id)
+        )
+        change_ids = {m: i for i, m in stored.all()}
+        for change in changes:
+            await rules.on_rating_change(
+                session,
+                change["merchant_id"],
+                before=change["from_grade"],
+                after=change["to_grade"],
+                change_id=str(change_ids[change["merchant_id"]]),
+                evidence={
+                    "probability": change["probability"],
+                    "cause": change["cause"],
+                    "model_version": change["model_version"],
+                },
+            )
     return len(rows)
 
 
@@ -291,20 +311,43 @@ async def refresh_sales(
             figures[merchant_id, "outstanding_to_revenue"] = round(
                 held.get(merchant_id, 0) / last_90, 4
             )
+    by_merchant: dict[uuid.UUID, dict[str, float]] = {}
+    for (merchant_id, kind), value in figures.items():
+        by_merchant.setdefault(merchant_id, {})[kind] = value
+    written = 0
+    for merchant_id, values in sorted(by_merchant.items()):
+        written += await record_platform_figures(session, merchant_id, "sales", values, now)
+        await rules.on_sales_figures(session, merchant_id, values, now)
+    return written
+
+
+async def record_platform_figures(
+    session: AsyncSession,
+    merchant_id: uuid.UUID,
+    source: str,
+    figures: Mapping[str, float],
+    now: datetime,
+) -> int:
+    """Write today's snapshot of figures the platform computes itself (sales, complaints).
+
+    One record per merchant, kind and day, updated in place during the day (its fingerprint
+    leaves the value out); provenance ``platform:<source>``.
+    """
     if not figures:
         return 0
     as_of = today(now)
+    provenance = f"platform:{source}"
     rows = []
-    for (merchant_id, kind), value in figures.items():
-        record = Indicator(str(merchant_id), Source.SALES, kind, value, as_of, PLATFORM)
+    for kind, value in figures.items():
+        record = Indicator(str(merchant_id), Source(source), kind, value, as_of, provenance)
         rows.append(
             {
                 "merchant_id": merchant_id,
-                "source": Source.SALES.value,
+                "source": source,
                 "kind": kind,
                 "value": stored_value(value),
                 "as_of": as_of,
-                "provenance": PLATFORM,
+                "provenance": provenance,
                 "fingerprint": fingerprint(record, snapshot=True),
                 "received_at": now,
             }

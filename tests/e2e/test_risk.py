@@ -7,14 +7,12 @@ which must not reach the other tests' merchants.
 from __future__ import annotations
 
 import asyncio
-import csv
 import math
 import subprocess
 import sys
-import threading
 import uuid
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -26,11 +24,8 @@ from app.clock import today
 from app.db import create_engine, session_factory
 from app.risk.models import IndicatorRecord, Rating, RatingChange
 from app.risk.service import add_model
-from app.risk.worker import RerateWorker
-from scoring import MONOTONE, dumps, fit, read_table, reference_row
-from scoring.dataset import training_rows
-from scoring.synth import generate
 from tests.e2e.api import ID, STORED, Api, buy, counter_of, new_uscc
+from tests.e2e.background import WAIT_SECONDS, WorkerThread, live_model
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
@@ -39,25 +34,6 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from tests.conftest import Databases
-
-WAIT_SECONDS = 30
-"""How long a test waits for the background worker before failing (not a speed target)."""
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A live model fitted on synthetic merchants, as ``pguard scoring train`` would save it."""
-    folder = tmp_path_factory.mktemp("model")
-    header, rows = training_rows(generate(1200, seed=3))
-    path = folder / "training.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    table = read_table(path, label="defaulted", positive="yes")
-    model = fit(table, monotone=MONOTONE)
-    data, _ = dumps(model, training=table.summary(), metrics={}, reference=reference_row(table))
-    return data
 
 
 @pytest.fixture(scope="module")
@@ -70,44 +46,6 @@ async def risk_engine(risk_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(risk_url, pool_size=10, max_overflow=20)
     yield engine
     await engine.dispose()
-
-
-class WorkerThread:
-    """The re-rating worker on a thread with its own event loop and connections.
-
-    The test client serves requests on a loop of its own and blocks the tests' loop while it
-    does; a worker there could hold a row lock that a request waits for. On a thread of its
-    own it behaves as in ``pguard worker`` or inside ``pguard run``: independent.
-    """
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.started = threading.Event()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.stopping: asyncio.Event | None = None
-        self.thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
-
-    async def _main(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.stopping = asyncio.Event()
-        engine = create_engine(self.url, pool_size=2, max_overflow=0)
-        worker = RerateWorker(session_factory(engine), interval=0.05)
-        worker.start()
-        self.started.set()
-        await self.stopping.wait()
-        await worker.stop()
-        await engine.dispose()
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        assert self.started.wait(30)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        assert self.loop is not None
-        assert self.stopping is not None
-        self.loop.call_soon_threadsafe(self.stopping.set)
-        self.thread.join(30)
 
 
 @pytest.fixture(scope="module")
@@ -124,9 +62,9 @@ async def rapi(risk_engine: AsyncEngine, worker: WorkerThread) -> AsyncIterator[
 
 
 @pytest.fixture(scope="module")
-async def active_model(risk_engine: AsyncEngine, model_file: bytes) -> str:
+async def active_model(risk_engine: AsyncEngine) -> str:
     async with session_factory(risk_engine)() as session, session.begin():
-        version, _ = await add_model(session, model_file, activate=True, by=None)
+        version, _ = await add_model(session, live_model(), activate=True, by=None)
     return version
 
 
@@ -332,7 +270,10 @@ async def test_a_new_record_re_rates_the_merchant_with_reasons_and_history(
         _record(uscc, "social_security", "headcount", 12, day),
     ]
     await rapi.call("POST", "/indicators", operator, json={"records": clean}, expect=201)
-    first = await _rating_when(rapi, regulator, mid, lambda r: r["model_version"] == active_model)
+    first = await _rating_when(
+        rapi, regulator, mid, lambda r: r["cause"].startswith("indicator registration/")
+    )
+    assert first["model_version"] == active_model
     total = first["reference_probability"] + sum(first["contributions"].values())
     assert math.isclose(total, first["probability"], abs_tol=1e-9)
     assert first["overrides"] == []
@@ -429,6 +370,8 @@ async def test_ratings_are_for_supervisors_within_their_district(
     assert all(row["grade"] in ("A", "B") for row in graded)
     bad = await rapi.call("GET", "/ratings", operator, params={"grade": "F"}, expect=422)
     assert "there is no grade F" in bad["detail"]
+    for paging in ({"limit": 0}, {"limit": 1001}, {"offset": -1}):
+        await rapi.call("GET", "/ratings", operator, params=paging, expect=400)
 
     # Merchants, consumers and insurers never see the regulator's view.
     insurer = await rapi.staff(Role.INSURER)
@@ -478,7 +421,6 @@ async def test_rerate_all_command_and_refused_model_files(
     active_model: str,
     risk_url: str,
     cli_env: Callable[[str], dict[str, str]],
-    model_file: bytes,
     tmp_path: Path,
 ) -> None:
     await rapi.active_merchant()
@@ -494,7 +436,7 @@ async def test_rerate_all_command_and_refused_model_files(
     assert merchants == scheduled
     assert int(changes or 0) >= int(merchants or 0)
 
-    tampered = bytearray(model_file)
+    tampered = bytearray(live_model())
     tampered[len(tampered) // 2] ^= 0xFF
     path = tmp_path / "tampered.pgm"
     path.write_bytes(bytes(tampered))

@@ -1,0 +1,333 @@
+"""Policies, premiums by grade, exposure, and the claim lifecycle.
+
+A merchant has at most one active policy (PostgreSQL enforces it). The premium is a rate per
+grade applied to the insured exposure (the insured shares of the merchant's open cards), so a
+riskier merchant pays more. A claim is opened when a regulator declares the merchant in
+default: triggered → acknowledged → paid (the insurer quotes its payment reference; each
+card's insured share is paid to its holder through the ledger in the same transaction) →
+closed. Every step that the insurer must hear about goes to the outbox in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select, update
+
+import escrow
+from app.auth.models import Role
+from app.base import utcnow
+from app.clock import today
+from app.exceptions import Conflict, Forbidden, Invalid, NotFound
+from app.insurance.models import Claim, ClaimCard, ClaimStatus, Policy, PolicyStatus
+from app.merchants.models import Merchant
+from app.merchants.uscc import normalise_uscc
+from app.outbox.service import enqueue
+from app.risk.service import grades_of
+from app.risk.supervision import UNRATED
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import date
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from app.auth.principal import Principal
+
+PREMIUM_SCHEDULE: dict[str, Any] = {
+    "version": "2026.1",
+    "basis": "annual premium = insured exposure × rate of the merchant's current grade",
+    "annual_rate_bp": {"A": 40, "B": 70, "C": 120, "D": 220, "E": 400, UNRATED: 150},
+}
+"""Rates in basis points a year, per grade; a new schedule is a new version, never an edit."""
+
+
+def insurer_of(me: Principal) -> uuid.UUID:
+    """The caller's insurer; an insurer account not linked to one can do nothing here."""
+    if me.role is not Role.INSURER or me.insurer_id is None:
+        raise Forbidden("this account is not linked to an insurer")
+    return me.insurer_id
+
+
+def annual_premium(exposure: int, grade: str, schedule: dict[str, Any] = PREMIUM_SCHEDULE) -> int:
+    """The annual premium in fen (rounded up: never undercharge the cover)."""
+    rate = int(schedule["annual_rate_bp"].get(grade, schedule["annual_rate_bp"][UNRATED]))
+    return math.ceil(exposure * rate / 10_000)
+
+
+async def create_policy(
+    session: AsyncSession,
+    me: Principal,
+    *,
+    uscc: str,
+    number: str,
+    coverage_fen: int,
+    starts_on: date,
+) -> Policy:
+    """A new active policy for a merchant that has none; the merchant quotes its number."""
+    insurer_id = insurer_of(me)
+    merchant = await session.scalar(
+        select(Merchant).where(Merchant.uscc == normalise_uscc(uscc)).with_for_update()
+    )
+    if merchant is None:
+        raise NotFound("no merchant on the platform has this unified social credit code")
+    if await session.scalar(
+        select(Policy.id).where(
+            Policy.merchant_id == merchant.id, Policy.status == PolicyStatus.ACTIVE
+        )
+    ):
+        raise Conflict("this merchant already has an active policy; end it first")
+    if await session.scalar(select(Policy.id).where(Policy.number == number)):
+        raise Conflict("a policy with this number exists", fields={"number": "taken"})
+    policy = Policy(
+        id=uuid.uuid4(),
+        insurer_id=insurer_id,
+        merchant_id=merchant.id,
+        number=number,
+        coverage_fen=coverage_fen,
+        status=PolicyStatus.ACTIVE,
+        starts_on=starts_on,
+        premium_schedule=PREMIUM_SCHEDULE,
+    )
+    session.add(policy)
+    merchant.policy_ref = number
+    await session.flush()
+    return policy
+
+
+async def end_policy(session: AsyncSession, me: Principal, policy_id: uuid.UUID) -> Policy:
+    """End an active policy: it still covers the cards sold under it."""
+    policy = await _own_policy(session, me, policy_id, lock=True)
+    if policy.status != PolicyStatus.ACTIVE:
+        raise Conflict("this policy has already ended")
+    policy.status = PolicyStatus.ENDED
+    policy.ends_on = today()
+    await session.flush()
+    return policy
+
+
+async def _own_policy(
+    session: AsyncSession, me: Principal, policy_id: uuid.UUID, *, lock: bool = False
+) -> Policy:
+    query = select(Policy).where(Policy.id == policy_id, Policy.insurer_id == insurer_of(me))
+    policy = await session.scalar(query.with_for_update() if lock else query)
+    if policy is None:
+        raise NotFound("no such policy")
+    return policy
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    """A policy with the merchant's current exposure, grade and premium."""
+
+    policy: Policy
+    merchant: Merchant
+    exposure: int
+    grade: str
+    annual_premium: int
+
+
+async def policies(session: AsyncSession, me: Principal) -> list[PolicyView]:
+    """The insurer's policies, each with its exposure (insured shares of open cards) now."""
+    rows = (
+        await session.execute(
+            select(Policy, Merchant)
+            .join(Merchant, Merchant.id == Policy.merchant_id)
+            .where(Policy.insurer_id == insurer_of(me))
+            .order_by(Policy.created_at)
+        )
+    ).all()
+    ids = [m.id for _, m in rows]
+    grades = await grades_of(session, ids)
+    cover = await insured_exposure(session, ids)
+    out = []
+    for policy, merchant in rows:
+        grade = grades.get(merchant.id, UNRATED)
+        exposure = cover.get(merchant.id, 0)
+        out.append(
+            PolicyView(
+                policy,
+                merchant,
+                exposure,
+                grade,
+                annual_premium(exposure, grade, policy.premium_schedule),
+            )
+        )
+    return out
+
+
+async def insured_exposure(
+    session: AsyncSession, merchant_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """Per merchant, the insured shares of its open cards (the insurer's exposure)."""
+    found: dict[uuid.UUID, int] = {}
+    for merchant_id in merchant_ids:
+        try:
+            balances = await escrow.EscrowLedger(session).balances(merchant_id)
+        except escrow.UnknownBook:
+            continue
+        found[merchant_id] = balances.get(escrow.AccountKind.CARDS_COVER, 0)
+    return found
+
+
+async def open_claim(
+    session: AsyncSession, merchant: Merchant, receipt: escrow.DefaultPayoutReceipt
+) -> Claim | None:
+    """Open the claim for a default: one line per card, and tell the insurer (outbox).
+
+    ``None`` when no policy is on record for the merchant (the insured shares then wait, as
+    pending claims in the ledger, for a policy to be registered).
+    """
+    policy = await session.scalar(
+        select(Policy)
+        .where(Policy.merchant_id == merchant.id)
+        .order_by(Policy.status == PolicyStatus.ACTIVE, Policy.created_at)
+        .limit(1)
+    )
+    if policy is None:
+        return None
+    lines = [p for p in receipt.cards if p.claim_amount > 0]
+    claim = Claim(
+        id=uuid.uuid4(),
+        merchant_id=merchant.id,
+        insurer_id=policy.insurer_id,
+        policy_id=policy.id,
+        total_fen=sum(p.claim_amount for p in lines),
+        cards=len(lines),
+        status=ClaimStatus.TRIGGERED,
+        default_seq=receipt.seq,
+        triggered_at=utcnow(),
+    )
+    session.add(claim)
+    await session.flush()
+    if lines:
+        await session.execute(
+            insert(ClaimCard),
+            [
+                {
+                    "claim_id": claim.id,
+                    "card_id": p.card_id,
+                    "outstanding_fen": p.outstanding,
+                    "custody_paid_fen": p.custody_paid,
+                    "amount_fen": p.claim_amount,
+                }
+                for p in lines
+            ],
+        )
+    await enqueue(
+        session,
+        policy.insurer_id,
+        "claim.triggered",
+        {
+            "claim_id": str(claim.id),
+            "policy_number": policy.number,
+            "merchant": {
+                "id": str(merchant.id),
+                "legal_name": merchant.legal_name,
+                "unified_social_credit_code": merchant.uscc,
+            },
+            "total_fen": claim.total_fen,
+            "cards": [
+                {
+                    "card_id": str(p.card_id),
+                    "outstanding_fen": p.outstanding,
+                    "custody_paid_fen": p.custody_paid,
+                    "claim_fen": p.claim_amount,
+                }
+                for p in lines
+            ],
+        },
+    )
+    return claim
+
+
+async def claims(session: AsyncSession, me: Principal) -> Sequence[Claim]:
+    """The insurer's claims, newest first."""
+    return (
+        await session.scalars(
+            select(Claim)
+            .where(Claim.insurer_id == insurer_of(me))
+            .order_by(Claim.triggered_at.desc())
+        )
+    ).all()
+
+
+async def claim_of(
+    session: AsyncSession, me: Principal, claim_id: uuid.UUID, *, lock: bool = False
+) -> Claim:
+    """One of the caller's claims (an insurer), or any claim (operator, regulator of its area)."""
+    query = select(Claim).where(Claim.id == claim_id)
+    if me.role is Role.INSURER:
+        query = query.where(Claim.insurer_id == insurer_of(me))
+    claim = await session.scalar(query.with_for_update() if lock else query)
+    if claim is None:
+        raise NotFound("no such claim")
+    if me.role is Role.REGULATOR:
+        district = await session.scalar(
+            select(Merchant.district).where(Merchant.id == claim.merchant_id)
+        )
+        if district is None or not me.sees_district(district):
+            raise NotFound("no such claim")
+    return claim
+
+
+async def claim_lines(session: AsyncSession, claim_id: uuid.UUID) -> Sequence[ClaimCard]:
+    """A claim's per-card breakdown."""
+    return (
+        await session.scalars(
+            select(ClaimCard).where(ClaimCard.claim_id == claim_id).order_by(ClaimCard.card_id)
+        )
+    ).all()
+
+
+async def acknowledge(session: AsyncSession, me: Principal, claim_id: uuid.UUID) -> Claim:
+    """The insurer has received the claim and is assessing it."""
+    claim = await claim_of(session, me, claim_id, lock=True)
+    if claim.status != ClaimStatus.TRIGGERED:
+        raise Conflict(f"this claim is {claim.status}; only a triggered claim is acknowledged")
+    claim.status = ClaimStatus.ACKNOWLEDGED
+    claim.acknowledged_at = utcnow()
+    await session.flush()
+    return claim
+
+
+async def pay(
+    session: AsyncSession, me: Principal, claim_id: uuid.UUID, *, payment_ref: str
+) -> Claim:
+    """The insurer paid: each card's insured share goes to its holder through the ledger."""
+    claim = await claim_of(session, me, claim_id, lock=True)
+    if claim.status in (ClaimStatus.PAID, ClaimStatus.CLOSED):
+        raise Conflict(f"this claim was already paid (reference {claim.payment_ref})")
+    if claim.status != ClaimStatus.ACKNOWLEDGED:
+        raise Conflict("acknowledge the claim before paying it")
+    if not payment_ref.strip():
+        raise Invalid("quote the payment reference", fields={"payment_ref": "required"})
+    receipt = await escrow.EscrowLedger(session).pay_claim(
+        claim.merchant_id, reference=payment_ref.strip(), idempotency_key=f"claim:{claim.id}"
+    )
+    if receipt.total != claim.total_fen:
+        raise Conflict(
+            f"the ledger holds {receipt.total} fen of pending claims, the claim says"
+            f" {claim.total_fen}; nothing was paid"
+        )
+    now = utcnow()
+    await session.execute(
+        update(ClaimCard).where(ClaimCard.claim_id == claim.id).values(paid_at=now)
+    )
+    claim.status = ClaimStatus.CLOSED
+    claim.payment_ref = payment_ref.strip()
+    claim.payment_seq = receipt.seq
+    claim.paid_at = now
+    claim.closed_at = now
+    await enqueue(
+        session,
+        claim.insurer_id,
+        "claim.closed",
+        {"claim_id": str(claim.id), "payment_ref": claim.payment_ref, "total_fen": receipt.total},
+    )
+    await session.flush()
+    return claim

@@ -1,0 +1,249 @@
+"""The regulator's warnings queue and measures against merchants."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from app.auth.models import Role
+from app.auth.principal import requires
+from app.deps import Db, Me
+from app.exceptions import Invalid
+from app.supervision import measures, warnings
+
+if TYPE_CHECKING:
+    from app.supervision.models import Measure, WarningNote
+    from app.supervision.models import Warning as WarningRow
+
+SUPERVISORS = requires(Role.REGULATOR, Role.OPERATOR)
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class NoteOut(msgspec.Struct):
+    """A note on a warning."""
+
+    id: uuid.UUID
+    author: uuid.UUID
+    text: str
+    at: datetime
+
+
+class WarningOut(msgspec.Struct):
+    """A warning with its evidence and where it stands."""
+
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    district: str
+    rule: str
+    title: str
+    evidence: dict[str, Any]
+    status: str
+    raised_at: datetime
+    assigned_to: uuid.UUID | None
+    acknowledged_at: datetime | None
+    closed_at: datetime | None
+    feedback: str | None
+    notes: list[NoteOut] | None = None
+
+
+class MeasureIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A measure and why; ``custody_ratio_bp`` only for raising the ratio."""
+
+    kind: Literal[
+        "raise-custody-ratio",
+        "lift-custody-ratio",
+        "suspend-sales",
+        "lift-suspension",
+        "declare-default",
+    ]
+    reason: Reason
+    custody_ratio_bp: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | None = None
+    confirm: bool = False
+    """Declaring default moves money and cannot be undone: it must be confirmed."""
+
+
+class MeasureOut(msgspec.Struct):
+    """A measure taken: what, by whom, when, why, and what it did."""
+
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    kind: str
+    reason: str
+    params: dict[str, Any]
+    taken_by: uuid.UUID
+    taken_at: datetime
+
+
+def warning_out(w: WarningRow, notes: list[WarningNote] | None = None) -> WarningOut:
+    """The API view of a warning."""
+    return WarningOut(
+        id=w.id,
+        merchant_id=w.merchant_id,
+        district=w.district,
+        rule=w.rule,
+        title=w.title,
+        evidence=w.evidence,
+        status=w.status,
+        raised_at=w.raised_at,
+        assigned_to=w.assigned_to,
+        acknowledged_at=w.acknowledged_at,
+        closed_at=w.closed_at,
+        feedback=w.feedback,
+        notes=None
+        if notes is None
+        else [NoteOut(n.id, n.author, n.text, n.created_at) for n in notes],
+    )
+
+
+def measure_out(m: Measure) -> MeasureOut:
+    """The API view of a measure."""
+    return MeasureOut(
+        id=m.id,
+        merchant_id=m.merchant_id,
+        kind=m.kind,
+        reason=m.reason,
+        params=m.params,
+        taken_by=m.taken_by,
+        taken_at=m.taken_at,
+    )
+
+
+class AssignIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Who takes the warning."""
+
+    user_id: uuid.UUID
+
+
+class NoteIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A note."""
+
+    text: Reason
+
+
+class CloseIn(msgspec.Struct, forbid_unknown_fields=True):
+    """What was found and done."""
+
+    feedback: Reason
+
+
+class WarningController(Controller):
+    """Warnings in the regulator's district: acknowledge, assign, note, close with feedback."""
+
+    path = "/warnings"
+    tags = ["supervision"]  # noqa: RUF012
+    guards = [SUPERVISORS]  # noqa: RUF012
+
+    @get("/")
+    async def list_(
+        self,
+        db: Db,
+        me: Me,
+        status: FromQuery[Literal["open", "acknowledged", "closed"] | None] = None,
+        rule: FromQuery[str | None] = None,
+        merchant_id: FromQuery[uuid.UUID | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    ) -> list[WarningOut]:
+        """The queue: open and acknowledged first, newest first."""
+        found = await warnings.queue(
+            db, me, status=status, rule=rule, merchant_id=merchant_id, limit=limit, offset=offset
+        )
+        return [warning_out(w) for w in found]
+
+    @get("/{warning_id:uuid}")
+    async def one(self, warning_id: FromPath[uuid.UUID], db: Db, me: Me) -> WarningOut:
+        """A warning with its evidence and notes."""
+        found = await warnings.warning_of(db, me, warning_id)
+        return warning_out(found, list(await warnings.notes_of(db, found.id)))
+
+    @post("/{warning_id:uuid}/acknowledge", status_code=HTTP_200_OK)
+    async def acknowledge(self, warning_id: FromPath[uuid.UUID], db: Db, me: Me) -> WarningOut:
+        """Someone is on it."""
+        async with db.begin():
+            return warning_out(await warnings.acknowledge(db, me, warning_id))
+
+    @post("/{warning_id:uuid}/assign", status_code=HTTP_200_OK)
+    async def assign(
+        self, warning_id: FromPath[uuid.UUID], data: JSONBody[AssignIn], db: Db, me: Me
+    ) -> WarningOut:
+        """Give it to a regulator of its district."""
+        async with db.begin():
+            return warning_out(await warnings.assign(db, me, warning_id, data.user_id))
+
+    @post("/{warning_id:uuid}/notes", status_code=HTTP_201_CREATED)
+    async def note(
+        self, warning_id: FromPath[uuid.UUID], data: JSONBody[NoteIn], db: Db, me: Me
+    ) -> NoteOut:
+        """Add a note."""
+        async with db.begin():
+            n = await warnings.add_note(db, me, warning_id, data.text)
+        return NoteOut(n.id, n.author, n.text, n.created_at)
+
+    @post("/{warning_id:uuid}/close", status_code=HTTP_200_OK)
+    async def close(
+        self, warning_id: FromPath[uuid.UUID], data: JSONBody[CloseIn], db: Db, me: Me
+    ) -> WarningOut:
+        """Close with feedback."""
+        async with db.begin():
+            return warning_out(await warnings.close(db, me, warning_id, data.feedback))
+
+
+class MeasureController(Controller):
+    """Measures against a merchant of the regulator's district."""
+
+    path = "/merchants/{merchant_id:uuid}/measures"
+    tags = ["supervision"]  # noqa: RUF012
+    guards = [SUPERVISORS]  # noqa: RUF012
+
+    @get("/")
+    async def list_(self, merchant_id: FromPath[uuid.UUID], db: Db, me: Me) -> list[MeasureOut]:
+        """Every measure taken against the merchant, oldest first."""
+        merchant = await measures.supervised_merchant(db, me, merchant_id)
+        return [measure_out(m) for m in await measures.measures_of(db, merchant.id)]
+
+    @post("/", status_code=HTTP_201_CREATED)
+    async def take(
+        self, merchant_id: FromPath[uuid.UUID], data: JSONBody[MeasureIn], db: Db, me: Me
+    ) -> dict[str, Any]:
+        """Take a measure. Declaring default pays custody shares and opens the claim."""
+        async with db.begin():
+            extra: dict[str, Any] = {}
+            if data.kind == "raise-custody-ratio":
+                if data.custody_ratio_bp is None:
+                    raise Invalid(
+                        "give the new custody ratio in basis points",
+                        fields={"custody_ratio_bp": "required"},
+                    )
+                taken = await measures.raise_custody_ratio(
+                    db, me, merchant_id, ratio_bp=data.custody_ratio_bp, reason=data.reason
+                )
+            elif data.kind == "lift-custody-ratio":
+                taken = await measures.lift_custody_ratio(db, me, merchant_id, reason=data.reason)
+            elif data.kind == "suspend-sales":
+                taken = await measures.suspend_sales(db, me, merchant_id, reason=data.reason)
+            elif data.kind == "lift-suspension":
+                taken = await measures.lift_suspension(db, me, merchant_id, reason=data.reason)
+            else:
+                if not data.confirm:
+                    raise Invalid(
+                        "declaring default pays out every card and cannot be undone;"
+                        " send confirm: true",
+                        fields={"confirm": "required"},
+                    )
+                taken, receipt, claim = await measures.declare_default(
+                    db, me, merchant_id, reason=data.reason
+                )
+                extra = {
+                    "cards": len(receipt.cards),
+                    "outstanding_fen": receipt.total_outstanding,
+                    "custody_paid_fen": receipt.total_custody_paid,
+                    "claim_fen": receipt.total_claim,
+                    "claim_id": str(claim.id) if claim else None,
+                }
+        return {**msgspec.to_builtins(measure_out(taken)), **extra}
