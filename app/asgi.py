@@ -26,6 +26,8 @@ from app.insurance.routes import ClaimController, InsurerController
 from app.logging import configure_logging, request_id_middleware
 from app.merchants.routes import MerchantController, ProductController
 from app.outbox.routes import InsurerEventsController
+from app.pages.render import template_config
+from app.pages.routes import PAGE_ROUTES
 from app.qrcodes.routes import CounterQrController, QrKeyController, ScanController
 from app.risk.routes import IndicatorController, MerchantRatingController, RatingController
 from app.security.pii import PiiCipher
@@ -36,6 +38,7 @@ from app.system.health import HealthController
 from app.workers import background_workers
 
 if TYPE_CHECKING:
+    from litestar.types import ControllerRouterHandler
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 ROUTES = [
@@ -78,7 +81,10 @@ def create_app(engine: AsyncEngine | None = None) -> Litestar:
     if settings.environment == "production" and sandboxes:
         msg = f"refusing to run in production with sandbox adapters: {', '.join(sandboxes)}"
         raise RuntimeError(msg)
-    routes = [*ROUTES, SandboxPayController] if settings.payments == "sandbox" else ROUTES
+    sandbox: list[ControllerRouterHandler] = (
+        [SandboxPayController] if settings.payments == "sandbox" else []
+    )
+    routes: list[ControllerRouterHandler] = [*ROUTES, *sandbox, *PAGE_ROUTES]
 
     async def open_database(app: Litestar) -> None:
         app.state.engine = engine or create_engine()
@@ -107,6 +113,7 @@ def create_app(engine: AsyncEngine | None = None) -> Litestar:
         dependencies=DEPENDENCIES,
         middleware=[DefineMiddleware(TokenAuthentication)],
         exception_handlers=exception_handlers(),
+        template_config=template_config(),
         logging_config=None,  # app.logging configures logging; Litestar's default would reset it
         openapi_config=OpenAPIConfig(
             title="Prepaid Guard",

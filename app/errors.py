@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import structlog
 from litestar import Response
@@ -82,8 +83,10 @@ def problem(
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     status, title = next((s, t) for cls, s, t in DOMAIN_STATUS if isinstance(exc, cls))
+    if _is_page(request):
+        return _page_error(request, exc, status, title)
     code = getattr(exc, "code", "error")
     extra: dict[str, Any] = {}
     headers: dict[str, str] = {}
@@ -106,8 +109,31 @@ def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[d
     )
 
 
-def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def _is_page(request: Request[Any, Any, Any]) -> bool:
+    """Whether the request was for a page (its errors are pages too, not problem JSON)."""
+    try:
+        return bool(request.route_handler.opt.get("page"))
+    except Exception:  # noqa: BLE001 - no route matched: not a page
+        return False
+
+
+def _page_error(
+    request: Request[Any, Any, Any], exc: Exception, status: int, title: str
+) -> Response[Any]:
+    """A page's error: sign in first, or an error page saying what happened."""
+    from app.pages.render import back_to, page  # noqa: PLC0415 - pages import this module
+
+    if isinstance(exc, app_errors.NotAuthenticated):
+        return back_to(f"/login?next={quote(request.url.path)}")
+    rendered = page(request, "error.html", title=title, detail=str(exc))
+    rendered.status_code = status
+    return rendered
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    if _is_page(request) and status < HTTP_500_INTERNAL_SERVER_ERROR:
+        return _page_error(request, exc, status, HTTPStatus(status).phrase)
     title = HTTPStatus(status).phrase
     extra: dict[str, Any] | None = None
     detail = exc.detail if exc.detail != title else None

@@ -77,7 +77,7 @@ def _token(token: str, expires: datetime, who: Principal) -> Token:
     )
 
 
-async def _limit(db: Db, request: Request[Any, Any, Any], identity: str) -> None:
+async def limit_attempts(db: Db, request: Request[Any, Any, Any], identity: str) -> None:
     """Count one attempt per identity and per client address, committed on its own."""
     limits = get_settings().security
     client = request.client.host if request.client else "unknown"
@@ -100,7 +100,7 @@ class AuthController(Controller):
         self, data: JSONBody[SignIn], db: Db, request: Request[Any, Any, Any]
     ) -> Token:
         """Merchant staff, regulators, insurers and operators."""
-        await _limit(db, request, f"user:{data.username.strip().lower()}")
+        await limit_attempts(db, request, f"user:{data.username.strip().lower()}")
         async with db.begin():
             token, expires, who = await service.sign_in(db, data.username, data.password)
         return _token(token, expires, who)
@@ -115,7 +115,7 @@ class AuthController(Controller):
     ) -> CodeSent:
         """Text a consumer a 6-digit sign-in code."""
         phone = service.normalise_phone(data.phone)
-        await _limit(db, request, f"sms:{cipher.lookup_hash(phone, field='phone').hex()}")
+        await limit_attempts(db, request, f"sms:{cipher.lookup_hash(phone, field='phone').hex()}")
         async with db.begin():
             ttl = await service.send_otp(db, phone, cipher)
         return CodeSent(sent=True, expires_in=ttl)
@@ -126,7 +126,7 @@ class AuthController(Controller):
     ) -> Token:
         """A consumer signs in with the code (an account is made on first sign-in)."""
         phone = service.normalise_phone(data.phone)
-        await _limit(db, request, f"phone:{cipher.lookup_hash(phone, field='phone').hex()}")
+        await limit_attempts(db, request, f"phone:{cipher.lookup_hash(phone, field='phone').hex()}")
         async with db.begin():
             result = await service.verify_otp(db, phone, data.code, cipher)
         if result is None:

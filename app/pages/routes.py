@@ -1,0 +1,19 @@
+"""Every page controller, and the static files they use."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from litestar.static_files import create_static_files_router
+
+from app.pages.auth import PageAuthController
+from app.pages.render import STATIC
+
+if TYPE_CHECKING:
+    from litestar.types import ControllerRouterHandler
+
+PAGE_ROUTES: list[ControllerRouterHandler] = [
+    PageAuthController,
+    create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
+]
+"""Added to the app by ``app.asgi``; each area's controllers are listed here."""
