@@ -181,6 +181,23 @@ def _directions(pairs: tuple[str, ...]) -> dict[str, int]:
     return directions
 
 
+_indicator_directions = click.option(
+    "--indicator-directions",
+    is_flag=True,
+    help="Use the indicator catalogue's declared directions (a table from `scoring synth`);"
+    " a model that rates merchants live needs them.",
+)
+
+
+def _declared(monotone: tuple[str, ...], *, indicator_directions: bool) -> dict[str, int]:
+    """The monotone directions asked for: the catalogue's, or each ``--monotone`` pair."""
+    import scoring as sc  # noqa: PLC0415
+
+    if indicator_directions and monotone:
+        raise click.UsageError("give either --indicator-directions or --monotone, not both")
+    return dict(sc.MONOTONE) if indicator_directions else _directions(monotone)
+
+
 @contextmanager
 def _scoring_errors() -> Iterator[None]:
     """Bad input is the user's to fix: say what is wrong and exit 1, without a traceback."""
@@ -202,12 +219,7 @@ def _scoring_errors() -> Iterator[None]:
 @click.option("--folds", default=5, show_default=True, help="Cross-validation folds (0: skip).")
 @click.option("--seed", default=0, show_default=True, help="Seed for every random choice.")
 @_monotone
-@click.option(
-    "--indicator-directions",
-    is_flag=True,
-    help="Use the indicator catalogue's declared directions (a table from `scoring synth`);"
-    " a model that rates merchants live needs them.",
-)
+@_indicator_directions
 def scoring_train(
     csv_path: Path,
     label: str,
@@ -221,9 +233,7 @@ def scoring_train(
     """Fit a calibrated model on a labelled CSV and save it (skops, no pickle)."""
     import scoring as sc  # noqa: PLC0415 - keep other commands quick to start
 
-    if indicator_directions and monotone:
-        raise click.UsageError("give either --indicator-directions or --monotone, not both")
-    directions = dict(sc.MONOTONE) if indicator_directions else _directions(monotone)
+    directions = _declared(monotone, indicator_directions=indicator_directions)
     with _scoring_errors():
         table = sc.read_table(csv_path, label=label, positive=positive)
         trained = sc.train(table, folds=folds, monotone=directions, params=sc.Params(seed=seed))
@@ -272,6 +282,7 @@ def scoring_evaluate(csv_path: Path, label: str, positive: str | None, model_pat
 @click.option("--folds", default=5, show_default=True, help="Number of folds (at least 2).")
 @click.option("--seed", default=0, show_default=True, help="Seed for the folds and the model.")
 @_monotone
+@_indicator_directions
 def scoring_cv(
     csv_path: Path,
     label: str,
@@ -279,6 +290,7 @@ def scoring_cv(
     folds: int,
     seed: int,
     monotone: tuple[str, ...],
+    indicator_directions: bool,
 ) -> None:
     """Cross-validate the model on a labelled CSV; figures are on out-of-fold predictions."""
     import scoring as sc  # noqa: PLC0415
@@ -286,7 +298,10 @@ def scoring_cv(
     with _scoring_errors():
         table = sc.read_table(csv_path, label=label, positive=positive)
         result = sc.cross_validate(
-            table, folds=folds, monotone=_directions(monotone), params=sc.Params(seed=seed)
+            table,
+            folds=folds,
+            monotone=_declared(monotone, indicator_directions=indicator_directions),
+            params=sc.Params(seed=seed),
         )
     aucs = ", ".join(f"{auc:.3f}" for auc in result.fold_aucs)
     click.echo(f"{folds}-fold cross-validation, AUC per fold: {aucs}")
