@@ -20,7 +20,6 @@ Any number of workers may run (``pguard worker``, inside ``pguard run``, or both
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import time
@@ -32,6 +31,7 @@ import httpx
 import structlog
 from sqlalchemy import func, or_, select, update
 
+from app.background import BackgroundTask
 from app.base import utcnow
 from app.insurance.models import Insurer
 from app.outbox.models import DeliveryAttempt, EventStatus, OutboxEvent
@@ -88,8 +88,10 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300  # noqa: PLR2004
 
 
-class DeliveryWorker:
+class DeliveryWorker(BackgroundTask):
     """A background task delivering due events; ``stop`` lets deliveries in hand finish."""
+
+    name = "delivery-worker"
 
     def __init__(
         self,
@@ -108,6 +110,7 @@ class DeliveryWorker:
         if lease_seconds <= timeout:
             msg = "the lease must outlast the HTTP timeout, or two workers could send one event"
             raise ValueError(msg)
+        super().__init__()
         self.sessions = sessions
         self.cipher = cipher
         self.interval = interval
@@ -119,34 +122,14 @@ class DeliveryWorker:
         self.batch = batch
         self.http = http
         self._owns_http = False
-        self._task: asyncio.Task[Any] | None = None
-        self._stopping = asyncio.Event()
 
-    @property
-    def running(self) -> bool:
-        """Whether the polling task is alive."""
-        return self._task is not None and not self._task.done()
+    async def _closed(self) -> None:
+        """A stopped worker closes its HTTP client.
 
-    def start(self) -> None:
-        """Begin polling in the running event loop."""
-        self._stopping.clear()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="delivery-worker")
-
-    async def stop(self, *, grace: float | None = None) -> None:
-        """Stop after the pass in hand, which ends within the HTTP timeout.
-
-        With ``grace``, deliveries still running after that many seconds are cancelled, as
-        if the process died: nothing is recorded for them and their events are sent again
-        when their lease runs out.
+        Stopped with ``grace``, deliveries still running are cancelled, as if the process
+        died: nothing is recorded for them and their events are sent again when their lease
+        runs out.
         """
-        self._stopping.set()
-        if self._task is not None:
-            done, _ = await asyncio.wait({self._task}, timeout=grace)
-            if not done:
-                self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -316,9 +299,7 @@ class DeliveryWorker:
                 sent = 0
             if sent:
                 continue
-            delay = self.interval * min(2**failures, 120)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+            await self._pause(self.interval * min(2**failures, 120))
 
 
 async def _database_now(session: AsyncSession) -> datetime:

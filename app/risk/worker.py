@@ -7,13 +7,12 @@ in one transaction. A failure rolls the pass back and leaves the rows queued for
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import delete, select
 
+from app.background import BackgroundTask
 from app.risk.models import RerateRequest
 from app.risk.service import Cause, rate
 
@@ -44,34 +43,17 @@ async def drain_once(sessions: async_sessionmaker[AsyncSession], batch: int = 20
         return len(rows)
 
 
-class RerateWorker:
-    """A background task polling the queue; ``stop`` waits for the pass in hand to finish."""
+class RerateWorker(BackgroundTask):
+    """Polls the queue; ``stop`` waits for the pass in hand to finish."""
+
+    name = "rerate-worker"
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, interval: float = 0.25
     ) -> None:
+        super().__init__()
         self.sessions = sessions
         self.interval = interval
-        self._task: asyncio.Task[Any] | None = None
-        self._stopping = asyncio.Event()
-
-    @property
-    def running(self) -> bool:
-        """Whether the polling task is alive."""
-        return self._task is not None and not self._task.done()
-
-    def start(self) -> None:
-        """Begin polling in the running event loop."""
-        self._stopping.clear()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="rerate-worker")
-
-    async def stop(self) -> None:
-        """Stop after the current pass."""
-        self._stopping.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _run(self) -> None:
         failures = 0
@@ -85,6 +67,4 @@ class RerateWorker:
                 taken = 0
             if taken:
                 continue
-            delay = self.interval * min(2**failures, 120)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+            await self._pause(self.interval * min(2**failures, 120))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
+from app.background import BackgroundTask
 from app.base import utcnow
 from app.supervision.disputes import escalate_overdue
 
@@ -17,32 +16,15 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-class EscalationWorker:
+class EscalationWorker(BackgroundTask):
     """Runs :func:`escalate_overdue` every ``interval`` seconds; deadlines are days long."""
 
+    name = "escalation-worker"
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, interval: float = 60) -> None:
+        super().__init__()
         self.sessions = sessions
         self.interval = interval
-        self._task: asyncio.Task[Any] | None = None
-        self._stopping = asyncio.Event()
-
-    @property
-    def running(self) -> bool:
-        """Whether the task is alive."""
-        return self._task is not None and not self._task.done()
-
-    def start(self) -> None:
-        """Begin in the running event loop."""
-        self._stopping.clear()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="escalation-worker")
-
-    async def stop(self) -> None:
-        """Stop after the pass in hand."""
-        self._stopping.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def run_once(self) -> int:
         """One pass in its own transaction; returns how many disputes moved."""
@@ -57,5 +39,4 @@ class EscalationWorker:
                     log.info("overdue dispute steps escalated", disputes=moved)
             except Exception:
                 log.exception("escalation pass failed; will retry")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self.interval)
+            await self._pause(self.interval)
