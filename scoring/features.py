@@ -50,14 +50,7 @@ def features_at(records: Iterable[Indicator], at: date) -> Features:
 
     ``records`` should all be about the same merchant; the caller groups them.
     """
-    latest: dict[tuple[Source, str], Indicator] = {}
-    for record in records:
-        if record.as_of >= at:
-            continue
-        key = (record.source, record.kind)
-        held = latest.get(key)
-        if held is None or record.as_of >= held.as_of:
-            latest[key] = record
+    latest = latest_records(records, at)
     features: Features = {}
     for kind in CATALOGUE:
         found = latest.get((kind.source, kind.name))
@@ -68,6 +61,22 @@ def features_at(records: Iterable[Indicator], at: date) -> Features:
         else:
             features[kind.feature] = float(found.value)
     return features
+
+
+def latest_records(records: Iterable[Indicator], at: date) -> dict[tuple[Source, str], Indicator]:
+    """The record each feature is read from: per (source, kind), the latest dated before ``at``.
+
+    On equal dates the one given last wins, so a correction sent later takes effect.
+    """
+    latest: dict[tuple[Source, str], Indicator] = {}
+    for record in records:
+        if record.as_of >= at:
+            continue
+        key = (record.source, record.kind)
+        held = latest.get(key)
+        if held is None or record.as_of >= held.as_of:
+            latest[key] = record
+    return latest
 
 
 def overrides(features: Mapping[str, float | str]) -> tuple[Override, ...]:

@@ -41,13 +41,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from scoring.errors import BadSettings
-from scoring.features import FEATURES, MISSING, MONOTONE, features_at, overrides
+from scoring.features import (
+    FEATURES,
+    MISSING,
+    MONOTONE,
+    features_at,
+    latest_records,
+    overrides,
+)
 from scoring.grades import CUT_POINTS, CutPoints, Grade, grade
 from scoring.indicators import CATALOGUE, Source
 from scoring.table import Table, table_from_features
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
     from datetime import date
 
     from numpy.typing import NDArray
@@ -179,7 +186,7 @@ class Rater:
         keys = list(merchants)
         if not keys:
             return []
-        latest = [_latest(merchants[key], at) for key in keys]
+        latest = [latest_records(merchants[key], at) for key in keys]
         features = [features_at(held.values(), at) for held in latest]
         x = table_from_features(self._saved.model.schema, features, source="ratings").features
         probability, reference_probability, contributions = self._attribute(x)
@@ -300,19 +307,6 @@ def _check_model(saved: SavedModel, cut_points: CutPoints) -> None:
             f"model {saved.model_version} is for cut points {saved.cut_points_version},"
             f" not {cut_points.version}, which are in force"
         )
-
-
-def _latest(records: Iterable[Indicator], at: date) -> dict[tuple[Source, str], Indicator]:
-    """The record each feature is read from: :func:`features_at`'s choice, kept to cite it."""
-    latest: dict[tuple[Source, str], Indicator] = {}
-    for record in records:
-        if record.as_of >= at:
-            continue
-        key = (record.source, record.kind)
-        held = latest.get(key)
-        if held is None or record.as_of >= held.as_of:
-            latest[key] = record
-    return latest
 
 
 def _shown(value: float | str | None) -> Shown:

@@ -16,16 +16,20 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
+import pytest
+from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from app.asgi import create_app
 from app.auth.admin import create_staff
 from app.auth.models import Role, User
 from app.db import create_engine, session_factory
@@ -37,6 +41,12 @@ from scoring import MONOTONE, dumps, fit, read_table, reference_row
 from scoring.dataset import training_rows
 from scoring.synth import generate
 from tests.e2e.api import PASSWORD, Api
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+    from datetime import date
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 WAIT_SECONDS = 30
 """How long a test waits for a background worker before failing (not a speed target)."""
@@ -237,3 +247,58 @@ async def insurer(api: Api, url: str | None = None) -> InsurerAccount:
         "POST", "/auth/sign-in", json={"username": username, "password": PASSWORD}
     )
     return InsurerAccount(made.id, secret, str(body["token"]))
+
+
+@asynccontextmanager
+async def api_on(engine: AsyncEngine) -> AsyncIterator[Api]:
+    """The API driver on an app of its own over ``engine`` (a test module's own database)."""
+    async with AsyncTestClient(app=create_app(engine)) as client:
+        yield Api(client, session_factory(engine))
+
+
+async def until(check: Callable[[], Any], what: str) -> Any:
+    """Poll ``check`` (sync or async) until it returns something truthy; fail saying ``what``."""
+    for _ in range(WAIT_SECONDS * 10):
+        found = check()
+        if asyncio.iscoroutine(found):
+            found = await found
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    pytest.fail(f"gave up waiting for {what}")
+
+
+async def rating_when(
+    api: Api, token: str, merchant_id: str, ready: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The merchant's rating once ``ready`` holds (the worker re-rates in the background)."""
+
+    async def rated() -> dict[str, Any] | None:
+        response = await api.client.get(
+            f"/ratings/{merchant_id}", headers={"Authorization": f"Bearer {token}"}
+        )
+        if response.status_code == 200 and ready(response.json()):
+            return dict(response.json())
+        return None
+
+    found: dict[str, Any] = await until(rated, f"the rating of merchant {merchant_id}")
+    return found
+
+
+def record(
+    uscc: str,
+    source: str,
+    kind: str,
+    value: Any,
+    as_of: date,
+    provenance: str = "test feed",
+) -> dict[str, Any]:
+    """One indicator record as ``POST /indicators`` takes it."""
+    return {
+        "uscc": uscc,
+        "source": source,
+        "kind": kind,
+        "value": value,
+        "as_of": as_of.isoformat(),
+        "provenance": provenance,
+    }

@@ -10,15 +10,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 import escrow
-from app.asgi import create_app
 from app.auth.models import Role
 from app.clock import today
 from app.db import create_engine, session_factory
@@ -30,13 +28,17 @@ from tests.e2e.background import (
     Endpoint,
     Receiver,
     WorkerThread,
+    api_on,
     delivery_thread,
     insurer,
     live_model,
+    rating_when,
+    record,
+    until,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterator
+    from collections.abc import AsyncIterator, Iterator
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -70,37 +72,14 @@ def rerating(loop_url: str, loop_engine: AsyncEngine) -> Iterator[WorkerThread]:
 @pytest.fixture
 async def lapi(loop_engine: AsyncEngine, rerating: WorkerThread) -> AsyncIterator[Api]:
     assert rerating.thread.is_alive()
-    async with AsyncTestClient(app=create_app(loop_engine)) as client:
-        yield Api(client, session_factory(loop_engine))
+    async with api_on(loop_engine) as api:
+        yield api
 
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
     with Receiver() as running:
         yield running
-
-
-async def until(check: Callable[[], Any], what: str) -> Any:
-    """Poll ``check`` (sync or async) until it returns something truthy."""
-    for _ in range(WAIT_SECONDS * 10):
-        found = check()
-        if asyncio.iscoroutine(found):
-            found = await found
-        if found:
-            return found
-        await asyncio.sleep(0.1)
-    pytest.fail(f"gave up waiting for {what}")
-
-
-def record(uscc: str, source: str, kind: str, value: Any, as_of: date) -> dict[str, Any]:
-    return {
-        "uscc": uscc,
-        "source": source,
-        "kind": kind,
-        "value": value,
-        "as_of": as_of.isoformat(),
-        "provenance": "closed-loop test feed",
-    }
 
 
 async def sell(
@@ -203,10 +182,7 @@ async def test_a_merchant_that_vanishes_leaves_every_consumer_whole(  # noqa: PL
     cards += await sell(api, shop, products, consumers, CARDS - CARDS // 2)
     assert len({c["card_id"] for c in cards}) == CARDS
     assert await use_some(api, shop, cards) == CARDS // 4
-    first = await until(
-        lambda: _rating(api, regulator, merchant_id, lambda r: r["cause"] == "card sold"),
-        "the rating after the sales",
-    )
+    first = await rating_when(api, regulator, merchant_id, lambda r: r["cause"] == "card sold")
     assert first["grade"] in "ABC", first
 
     # Complaints surge, and the bad news arrives from the bureaus.
@@ -230,10 +206,7 @@ async def test_a_merchant_that_vanishes_leaves_every_consumer_whole(  # noqa: PL
         record(uscc, "court", "dishonest_debtor", True, late),
     ]
     await api.call("POST", "/indicators", operator, json={"records": bad}, expect=201)
-    fallen = await until(
-        lambda: _rating(api, regulator, merchant_id, lambda r: r["grade"] in ("D", "E")),
-        "the grade to fall",
-    )
+    fallen = await rating_when(api, regulator, merchant_id, lambda r: r["grade"] in ("D", "E"))
     assert "dishonest-debtor" in fallen["overrides"]
     queue = await until(
         lambda: _warnings(api, regulator, merchant_id, {"grade-drop", "complaint-surge"}),
@@ -333,17 +306,6 @@ async def test_a_merchant_that_vanishes_leaves_every_consumer_whole(  # noqa: PL
             assert returned == outstanding, (card_id, returned, outstanding)
         report = await escrow.verify(session)
     assert report.ok, report.problems[:3]
-
-
-async def _rating(
-    api: Api, token: str, merchant_id: str, ready: Callable[[dict[str, Any]], bool]
-) -> dict[str, Any] | None:
-    response = await api.client.get(
-        f"/ratings/{merchant_id}", headers={"Authorization": f"Bearer {token}"}
-    )
-    if response.status_code == 200 and ready(response.json()):
-        return dict(response.json())
-    return None
 
 
 async def _warnings(

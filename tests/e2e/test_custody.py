@@ -16,14 +16,13 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
 import escrow
-from app.asgi import create_app
 from app.auth.models import Role
 from app.clock import today
-from app.db import create_engine, session_factory
+from app.db import create_engine
 from tests.e2e.api import ID, STORED, Api, buy, counter_of, order
+from tests.e2e.background import api_on
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -50,8 +49,8 @@ async def custody_engine(custody_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 async def capi(custody_engine: AsyncEngine) -> AsyncIterator[Api]:
-    async with AsyncTestClient(app=create_app(custody_engine)) as client:
-        yield Api(client, session_factory(custody_engine))
+    async with api_on(custody_engine) as api:
+        yield api
 
 
 async def pguard(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -11,21 +11,19 @@ import math
 import subprocess
 import sys
 import uuid
-from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pytest
-from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
-from app.asgi import create_app
 from app.auth.models import Role
 from app.clock import today
 from app.db import create_engine, session_factory
 from app.risk.models import IndicatorRecord, Rating, RatingChange
 from app.risk.service import add_model
 from tests.e2e.api import ID, STORED, Api, buy, counter_of, new_uscc
-from tests.e2e.background import WAIT_SECONDS, WorkerThread, live_model
+from tests.e2e.background import WorkerThread, api_on, live_model, rating_when, record
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
@@ -57,8 +55,8 @@ def worker(risk_url: str) -> Iterator[WorkerThread]:
 @pytest.fixture
 async def rapi(risk_engine: AsyncEngine, worker: WorkerThread) -> AsyncIterator[Api]:
     assert worker.thread.is_alive()
-    async with AsyncTestClient(app=create_app(risk_engine)) as client:
-        yield Api(client, session_factory(risk_engine))
+    async with api_on(risk_engine) as api:
+        yield api
 
 
 @pytest.fixture(scope="module")
@@ -66,19 +64,6 @@ async def active_model(risk_engine: AsyncEngine) -> str:
     async with session_factory(risk_engine)() as session, session.begin():
         version, _ = await add_model(session, live_model(), activate=True, by=None)
     return version
-
-
-def _record(
-    uscc: str, source: str, kind: str, value: Any, as_of: date, **kw: Any
-) -> dict[str, Any]:
-    return {
-        "uscc": uscc,
-        "source": source,
-        "kind": kind,
-        "value": value,
-        "as_of": as_of.isoformat(),
-        "provenance": kw.get("provenance", "test feed"),
-    }
 
 
 async def _records(sessions: async_sessionmaker[AsyncSession], merchant_id: str) -> int:
@@ -91,20 +76,6 @@ async def _records(sessions: async_sessionmaker[AsyncSession], merchant_id: str)
     return int(count or 0)
 
 
-async def _rating_when(
-    api: Api, token: str, merchant_id: str, ready: Callable[[dict[str, Any]], bool]
-) -> dict[str, Any]:
-    """Poll the rating until ``ready`` holds (the worker re-rates in the background)."""
-    for _ in range(WAIT_SECONDS * 10):
-        response = await api.client.get(
-            f"/ratings/{merchant_id}", headers={"Authorization": f"Bearer {token}"}
-        )
-        if response.status_code == 200 and ready(response.json()):
-            return dict(response.json())
-        await asyncio.sleep(0.1)
-    pytest.fail(f"merchant {merchant_id} was not re-rated as expected: {response.text}")
-
-
 async def test_api_batch_is_all_or_nothing_by_default_and_reports_lines(rapi: Api) -> None:
     shop = await rapi.active_merchant()
     uscc = shop["merchant"]["uscc"]
@@ -113,13 +84,13 @@ async def test_api_batch_is_all_or_nothing_by_default_and_reports_lines(rapi: Ap
     day = today() - timedelta(days=3)
     bad_code = uscc[:17] + ("0" if uscc[17] != "0" else "1")
     records = [
-        _record(uscc, "tax", "arrears_fen", 120_000, day),
-        _record(new_uscc(), "tax", "arrears_fen", 5, day),  # valid code, not a merchant
-        _record(bad_code, "tax", "arrears_fen", 5, day),  # check character wrong
-        _record(uscc, "tax", "arrears", 5, day),  # no such kind
-        _record(uscc, "tax", "filing_gap_months", "three", day),  # not a number
-        _record(uscc, "court", "dishonest_debtor", True, today() + timedelta(days=2)),  # future
-        _record(uscc, "bank", "frozen", False, day, provenance=" "),  # no provenance
+        record(uscc, "tax", "arrears_fen", 120_000, day),
+        record(new_uscc(), "tax", "arrears_fen", 5, day),  # valid code, not a merchant
+        record(bad_code, "tax", "arrears_fen", 5, day),  # check character wrong
+        record(uscc, "tax", "arrears", 5, day),  # no such kind
+        record(uscc, "tax", "filing_gap_months", "three", day),  # not a number
+        record(uscc, "court", "dishonest_debtor", True, today() + timedelta(days=2)),  # future
+        record(uscc, "bank", "frozen", False, day, provenance=" "),  # no provenance
     ]
     refused = await rapi.call(
         "POST", "/indicators", operator, json={"records": records}, expect=422
@@ -155,7 +126,7 @@ async def test_api_batch_is_all_or_nothing_by_default_and_reports_lines(rapi: Ap
     assert await _records(rapi.sessions, mid) == 1
 
     # The same record in another batch is a duplicate, not a second fact.
-    overlap = {"records": [records[0], _record(uscc, "tax", "filing_gap_months", 2, day)]}
+    overlap = {"records": [records[0], record(uscc, "tax", "filing_gap_months", 2, day)]}
     more = await rapi.call("POST", "/indicators", operator, json=overlap, expect=201)
     assert (more["accepted"], more["duplicates"]) == (1, 1)
     assert await _records(rapi.sessions, mid) == 2
@@ -261,16 +232,16 @@ async def test_a_new_record_re_rates_the_merchant_with_reasons_and_history(
     operator = await rapi.staff(Role.OPERATOR)
     day = today() - timedelta(days=20)
     clean = [
-        _record(uscc, "registration", "age_years", 6, day),
-        _record(uscc, "tax", "arrears_fen", 0, day),
-        _record(uscc, "tax", "filing_gap_months", 0, day),
-        _record(uscc, "court", "enforcement_cases", 0, day),
-        _record(uscc, "court", "dishonest_debtor", False, day),
-        _record(uscc, "social_security", "contribution_gap_months", 0, day),
-        _record(uscc, "social_security", "headcount", 12, day),
+        record(uscc, "registration", "age_years", 6, day),
+        record(uscc, "tax", "arrears_fen", 0, day),
+        record(uscc, "tax", "filing_gap_months", 0, day),
+        record(uscc, "court", "enforcement_cases", 0, day),
+        record(uscc, "court", "dishonest_debtor", False, day),
+        record(uscc, "social_security", "contribution_gap_months", 0, day),
+        record(uscc, "social_security", "headcount", 12, day),
     ]
     await rapi.call("POST", "/indicators", operator, json={"records": clean}, expect=201)
-    first = await _rating_when(
+    first = await rating_when(
         rapi, regulator, mid, lambda r: r["cause"].startswith("indicator registration/")
     )
     assert first["model_version"] == active_model
@@ -278,10 +249,10 @@ async def test_a_new_record_re_rates_the_merchant_with_reasons_and_history(
     assert math.isclose(total, first["probability"], abs_tol=1e-9)
     assert first["overrides"] == []
 
-    listed = _record(uscc, "court", "dishonest_debtor", True, today() - timedelta(days=1))
+    listed = record(uscc, "court", "dishonest_debtor", True, today() - timedelta(days=1))
     worse = await rapi.call("POST", "/indicators", operator, json={"records": [listed]}, expect=201)
     assert worse["accepted"] == 1
-    rated = await _rating_when(rapi, regulator, mid, lambda r: r["overrides"] != [])
+    rated = await rating_when(rapi, regulator, mid, lambda r: r["overrides"] != [])
     assert rated["overrides"] == ["dishonest-debtor"]
     assert rated["grade"] in ("D", "E")
     last = rated["history"][-1]
@@ -331,7 +302,7 @@ async def test_a_sale_re_rates_the_merchant_from_the_platform_s_own_sales(
     consumer = await rapi.consumer()
     counter = await counter_of(rapi, shop["token"])
     await buy(rapi, counter, product, consumer, **ID)
-    rated = await _rating_when(rapi, regulator, mid, lambda r: r["cause"] == "card sold")
+    rated = await rating_when(rapi, regulator, mid, lambda r: r["cause"] == "card sold")
     assert rated["model_version"] == active_model
     async with rapi.sessions() as session:
         discount = await session.scalar(
@@ -350,7 +321,7 @@ async def test_ratings_are_for_supervisors_within_their_district(
     east = await rapi.active_merchant("上城区")
     west = await rapi.active_merchant("西湖区")
     for shop in (east, west):
-        await _rating_when(rapi, shop["regulator"], shop["merchant"]["id"], lambda _: True)
+        await rating_when(rapi, shop["regulator"], shop["merchant"]["id"], lambda _: True)
     east_regulator = east["regulator"]
     mine = await rapi.call("GET", "/ratings", east_regulator, params={"limit": 1000})
     districts = {row["district"] for row in mine}
@@ -394,8 +365,8 @@ async def test_drift_compares_two_days_and_refuses_a_backwards_range(
     uscc = shop["merchant"]["uscc"]
     early, late = today() - timedelta(days=60), today() - timedelta(days=5)
     records = [
-        _record(uscc, "tax", "arrears_fen", 0, early - timedelta(days=1)),
-        _record(uscc, "tax", "arrears_fen", 9_000_000, late - timedelta(days=1)),
+        record(uscc, "tax", "arrears_fen", 0, early - timedelta(days=1)),
+        record(uscc, "tax", "arrears_fen", 9_000_000, late - timedelta(days=1)),
     ]
     await rapi.call("POST", "/indicators", operator, json={"records": records}, expect=201)
     report = await rapi.call(
