@@ -15,7 +15,7 @@ import structlog
 from litestar import Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 
 import escrow
 import qr
@@ -124,7 +124,9 @@ def _page_error(
     from app.pages.render import back_to, page  # noqa: PLC0415 - pages import this module
 
     if isinstance(exc, app_errors.NotAuthenticated):
-        return back_to(f"/login?next={quote(request.url.path)}")
+        # a controller names its sign-in page (consumers: ``/login/phone``); staff by default
+        sign_in = str(request.route_handler.opt.get("sign_in", "/login"))
+        return back_to(f"{sign_in}?next={quote(request.url.path)}")
     rendered = page(request, "error.html", title=title, detail=str(exc))
     rendered.status_code = status
     return rendered
@@ -156,6 +158,19 @@ def _unstorable(request: Request[Any, Any, Any], exc: DataError) -> Response[dic
     )
 
 
+def _clash(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[dict[str, Any]]:
+    """Two requests wrote the same unique thing at once: the loser changed nothing."""
+    log.info("concurrent write refused", error=str(exc.orig).splitlines()[0])
+    return problem(
+        request,
+        409,
+        title="Conflict",
+        detail="another request changed the same record at the same moment; this one changed"
+        " nothing. Try again: a repeated request is recognised",
+        type_=PROBLEM_BASE + "concurrent-change",
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.error("unhandled error", exc_info=exc)
     return problem(
@@ -177,6 +192,7 @@ def exception_handlers() -> ExceptionHandlersMap:
         InvalidNotification: _domain_error,
         HTTPException: _http_error,
         DataError: _unstorable,
+        IntegrityError: _clash,
         Exception: _unexpected,
     }
 

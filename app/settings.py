@@ -182,6 +182,18 @@ class Settings:
         default_factory=lambda: _env("PGUARD_TRUSTED_PROXIES", "127.0.0.1")
     )
     """Addresses whose X-Forwarded-For is believed (the load balancers), comma-separated."""
+    webhook_private_addresses: bool = field(
+        default_factory=lambda: (
+            _env(
+                "PGUARD_WEBHOOK_PRIVATE",
+                "deny" if _env("PGUARD_ENV", "development") == "production" else "allow",
+            )
+            == "allow"
+        )
+    )
+    """Whether insurers' webhook URLs may point at loopback or private addresses (``allow`` for
+    development and tests; production denies them: an endpoint there could reach our own
+    network) and plain http."""
     debug: bool = field(default_factory=lambda: _env("PGUARD_DEBUG", "") == "1")
     """Show tracebacks in error responses (never in production)."""
 

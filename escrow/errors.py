@@ -79,6 +79,12 @@ class BookFrozen(Refused):
     code = "book-frozen"
 
 
+class CompensationOverPrice(Refused):
+    """Compensations decided on a card would add up to more than the price paid for it."""
+
+    code = "compensation-over-price"
+
+
 class IdempotencyConflict(EscrowError):
     """An idempotency key was reused for a different request."""
 

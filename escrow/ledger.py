@@ -25,6 +25,10 @@ postings by :func:`escrow.verify.verify` (``pguard ledger verify``):
    ``ceil(paid * units_remaining / units_total)``. A card's pending claim never goes
    negative, so no claim is paid twice.
 
+Compensation: the compensations decided on one card never add up to more than the price
+paid for it. *Checked by :meth:`EscrowLedger.compensate` under the book lock, from the
+postings; not recomputed by ``verify``.*
+
 A default freezes the book for good: after it only :meth:`EscrowLedger.pay_claim` (and
 replays of earlier requests) still write to it.
 
@@ -62,6 +66,7 @@ from escrow.errors import (
     BookFrozen,
     CardNotOpen,
     CardUsed,
+    CompensationOverPrice,
     IdempotencyConflict,
     InsufficientBalance,
     InvalidAmount,
@@ -765,7 +770,9 @@ class EscrowLedger:
         A partial decision in a dispute: the card stays open and keeps its value, and the
         merchant owes the compensation as it owes a refund's insured part (a receivable that
         :meth:`settle_receivable` clears), so the debt shows in its settlement. The amount is
-        capped at the card's price: a decision above it is a mistake to catch, not to book.
+        capped at the card's price, and so is the sum of every compensation decided on the
+        card (:class:`~escrow.errors.CompensationOverPrice` names what is left): a decision
+        above it is a mistake to catch, not to book. A refunded card is closed and takes none.
         """
         check_positive(amount, "the compensation")
         _check_key(idempotency_key)
@@ -784,6 +791,15 @@ class EscrowLedger:
             raise InvalidAmount(
                 f"the compensation of {amount} fen is more than the {card.paid} fen paid for"
                 " the card"
+            )
+        # Under the book lock, so racing decisions cannot both fit under the cap.
+        ids = {"merchant_id": merchant_id, "card_id": card_id}
+        earlier = int((await conn.execute(sql.COMPENSATED, ids)).scalar_one())
+        if earlier + amount > card.paid:
+            left = max(card.paid - earlier, 0)
+            raise CompensationOverPrice(
+                f"the card's earlier compensations total {earlier} fen of the {card.paid} fen"
+                f" paid for it, so at most {left} fen more can be decided; {amount} is too much"
             )
         owed = (await self.balances(merchant_id))[AccountKind.MERCHANT_RECEIVABLE]
         entry = self._entry(

@@ -110,7 +110,7 @@ class Reconciliation:
     mismatched: tuple[Pair, ...] = ()
     """Same reference, but another amount or another merchant's account."""
     shortfall: dict[uuid.UUID, int] = field(default_factory=dict)
-    """Per merchant, fen expected in custody but not on the statement; only where positive."""
+    """Per merchant, fen expected in custody but not on its accounts; only where positive."""
     unknown_accounts: tuple[str, ...] = ()
     """Statement accounts that belong to no merchant: map them or ask the bank."""
 
@@ -285,8 +285,10 @@ def reconcile(
     account, or whose reference nothing expects, is unexpected; an expected movement that no
     line carries is missing. Exact matches are paired first, so a duplicate or wrong line
     cannot take a correct line's place. A merchant's shortfall is what it expected minus what
-    arrived on lines matched or mismatched to its movements; only positive shortfalls are
-    reported. The result does not depend on the order of the inputs.
+    arrived on its own custody accounts on lines matched or mismatched to its movements (a
+    line on another merchant's account is reported as mismatched but brings nothing to this
+    merchant's custody); only positive shortfalls are reported. The result does not depend
+    on the order of the inputs.
     """
     pending: dict[str, list[Movement]] = {}
     for movement in sorted(expected, key=_movement_order):
@@ -326,7 +328,9 @@ def reconcile(
         totals[movement.merchant_id] = totals.get(movement.merchant_id, 0) + movement.amount
     for pair in (*matched, *mismatched):
         merchant = pair.expected.merchant_id
-        totals[merchant] -= pair.line.amount
+        # Money on another merchant's custody account is not in this merchant's custody.
+        if account_of[pair.line.account] == merchant:
+            totals[merchant] -= pair.line.amount
     return Reconciliation(
         matched=tuple(matched),
         missing=tuple(sorted((m for ms in pending.values() for m in ms), key=_movement_order)),

@@ -114,6 +114,16 @@ PENDING_CLAIMS = (
 )
 """Each defaulted card's claim still unpaid, recomputed from the postings (the truth)."""
 
+COMPENSATED = select(func.coalesce(_PENDING, 0)).where(
+    POSTINGS.c.merchant_id == bindparam("merchant_id"),
+    POSTINGS.c.card_id == bindparam("card_id"),
+    POSTINGS.c.account == "merchant_receivable",
+    ENTRIES.c.merchant_id == POSTINGS.c.merchant_id,
+    ENTRIES.c.seq == POSTINGS.c.seq,
+    ENTRIES.c.kind == "compensation",
+)
+"""Everything already decided as compensation on one card, from the postings (the truth)."""
+
 BALANCES = select(ACCOUNTS.c.kind, ACCOUNTS.c.balance).where(
     ACCOUNTS.c.merchant_id == bindparam("merchant_id")
 )

@@ -33,6 +33,9 @@ class OrderStatus(enum.StrEnum):
     PENDING = "pending"
     PAID = "paid"
     FAILED = "failed"
+    REFUND_DUE = "refund_due"
+    """Paid at the provider after the merchant was declared in default or closed: no card is
+    issued (its book is frozen) and the payment is owed back to the buyer."""
 
 
 class RefundStatus(enum.StrEnum):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from app.security.pii import PiiCipher
 
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 REDEMPTION_CODE_TTL = timedelta(minutes=2)
 MIN_ANONYMOUS_KEY = 32
@@ -331,6 +333,16 @@ async def apply_payment(session: AsyncSession, event: PaymentEvent) -> str:
         order.status = OrderStatus.FAILED
         await session.flush()
         return "closed"
+    if order.status == OrderStatus.REFUND_DUE:
+        return "refund due"
+    merchant = await _get(session, Merchant, order.merchant_id)
+    if merchant.status in (MerchantStatus.DEFAULTED, MerchantStatus.CLOSED):
+        # The money arrived after the merchant stopped existing as a seller: no card can be
+        # issued on a frozen book, and the buyer must get the payment back.
+        order.status = OrderStatus.REFUND_DUE
+        await session.flush()
+        log.warning("payment after default; refund due", order_id=str(order.id))
+        return "refund due"
     await _issue_card(session, order)
     return "issued"
 

@@ -4,7 +4,7 @@ The statement covers the days its lines are dated. Every custody movement the le
 on those days is expected on it, quoted by its reference. A merchant whose custody holds less
 than the ledger says (missing or short deposits) gets a warning and its new sales are blocked
 until a regulator lifts the block; the whole import is one transaction and a file is imported
-once (its digest).
+once (its digest). A statement without lines names no day, so it is refused.
 """
 
 from __future__ import annotations
@@ -49,6 +49,12 @@ async def import_statement(
     except UnicodeDecodeError as exc:
         raise Invalid(f"the statement is not UTF-8 text (byte {exc.start})") from None
     lines = escrow.parse_statement(text)
+    if not lines:
+        raise escrow.BadStatement(
+            1,
+            "the statement has no lines, so it cannot say which day it covers;"
+            " nothing was imported: import a statement that lists the day's movements",
+        )
     start = min(line.day for line in lines)
     end = max(line.day for line in lines)
     merchants = (

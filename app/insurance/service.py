@@ -24,7 +24,7 @@ from app.base import utcnow
 from app.clock import today
 from app.exceptions import Conflict, Forbidden, Invalid, NotFound
 from app.insurance.models import Claim, ClaimCard, ClaimStatus, Policy, PolicyStatus
-from app.merchants.models import Merchant
+from app.merchants.models import Merchant, MerchantStatus
 from app.merchants.uscc import normalise_uscc
 from app.outbox.service import enqueue
 from app.risk.service import grades_of
@@ -68,7 +68,11 @@ async def create_policy(
     coverage_fen: int,
     starts_on: date,
 ) -> Policy:
-    """A new active policy for a merchant that has none; the merchant quotes its number."""
+    """A new active policy for a merchant that has none and declared this number.
+
+    Both sides must agree: the merchant names the policy, the insurer registers it; neither
+    can attach the other alone.
+    """
     insurer_id = insurer_of(me)
     merchant = await session.scalar(
         select(Merchant).where(Merchant.uscc == normalise_uscc(uscc)).with_for_update()
@@ -81,6 +85,11 @@ async def create_policy(
         )
     ):
         raise Conflict("this merchant already has an active policy; end it first")
+    if merchant.policy_ref != number:
+        raise Conflict(
+            "the merchant has not declared this policy number; it must name the policy first",
+            fields={"number": "not the merchant's declared policy"},
+        )
     if await session.scalar(select(Policy.id).where(Policy.number == number)):
         raise Conflict("a policy with this number exists", fields={"number": "taken"})
     policy = Policy(
@@ -94,18 +103,21 @@ async def create_policy(
         premium_schedule=PREMIUM_SCHEDULE,
     )
     session.add(policy)
-    merchant.policy_ref = number
     await session.flush()
     return policy
 
 
 async def end_policy(session: AsyncSession, me: Principal, policy_id: uuid.UUID) -> Policy:
-    """End an active policy: it still covers the cards sold under it."""
+    """End an active policy: it still covers the cards sold under it; new sales stop."""
     policy = await _own_policy(session, me, policy_id, lock=True)
     if policy.status != PolicyStatus.ACTIVE:
         raise Conflict("this policy has already ended")
     policy.status = PolicyStatus.ENDED
     policy.ends_on = today()
+    merchant = await session.get(Merchant, policy.merchant_id, with_for_update=True)
+    if merchant is not None and merchant.status == MerchantStatus.ACTIVE:
+        # New cards would be sold without their insured share: stop sales until a new policy.
+        merchant.sales_blocked = f"insurance policy {policy.number} has ended"
     await session.flush()
     return policy
 
@@ -185,7 +197,7 @@ async def open_claim(
     policy = await session.scalar(
         select(Policy)
         .where(Policy.merchant_id == merchant.id)
-        .order_by(Policy.status == PolicyStatus.ACTIVE, Policy.created_at)
+        .order_by((Policy.status == PolicyStatus.ACTIVE).desc(), Policy.created_at.desc())
         .limit(1)
     )
     if policy is None:
@@ -298,7 +310,11 @@ async def acknowledge(session: AsyncSession, me: Principal, claim_id: uuid.UUID)
 async def pay(
     session: AsyncSession, me: Principal, claim_id: uuid.UUID, *, payment_ref: str
 ) -> Claim:
-    """The insurer paid: each card's insured share goes to its holder through the ledger."""
+    """The insurer paid: each card's insured share goes to its holder through the ledger.
+
+    A claim of 0 fen (no insured share was open at the default) has nothing to pay: it is
+    closed with the insurer's reference and no ledger entry.
+    """
     claim = await claim_of(session, me, claim_id, lock=True)
     if claim.status in (ClaimStatus.PAID, ClaimStatus.CLOSED):
         raise Conflict(f"this claim was already paid (reference {claim.payment_ref})")
@@ -306,28 +322,31 @@ async def pay(
         raise Conflict("acknowledge the claim before paying it")
     if not payment_ref.strip():
         raise Invalid("quote the payment reference", fields={"payment_ref": "required"})
-    receipt = await escrow.EscrowLedger(session).pay_claim(
-        claim.merchant_id, reference=payment_ref.strip(), idempotency_key=f"claim:{claim.id}"
-    )
-    if receipt.total != claim.total_fen:
-        raise Conflict(
-            f"the ledger holds {receipt.total} fen of pending claims, the claim says"
-            f" {claim.total_fen}; nothing was paid"
+    seq: int | None = None
+    if claim.total_fen:
+        receipt = await escrow.EscrowLedger(session).pay_claim(
+            claim.merchant_id, reference=payment_ref.strip(), idempotency_key=f"claim:{claim.id}"
         )
+        if receipt.total != claim.total_fen:
+            raise Conflict(
+                f"the ledger holds {receipt.total} fen of pending claims, the claim says"
+                f" {claim.total_fen}; nothing was paid"
+            )
+        seq = receipt.seq
     now = utcnow()
     await session.execute(
         update(ClaimCard).where(ClaimCard.claim_id == claim.id).values(paid_at=now)
     )
     claim.status = ClaimStatus.CLOSED
     claim.payment_ref = payment_ref.strip()
-    claim.payment_seq = receipt.seq
+    claim.payment_seq = seq
     claim.paid_at = now
     claim.closed_at = now
     await enqueue(
         session,
         claim.insurer_id,
         "claim.closed",
-        {"claim_id": str(claim.id), "payment_ref": claim.payment_ref, "total_fen": receipt.total},
+        {"claim_id": str(claim.id), "payment_ref": claim.payment_ref, "total_fen": claim.total_fen},
     )
     await session.flush()
     return claim

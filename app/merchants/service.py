@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from app.auth.models import Role, User
 from app.base import utcnow
 from app.exceptions import Conflict, Forbidden, Invalid, NotFound
+from app.insurance.models import Policy, PolicyStatus
 from app.merchants.models import Industry, Merchant, MerchantStatus, Product, ProductStatus
 from app.merchants.rules import ProductDraft, product_problems
 from app.merchants.uscc import normalise_uscc, uscc_problem
@@ -229,7 +230,11 @@ async def update_protection(
 
 
 async def activate(session: AsyncSession, me: Principal) -> Merchant:
-    """An approved merchant with custody account and policy opens its escrow book and sells."""
+    """An approved merchant with custody account and policy opens its escrow book and sells.
+
+    The policy must be one an insurer registered (``app.insurance``) under the number the
+    merchant declared: the insured share of every card rests on it.
+    """
     merchant = await own_merchant(session, me, lock=True)
     missing = {
         name: "required before selling"
@@ -242,6 +247,19 @@ async def activate(session: AsyncSession, me: Principal) -> Merchant:
     if missing:
         raise Invalid("a custody account and an insurance policy are needed first", fields=missing)
     _transition(merchant, {MerchantStatus.APPROVED}, MerchantStatus.ACTIVE)
+    registered = await session.scalar(
+        select(Policy.id).where(
+            Policy.merchant_id == merchant.id,
+            Policy.number == merchant.policy_ref,
+            Policy.status == PolicyStatus.ACTIVE,
+        )
+    )
+    if registered is None:
+        raise Invalid(
+            f"the insurer has not yet registered policy {merchant.policy_ref} for this merchant;"
+            " the insured 70% of every card needs it",
+            fields={"policy_ref": "not registered by an insurer yet"},
+        )
     await EscrowLedger(session).open_book(merchant.id)
     await session.flush()
     return merchant

@@ -10,9 +10,12 @@ request but before its answer was recorded, sends the same event again with the 
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import ipaddress
 import re
 import secrets
+import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -26,6 +29,7 @@ from app.exceptions import Conflict, Forbidden, Invalid, NotFound
 from app.insurance.models import Insurer
 from app.outbox.models import DeliveryAttempt, EventStatus, OutboxEvent
 from app.outbox.signing import new_secret
+from app.settings import get_settings
 
 if TYPE_CHECKING:
     import uuid
@@ -107,6 +111,30 @@ async def enqueue(
     return event_id
 
 
+async def address_problem(url: str) -> str | None:
+    """Why ``url``'s host may not receive webhooks here, or ``None``.
+
+    Unless private addresses are allowed (development), every address the host resolves to
+    must be a public one, and the scheme https: an insurer must not make this service call
+    its own network (metadata services, the database, admin ports).
+    """
+    if get_settings().webhook_private_addresses:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        return "https only"
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(
+            parts.hostname, parts.port or 443, type=socket.SOCK_STREAM
+        )
+    except OSError:
+        return "the host name does not resolve"
+    for *_, address in found:
+        if not ipaddress.ip_address(address[0]).is_global:
+            return "the host resolves to a private or reserved address"
+    return None
+
+
 def check_webhook_url(url: str) -> str:
     """The URL, trimmed, if it is an absolute http(s) URL we can POST to; else Invalid."""
     url = url.strip()
@@ -132,6 +160,13 @@ def check_webhook_url(url: str) -> str:
     return url
 
 
+async def _usable(url: str) -> str:
+    checked = check_webhook_url(url)
+    if problem := await address_problem(checked):
+        raise Invalid("the webhook URL is not usable", fields={"url": problem})
+    return checked
+
+
 async def create_insurer(
     session: AsyncSession, cipher: PiiCipher, *, name: str, webhook_url: str | None = None
 ) -> tuple[Insurer, str]:
@@ -139,7 +174,7 @@ async def create_insurer(
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise Invalid("an insurer needs a name", fields={"name": f"1 to {MAX_NAME} characters"})
-    url = check_webhook_url(webhook_url) if webhook_url else None
+    url = await _usable(webhook_url) if webhook_url else None
     if await session.scalar(select(Insurer.id).where(Insurer.name == name)):
         raise Conflict(f"insurer {name} exists")
     secret = new_secret()
@@ -184,7 +219,7 @@ async def set_webhook_url(session: AsyncSession, insurer_id: uuid.UUID, url: str
     Pending events become due at once, so a fixed or new endpoint gets the backlog now
     rather than after the backoff the old one earned.
     """
-    checked = check_webhook_url(url) if url is not None else None
+    checked = await _usable(url) if url is not None else None
     insurer = await _locked_insurer(session, insurer_id)
     insurer.webhook_url = checked
     if checked is not None:

@@ -35,7 +35,7 @@ from app.background import BackgroundTask
 from app.base import utcnow
 from app.insurance.models import Insurer
 from app.outbox.models import DeliveryAttempt, EventStatus, OutboxEvent
-from app.outbox.service import SECRET_FIELD
+from app.outbox.service import SECRET_FIELD, address_problem
 from app.outbox.signing import sign
 from app.security.pii import PiiDecryptionError
 
@@ -49,7 +49,6 @@ log = structlog.get_logger(__name__)
 USER_AGENT = "PrepaidGuard-Webhooks/1"
 MAX_ERROR = 500
 """Characters of an error (or of the insurer's answer) kept with an attempt."""
-MAX_BODY_READ = 4096
 """Bytes of an insurer's answer read at most: only the start is kept for its log."""
 
 
@@ -203,6 +202,9 @@ class DeliveryWorker(BackgroundTask):
         status_code: int | None = None
         error: str | None = None
         try:
+            if problem := await address_problem(due.url):
+                # Checked again at each delivery: the name may resolve elsewhere by now.
+                return Outcome(attempted_at, 0, None, f"not sent: {problem}")
             secret = self.cipher.decrypt(due.secret_enc, field=SECRET_FIELD)
             body = json.dumps(due.payload, separators=(",", ":"), ensure_ascii=False).encode()
             headers = {
@@ -216,7 +218,8 @@ class DeliveryWorker(BackgroundTask):
             ):
                 status_code = answer.status_code
                 if not 200 <= status_code < 300:  # noqa: PLR2004
-                    error = f"HTTP {status_code}: {await _start_of(answer)}"
+                    # The status only: an answer's body is the endpoint's, not ours to keep.
+                    error = f"HTTP {status_code}"
         except TimeoutError:
             error = f"no answer within {self.timeout:g} s"
         except httpx.HTTPError as exc:
@@ -306,13 +309,3 @@ async def _database_now(session: AsyncSession) -> datetime:
     """The database's clock: workers on any host then agree on when a lease runs out."""
     now: datetime = (await session.execute(select(func.now()))).scalar_one()
     return now
-
-
-async def _start_of(answer: httpx.Response) -> str:
-    """The first bytes of an answer's body, as text, without reading a huge body whole."""
-    taken = b""
-    async for chunk in answer.aiter_bytes():
-        taken += chunk
-        if len(taken) >= MAX_BODY_READ:
-            break
-    return taken[:MAX_BODY_READ].decode(errors="replace").strip()

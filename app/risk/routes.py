@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 
 MAX_BATCH = 10_000
 SUPERVISORS = requires(Role.REGULATOR, Role.OPERATOR)
-DATA_FEEDS = requires(Role.OPERATOR, Role.REGULATOR)
+DATA_FEEDS = requires(Role.OPERATOR)
+"""Bureau feeds run as the platform operator; a district regulator could mis-rate another
+district's merchants with a single record."""
 
 
 class RecordIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -199,7 +201,7 @@ class RatingController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> list[RatingRow]:
-        """Merchants with their grades, riskiest first; ``grade`` may repeat, ``NR`` = not rated."""
+        """Merchants with their grades, worst first; ``grade`` may repeat, ``NR`` = not rated."""
         grades = supervision.check_grades(grade or [])
         rows = await supervision.rated_merchants(
             db, me, grades=grades, district=district, industry=industry, limit=limit, offset=offset

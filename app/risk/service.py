@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from scoring.rating import Rating as Scored
 
 BATCH = 1000
+MAX_OUTSTANDING_RATIO = 100.0
+"""Unredeemed balances 100 times the last 90 days' sales, or owed with no sales at all."""
 
 _LATEST = text("""
     SELECT DISTINCT ON (merchant_id, source, kind)
@@ -54,10 +56,14 @@ _LATEST = text("""
 
 
 _LOCK = text("""
-    SELECT count(pg_advisory_xact_lock(hashtext('rating'), hashtext(m::text)))
-      FROM (SELECT m FROM unnest(CAST(:ids AS uuid[])) AS m ORDER BY m) AS sorted
+    SELECT count(pg_advisory_xact_lock(hashtext('rating'), key))
+      FROM (SELECT DISTINCT hashtext(m::text) AS key
+              FROM unnest(CAST(:ids AS uuid[])) AS m ORDER BY key) AS sorted
 """)
-"""One statement taking every merchant's rating lock, in a fixed order (no deadlocks)."""
+"""One statement taking every merchant's rating lock, ordered by the lock key itself.
+
+Ordering by key (not by merchant id) keeps two batches from deadlocking when two merchants'
+ids hash to the same key."""
 
 
 @dataclass(frozen=True)
@@ -293,7 +299,10 @@ async def refresh_sales(
     * ``max_discount_pct``: the deepest discount of a stored-value card now on sale;
     * ``outstanding_to_revenue``: unredeemed balances against the last 90 days' card sales.
 
-    A figure with nothing to compare against is left out (missing), never written as zero.
+    A figure with nothing to compare against is left out (missing), never written as zero;
+    balances still owed with no sales in 90 days count as the highest ratio
+    (:data:`MAX_OUTSTANDING_RATIO`), the pattern of a merchant that stopped selling. The
+    complaint counts are refreshed too, so a quiet week brings them back to zero.
     One query per figure for the whole batch; returns how many snapshot records were written.
     """
     ids = list(merchant_ids)
@@ -304,20 +313,52 @@ async def refresh_sales(
             figures[merchant_id, "surge_pct"] = round((last_30 / (before / 3) - 1) * 100, 2)
     for merchant_id, deepest in await session.execute(_DISCOUNT, {"ids": ids}):
         figures[merchant_id, "max_discount_pct"] = round(float(deepest), 2)
-    revenue = {m: int(last_90) for m, _, _, last_90 in sales if last_90 > 0}
-    if revenue:
-        held = await escrow.outstanding(session, list(revenue))
-        for merchant_id, last_90 in revenue.items():
+    revenue = {m: int(last_90) for m, _, _, last_90 in sales}
+    for merchant_id, held in (await escrow.outstanding(session, ids)).items():
+        if held > 0 or revenue.get(merchant_id, 0) > 0:
+            ratio = held / max(revenue.get(merchant_id, 0), 1)
             figures[merchant_id, "outstanding_to_revenue"] = round(
-                held.get(merchant_id, 0) / last_90, 4
+                min(ratio, MAX_OUTSTANDING_RATIO), 4
             )
+    written = await _refresh_complaints(session, ids, now)
     by_merchant: dict[uuid.UUID, dict[str, float]] = {}
     for (merchant_id, kind), value in figures.items():
         by_merchant.setdefault(merchant_id, {})[kind] = value
-    written = 0
     for merchant_id, values in sorted(by_merchant.items()):
         written += await record_platform_figures(session, merchant_id, "sales", values, now)
         await rules.on_sales_figures(session, merchant_id, values, now)
+    return written
+
+
+_COMPLAINTS = text("""
+    SELECT m.id,
+           count(d.id) FILTER (WHERE d.filed_at >= :now - interval '7 days') AS last_7,
+           count(d.id) FILTER (WHERE d.filed_at >= :now - interval '30 days') AS last_30
+      FROM unnest(CAST(:ids AS uuid[])) AS m(id)
+      LEFT JOIN disputes d ON d.merchant_id = m.id AND d.filed_at >= :now - interval '30 days'
+     WHERE EXISTS (SELECT 1 FROM disputes x
+                    WHERE x.merchant_id = m.id AND x.filed_at >= :now - interval '30 days')
+        OR EXISTS (SELECT 1 FROM indicator_records r
+                    WHERE r.merchant_id = m.id AND r.provenance = 'platform:complaints')
+     GROUP BY m.id
+""")
+"""Complaint counts for merchants with recent complaints or an earlier count to bring down."""
+
+
+async def _refresh_complaints(
+    session: AsyncSession, merchant_ids: list[uuid.UUID], now: datetime
+) -> int:
+    written = 0
+    for merchant_id, last_7, last_30 in await session.execute(
+        _COMPLAINTS, {"ids": merchant_ids, "now": now}
+    ):
+        written += await record_platform_figures(
+            session,
+            merchant_id,
+            "complaints",
+            {"count_7d": float(last_7), "count_30d": float(last_30)},
+            now,
+        )
     return written
 
 

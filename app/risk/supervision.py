@@ -63,7 +63,7 @@ async def rated_merchants(
     limit: int,
     offset: int,
 ) -> Sequence[tuple[Merchant, Rating | None]]:
-    """Merchants with their ratings, riskiest first, within the caller's reach."""
+    """Merchants with their ratings, worst grade first, within the caller's reach."""
     query = select(Merchant, Rating).outerjoin(Rating, Rating.merchant_id == Merchant.id)
     if (where := reach(me, district)) is not None:
         query = query.where(Merchant.district == where)
@@ -74,6 +74,10 @@ async def rated_merchants(
         query = query.where(
             or_(rated, Rating.merchant_id.is_(None)) if UNRATED in grades else rated
         )
-    query = query.order_by(nulls_last(Rating.probability.desc()), Merchant.uscc)
+    # Worst grade first (a hard override floors a grade whatever the probability), then the
+    # probability within a grade; merchants not yet rated come last.
+    query = query.order_by(
+        nulls_last(Rating.grade.desc()), nulls_last(Rating.probability.desc()), Merchant.uscc
+    )
     rows = await session.execute(query.limit(limit).offset(offset))
     return [(m, r) for m, r in rows.all()]

@@ -1,8 +1,12 @@
 """The re-rate worker: drains the queue so that a new record or sale re-rates within seconds.
 
-It runs inside ``pguard run`` (and can run in any number of processes): each pass takes up to
-``batch`` queued merchants with ``FOR UPDATE SKIP LOCKED``, rates them and deletes their rows
-in one transaction. A failure rolls the pass back and leaves the rows queued for the next one.
+It runs inside ``pguard run`` (and can run in any number of processes). Each pass takes up
+to ``batch`` queued merchants off the queue in a short transaction of its own
+(``DELETE … FOR UPDATE SKIP LOCKED … RETURNING``), then rates them in a second one. The
+queue rows are never held while rating, so a sale that queues its merchant (inside the
+ledger's transaction) never waits for a rating. A failed rating puts the merchants back; a
+process that dies between the two transactions loses those re-ratings until the nightly
+``pguard scoring rerate-all``, which re-rates everyone.
 """
 
 from __future__ import annotations
@@ -10,10 +14,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import text
 
 from app.background import BackgroundTask
-from app.risk.models import RerateRequest
+from app.risk.queue import request_rerate
 from app.risk.service import Cause, rate
 
 if TYPE_CHECKING:
@@ -22,25 +26,30 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
+_TAKE = text("""
+    DELETE FROM rerate_queue
+     WHERE merchant_id IN (SELECT merchant_id FROM rerate_queue
+                            ORDER BY requested_at LIMIT :n FOR UPDATE SKIP LOCKED)
+    RETURNING merchant_id, cause, cause_ref
+""")
+
+
 async def drain_once(sessions: async_sessionmaker[AsyncSession], batch: int = 200) -> int:
     """Rate one batch of queued merchants; return how many were taken from the queue."""
     async with sessions() as session, session.begin():
-        rows = (
-            await session.execute(
-                select(RerateRequest.merchant_id, RerateRequest.cause, RerateRequest.cause_ref)
-                .order_by(RerateRequest.requested_at)
-                .limit(batch)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
-        if not rows:
-            return 0
-        causes = {m: Cause(c, r) for m, c, r in rows}
-        await rate(session, causes)
-        await session.execute(
-            delete(RerateRequest).where(RerateRequest.merchant_id.in_(list(causes)))
-        )
-        return len(rows)
+        rows = (await session.execute(_TAKE, {"n": batch})).all()
+    if not rows:
+        return 0
+    causes = {m: Cause(c, r) for m, c, r in rows}
+    try:
+        async with sessions() as session, session.begin():
+            await rate(session, causes)
+    except Exception:
+        async with sessions() as session, session.begin():
+            for merchant_id, cause in sorted(causes.items()):
+                await request_rerate(session, merchant_id, cause.text, cause.ref)
+        raise
+    return len(rows)
 
 
 class RerateWorker(BackgroundTask):

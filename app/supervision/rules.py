@@ -43,17 +43,22 @@ async def on_rating_change(
     evidence: dict[str, Any],
 ) -> None:
     """Grade fell to D or E, or by two grades or more."""
-    if before is None or before not in GRADES or after not in GRADES:
+    if after not in GRADES or (before is not None and before not in GRADES):
         return
-    drop = GRADES.index(after) - GRADES.index(before)
-    if drop <= 0 or (after not in ("D", "E") and drop < 2):  # noqa: PLR2004
-        return
+    if before is None:
+        # A first rating already at D or E is news for the regulator too.
+        if after not in ("D", "E"):
+            return
+    else:
+        drop = GRADES.index(after) - GRADES.index(before)
+        if drop <= 0 or (after not in ("D", "E") and drop < 2):  # noqa: PLR2004
+            return
     await raise_warning(
         session,
         merchant_id,
         WarningRule.GRADE_DROP,
         f"rating-change:{change_id}",
-        f"grade fell from {before} to {after}",
+        f"grade fell from {before} to {after}" if before else f"first rated {after}",
         {"from": before, "to": after, **evidence},
     )
 
@@ -108,6 +113,7 @@ async def on_complaint(
             f"week:{week.year}-W{week.week:02d}",
             f"{last_7} complaints in 7 days (weekly baseline {baseline:.1f})",
             {"last_7_days": last_7, "last_30_days": last_30, "weekly_baseline": baseline},
+            once_while_open=True,
         )
 
 
@@ -126,6 +132,7 @@ async def on_sales_figures(
             f"day:{day}",
             f"prepaid sales {surge:.0f}% above the usual",
             {"surge_pct": surge, "threshold_pct": limits.sales_surge_pct},
+            once_while_open=True,
         )
     discount = figures.get("max_discount_pct")
     if discount is not None and discount > limits.deep_discount_pct:
@@ -136,6 +143,7 @@ async def on_sales_figures(
             f"discount:{discount:.2f}",
             f"cards sold at {discount:.0f}% off",
             {"max_discount_pct": discount, "threshold_pct": limits.deep_discount_pct},
+            once_while_open=True,
         )
 
 

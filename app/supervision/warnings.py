@@ -37,13 +37,26 @@ async def raise_warning(
     cause_key: str,
     title: str,
     evidence: dict[str, Any],
+    *,
+    once_while_open: bool = False,
 ) -> uuid.UUID | None:
     """Raise a warning unless this cause already raised one; return its id if new.
 
+    With ``once_while_open`` a rule whose causes are periods (a day of sales, a week of
+    complaints) raises nothing while an earlier warning of the same rule is still open for
+    the merchant: one surge is one warning, however many days it lasts.
     Flushes only: the caller's transaction decides whether the warning (and its cause) stand.
     """
     district = await session.scalar(select(Merchant.district).where(Merchant.id == merchant_id))
     if district is None:
+        return None
+    if once_while_open and await session.scalar(
+        select(WarningRow.id).where(
+            WarningRow.merchant_id == merchant_id,
+            WarningRow.rule == rule.value,
+            WarningRow.status != WarningStatus.CLOSED,
+        )
+    ):
         return None
     result = await session.execute(
         pg_insert(WarningRow)

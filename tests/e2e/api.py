@@ -6,6 +6,7 @@ import asyncio
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +19,7 @@ from app.auth.admin import create_staff
 from app.auth.models import Role, SandboxSms
 from app.auth.service import normalise_phone
 from app.merchants.uscc import CHARSET, check_character
+from app.outbox.service import create_insurer
 from app.payments.sandbox import SandboxProvider
 from app.security.pii import PiiCipher
 
@@ -43,6 +45,15 @@ async def fresh_window(seconds: int, needed: float) -> None:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class InsurerAccount:
+    """An insurer, its webhook signing secret, and a signed-in member of its staff."""
+
+    insurer_id: uuid.UUID
+    secret: str
+    token: str
 
 
 class Api:
@@ -127,14 +138,58 @@ class Api:
         )["token"]
         return {"merchant": merchant, "token": token, "username": username}
 
-    async def active_merchant(self, district: str = "上城区") -> dict[str, Any]:
-        """Registered, approved by a regulator of its district, activated."""
+    async def active_merchant(
+        self, district: str = "上城区", *, insurer_token: str | None = None
+    ) -> dict[str, Any]:
+        """Registered, approved by a regulator of its district, insured, activated.
+
+        The insurer (``insurer_token``'s, else a test insurer) registers the policy the
+        merchant declared, as activation requires.
+        """
         shop = await self.register_merchant(district)
         regulator = await self.staff(Role.REGULATOR, district)
         await self.call("POST", f"/merchants/{shop['merchant']['id']}/approve", regulator)
+        await self.insure(shop, insurer_token)
         shop["merchant"] = await self.call("POST", "/merchants/me/activate", shop["token"])
         shop["regulator"] = regulator
         return shop
+
+    async def insure(self, shop: dict[str, Any], insurer_token: str | None = None) -> Any:
+        """The insurer registers the policy number the merchant declared."""
+        if insurer_token is None:
+            insurer_token = await self.test_insurer()
+        body = {
+            "uscc": shop["merchant"]["uscc"],
+            "number": shop["merchant"]["policy_ref"],
+            "coverage_fen": 10**10,
+            "starts_on": "2026-01-01",
+        }
+        return await self.call("POST", "/insurer/policies", insurer_token, json=body, expect=201)
+
+    async def test_insurer(self) -> str:
+        """A signed-in member of a new test insurer's staff."""
+        return (await self.new_insurer()).token
+
+    async def new_insurer(self, url: str | None = None) -> InsurerAccount:
+        """A new insurer (webhooks to ``url``, if any) and a signed-in member of its staff."""
+        tag = uuid.uuid4().hex[:10]
+        username = f"insurer-{tag}"
+        async with self.sessions() as session, session.begin():
+            made, secret = await create_insurer(
+                session, PiiCipher.from_master_key(), name=f"保险公司 {tag}", webhook_url=url
+            )
+            await create_staff(
+                session,
+                username=username,
+                password=PASSWORD,
+                role=Role.INSURER,
+                organisation=made.name,
+                insurer_id=made.id,
+            )
+        body = await self.call(
+            "POST", "/auth/sign-in", json={"username": username, "password": PASSWORD}
+        )
+        return InsurerAccount(made.id, secret, str(body["token"]))
 
 
 class Counter:

@@ -25,22 +25,18 @@ from typing import TYPE_CHECKING, Any, Self
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import update
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from app.asgi import create_app
-from app.auth.admin import create_staff
-from app.auth.models import Role, User
 from app.db import create_engine, session_factory
-from app.outbox import service
 from app.outbox.worker import DeliveryWorker
 from app.risk.worker import RerateWorker
 from app.security.pii import PiiCipher
 from scoring import MONOTONE, dumps, fit, read_table, reference_row
 from scoring.dataset import training_rows
 from scoring.synth import generate
-from tests.e2e.api import PASSWORD, Api
+from tests.e2e.api import Api, InsurerAccount
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -223,30 +219,9 @@ def delivery_thread(url: str, **settings: float) -> WorkerThread:
     return WorkerThread(url, "delivery", **settings)
 
 
-@dataclass
-class InsurerAccount:
-    insurer_id: uuid.UUID
-    secret: str
-    token: str
-
-
 async def insurer(api: Api, url: str | None = None) -> InsurerAccount:
     """A new insurer and a signed-in member of its staff."""
-    tag = uuid.uuid4().hex[:10]
-    username = f"insurer-{tag}"
-    cipher = PiiCipher.from_master_key()
-    async with api.sessions() as session, session.begin():
-        made, secret = await service.create_insurer(
-            session, cipher, name=f"保险公司 {tag}", webhook_url=url
-        )
-        user = await create_staff(
-            session, username=username, password=PASSWORD, role=Role.INSURER, organisation=tag
-        )
-        await session.execute(update(User).where(User.id == user.id).values(insurer_id=made.id))
-    body = await api.call(
-        "POST", "/auth/sign-in", json={"username": username, "password": PASSWORD}
-    )
-    return InsurerAccount(made.id, secret, str(body["token"]))
+    return await api.new_insurer(url)
 
 
 @asynccontextmanager

@@ -132,22 +132,10 @@ async def test_a_merchant_that_vanishes_leaves_every_consumer_whole(  # noqa: PL
     account = await insurer(api, receiver.add(endpoint))
     endpoint.secret = account.secret
 
-    shop = await api.active_merchant("上城区")
+    shop = await api.active_merchant("上城区", insurer_token=account.token)
     merchant_id, uscc = shop["merchant"]["id"], shop["merchant"]["uscc"]
     regulator = shop["regulator"]
     operator = await api.staff(Role.OPERATOR)
-    await api.call(
-        "POST",
-        "/insurer/policies",
-        account.token,
-        json={
-            "uscc": uscc,
-            "number": f"PB-{uuid.uuid4().hex[:10]}",
-            "coverage_fen": 10**10,
-            "starts_on": today().isoformat(),
-        },
-        expect=201,
-    )
     # A clean record first: the merchant starts well rated.
     day = today() - timedelta(days=30)
     clean = [

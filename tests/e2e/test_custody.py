@@ -70,6 +70,7 @@ async def seller(api: Api, account: str) -> dict[str, Any]:
     shop = await api.register_merchant("上城区", custody_account=account)
     supervisor = await api.staff(Role.REGULATOR, "上城区")
     await api.call("POST", f"/merchants/{shop['merchant']['id']}/approve", supervisor)
+    await api.insure(shop)
     await api.call("POST", "/merchants/me/activate", shop["token"])
     product = await api.call(
         "POST", "/merchants/me/products", shop["token"], json=STORED, expect=201
@@ -161,6 +162,7 @@ async def test_statements_match_find_a_shortfall_and_block_sales(
     [
         (b"\x00\x01\x02", "not a csv statement"),
         (b"", "empty"),
+        (b"date,account,reference,amount\n", "the statement has no lines"),
         (b"day,acct,ref,amt\n2026-11-01,1,R,1.00\n", "header"),
         (b"date,account,reference,amount\n2026-11-01,622,R1,12.345\n", "line 2"),
         (b"date,account,reference,amount\n2026-11-01,622,R1,1.00\n2026-13-01,622,R2,1\n", "line 3"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import func, select, text
 
 from app.auth.models import Role, User
@@ -36,11 +38,15 @@ async def test_merchant_onboards_is_approved_and_activates(api: Api) -> None:
     assert approved["status"] == "approved"
     again = await api.call("POST", f"/merchants/{me['id']}/approve", regulator, expect=409)
     assert "approved merchant cannot become approved" in again["detail"]
+    uninsured = await api.call("POST", "/merchants/me/activate", shop["token"], expect=422)
+    assert "has not yet registered policy" in uninsured["detail"]
+    await api.insure({**shop, "merchant": me})
     active = await api.call("POST", "/merchants/me/activate", shop["token"])
     assert active["status"] == "active"
 
 
 async def test_activation_needs_custody_account_and_policy(api: Api) -> None:
+    policy = f"PB-{uuid.uuid4().hex[:10]}"
     shop = await api.register_merchant(custody_account=None, policy_ref=None)
     regulator = await api.staff(Role.REGULATOR, "上城区")
     await api.call("POST", f"/merchants/{shop['merchant']['id']}/approve", regulator)
@@ -51,8 +57,9 @@ async def test_activation_needs_custody_account_and_policy(api: Api) -> None:
         "PATCH",
         "/merchants/me/protection",
         shop["token"],
-        json={"custody_account": "6222020200998877665", "policy_ref": "PB-1"},
+        json={"custody_account": "6222020200998877665", "policy_ref": policy},
     )
+    await api.insure({**shop, "merchant": {**shop["merchant"], "policy_ref": policy}})
     assert (await api.call("POST", "/merchants/me/activate", shop["token"]))["status"] == "active"
 
 

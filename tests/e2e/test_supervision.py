@@ -11,7 +11,7 @@ from app.auth.models import Role
 from app.clock import today
 from app.supervision.models import WarningRule
 from app.supervision.warnings import raise_warning
-from tests.e2e.api import ID, STORED, Api, buy, counter_of, order, shop_with
+from tests.e2e.api import ID, STORED, Api, buy, counter_of, notify, order, shop_with
 from tests.e2e.background import insurer
 
 
@@ -185,28 +185,73 @@ async def test_measures_change_what_consumers_can_buy_and_are_recorded(api: Api)
     await api.call("GET", measures, outsider, expect=404)
 
 
-async def _policy(api: Api, token: str, uscc: str) -> Any:
-    body = {
-        "uscc": uscc,
-        "number": f"PB-{uuid.uuid4().hex[:10]}",
-        "coverage_fen": 10**9,
-        "starts_on": today().isoformat(),
-    }
-    return await api.call("POST", "/insurer/policies", token, json=body, expect=201)
+async def _insured_shop(api: Api, insurer_token: str) -> tuple[dict[str, Any], Any, Any]:
+    """A merchant the insurer registered the declared policy for, activated, with a product."""
+    shop = await api.register_merchant("上城区")
+    regulator = await api.staff(Role.REGULATOR, "上城区")
+    await api.call("POST", f"/merchants/{shop['merchant']['id']}/approve", regulator)
+    policy = await api.insure(shop, insurer_token)
+    await api.call("POST", "/merchants/me/activate", shop["token"])
+    shop["regulator"] = regulator
+    product = await api.call(
+        "POST", "/merchants/me/products", shop["token"], json=STORED, expect=201
+    )
+    return shop, policy, product
+
+
+async def test_a_policy_needs_the_merchant_and_the_insurer_and_ending_it_stops_sales(
+    api: Api,
+) -> None:
+    first = await insurer(api)
+    shop = await api.register_merchant("上城区")
+    uscc = shop["merchant"]["uscc"]
+    regulator = await api.staff(Role.REGULATOR, "上城区")
+    await api.call("POST", f"/merchants/{shop['merchant']['id']}/approve", regulator)
+    uninsured = await api.call("POST", "/merchants/me/activate", shop["token"], expect=422)
+    assert "has not yet registered policy" in uninsured["detail"]
+    undeclared = await api.call(
+        "POST",
+        "/insurer/policies",
+        first.token,
+        json={
+            "uscc": uscc,
+            "number": "PB-NOT-DECLARED",
+            "coverage_fen": 1,
+            "starts_on": "2026-01-01",
+        },
+        expect=409,
+    )
+    assert "has not declared this policy number" in undeclared["detail"]
+    policy = await api.insure(shop, first.token)
+    await api.call("POST", "/merchants/me/activate", shop["token"])
+    product = await api.call(
+        "POST", "/merchants/me/products", shop["token"], json=STORED, expect=201
+    )
+    counter = await counter_of(api, shop["token"])
+    consumer = await api.consumer()
+    await buy(api, counter, product, consumer, **ID)
+    await api.call("POST", f"/insurer/policies/{policy['id']}/end", first.token)
+    stopped = await order(api, counter, product["id"], consumer, expect=403, **ID)
+    assert "policy" in stopped["detail"]
+    assert "ended" in stopped["detail"]
 
 
 async def test_insurers_see_only_their_own_policies_exposure_and_claims(api: Api) -> None:
     first = await insurer(api)
     second = await insurer(api)
-    shop, (product,) = await shop_with(api, STORED)
+    shop, policy, product = await _insured_shop(api, first.token)
     uscc = shop["merchant"]["uscc"]
-    policy = await _policy(api, first.token, uscc)
     assert policy["exposure_fen"] == 0
     taken = await api.call(
         "POST",
         "/insurer/policies",
         second.token,
-        json={"uscc": uscc, "number": "PB-X1", "coverage_fen": 1, "starts_on": "2026-01-01"},
+        json={
+            "uscc": uscc,
+            "number": policy["number"],
+            "coverage_fen": 1,
+            "starts_on": "2026-01-01",
+        },
         expect=409,
     )
     assert "already has an active policy" in taken["detail"]
@@ -266,3 +311,52 @@ async def test_insurers_see_only_their_own_policies_exposure_and_claims(api: Api
     assert mine_claim["lines"][0]["claim_fen"] == 56_000
     late = today() + timedelta(days=1)
     assert mine_claim["triggered_at"][:10] <= late.isoformat()
+
+
+async def test_a_claim_of_nothing_is_acknowledged_paid_and_closed(api: Api) -> None:
+    """A merchant that sold no card defaults: its claim is 0 fen and still closes."""
+    covering = await insurer(api)
+    shop = await api.active_merchant(district(), insurer_token=covering.token)
+    default = {"kind": "declare-default", "reason": "closed before selling", "confirm": True}
+    declared = await api.call(
+        "POST",
+        f"/merchants/{shop['merchant']['id']}/measures",
+        shop["regulator"],
+        json=default,
+        expect=201,
+    )
+    claim = f"/insurer/claims/{declared['claim_id']}"
+    opened = await api.call("GET", claim, covering.token)
+    assert (opened["status"], opened["total_fen"], opened["cards"]) == ("triggered", 0, 0)
+    await api.call("POST", f"{claim}/acknowledge", covering.token)
+    paid = await api.call("POST", f"{claim}/pay", covering.token, json={"payment_ref": "NIL-0"})
+    assert (paid["status"], paid["total_fen"], paid["payment_ref"]) == ("closed", 0, "NIL-0")
+    assert paid["paid_at"] is not None
+    assert paid["closed_at"] is not None
+    assert paid["lines"] == []
+    again = await api.call(
+        "POST", f"{claim}/pay", covering.token, json={"payment_ref": "NIL-0"}, expect=409
+    )
+    assert "already paid" in again["detail"]
+
+
+async def test_a_payment_after_default_issues_no_card_and_is_owed_back(api: Api) -> None:
+    shop, (product,) = await shop_with(api, STORED)
+    counter = await counter_of(api, shop["token"])
+    consumer = await api.consumer()
+    placed = await order(api, counter, product["id"], consumer, **ID)
+    await api.call(
+        "POST",
+        f"/merchants/{shop['merchant']['id']}/measures",
+        shop["regulator"],
+        json={"kind": "declare-default", "reason": "vanished", "confirm": True},
+        expect=201,
+    )
+    late = await notify(api, placed["provider_order_id"], placed["amount"])
+    assert late["outcome"] == "refund due"
+    again = await notify(api, placed["provider_order_id"], placed["amount"])
+    assert again["outcome"] in ("duplicate", "refund due")
+    status = await api.call("GET", f"/orders/{placed['id']}", consumer)
+    assert status["status"] == "refund_due"
+    assert status["card_id"] is None
+    assert await api.call("GET", "/me/cards", consumer) == []

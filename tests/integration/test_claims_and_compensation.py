@@ -19,9 +19,12 @@ import escrow
 from app.db import create_engine, session_factory
 from escrow import AccountKind as A
 from escrow import CardKind
+from escrow.errors import CompensationOverPrice
 from tests.integration.books import Books
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from tests.conftest import Databases
 
 _RETURNED = text("""
@@ -399,6 +402,35 @@ async def test_compensation_refusals_write_nothing(books: Books) -> None:
     with pytest.raises(escrow.BookFrozen):
         await books.do(lambda ledger: ledger.compensate(m, card, amount=1, idempotency_key="x"))
     assert (await books.verify(m, other)).ok
+
+
+async def test_compensations_on_a_card_add_up_to_at_most_its_price(books: Books) -> None:
+    m = await books.open()
+    card = (await books.buy(m, paid=10_000)).card.card_id
+
+    def compensate(
+        amount: int, key: str
+    ) -> Callable[[escrow.EscrowLedger], Awaitable[escrow.CompensationReceipt]]:
+        return lambda ledger: ledger.compensate(m, card, amount=amount, idempotency_key=key)
+
+    first = await books.do(compensate(6_000, "first"))
+    before = await books.counts(m)
+    with pytest.raises(CompensationOverPrice, match="at most 4000 fen more") as refused:
+        await books.do(compensate(4_001, "second"))
+    assert isinstance(refused.value, escrow.Refused)
+    assert await books.counts(m) == before
+    second = await books.do(compensate(4_000, "second"))  # exactly the price in all
+    assert second.receivable == first.receivable + 4_000 == 10_000
+    before = await books.counts(m)
+    with pytest.raises(CompensationOverPrice, match="at most 0 fen more"):
+        await books.do(compensate(1, "third"))
+    assert await books.counts(m) == before
+    assert (await books.do(compensate(6_000, "first"))).replayed  # a retry still replays
+    # a refund closes the card: no compensation after it
+    await books.do(lambda ledger: ledger.refund(m, card, idempotency_key="refund"))
+    with pytest.raises(escrow.CardNotOpen):
+        await books.do(compensate(1, "after-refund"))
+    assert (await books.verify(m)).ok
 
 
 # -- custody movements -------------------------------------------------------------------

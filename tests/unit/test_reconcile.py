@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from escrow import BadStatement, EscrowError, Movement, StatementLine, parse_statement, reconcile
-from escrow.reconcile import reference
+from escrow.reconcile import Pair, reference
 
 HEADER = "date,account,reference,amount\n"
 A = uuid.UUID("00000000-0000-4000-8000-00000000000a")
@@ -151,9 +151,9 @@ def test_reconcile_sorts_every_line_and_computes_the_shortfall_exactly() -> None
     assert [line.line for line in result.unexpected] == [6, 8, 9]
     assert result.unknown_accounts == ("9999-X",)
     # A expected 38,100 and got 30,000 - 1,500 + 8,000 = 36,500 on its movements' lines
-    # B expected 7,000 and got 5,000 (on C's account, but carrying B's reference)
+    # B expected 7,000 and got nothing: 5,000 carrying B's reference landed on C's account
     # C expected -700 and got -700: nothing short; the interest line is not C's movement
-    assert result.shortfall == {A: 1_600, B: 2_000}
+    assert result.shortfall == {A: 1_600, B: 7_000}
     assert not result.ok
 
 
@@ -166,6 +166,17 @@ def test_unknown_account_is_unexpected_even_with_an_expected_reference() -> None
     assert result.missing == (movement,)
     assert result.shortfall == {A: 100}
     assert result.unknown_accounts == ("elsewhere",)
+
+
+def test_a_line_on_another_merchants_account_is_not_in_this_merchants_custody() -> None:
+    movement = Movement(DAY, A, "A-1", 10_000)
+    line = _line(2, "6222-B", "A-1", 10_000)
+    result = reconcile([movement], [line], ACCOUNTS)
+    assert result.matched == ()
+    assert result.mismatched == (Pair(movement, line),)
+    assert result.missing == ()
+    assert result.shortfall == {A: 10_000}
+    assert not result.ok
 
 
 def test_an_exact_line_wins_over_an_earlier_wrong_one() -> None:
@@ -203,7 +214,7 @@ def test_empty_inputs() -> None:
 def test_to_dict_is_plain_data() -> None:
     result = reconcile(EXPECTED, LINES, ACCOUNTS).to_dict()
     assert result["ok"] is False
-    assert result["shortfall"] == {str(A): 1_600, str(B): 2_000}
+    assert result["shortfall"] == {str(A): 1_600, str(B): 7_000}
     assert result["matched"][0] == {
         "expected": {
             "day": "2026-03-02",
