@@ -27,7 +27,7 @@ from app.logging import configure_logging, request_id_middleware
 from app.merchants.routes import MerchantController, ProductController
 from app.outbox.routes import InsurerEventsController
 from app.pages.render import template_config
-from app.pages.routes import PAGE_ROUTES
+from app.pages.routes import PAGE_ROUTES, SANDBOX_PAGE_ROUTES
 from app.qrcodes.routes import CounterQrController, QrKeyController, ScanController
 from app.risk.routes import IndicatorController, MerchantRatingController, RatingController
 from app.security.pii import PiiCipher
@@ -82,7 +82,7 @@ def create_app(engine: AsyncEngine | None = None) -> Litestar:
         msg = f"refusing to run in production with sandbox adapters: {', '.join(sandboxes)}"
         raise RuntimeError(msg)
     sandbox: list[ControllerRouterHandler] = (
-        [SandboxPayController] if settings.payments == "sandbox" else []
+        [SandboxPayController, *SANDBOX_PAGE_ROUTES] if settings.payments == "sandbox" else []
     )
     routes: list[ControllerRouterHandler] = [*ROUTES, *sandbox, *PAGE_ROUTES]
 

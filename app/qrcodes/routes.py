@@ -6,8 +6,10 @@ import uuid
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
+from litestar.response import Template
 from litestar.status_codes import HTTP_200_OK
 
 import qr
@@ -19,6 +21,7 @@ from app.exceptions import MerchantNotSelling
 from app.merchants.models import Industry
 from app.merchants.routes import ProductOut, product_out
 from app.merchants.service import own_merchant, products_of
+from app.pages.consumer import merchant_page, wants_html
 from app.qrcodes import service
 from app.risk.service import grades_of
 from app.risk.supervision import UNRATED
@@ -157,20 +160,38 @@ class ScanController(Controller):
     path = "/q"
     tags = ["consumers"]  # noqa: RUF012
 
-    @get("/{merchant_id:str}", guards=[public])
+    @get(
+        "/{merchant_id:str}",
+        guards=[public],
+        response_headers={"Vary": "Accept"},
+        responses={
+            HTTP_200_OK: ResponseSpec(
+                MerchantProfile,
+                description="The verified merchant; a browser asking for text/html gets it as"
+                " a page (and a refused code as a warning page)",
+                generate_examples=False,
+            )
+        },
+    )
     async def scan(
         self,
+        request: Request[Any, Any, Any],
         merchant_id: FromPath[str],
         db: Db,
         kid: Annotated[str, QueryParameter(name="k", max_length=64)],
         signature: Annotated[str, QueryParameter(name="s", max_length=200)],
-    ) -> MerchantProfile:
+    ) -> MerchantProfile | Template:
         """Verify the code's signature and show who the merchant is and how money is protected.
 
         A forged or altered code, a revoked key, an unknown merchant, or a merchant that may not
         sell (suspended, defaulted, closed) is refused with the reason, so a swapped or stale
         sticker never leads to a payment.
+
+        A phone's browser (``Accept`` preferring ``text/html``) gets the same as a page: the
+        merchant page with its cards to buy, or a warning page without any way to pay.
         """
+        if wants_html(request):
+            return await merchant_page(request, db, merchant_id, kid, signature)
         merchant = await counter_merchant(db, merchant_id, kid, signature)
         why_not = selling_problem(merchant)
         if why_not:

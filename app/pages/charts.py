@@ -1,0 +1,191 @@
+"""Charts drawn on the server as SVG: no script, no library, readable without either.
+
+:func:`probability_chart` draws a merchant's probability of default over time, one point per
+grade change and one for the current rating, over the grade bands A to E shaded in the grade
+colours. Every piece of text in it is escaped, so a cause or a label can hold anything.
+
+The probability axis gives each grade band the same height and is linear inside a band, with
+a tick at every cut point. On a plain linear axis the bands that matter most (A at 0-5%, B at
+5-10%) would be slivers under an E band filling two thirds of the chart, and a merchant moving
+from 2% to 4% would draw a flat line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+from app.clock import SHANGHAI
+from scoring import COLOURS, CUT_POINTS, GRADES
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from scoring import CutPoints
+
+WIDTH = 440
+HEIGHT = 250
+LEFT, RIGHT, TOP, BOTTOM = 44, 22, 10, 28
+"""Room for the probability axis (left), the band letters (right) and the dates (below)."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """The probability at one moment: a grade change, or the current rating."""
+
+    at: datetime
+    probability: float
+    grade: str
+    note: str = ""
+    """Shown when the point is pointed at (a grade change's cause)."""
+    current: bool = False
+
+
+def _q(value: object) -> str:
+    """An attribute value or text, escaped for XML."""
+    return escape(str(value), quote=True)
+
+
+def _n(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def _day(at: datetime) -> str:
+    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d")
+
+
+def _percent(probability: float) -> str:
+    return f"{probability * 100:.1f}%"
+
+
+def _tick(probability: float) -> str:
+    return f"{probability * 100:.1f}".rstrip("0").rstrip(".") + "%"
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """Where probabilities land on the drawing: each grade band one equal slice of the height."""
+
+    edges: tuple[float, ...]
+    """0, the cut points, 1: the bands' bounds from A up to E."""
+    inner_w: float = WIDTH - LEFT - RIGHT
+    inner_h: float = HEIGHT - TOP - BOTTOM
+
+    @property
+    def band_h(self) -> float:
+        return self.inner_h / (len(self.edges) - 1)
+
+    def y(self, probability: float) -> float:
+        p = min(max(probability, 0.0), 1.0)
+        for band, (low, high) in enumerate(pairwise(self.edges)):
+            if p < high or band == len(self.edges) - 2:
+                share = (p - low) / (high - low) if high > low else 0.0
+                return TOP + self.inner_h - self.band_h * (band + min(share, 1.0))
+        return TOP  # pragma: no cover - the last band catches everything
+
+
+def _backdrop(frame: _Frame) -> list[str]:
+    """The grade bands with their letters, the probability grid and the plot's border."""
+    parts: list[str] = []
+    for band, grade in enumerate(GRADES):
+        y_low = frame.y(frame.edges[band])
+        y_top = y_low - frame.band_h
+        parts.append(
+            f'<rect class="band band-{grade}" data-grade="{grade}" x="{LEFT}" y="{_n(y_top)}"'
+            f' width="{frame.inner_w}" height="{_n(frame.band_h)}" fill="{COLOURS[grade]}"'
+            ' fill-opacity="0.28"/>'
+        )
+        label_y = _n(y_low - frame.band_h / 2 + 4)
+        parts.append(
+            f'<text class="band-label" x="{WIDTH - RIGHT + 6}" y="{label_y}"'
+            f' font-size="14" font-weight="700" fill="#1d2430">{grade}</text>'
+        )
+    for tick in frame.edges:
+        at = _n(frame.y(tick))
+        parts.append(
+            f'<line class="tick" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{at}" y2="{at}"'
+            ' stroke="#1d2430" stroke-opacity="0.12"/>'
+        )
+        parts.append(
+            f'<text class="tick-label" x="{LEFT - 6}" y="{_n(frame.y(tick) + 4)}" font-size="13"'
+            f' text-anchor="end" fill="#5b6576">{_tick(tick)}</text>'
+        )
+    parts.append(
+        f'<rect x="{LEFT}" y="{TOP}" width="{frame.inner_w}" height="{frame.inner_h}"'
+        ' fill="none" stroke="#dde2ea"/>'
+    )
+    return parts
+
+
+def _line(frame: _Frame, ordered: Sequence[Point]) -> list[str]:
+    """The line through the points, each point with its tooltip, and the first and last day."""
+    start, end = ordered[0].at, ordered[-1].at
+    span = (end - start).total_seconds()
+
+    def x(at: datetime) -> float:
+        if span <= 0:
+            return LEFT + frame.inner_w / 2
+        return LEFT + frame.inner_w * (at - start).total_seconds() / span
+
+    coords = [(x(p.at), frame.y(p.probability)) for p in ordered]
+    line = " ".join(f"{_n(cx)},{_n(cy)}" for cx, cy in coords)
+    parts = [
+        f'<polyline class="line" fill="none" stroke="#0b5cad" stroke-width="2" points="{line}"/>'
+    ]
+    for point, (cx, cy) in zip(ordered, coords, strict=True):
+        kind = "point current" if point.current else "point"
+        tip = f"{_day(point.at)} · {point.grade} · {_percent(point.probability)}"
+        if point.note:
+            tip += f" · {point.note}"
+        parts.append(
+            f'<circle class="{kind}" data-grade="{_q(point.grade)}" cx="{_n(cx)}" cy="{_n(cy)}"'
+            f' r="{6 if point.current else 4.5}" fill="{COLOURS.get(point.grade, "#9e9e9e")}"'
+            f' stroke="#1d2430" stroke-width="1.5"><title>{_q(tip)}</title></circle>'
+        )
+    baseline = HEIGHT - BOTTOM + 20
+    first_x, anchor = (LEFT, "start") if span > 0 else (LEFT + frame.inner_w / 2, "middle")
+    parts.append(
+        f'<text class="date" x="{_n(first_x)}" y="{baseline}" font-size="13"'
+        f' text-anchor="{anchor}" fill="#5b6576">{_day(start)}</text>'
+    )
+    if span > 0:
+        parts.append(
+            f'<text class="date" x="{WIDTH - RIGHT}" y="{baseline}" font-size="13"'
+            f' text-anchor="end" fill="#5b6576">{_day(end)}</text>'
+        )
+    return parts
+
+
+def probability_chart(
+    points: Sequence[Point],
+    *,
+    label: str,
+    empty: str = "",
+    cut_points: CutPoints = CUT_POINTS,
+) -> str:
+    """An SVG line chart of the probability of default over time, on the grade bands.
+
+    ``label`` names the chart for screen readers; ``empty`` is written in the chart when
+    there is no point. Points are drawn in time order; the x axis spans the first to the
+    last (a single point stands in the middle). Each grade band is an equal slice of the
+    height (see the module's note), ticked at the cut points.
+    """
+    ordered = sorted(points, key=lambda p: p.at)
+    frame = _Frame(edges=(0.0, *cut_points.bounds, 1.0))
+    opening = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img"'
+        f' viewBox="0 0 {WIDTH} {HEIGHT}" aria-label="{_q(label)}">'
+    )
+    parts = [opening, f"<title>{_q(label)}</title>", *_backdrop(frame)]
+    if ordered:
+        parts.extend(_line(frame, ordered))
+    else:
+        parts.append(
+            f'<text class="empty" x="{LEFT + frame.inner_w / 2}" y="{TOP + frame.inner_h / 2}"'
+            f' text-anchor="middle" font-size="14" fill="#5b6576">{_q(empty)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,0 +1,1578 @@
+"""The consumer's pages: from the counter QR to a card, its use, its refund and complaints.
+
+Mobile first (375 px), server-rendered, Chinese by default. Every page calls the same services
+as the API (``app.cards.service``, ``app.supervision.disputes``), so the rules are the API's.
+
+Routes (all HTML):
+
+* ``GET /q/{merchant}?k&s`` (in ``app.qrcodes.routes``, when the browser asks for HTML): the
+  merchant page built by :func:`merchant_page`, or a warning page (``class="warning-page"``,
+  403/400/404) for a forged, withdrawn or unknown code and for a merchant that may not sell:
+  a refused code never shows a buy button.
+* ``GET|POST /buy/{merchant}/{product}?k&s``: re-verifies the code, asks for the real name when
+  the card needs it, places the order with a random ``Idempotency-Key`` kept in the form (a
+  double submit replays the first order) and sends the browser to the provider's pay page.
+  Registered cards need a phone sign-in first; anonymous cards do not.
+* ``GET /sandbox/pay/{provider_order}`` and ``POST …/confirm``: the sandbox provider's pay
+  page (sandbox deployments only); paying delivers the signed notifications as the API does
+  and returns to ``GET /orders/{order}/done``, which waits for the confirmation, then opens
+  the new card (signed in) or shows the anonymous card's secret link to save.
+* ``/my/cards``, ``/my/cards/{card}`` (+ ``/code``, ``/refund``, ``/complaint``),
+  ``/my/complaints``, ``/my/complaints/{dispute}`` (+ ``/confirm``, ``/reopen``): a signed-in
+  consumer's cards and complaints; signed-out visitors are sent to ``/login/phone``.
+* ``/card/{secret}`` (+ the same actions, and ``/complaints/{dispute}``): an anonymous card
+  through its secret link (``/cards/anonymous/…`` is the JSON API).
+
+The anonymous buyer's card link travels from the order to the "save this link" page in an
+HttpOnly cookie scoped to that order's path, never through the payment provider's URLs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import math
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import Cookie
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, QueryParameter
+from litestar.response import Redirect, Template
+from sqlalchemy import func, select
+
+import escrow
+import qr
+from app.auth.identity import id_number_problem, normalise_id_number
+from app.auth.models import Consumer, Role
+from app.auth.principal import Principal, public, requires
+from app.base import utcnow
+from app.cards import service as cards
+from app.cards.models import CardHolder, Order, OrderStatus, RefundRequest
+from app.clock import SHANGHAI, today
+from app.deps import Cipher, Db, MaybeMe, Me
+from app.exceptions import AppError, Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
+from app.insurance.models import Insurer, Policy, PolicyStatus
+from app.merchants.models import Industry, Merchant, MerchantStatus, Product, ProductStatus
+from app.pages.i18n import add, translate
+from app.pages.render import back_to, lang_of, page, same_origin
+from app.payments.sandbox import SandboxProvider, deliver
+from app.risk.service import current as current_rating
+from app.risk.supervision import UNRATED, colour
+from app.risk.words import BOOLEAN_FEATURES, LABELS
+from app.settings import get_settings
+from app.supervision import disputes
+from app.supervision.disputes import ConsumerSide, DisputeKind
+from app.supervision.models import Dispute
+from escrow.models import EntryKind
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from app.risk.models import Rating
+    from app.security.pii import PiiCipher
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+CodeK = Annotated[str, QueryParameter(name="k", max_length=64)]
+CodeS = Annotated[str, QueryParameter(name="s", max_length=200)]
+Done = Annotated[str | None, QueryParameter(name="done", max_length=32)]
+
+CONSUMER_PAGE = {"page": True, "sign_in": "/login/phone"}
+"""Errors render as pages; a signed-out visitor is asked for the phone sign-in."""
+NEW_CARD_COOKIE = "pguard_new_card"
+"""Holds an anonymous buyer's card link between the order and the "save this link" page."""
+KEY_LENGTH = 32
+YUAN = re.compile(r"^\s*[¥￥]?\s*(\d{1,10})(?:\.(\d{1,2}))?\s*$")
+COMPLAINT_WINDOW = timedelta(days=365)
+"""The merchant page counts complaints of the last 12 months."""
+PENDING_REFRESH_SECONDS = 2
+
+add(
+    {
+        # navigation and common words
+        "c_my_cards": ("我的卡", "My cards"),
+        "c_my_complaints": ("我的投诉", "My complaints"),
+        "c_sign_in_phone": ("手机号登录", "Sign in with phone"),
+        "c_yes": ("是", "yes"),
+        "c_no": ("否", "no"),
+        "c_no_data": ("无数据", "no data"),
+        "c_open_card": ("打开我的卡", "Open my card"),
+        "c_back_to_card": ("返回卡片", "Back to the card"),
+        "c_card": ("卡", "Card"),
+        "c_sessions_n": ("{n} 次", "{n} sessions"),
+        # the merchant page
+        "c_merchant_title": ("商户信息", "Merchant"),
+        "c_verified": (
+            "二维码验证通过：这是预付保登记的商户",
+            "Code verified: this merchant is registered with Prepaid Guard",
+        ),
+        "c_uscc": ("统一社会信用代码", "Unified social credit code"),
+        "c_industry": ("行业", "Industry"),
+        "c_address": ("地址", "Address"),
+        "c_licence": ("经营状态", "Licence status"),
+        "c_status_pending": ("待审核", "Pending review"),
+        "c_status_approved": ("已审核，未开通", "Approved, not yet selling"),
+        "c_status_active": ("正常经营", "Active"),
+        "c_status_suspended": ("已被暂停售卡", "Sales suspended"),
+        "c_status_defaulted": ("已被宣告违约", "Declared in default"),
+        "c_status_closed": ("已关闭", "Closed"),
+        "c_risk": ("风险等级", "Risk grade"),
+        "c_not_rated": (
+            "尚未评级：监管模型还没有给这家商户打分",
+            "Not rated yet: the regulator's model has not scored this merchant",
+        ),
+        "c_grade_A": ("风险很低", "Very low risk"),
+        "c_grade_B": ("风险较低", "Low risk"),
+        "c_grade_C": ("风险中等，留意", "Medium risk: keep an eye on it"),
+        "c_grade_D": ("风险较高，谨慎预付", "High risk: think twice before paying ahead"),
+        "c_grade_E": ("风险很高，不建议预付", "Very high risk: do not pay ahead"),
+        "c_reasons": ("主要原因", "Main reasons"),
+        "c_no_reasons": ("没有明显推高风险的因素", "Nothing in particular raises the risk"),
+        "c_reason_line": (
+            "{label}：{value}（违约概率因此上升 {points} 个百分点）",
+            "{label}: {value} (raises the probability of default by {points} points)",
+        ),
+        "c_override_dishonest-debtor": (
+            "列入失信被执行人名单，等级最高为 D",
+            "Listed as a dishonest debtor: the grade is D at best",
+        ),
+        "c_override_licence-revoked": (
+            "营业执照被吊销，等级为 E",
+            "Business licence revoked: the grade is E",
+        ),
+        "c_override_deregistration-filed": (
+            "已申请注销登记，等级为 E",
+            "Deregistration filed: the grade is E",
+        ),
+        "c_rated_at": ("评级时间 {when}", "Rated {when}"),
+        "c_protection": ("您的预付款如何受保护", "How your money is protected"),
+        "c_custody": ("银行存管", "Bank custody"),
+        "c_insured": ("履约保证保险", "Performance-bond insurance"),
+        "c_custody_line": (
+            "{pct}% 存入 {bank} 的存管账户，商户不能动用",
+            "{pct}% is held in custody at {bank}; the merchant cannot touch it",
+        ),
+        "c_insured_line": (
+            "{pct}% 由 {insurer} 的履约保证保险承保",
+            "{pct}% is insured by {insurer} (performance bond)",
+        ),
+        "c_policy_no": ("保单号 {number}", "Policy {number}"),
+        "c_unknown_bank": ("存管银行", "the custody bank"),
+        "c_unknown_insurer": ("保险公司（保单待登记）", "an insurer (policy not yet on file)"),
+        "c_full_cover": (
+            "两者合计保障 100% 的未消费余额：商户跑路时按实付价退还",
+            "Together they guarantee 100% of what is left, refunded at the price you paid",
+        ),
+        "c_complaints_12m": ("近 12 个月投诉", "Complaints in the last 12 months"),
+        "c_cooling_off": (
+            "冷静期 {days} 天：未使用可全额退款",
+            "Cooling-off {days} days: unused cards are refunded in full",
+        ),
+        "c_products": ("可购买的卡", "Cards on sale"),
+        "c_no_products": ("该商户暂无在售的卡", "This merchant has no cards on sale"),
+        "c_kind_stored_value": ("储值卡", "Stored value"),
+        "c_kind_sessions": ("次卡", "Sessions"),
+        "c_price": ("售价", "Price"),
+        "c_face": ("面值", "Face value"),
+        "c_sessions": ("次数", "Sessions"),
+        "c_validity": ("有效期", "Valid for"),
+        "c_validity_days": ("{days} 天", "{days} days"),
+        "c_no_expiry": ("长期有效", "Does not expire"),
+        "c_anonymous": ("不记名", "Anonymous"),
+        "c_registered": ("记名（实名）", "Registered (real name)"),
+        "c_buy": ("购买", "Buy"),
+        # refused codes
+        "c_refused_title": ("请勿付款", "Do not pay"),
+        "c_refused_bad_signature": (
+            (
+                "这个二维码不是预付保签发的，可能被人替换或伪造。"
+                "请勿通过它付款，并告知店员或拨打 12345。"
+            ),
+            (
+                "This QR code was not issued by Prepaid Guard: it may have been swapped or forged."
+                " Do not pay through it; tell the staff or call 12345."
+            ),
+        ),
+        "c_refused_revoked": (
+            "这个二维码已被预付保作废。请勿通过它付款，请商户出示当前有效的二维码。",
+            (
+                "This QR code has been withdrawn by Prepaid Guard. Do not pay through it; ask the"
+                " merchant for its current code."
+            ),
+        ),
+        "c_refused_malformed": (
+            "这不是有效的预付保二维码（可能已损坏或是假的）。请勿通过它付款。",
+            (
+                "This is not a valid Prepaid Guard QR code (it may be damaged or fake)."
+                " Do not pay through it."
+            ),
+        ),
+        "c_refused_unknown_merchant": (
+            "这个商户没有在预付保登记。请勿预付。",
+            "This merchant is not registered with Prepaid Guard. Do not pay in advance.",
+        ),
+        "c_not_selling_title": ("该商户目前不能售卡", "This merchant may not sell cards now"),
+        "c_not_selling_suspended": (
+            "市场监管部门已暂停该商户售卡，请勿向其预付。",
+            "The market regulator has suspended this merchant's sales; do not pay it in advance.",
+        ),
+        "c_not_selling_defaulted": (
+            "该商户已被宣告违约，已售出的卡正在退款，不能再售新卡。持卡人请查看“我的卡”。",
+            (
+                "This merchant has been declared in default: its cards are being refunded and it"
+                " may not sell new ones. Card holders, see My cards."
+            ),
+        ),
+        "c_not_selling_closed": ("该商户已关闭。", "This merchant has closed."),
+        "c_not_selling_pending": (
+            "该商户尚未获准售卡。",
+            "This merchant is not yet approved to sell cards.",
+        ),
+        "c_not_selling_blocked": (
+            "该商户的存管账户对账异常，暂停售卡，直至核对无误。",
+            "New sales are blocked until the merchant's custody account is reconciled.",
+        ),
+        "c_what_to_do": (
+            "如已被收款，请保留凭证并向市场监管部门投诉（12345）。",
+            "If you have already paid, keep the receipt and complain to the regulator (12345).",
+        ),
+        # buying
+        "c_buy_title": ("购买 {name}", "Buy {name}"),
+        "c_contract": ("合同要点", "The contract"),
+        "c_refund_formula": (
+            "退款金额 = 实付价 × 剩余面值（次数）÷ 总面值（次数），向上取整到分",
+            (
+                "Refund = price paid × remaining ÷ total (face value or sessions), rounded up to"
+                " the fen"
+            ),
+        ),
+        "c_split_preview": (
+            "本次付款 {custody} 存入银行存管，{insured} 由保险承保",
+            "Of this payment {custody} goes into bank custody and {insured} is insured",
+        ),
+        "c_terms": ("商户条款", "Merchant's terms"),
+        "c_real_name_needed": (
+            "这张卡需要实名登记（真实姓名和身份证号），信息加密保存。",
+            "This card needs your real name and ID number; they are stored encrypted.",
+        ),
+        "c_real_name_on_file": (
+            "将使用您已登记的实名信息。",
+            "Your real name on file will be used.",
+        ),
+        "c_real_name": ("真实姓名", "Real name"),
+        "c_id_number": ("身份证号", "ID number"),
+        "c_pay": ("去支付 {amount}", "Pay {amount}"),
+        "c_anonymous_note": (
+            "不记名卡无需登录。付款后会给您一条专属链接，它是找回这张卡的唯一凭证。",
+            (
+                "Anonymous cards need no sign-in. After paying you get a private link: it is the"
+                " only way back to the card."
+            ),
+        ),
+        "c_err_required": ("必填", "Required"),
+        "c_err_id_number": (
+            "身份证号无效（18 位，最后一位可为 X），请检查",
+            "Not a valid ID number (18 characters, the last may be X)",
+        ),
+        "c_err_name_with_id": ("填写身份证号时也请填写姓名", "Give the name with the ID number"),
+        "c_staff_cannot_buy": (
+            "只有消费者可以购卡；请先退出工作人员账号。",
+            "Only consumers buy cards; sign out of the staff account first.",
+        ),
+        # sandbox payment
+        "c_pay_title": ("沙箱支付", "Sandbox payment"),
+        "c_pay_note": (
+            "这是测试环境的模拟支付页面，代替微信支付或支付宝；不会扣真实的钱。",
+            (
+                "This is the test environment's simulated payment page, standing in for WeChat"
+                " Pay or Alipay; no real money moves."
+            ),
+        ),
+        "c_pay_to": ("收款方", "Pay to"),
+        "c_amount": ("金额", "Amount"),
+        "c_pay_confirm": ("确认支付 {amount}", "Confirm payment of {amount}"),
+        "c_order_paid_already": ("该订单已支付。", "This order is already paid."),
+        "c_order_failed": ("支付未成功，订单已关闭。", "The payment failed; the order is closed."),
+        "c_waiting_payment": (
+            "正在等待支付机构的确认…本页会自动刷新。",
+            "Waiting for the payment provider's confirmation… this page refreshes by itself.",
+        ),
+        "c_paid_title": ("支付成功", "Payment received"),
+        "c_paid_flash": ("支付成功，您的卡已开通。", "Payment received: your card is ready."),
+        "c_save_link": ("请保存这条链接", "Save this link"),
+        "c_save_link_why": (
+            "这是一张不记名卡，这条链接就是您的卡。请收藏或截图保存；丢失后无法找回，也不要分享给他人。",
+            (
+                "This is an anonymous card and this link is the card. Bookmark it or take a"
+                " screenshot: it cannot be recovered if lost. Do not share it."
+            ),
+        ),
+        # cards
+        "c_cards_empty": (
+            "您还没有卡。在商户柜台扫描预付保二维码即可购买。",
+            (
+                "You have no cards yet. Scan the Prepaid Guard code at a merchant's counter to"
+                " buy one."
+            ),
+        ),
+        "c_balance_face": ("余额（面值）", "Balance (face value)"),
+        "c_sessions_left": ("剩余次数", "Sessions left"),
+        "c_sessions_of": ("{left} / {total} 次", "{left} of {total}"),
+        "c_refundable": ("可退金额（按实付价）", "Refundable (at the price paid)"),
+        "c_card_open": ("可使用", "In use"),
+        "c_card_refunded": ("已退款", "Refunded"),
+        "c_card_defaulted": ("商户违约，已赔付", "Merchant defaulted: paid out"),
+        "c_expires": ("到期 {when}", "Expires {when}"),
+        "c_split_legend": (
+            "存管 {custody} · 保险 {insured}",
+            "Custody {custody} · Insured {insured}",
+        ),
+        "c_insurer_is": ("承保：{insurer}", "Insured by {insurer}"),
+        "c_cooling_until": (
+            "冷静期至 {day}：未使用可全额退款",
+            "Cooling-off until {day}: unused, it is refunded in full",
+        ),
+        "c_cooling_over": (
+            "冷静期已过：退款需商户同意，拒绝可投诉",
+            "Cooling-off is over: a refund needs the merchant's consent; you may complain",
+        ),
+        "c_show_code": ("出示核销码", "Show a redemption code"),
+        "c_code_help": (
+            "您同意商户本次最多扣减的额度；核销码 2 分钟内有效，只能用一次。",
+            "The most the merchant may take this time; the code lasts 2 minutes, once.",
+        ),
+        "c_max_yuan": ("本次最多（元，面值）", "At most (yuan, face value)"),
+        "c_max_sessions": ("本次最多（次）", "At most (sessions)"),
+        "c_err_amount": ("请输入金额，如 100 或 99.50", "Enter an amount such as 100 or 99.50"),
+        "c_err_positive": ("请输入大于 0 的整数", "Enter a whole number above 0"),
+        "c_err_at_most": ("最多 {limit}", "At most {limit}"),
+        "c_code_title": ("核销码", "Redemption code"),
+        "c_code_show": (
+            "请让商户扫描二维码或输入 6 位数字",
+            "Let the merchant scan the QR code or type the 6 digits",
+        ),
+        "c_code_until": (
+            "{when} 前有效，仅可使用一次；本次最多 {limit}",
+            "Valid until {when}, once; at most {limit}",
+        ),
+        "c_code_again": ("重新生成", "New code"),
+        "c_refund": ("申请退款", "Ask for a refund"),
+        "c_refund_reason": ("退款原因（可不填）", "Reason (optional)"),
+        "c_refund_confirm": (
+            "确定申请退款吗？冷静期内未使用的卡将立即全额退款并关闭。",
+            "Ask for a refund? An unused card within cooling-off is refunded at once and closed.",
+        ),
+        "c_refunded_title": ("已退款", "Refunded"),
+        "c_refunded_line": (
+            "已退还 {amount}：存管账户支付 {custody}，商户支付 {merchant}。",
+            "{amount} refunded: {custody} from custody, {merchant} owed by the merchant.",
+        ),
+        "c_requested_title": ("退款申请已提交", "Refund requested"),
+        "c_requested_line": (
+            "这张卡已使用或已过冷静期，退款申请已发给商户处理。商户拒绝时，您可以投诉。",
+            (
+                "The card was used or its cooling-off is over, so the request went to the"
+                " merchant. If it refuses, you can complain."
+            ),
+        ),
+        "c_refund_requests": ("退款申请", "Refund requests"),
+        "c_refund_pending": ("等待商户处理", "Waiting for the merchant"),
+        "c_refund_accepted": ("商户已同意", "Accepted by the merchant"),
+        "c_refund_refused": ("商户已拒绝", "Refused by the merchant"),
+        "c_history": ("交易记录", "History"),
+        "c_when": ("时间", "When"),
+        "c_what": ("业务", "What"),
+        "c_used": ("使用", "Used"),
+        "c_to_you": ("您的资金", "Your money"),
+        "c_custody_change": ("存管变动", "Custody"),
+        "c_cover_change": ("保险变动", "Insured"),
+        "c_op_purchase": ("购卡", "Purchase"),
+        "c_op_redemption": ("消费核销", "Redemption"),
+        "c_op_refund": ("退款", "Refund"),
+        "c_op_receivable_settlement": ("商户补足退款", "Merchant settled its share"),
+        "c_op_default_payout": ("违约赔付（存管）", "Default payout (custody)"),
+        "c_op_claim_payment": ("保险理赔", "Insurance claim paid"),
+        "c_op_compensation": ("投诉补偿", "Complaint compensation"),
+        "c_contract_sha": ("合同指纹（SHA-256）", "Contract fingerprint (SHA-256)"),
+        "c_issued": ("开卡时间", "Issued"),
+        "c_refund_rules": ("退款规则", "Refunds"),
+        "c_card_no": ("卡号", "Card number"),
+        "c_complain": ("投诉", "Complain"),
+        "c_card_complaints": ("这张卡的投诉", "Complaints about this card"),
+        # complaints
+        "c_complaint_title": ("投诉 {merchant}", "Complain about {merchant}"),
+        "c_complaint_help": (
+            "商户须在 3 天内答复，之后由市场监管部门调解并作出决定。",
+            (
+                "The merchant must answer within 3 days; then the market regulator mediates and"
+                " decides."
+            ),
+        ),
+        "c_kind": ("投诉类型", "What happened"),
+        "c_dk_not_delivered": ("付了钱但不提供服务", "Paid but not served"),
+        "c_dk_quality": ("服务质量问题", "Poor service"),
+        "c_dk_refund_refused": ("拒绝退款", "Refund refused"),
+        "c_dk_closed_or_moved": ("商户关门或搬走", "Closed or moved away"),
+        "c_dk_other": ("其他", "Other"),
+        "c_text": ("具体情况", "What happened, in your words"),
+        "c_amount_asked": ("要求退还（元）", "Amount asked back (yuan)"),
+        "c_asked_label": ("要求退还", "Asked back"),
+        "c_amount_hint": ("最多为实付价 {paid}", "At most the {paid} you paid"),
+        "c_file": ("提交投诉", "File the complaint"),
+        "c_err_too_long": ("最多 {n} 个字", "At most {n} characters"),
+        "c_already_open": (
+            "这张卡已有一个未结束的投诉，请跟进它。",
+            "A complaint about this card is still open; follow that one.",
+        ),
+        "c_see_it": ("查看", "See it"),
+        "c_complaints_empty": ("您没有投诉。", "You have no complaints."),
+        "c_filed_at": ("提交于 {when}", "Filed {when}"),
+        "c_ds_filed": ("等待商户答复", "Waiting for the merchant"),
+        "c_ds_mediation": ("监管部门调解中", "Being mediated by the regulator"),
+        "c_ds_decided": ("已有决定，请确认", "Decided: please confirm or reopen"),
+        "c_ds_confirmed": ("已结束", "Closed"),
+        "c_ds_reopened": ("已重新提交，等待再次决定", "Reopened: waiting for a new decision"),
+        "c_whose_move": ("当前处理方", "Whose move"),
+        "c_owner_merchant": ("商户", "The merchant"),
+        "c_owner_regulator": ("市场监管部门", "The regulator"),
+        "c_owner_consumer": ("您", "You"),
+        "c_owner_nobody": ("无（已结束）", "Nobody (closed)"),
+        "c_deadline": ("期限 {when}", "Due {when}"),
+        "c_overdue": ("已逾期", "Overdue"),
+        "c_asked": ("要求退还 {amount}", "Asks {amount} back"),
+        "c_merchant_answer": ("商户答复", "The merchant's answer"),
+        "c_decision": ("监管决定", "The regulator's decision"),
+        "c_dd_refund": ("全额退款（按剩余余额）", "Refund of the card's balance"),
+        "c_dd_partial": ("部分补偿 {amount}", "Compensation of {amount}"),
+        "c_dd_reject": ("投诉不成立", "Complaint not upheld"),
+        "c_timeline": ("处理进度", "Timeline"),
+        "c_step_filed": ("提交投诉", "Filed"),
+        "c_step_answered": ("商户答复", "Merchant answered"),
+        "c_step_decided": ("监管决定", "Regulator decided"),
+        "c_step_confirmed": ("您已确认", "You confirmed"),
+        "c_step_reopened": ("您要求重新处理", "You reopened"),
+        "c_step_escalated": ("逾期，已上报监管部门", "Overdue: escalated to the regulator"),
+        "c_step_deemed-confirmed": ("逾期未回复，视为确认", "No reply in time: taken as confirmed"),
+        "c_role_consumer": ("消费者", "consumer"),
+        "c_role_merchant": ("商户", "merchant"),
+        "c_role_regulator": ("监管部门", "regulator"),
+        "c_role_operator": ("平台", "platform"),
+        "c_role_system": ("系统", "system"),
+        "c_confirm_decision": ("接受决定", "Accept the decision"),
+        "c_reopen": ("不接受，重新处理", "Reopen"),
+        "c_reopen_text": ("不接受的理由", "Why you do not accept it"),
+        "c_confirmed_flash": ("您已接受决定，投诉已结束。", "You accepted the decision; closed."),
+        "c_reopened_flash": (
+            "已重新提交，监管部门将再次决定。",
+            "Reopened: the regulator will decide again.",
+        ),
+        "c_filed_flash": (
+            "投诉已提交，商户须在 3 天内答复。",
+            "Complaint filed: the merchant must answer within 3 days.",
+        ),
+    }
+)
+
+REASON_LABELS_ZH = {
+    "registration_status": "登记状态",
+    "registration_age_years": "经营年限（年）",
+    "registration_capital_change": "注册资本变动（%）",
+    "registration_abnormal_operations": "列入经营异常名录",
+    "registration_licence_revoked": "营业执照被吊销",
+    "registration_deregistration_filed": "已申请注销登记",
+    "tax_arrears_fen": "欠税金额",
+    "tax_filing_gap_months": "未申报纳税的月数",
+    "court_enforcement_cases": "被执行案件数",
+    "court_dishonest_debtor": "列入失信被执行人名单",
+    "credit_public_rating": "公共信用评级",
+    "credit_penalties": "近 3 年行政处罚次数",
+    "social_security_headcount": "参加社保的员工人数",
+    "social_security_contribution_gap_months": "社保断缴月数",
+    "bank_inflow_trend_pct": "近 3 个月银行入账变化（%）",
+    "bank_frozen": "银行账户被冻结",
+    "complaints_count_30d": "近 30 天投诉数",
+    "complaints_count_7d": "近 7 天投诉数",
+    "sales_surge_pct": "预付卡销售较平时变化（%）",
+    "sales_max_discount_pct": "最大售卡折扣（%）",
+    "sales_outstanding_to_revenue": "未消费余额与销售额之比",
+}
+"""The reasons' signals in Chinese; English comes from ``app.risk.words.LABELS``."""
+
+ENTRY_KINDS = frozenset(k.value for k in EntryKind)
+NOT_SELLING_KEYS = {
+    MerchantStatus.SUSPENDED: "c_not_selling_suspended",
+    MerchantStatus.DEFAULTED: "c_not_selling_defaulted",
+    MerchantStatus.CLOSED: "c_not_selling_closed",
+}
+
+
+# -- small helpers ----------------------------------------------------------------------
+
+
+def wants_html(request: Request[Any, Any, Any]) -> bool:
+    """Whether the caller prefers a page to JSON (a phone's browser, not an app or a test)."""
+    best = request.accept.best_match(["application/json", "text/html"], "application/json")
+    return best == "text/html"
+
+
+def _here(request: Request[Any, Any, Any]) -> str:
+    """The path of this page with its query, for the language switch and the sign-in return."""
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def _when(moment: datetime | None) -> str:
+    """A stored UTC time as Shanghai wall time."""
+    return "—" if moment is None else moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def _view(
+    request: Request[Any, Any, Any],
+    name: str,
+    *,
+    here: str | None = None,
+    private: bool = False,
+    **context: Any,  # noqa: ANN401
+) -> Template:
+    """A consumer page: the layout's helpers, the language switch back to ``here``."""
+    lang = lang_of(request)
+    rendered = page(
+        request,
+        name,
+        path=here or _here(request),
+        when=_when,
+        op_label=lambda kind: translate(lang, f"c_op_{kind}") if kind in ENTRY_KINDS else kind,
+        **context,
+    )
+    if private:  # a card link, a live code: keep it out of caches and other sites' logs
+        rendered.headers["Cache-Control"] = "no-store"
+        rendered.headers["Referrer-Policy"] = "no-referrer"
+    return rendered
+
+
+def fen_of(text: str) -> int | None:
+    """Yuan typed in a form (``100``, ``99.5``, ``¥1,000.00``) as fen; ``None`` if not money."""
+    match = YUAN.match(text.replace(",", ""))
+    if match is None:
+        return None
+    whole, part = match.groups()
+    return int(whole) * 100 + int((part or "").ljust(2, "0"))
+
+
+def _sign_in(request: Request[Any, Any, Any]) -> Redirect:
+    return back_to(f"/login/phone?next={quote(_here(request), safe='')}")
+
+
+def _form_key(data: dict[str, str]) -> str:
+    key = data.get("key", "")
+    return key if KEY_LENGTH <= len(key) <= 200 else secrets.token_urlsafe(KEY_LENGTH)  # noqa: PLR2004
+
+
+# -- the merchant page ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the merchant page says about a merchant besides its registration."""
+
+    grade: str
+    colour: str
+    reasons: list[str]
+    overrides: list[str]
+    rated_at: datetime | None
+    insurer: str | None
+    policy: str | None
+    complaints: int
+    industry: str
+    cooling_off_days: int
+
+
+def _shown(feature: str, value: object, lang: str) -> str:
+    if value is None:
+        return translate(lang, "c_no_data")
+    if feature in BOOLEAN_FEATURES or isinstance(value, bool):
+        return translate(lang, "c_yes" if value in (True, 1, 1.0) else "c_no")
+    if feature == "tax_arrears_fen" and isinstance(value, (int, float)):
+        return f"¥{value / 100:,.2f}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
+    return str(value)
+
+
+def reason_words(reason: dict[str, Any], lang: str) -> str:
+    """One stored reason of a rating in plain words, in the visitor's language."""
+    feature = str(reason.get("feature", ""))
+    fallback = feature.replace("_", " ")
+    label = (
+        REASON_LABELS_ZH.get(feature, fallback) if lang == "zh" else LABELS.get(feature, fallback)
+    )
+    points = float(reason.get("contribution", 0.0)) * 100
+    return translate(
+        lang,
+        "c_reason_line",
+        label=label,
+        value=_shown(feature, reason.get("value"), lang),
+        points=f"{points:.1f}",
+    )
+
+
+async def _insurer_of(session: AsyncSession, merchant_id: uuid.UUID) -> tuple[str, str] | None:
+    """The insurer's name and the policy number of the merchant's active policy."""
+    row = (
+        await session.execute(
+            select(Insurer.name, Policy.number)
+            .join(Insurer, Insurer.id == Policy.insurer_id)
+            .where(Policy.merchant_id == merchant_id, Policy.status == PolicyStatus.ACTIVE)
+        )
+    ).first()
+    return (str(row[0]), str(row[1])) if row else None
+
+
+async def _complaints_last_year(session: AsyncSession, merchant_id: uuid.UUID) -> int:
+    count = await session.scalar(
+        select(func.count()).where(
+            Dispute.merchant_id == merchant_id, Dispute.filed_at >= utcnow() - COMPLAINT_WINDOW
+        )
+    )
+    return int(count or 0)
+
+
+async def standing(session: AsyncSession, merchant: Merchant, lang: str) -> Standing:
+    """Grade and reasons, insurer, complaints and cooling-off of a merchant, for its page."""
+    rating: Rating | None = await current_rating(session, merchant.id)
+    cover = await _insurer_of(session, merchant.id)
+    industry = await session.get(Industry, merchant.industry)
+    grade = rating.grade if rating else UNRATED
+    return Standing(
+        grade=grade,
+        colour=colour(grade),
+        reasons=[reason_words(r, lang) for r in rating.reasons] if rating else [],
+        overrides=[translate(lang, f"c_override_{o}") for o in rating.overrides] if rating else [],
+        rated_at=rating.rated_at if rating else None,
+        insurer=cover[0] if cover else None,
+        policy=cover[1] if cover else merchant.policy_ref,
+        complaints=await _complaints_last_year(session, merchant.id),
+        industry=(
+            (industry.name_zh if lang == "zh" else industry.name_en)
+            if industry
+            else merchant.industry
+        ),
+        cooling_off_days=industry.cooling_off_days if industry else 7,
+    )
+
+
+def refused(request: Request[Any, Any, Any], exc: Exception) -> Template:
+    """The warning page for a code that must not be trusted: why, and no way to pay."""
+    if isinstance(exc, qr.MalformedCode):
+        status, key = 400, "c_refused_malformed"
+    elif isinstance(exc, qr.RevokedKey):
+        status, key = 403, "c_refused_revoked"
+    elif isinstance(exc, NotFound):
+        status, key = 404, "c_refused_unknown_merchant"
+    else:
+        status, key = 403, "c_refused_bad_signature"
+    rendered = _view(request, "consumer/refused.html", reason_key=key, merchant=None)
+    rendered.status_code = status
+    return rendered
+
+
+def not_selling(request: Request[Any, Any, Any], merchant: Merchant) -> Template:
+    """The warning page for a genuine code of a merchant that may not take money now."""
+    if merchant.status == MerchantStatus.ACTIVE:
+        key = "c_not_selling_blocked"
+    else:
+        key = NOT_SELLING_KEYS.get(MerchantStatus(merchant.status), "c_not_selling_pending")
+    rendered = _view(request, "consumer/refused.html", reason_key=key, merchant=merchant)
+    rendered.status_code = 403
+    return rendered
+
+
+async def _genuine(
+    session: AsyncSession, merchant_id: str, kid: str, signature: str
+) -> Merchant | Exception:
+    """The merchant behind a genuine code, or why the code is refused."""
+    try:
+        return await cards.counter_merchant(session, merchant_id, kid, signature)
+    except (qr.RefusedCode, NotFound) as exc:
+        return exc
+
+
+async def merchant_page(
+    request: Request[Any, Any, Any], session: AsyncSession, merchant_id: str, kid: str, sig: str
+) -> Template:
+    """What a phone shows after scanning a counter code: the merchant, or a warning."""
+    merchant = await _genuine(session, merchant_id, kid, sig)
+    if isinstance(merchant, Exception):
+        return refused(request, merchant)
+    if cards.selling_problem(merchant):
+        return not_selling(request, merchant)
+    products = (
+        await session.scalars(
+            select(Product)
+            .where(Product.merchant_id == merchant.id, Product.status == ProductStatus.ACTIVE)
+            .order_by(Product.price, Product.name)
+        )
+    ).all()
+    return _view(
+        request,
+        "consumer/merchant.html",
+        merchant=merchant,
+        standing=await standing(session, merchant, lang_of(request)),
+        products=products,
+        code=f"k={quote(kid, safe='')}&s={quote(sig, safe='')}",
+    )
+
+
+# -- buying -----------------------------------------------------------------------------
+
+
+async def _needs_real_name(session: AsyncSession, who: Principal | None, product: Product) -> bool:
+    """Whether the form must ask for name and ID (as ``create_order`` decides it)."""
+    required = not product.anonymous or product.price >= get_settings().cards.real_name_threshold
+    if not required:
+        return False
+    if who is not None and who.consumer_id is not None:
+        consumer = await session.get(Consumer, who.consumer_id)
+        if consumer is not None and consumer.real_name_enc and consumer.id_number_enc:
+            return False
+    return True
+
+
+def _name_problems(data: dict[str, str], lang: str, *, required: bool) -> dict[str, str]:
+    name = data.get("real_name", "").strip()
+    number = normalise_id_number(data.get("id_number", ""))
+    if not (name or number or required):
+        return {}
+    problems: dict[str, str] = {}
+    if not name:
+        problems["real_name"] = translate(
+            lang, "c_err_required" if required else "c_err_name_with_id"
+        )
+    if not number:
+        problems["id_number"] = translate(lang, "c_err_required")
+    elif id_number_problem(number):
+        problems["id_number"] = translate(lang, "c_err_id_number")
+    return problems
+
+
+async def _sandbox_order(session: AsyncSession, provider_order_id: str) -> Order:
+    if get_settings().payments != "sandbox":
+        raise NotFound("there is no sandbox payment provider here")
+    order = await session.scalar(select(Order).where(Order.provider_order_id == provider_order_id))
+    if order is None:
+        raise NotFound("no such sandbox order")
+    return order
+
+
+@get(
+    "/sandbox/pay/{provider_order_id:str}",
+    guards=[public],
+    opt={**CONSUMER_PAGE},
+    include_in_schema=False,
+)
+async def sandbox_pay_page(
+    request: Request[Any, Any, Any], provider_order_id: FromPath[str], db: Db
+) -> Template:
+    """The sandbox provider's pay page (``pay_url``): who is paid, how much, the pay button.
+
+    A plain handler, not a controller's: the API's POST on the same path belongs to another
+    controller, and Litestar merges two controllers' routes on one path only this way.
+    """
+    order = await _sandbox_order(db, provider_order_id)
+    merchant = await db.get(Merchant, order.merchant_id)
+    product = await db.get(Product, order.product_id)
+    return _view(request, "consumer/pay.html", order=order, merchant=merchant, product=product)
+
+
+class BuyPages(Controller):
+    """Buying a card from a scanned counter code, and the sandbox provider's pay page."""
+
+    include_in_schema = False
+    guards = [public]  # noqa: RUF012
+    opt = {**CONSUMER_PAGE}  # noqa: RUF012
+
+    async def _product(
+        self, db: AsyncSession, merchant: Merchant, product_id: uuid.UUID
+    ) -> Product:
+        product = await db.get(Product, product_id)
+        if product is None or product.merchant_id != merchant.id:
+            raise NotFound("this merchant has no such product")
+        if product.status != ProductStatus.ACTIVE:
+            raise Conflict("this product is no longer sold")
+        return product
+
+    async def _form(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        who: Principal | None,
+        merchant: Merchant,
+        product: Product,
+        **context: Any,  # noqa: ANN401
+    ) -> Template:
+        ratio = merchant.custody_ratio_bp
+        custody = math.ceil(product.price * ratio / 10_000)
+        industry = await db.get(Industry, merchant.industry)
+        return _view(
+            request,
+            "consumer/buy.html",
+            merchant=merchant,
+            product=product,
+            custody=custody,
+            insured=product.price - custody,
+            cooling_off_days=industry.cooling_off_days if industry else 7,
+            needs_real_name=await _needs_real_name(db, who, product),
+            signed_in=who is not None,
+            **{"key": secrets.token_urlsafe(KEY_LENGTH), "errors": {}, "data": {}, **context},
+        )
+
+    async def _place(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        who: Principal | None,
+        cipher: PiiCipher,
+        order: cards.OrderRequest,
+        key: str,
+    ) -> Template | Redirect | tuple[dict[str, str], str]:
+        """Place the order: off to the pay page, a warning, or the form's errors and key."""
+        try:
+            async with db.begin():
+                made = await cards.create_order(db, who, order, key, SandboxProvider(), cipher)
+        except NotAuthenticated:
+            return _sign_in(request)
+        except qr.RefusedCode as exc:  # a key revoked since the form was shown
+            return refused(request, exc)
+        except Forbidden:
+            merchant = await db.get(Merchant, uuid.UUID(order.merchant_id))
+            if merchant is not None and cards.selling_problem(merchant):
+                return not_selling(request, merchant)
+            raise
+        except Invalid as exc:
+            return {f: str(exc) for f in exc.fields} or {"form": str(exc)}, key
+        except Conflict as exc:  # the form's key was used with other details: a new order
+            return {"form": str(exc)}, secrets.token_urlsafe(KEY_LENGTH)
+        response = back_to(made.pay_url)
+        if made.card_secret:  # the anonymous buyer's link, for the "save this link" page only
+            response.cookies.append(
+                Cookie(
+                    key=NEW_CARD_COOKIE,
+                    value=made.card_secret,
+                    path=f"/orders/{made.order.id}/",
+                    httponly=True,
+                    samesite="strict",
+                    max_age=86_400,
+                )
+            )
+        return response
+
+    @get("/buy/{merchant_id:str}/{product_id:uuid}")
+    async def buy_form(
+        self,
+        request: Request[Any, Any, Any],
+        merchant_id: FromPath[str],
+        product_id: FromPath[uuid.UUID],
+        db: Db,
+        maybe_me: MaybeMe,
+        k: CodeK,
+        s: CodeS,
+    ) -> Template | Redirect:
+        """The contract's key points, the real-name fields if needed, and the pay button."""
+        merchant = await _genuine(db, merchant_id, k, s)
+        if isinstance(merchant, Exception):
+            return refused(request, merchant)
+        if cards.selling_problem(merchant):
+            return not_selling(request, merchant)
+        product = await self._product(db, merchant, product_id)
+        if maybe_me is not None and maybe_me.role is not Role.CONSUMER:
+            raise Forbidden(translate(lang_of(request), "c_staff_cannot_buy"))
+        if maybe_me is None and not product.anonymous:
+            return _sign_in(request)
+        return await self._form(request, db, maybe_me, merchant, product, k=k, s=s)
+
+    @post("/buy/{merchant_id:str}/{product_id:uuid}")
+    async def buy(
+        self,
+        request: Request[Any, Any, Any],
+        merchant_id: FromPath[str],
+        product_id: FromPath[uuid.UUID],
+        data: Form,
+        db: Db,
+        maybe_me: MaybeMe,
+        cipher: Cipher,
+    ) -> Template | Redirect:
+        """Place the order (a double submit replays it) and go to the provider's pay page."""
+        same_origin(request)
+        lang = lang_of(request)
+        k, s = data.get("k", ""), data.get("s", "")
+        key = _form_key(data)
+        merchant = await _genuine(db, merchant_id, k, s)
+        if isinstance(merchant, Exception):
+            return refused(request, merchant)
+        product = await self._product(db, merchant, product_id)
+        needs = await _needs_real_name(db, maybe_me, product)
+        await db.rollback()  # end the reads: the order is placed in a transaction of its own
+        problems = _name_problems(data, lang, required=needs)
+        if not problems:
+            name = data.get("real_name", "").strip()
+            order = cards.OrderRequest(
+                merchant_id=merchant_id,
+                kid=k,
+                signature=s,
+                product_id=product_id,
+                real_name=name or None,
+                id_number=normalise_id_number(data.get("id_number", "")) or None,
+            )
+            placed = await self._place(request, db, maybe_me, cipher, order, key)
+            if not isinstance(placed, tuple):
+                return placed
+            problems, key = placed
+        merchant = await cards.counter_merchant(db, merchant_id, k, s)
+        product = await self._product(db, merchant, product_id)
+        return await self._form(
+            request,
+            db,
+            maybe_me,
+            merchant,
+            product,
+            k=k,
+            s=s,
+            key=key,
+            errors=problems,
+            data={"real_name": data.get("real_name", ""), "id_number": data.get("id_number", "")},
+        )
+
+    @post("/sandbox/pay/{provider_order_id:str}/confirm")
+    async def pay(
+        self, request: Request[Any, Any, Any], provider_order_id: FromPath[str], db: Db
+    ) -> Redirect:
+        """Pay: the provider notifies (twice, as real ones do), then the buyer goes back."""
+        same_origin(request)
+        async with db.begin():
+            order = await _sandbox_order(db, provider_order_id)
+            order_id, amount, status = order.id, order.amount, order.status
+        if status == OrderStatus.PENDING:
+            provider = SandboxProvider()
+
+            async def notify(headers: dict[str, str], body: bytes) -> str:
+                event = provider.verify_notification(headers, body)
+                async with db.begin():
+                    return await cards.apply_payment(db, event)
+
+            await deliver(provider, provider_order_id, amount, notify)
+        return back_to(f"/orders/{order_id}/done")
+
+    @get("/orders/{order_id:uuid}/done")
+    async def done(
+        self,
+        request: Request[Any, Any, Any],
+        order_id: FromPath[uuid.UUID],
+        db: Db,
+        maybe_me: MaybeMe,
+    ) -> Template | Redirect:
+        """After paying: wait for the confirmation, then the card (or its link to save)."""
+        secret = request.cookies.get(NEW_CARD_COOKIE)
+        order = await cards.visible_order(db, maybe_me, order_id, secret)
+        if order.status == OrderStatus.PAID and order.card_id and order.consumer_id:
+            return back_to(f"/my/cards/{order.card_id}?done=paid")
+        link = None
+        if order.status == OrderStatus.PAID and secret:
+            link = f"{str(request.base_url).rstrip('/')}/card/{secret}"
+        rendered = _view(
+            request, "consumer/done.html", order=order, link=link, secret=secret, private=True
+        )
+        if order.status == OrderStatus.PENDING:
+            rendered.headers["Refresh"] = str(PENDING_REFRESH_SECONDS)
+        return rendered
+
+
+# -- cards ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How a page reaches a card: a signed-in consumer's card id, or an anonymous link."""
+
+    who: Principal | None
+    card_id: uuid.UUID | None = None
+    secret: str | None = None
+
+    @property
+    def base(self) -> str:
+        """The card page's path."""
+        return f"/card/{self.secret}" if self.secret else f"/my/cards/{self.card_id}"
+
+    def complaint_path(self, dispute_id: uuid.UUID) -> str:
+        """A complaint's page."""
+        if self.secret:
+            return f"/card/{self.secret}/complaints/{dispute_id}"
+        return f"/my/complaints/{dispute_id}"
+
+    async def holder(self, session: AsyncSession, *, lock: bool = False) -> CardHolder:
+        """The card, if this reach opens it (else NotFound)."""
+        return await cards.holder_for(
+            session, self.who, card_id=self.card_id, secret=self.secret, lock=lock
+        )
+
+    def side(self, holder: CardHolder | None = None) -> ConsumerSide:
+        """Who speaks for the card in a complaint."""
+        if self.secret is not None and holder is not None:
+            return ConsumerSide.anonymous(holder)
+        if self.who is None:
+            raise NotFound("no such dispute")
+        return ConsumerSide.of(self.who)
+
+
+def _flash(request: Request[Any, Any, Any], done: str | None) -> str | None:
+    known = {
+        "paid": "c_paid_flash",
+        "filed": "c_filed_flash",
+        "confirmed": "c_confirmed_flash",
+        "reopened": "c_reopened_flash",
+    }
+    return translate(lang_of(request), known[done]) if done in known else None
+
+
+async def _card_context(session: AsyncSession, holder: CardHolder, reach: Reach) -> dict[str, Any]:
+    view = await cards.card_view(session, holder)
+    cover = await _insurer_of(session, holder.merchant_id)
+    days = int(view.contract.get("cooling_off_days", 7))
+    requests = (
+        await session.scalars(
+            select(RefundRequest)
+            .where(RefundRequest.card_id == holder.card_id)
+            .order_by(RefundRequest.created_at.desc())
+        )
+    ).all()
+    complaints = [
+        v.dispute
+        for v in await disputes.consumer_disputes(session, reach.side(holder))
+        if v.dispute.card_id == holder.card_id
+    ]
+    return {
+        "view": view,
+        "b": view.balance,
+        "reach": reach,
+        "insurer": cover[0] if cover else None,
+        "cooling_until": today(holder.created_at) + timedelta(days=days),
+        "in_cooling_off": today() <= today(holder.created_at) + timedelta(days=days),
+        "usable": view.balance.status == escrow.CardStatus.OPEN
+        and view.balance.units_remaining > 0,
+        "refund_requests": requests,
+        "complaints": complaints,
+        "code_errors": {},
+        "refund_key": secrets.token_urlsafe(KEY_LENGTH),
+    }
+
+
+async def card_page(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    reach: Reach,
+    *,
+    status: int = 200,
+    **extra: Any,  # noqa: ANN401
+) -> Template:
+    """A card: balance, protection, actions, refund requests, complaints, history, contract."""
+    holder = await reach.holder(session)
+    context = await _card_context(session, holder, reach)
+    rendered = _view(
+        request,
+        "consumer/card.html",
+        here=reach.base,
+        private=reach.secret is not None,
+        **{**context, **extra},
+    )
+    rendered.status_code = status
+    return rendered
+
+
+def _max_units(data: dict[str, str], kind: str, lang: str) -> int | str:
+    """The consent's limit in the card's units, or the error to show beside the field."""
+    text = data.get("max_units", "")
+    if kind == escrow.CardKind.STORED_VALUE:
+        fen = fen_of(text)
+        return fen or translate(lang, "c_err_amount")
+    stripped = text.strip()
+    return (
+        int(stripped)
+        if stripped.isdigit() and int(stripped) > 0
+        else translate(lang, "c_err_positive")
+    )
+
+
+async def redemption_code(
+    request: Request[Any, Any, Any], session: AsyncSession, reach: Reach, data: dict[str, str]
+) -> Template:
+    """Issue a one-time consent code and show its 6 digits and QR."""
+    same_origin(request)
+    lang = lang_of(request)
+    product_kind = ""
+    async with session.begin():
+        holder = await reach.holder(session)
+        product = await session.get(Product, holder.product_id)
+        product_kind = product.kind if product else escrow.CardKind.STORED_VALUE
+        wanted = _max_units(data, product_kind, lang)
+        if isinstance(wanted, int):
+            balance = await escrow.EscrowLedger(session).card(holder.merchant_id, holder.card_id)
+            if wanted > balance.units_remaining:
+                limit = (
+                    f"¥{balance.units_remaining / 100:,.2f}"
+                    if product_kind == escrow.CardKind.STORED_VALUE
+                    else translate(lang, "c_sessions_n", n=balance.units_remaining)
+                )
+                wanted = translate(lang, "c_err_at_most", limit=limit)
+    if isinstance(wanted, str):
+        return await card_page(
+            request,
+            session,
+            reach,
+            status=422,
+            code_errors={"max_units": wanted},
+            code_value=data.get("max_units", ""),
+        )
+    try:
+        async with session.begin():
+            holder = await reach.holder(session)
+            code = await cards.issue_redemption_code(session, holder, wanted)
+    except (Conflict, Invalid) as exc:
+        return await card_page(
+            request, session, reach, status=409, flash=str(exc), flash_kind="error"
+        )
+    svg = await asyncio.to_thread(qr.svg, code.token)  # ~15 ms of pure Python: off the loop
+    return _view(
+        request,
+        "consumer/code.html",
+        here=reach.base,
+        private=True,
+        code=code,
+        svg_b64=base64.b64encode(svg.encode()).decode(),
+        reach=reach,
+        kind=product_kind,
+        value=data.get("max_units", ""),
+    )
+
+
+async def ask_refund(
+    request: Request[Any, Any, Any], session: AsyncSession, reach: Reach, data: dict[str, str]
+) -> Template:
+    """Refund at once in cooling-off (unused), else send the request to the merchant."""
+    same_origin(request)
+    reason = data.get("reason", "").strip()[:2000]
+    try:
+        async with session.begin():
+            holder = await reach.holder(session, lock=True)
+            outcome = await cards.request_refund(session, holder, reason, _form_key(data))
+    except (AppError, escrow.EscrowError) as exc:
+        return await card_page(
+            request, session, reach, status=409, flash=str(exc), flash_kind="error"
+        )
+    return _view(request, "consumer/refund.html", here=reach.base, outcome=outcome, reach=reach)
+
+
+async def show_complaint_form(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    reach: Reach,
+    *,
+    status: int = 200,
+    **extra: Any,  # noqa: ANN401
+) -> Template:
+    """Kind, words and amount asked, with errors beside each field."""
+    holder = await reach.holder(session)
+    view = await cards.card_view(session, holder)
+    rendered = _view(
+        request,
+        "consumer/complaint_form.html",
+        view=view,
+        reach=reach,
+        kinds=[k.value for k in DisputeKind],
+        max_text=disputes.MAX_TEXT,
+        **{"errors": {}, "data": {}, "error": None, "open_link": None, **extra},
+    )
+    rendered.status_code = status
+    return rendered
+
+
+def _complaint_problems(
+    data: dict[str, str], paid: int, lang: str
+) -> tuple[dict[str, str], int | None]:
+    problems: dict[str, str] = {}
+    if data.get("kind") not in {k.value for k in DisputeKind}:
+        problems["kind"] = translate(lang, "c_err_required")
+    text = data.get("text", "").strip()
+    if not text:
+        problems["text"] = translate(lang, "c_err_required")
+    elif len(text) > disputes.MAX_TEXT:
+        problems["text"] = translate(lang, "c_err_too_long", n=disputes.MAX_TEXT)
+    amount = fen_of(data.get("amount_asked", "") or "0")
+    if amount is None:
+        problems["amount_asked"] = translate(lang, "c_err_amount")
+    elif amount > paid:
+        problems["amount_asked"] = translate(lang, "c_err_at_most", limit=f"¥{paid / 100:,.2f}")
+    return problems, amount
+
+
+async def file_complaint_page(
+    request: Request[Any, Any, Any], session: AsyncSession, reach: Reach, data: dict[str, str]
+) -> Template | Redirect:
+    """File the complaint and open its page; a resubmitted identical form replays it."""
+    same_origin(request)
+    lang = lang_of(request)
+    holder = await reach.holder(session)
+    paid = (await escrow.EscrowLedger(session).card(holder.merchant_id, holder.card_id)).paid
+    await session.rollback()
+    problems, amount = _complaint_problems(data, paid, lang)
+    shown = {k: data.get(k, "") for k in ("kind", "text", "amount_asked")}
+    if problems or amount is None:
+        return await show_complaint_form(
+            request, session, reach, status=422, errors=problems, data=shown
+        )
+    complaint = disputes.Complaint(
+        kind=DisputeKind(data["kind"]), text=data["text"].strip(), amount_asked=amount
+    )
+    try:
+        async with session.begin():
+            holder = await reach.holder(session, lock=True)
+            filed = await disputes.file_complaint(session, holder, complaint)
+    except Invalid as exc:
+        return await show_complaint_form(
+            request,
+            session,
+            reach,
+            status=422,
+            errors={f: str(exc) for f in exc.fields},
+            data=shown,
+            error=str(exc),
+        )
+    except Conflict as exc:
+        open_id = exc.extra.get("dispute_id")
+        return await show_complaint_form(
+            request,
+            session,
+            reach,
+            status=409,
+            data=shown,
+            error=translate(lang, "c_already_open"),
+            open_link=reach.complaint_path(uuid.UUID(open_id)) if open_id else None,
+        )
+    return back_to(reach.complaint_path(filed.view.dispute.id) + "?done=filed")
+
+
+async def complaint_page(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    reach: Reach,
+    dispute_id: uuid.UUID,
+    **extra: Any,  # noqa: ANN401
+) -> Template:
+    """A complaint: where it stands, whose move it is, the timeline, confirm or reopen."""
+    holder = await reach.holder(session) if reach.secret else None
+    found = await disputes.consumer_dispute(session, reach.side(holder), dispute_id)
+    merchant = await session.get(Merchant, found.dispute.merchant_id)
+    context = {"errors": {}, **extra}
+    done = context.pop("done", None)
+    context.setdefault("flash", _flash(request, done))
+    return _view(
+        request,
+        "consumer/complaint.html",
+        here=reach.complaint_path(dispute_id),
+        private=reach.secret is not None,
+        d=found.dispute,
+        events=found.events,
+        merchant=merchant,
+        reach=reach,
+        now=utcnow(),
+        **context,
+    )
+
+
+async def confirm_decision(
+    request: Request[Any, Any, Any], session: AsyncSession, reach: Reach, dispute_id: uuid.UUID
+) -> Template | Redirect:
+    """Accept the regulator's decision: the complaint closes."""
+    same_origin(request)
+    try:
+        async with session.begin():
+            holder = await reach.holder(session) if reach.secret else None
+            await disputes.confirm(session, reach.side(holder), dispute_id)
+    except Conflict as exc:
+        return await complaint_page(
+            request, session, reach, dispute_id, flash=str(exc), flash_kind="error"
+        )
+    return back_to(reach.complaint_path(dispute_id) + "?done=confirmed")
+
+
+async def reopen_decision(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    reach: Reach,
+    dispute_id: uuid.UUID,
+    data: dict[str, str],
+) -> Template | Redirect:
+    """Do not accept the decision (once), saying why."""
+    same_origin(request)
+    text = data.get("text", "").strip()
+    if not text:
+        required = translate(lang_of(request), "c_err_required")
+        return await complaint_page(request, session, reach, dispute_id, errors={"text": required})
+    try:
+        async with session.begin():
+            holder = await reach.holder(session) if reach.secret else None
+            await disputes.reopen(session, reach.side(holder), dispute_id, text)
+    except (Conflict, Invalid) as exc:
+        return await complaint_page(
+            request, session, reach, dispute_id, flash=str(exc), flash_kind="error"
+        )
+    return back_to(reach.complaint_path(dispute_id) + "?done=reopened")
+
+
+@dataclass(frozen=True)
+class CardRow:
+    """One card in the list."""
+
+    holder: CardHolder
+    merchant: Merchant
+    product: Product
+    balance: escrow.CardBalance
+
+
+class MyPages(Controller):
+    """A signed-in consumer's cards and complaints."""
+
+    path = "/my"
+    include_in_schema = False
+    guards = [requires(Role.CONSUMER)]  # noqa: RUF012
+    opt = {**CONSUMER_PAGE}  # noqa: RUF012
+
+    @get("/cards")
+    async def list_cards(self, request: Request[Any, Any, Any], db: Db, me: Me) -> Template:
+        """Every card: merchant, balance, sessions left, protection split."""
+        if me.consumer_id is None:  # pragma: no cover - the guard admits consumers only
+            raise NotFound("no cards")
+        holders = await cards.consumer_cards(db, me.consumer_id)
+        merchants = {
+            m.id: m
+            for m in await db.scalars(
+                select(Merchant).where(Merchant.id.in_({h.merchant_id for h in holders}))
+            )
+        }
+        products = {
+            p.id: p
+            for p in await db.scalars(
+                select(Product).where(Product.id.in_({h.product_id for h in holders}))
+            )
+        }
+        ledger = escrow.EscrowLedger(db)
+        rows = [
+            CardRow(
+                h,
+                merchants[h.merchant_id],
+                products[h.product_id],
+                await ledger.card(h.merchant_id, h.card_id),
+            )
+            for h in holders
+        ]
+        return _view(request, "consumer/cards.html", rows=rows)
+
+    @get("/cards/{card_id:uuid}")
+    async def card(
+        self,
+        request: Request[Any, Any, Any],
+        card_id: FromPath[uuid.UUID],
+        db: Db,
+        me: Me,
+        done: Done = None,
+    ) -> Template:
+        """One card (another consumer's card is "not found")."""
+        reach = Reach(me, card_id=card_id)
+        return await card_page(request, db, reach, flash=_flash(request, done))
+
+    @post("/cards/{card_id:uuid}/code")
+    async def code(
+        self,
+        request: Request[Any, Any, Any],
+        card_id: FromPath[uuid.UUID],
+        data: Form,
+        db: Db,
+        me: Me,
+    ) -> Template:
+        """Show a redemption code."""
+        return await redemption_code(request, db, Reach(me, card_id=card_id), data)
+
+    @post("/cards/{card_id:uuid}/refund")
+    async def refund(
+        self,
+        request: Request[Any, Any, Any],
+        card_id: FromPath[uuid.UUID],
+        data: Form,
+        db: Db,
+        me: Me,
+    ) -> Template:
+        """Ask for a refund."""
+        return await ask_refund(request, db, Reach(me, card_id=card_id), data)
+
+    @get("/cards/{card_id:uuid}/complaint")
+    async def complaint_form(
+        self, request: Request[Any, Any, Any], card_id: FromPath[uuid.UUID], db: Db, me: Me
+    ) -> Template:
+        """The complaint form."""
+        return await show_complaint_form(request, db, Reach(me, card_id=card_id))
+
+    @post("/cards/{card_id:uuid}/complaint")
+    async def file(
+        self,
+        request: Request[Any, Any, Any],
+        card_id: FromPath[uuid.UUID],
+        data: Form,
+        db: Db,
+        me: Me,
+    ) -> Template | Redirect:
+        """File the complaint."""
+        return await file_complaint_page(request, db, Reach(me, card_id=card_id), data)
+
+    @get("/complaints")
+    async def complaints(self, request: Request[Any, Any, Any], db: Db, me: Me) -> Template:
+        """Every complaint, newest first, with where it stands."""
+        found = await disputes.consumer_disputes(db, ConsumerSide.of(me))
+        names = dict(
+            (
+                await db.execute(
+                    select(Merchant.id, Merchant.legal_name).where(
+                        Merchant.id.in_({v.dispute.merchant_id for v in found})
+                    )
+                )
+            ).all()
+        )
+        return _view(request, "consumer/complaints.html", found=found, names=names, now=utcnow())
+
+    @get("/complaints/{dispute_id:uuid}")
+    async def complaint(
+        self,
+        request: Request[Any, Any, Any],
+        dispute_id: FromPath[uuid.UUID],
+        db: Db,
+        me: Me,
+        done: Done = None,
+    ) -> Template:
+        """One complaint and its timeline."""
+        return await complaint_page(request, db, Reach(me), dispute_id, done=done)
+
+    @post("/complaints/{dispute_id:uuid}/confirm")
+    async def confirm(
+        self, request: Request[Any, Any, Any], dispute_id: FromPath[uuid.UUID], db: Db, me: Me
+    ) -> Template | Redirect:
+        """Accept the decision."""
+        return await confirm_decision(request, db, Reach(me), dispute_id)
+
+    @post("/complaints/{dispute_id:uuid}/reopen")
+    async def reopen(
+        self,
+        request: Request[Any, Any, Any],
+        dispute_id: FromPath[uuid.UUID],
+        data: Form,
+        db: Db,
+        me: Me,
+    ) -> Template | Redirect:
+        """Reopen the decision."""
+        return await reopen_decision(request, db, Reach(me), dispute_id, data)
+
+
+class AnonymousCardPages(Controller):
+    """An anonymous card's pages, reached only through its secret link."""
+
+    path = "/card/{secret:str}"
+    include_in_schema = False
+    guards = [public]  # noqa: RUF012
+    opt = {**CONSUMER_PAGE}  # noqa: RUF012
+
+    @get("/")
+    async def card(
+        self, request: Request[Any, Any, Any], secret: FromPath[str], db: Db, done: Done = None
+    ) -> Template:
+        """The card behind the link."""
+        return await card_page(request, db, Reach(None, secret=secret), flash=_flash(request, done))
+
+    @post("/code")
+    async def code(
+        self, request: Request[Any, Any, Any], secret: FromPath[str], data: Form, db: Db
+    ) -> Template:
+        """Show a redemption code."""
+        return await redemption_code(request, db, Reach(None, secret=secret), data)
+
+    @post("/refund")
+    async def refund(
+        self, request: Request[Any, Any, Any], secret: FromPath[str], data: Form, db: Db
+    ) -> Template:
+        """Ask for a refund."""
+        return await ask_refund(request, db, Reach(None, secret=secret), data)
+
+    @get("/complaint")
+    async def complaint_form(
+        self, request: Request[Any, Any, Any], secret: FromPath[str], db: Db
+    ) -> Template:
+        """The complaint form."""
+        return await show_complaint_form(request, db, Reach(None, secret=secret))
+
+    @post("/complaint")
+    async def file(
+        self, request: Request[Any, Any, Any], secret: FromPath[str], data: Form, db: Db
+    ) -> Template | Redirect:
+        """File the complaint."""
+        return await file_complaint_page(request, db, Reach(None, secret=secret), data)
+
+    @get("/complaints/{dispute_id:uuid}")
+    async def complaint(
+        self,
+        request: Request[Any, Any, Any],
+        secret: FromPath[str],
+        dispute_id: FromPath[uuid.UUID],
+        db: Db,
+        done: Done = None,
+    ) -> Template:
+        """One complaint about the card and its timeline."""
+        return await complaint_page(request, db, Reach(None, secret=secret), dispute_id, done=done)
+
+    @post("/complaints/{dispute_id:uuid}/confirm")
+    async def confirm(
+        self,
+        request: Request[Any, Any, Any],
+        secret: FromPath[str],
+        dispute_id: FromPath[uuid.UUID],
+        db: Db,
+    ) -> Template | Redirect:
+        """Accept the decision."""
+        return await confirm_decision(request, db, Reach(None, secret=secret), dispute_id)
+
+    @post("/complaints/{dispute_id:uuid}/reopen")
+    async def reopen(
+        self,
+        request: Request[Any, Any, Any],
+        secret: FromPath[str],
+        dispute_id: FromPath[uuid.UUID],
+        data: Form,
+        db: Db,
+    ) -> Template | Redirect:
+        """Reopen the decision."""
+        return await reopen_decision(request, db, Reach(None, secret=secret), dispute_id, data)
+
+
+CONSUMER_PAGES = (BuyPages, MyPages, AnonymousCardPages)
+SANDBOX_PAGES = (sandbox_pay_page,)
+"""Mounted only with the sandbox payment provider (``PGUARD_PAYMENTS=sandbox``)."""
+"""Listed in ``app.pages.routes``; the merchant page itself is served by ``/q/…``."""
+
+__all__ = [
+    "CONSUMER_PAGES",
+    "SANDBOX_PAGES",
+    "fen_of",
+    "merchant_page",
+    "reason_words",
+    "wants_html",
+]

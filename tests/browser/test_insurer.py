@@ -1,0 +1,155 @@
+"""An insurer in Chromium: its policies and exposure, a claim after a merchant's default (set up
+through the API as a regulator would), acknowledged, paid with a reference, closed; the
+webhook delivery log filled by the real delivery worker; the overview on a phone."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from app.auth.models import User
+from app.outbox.models import OutboxEvent
+from tests.browser.conftest import PHONE, shot
+from tests.e2e.api import ID, PASSWORD, STORED, Api, buy, counter_of
+from tests.e2e.background import Endpoint, Receiver, delivery_thread, insurer, until
+
+if TYPE_CHECKING:
+    from playwright.async_api import Dialog, Page
+
+    from tests.e2e.api import InsurerAccount
+
+FAST = {"interval": 0.05, "backoff_base": 0.05, "jitter": 0.0, "timeout": 2.0, "lease_seconds": 3.0}
+
+
+async def sign_in(page: Page, username: str) -> None:
+    await page.goto("/login")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/insurer-view")
+
+
+def accept_next_dialog(page: Page, asked: list[str]) -> None:
+    """Say yes to the next confirmation the page asks for, noting its question."""
+
+    def accept(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        asyncio.ensure_future(dialog.accept())  # noqa: RUF006 - Playwright awaits it
+
+    page.once("dialog", accept)
+
+
+async def insured_shop(api: Api, account: InsurerAccount) -> tuple[dict[str, Any], str]:
+    """An active merchant insured by ``account``, two ¥800 cards sold; and the policy number."""
+    shop = await api.active_merchant(
+        f"浏览器区-{uuid.uuid4().hex[:6]}", insurer_token=account.token
+    )
+    product = await api.call(
+        "POST", "/merchants/me/products", shop["token"], json=STORED, expect=201
+    )
+    counter = await counter_of(api, shop["token"])
+    for _ in range(2):
+        await buy(api, counter, product, await api.consumer(), **ID)
+    return shop, str(shop["merchant"]["policy_ref"])
+
+
+async def policies_and_exposure(page: Page, number: str) -> None:
+    assert await page.locator("h1").inner_text() == "保险公司视图"
+    policy = page.locator(f"tr[data-policy='{number}']")
+    assert "¥1,120.00" in await policy.locator("td.exposure").inner_text()  # 2 × 70% × ¥800
+    assert await page.locator("#total-exposure").inner_text() == "¥1,120.00"
+    assert "暂无理赔" in await page.locator("body").inner_text()
+    await shot(page, "insurer-policies")
+
+
+async def settle(page: Page, claim_id: str) -> None:
+    claim = page.locator(f"#c-{claim_id}")
+    await page.reload()
+    assert await claim.locator("[data-status]").get_attribute("data-status") == "triggered"
+    assert "¥1,120.00" in await claim.locator(".claim-total").inner_text()
+    lines = claim.locator("table.lines tbody tr")
+    assert await lines.count() == 2
+    assert "¥560.00" in await lines.first.inner_text()
+    assert await page.locator("#total-exposure").inner_text() == "¥0.00"
+    await shot(page, "insurer-claim-triggered")
+
+    await claim.locator("button", has_text="受理理赔").click()
+    await page.wait_for_url("**done=acknowledge**")
+    assert "已受理理赔" in await page.locator(".flash").inner_text()
+    assert await claim.locator("[data-status]").get_attribute("data-status") == "acknowledged"
+    asked: list[str] = []
+    accept_next_dialog(page, asked)
+    await claim.locator("form.pay button[type=submit]").click()  # no reference: refused
+    await claim.locator("input[name=payment_ref][aria-invalid=true]").wait_for()
+    assert "payment reference" in await claim.locator("small.error").inner_text()
+    await shot(page, "insurer-claim-acknowledged")
+
+    accept_next_dialog(page, asked)
+    await claim.locator("input[name=payment_ref]").fill("ICBC-2026-000123")
+    await claim.locator("form.pay button[type=submit]").click()
+    await page.wait_for_url("**done=pay**")
+    assert "¥1,120.00" in asked[-1]
+    assert "理赔结案" in await page.locator(".flash").inner_text()
+    assert await claim.locator("[data-status]").get_attribute("data-status") == "closed"
+    assert await claim.locator(".payment-ref").inner_text() == "ICBC-2026-000123"
+    assert await claim.locator("form").count() == 0
+    await shot(page, "insurer-claim-closed")
+
+
+async def delivery_log(page: Page, api: Api, account: InsurerAccount, url: str) -> None:
+    with delivery_thread(url, **FAST):
+
+        async def delivered() -> bool:
+            async with api.sessions() as session:
+                pending = await session.scalar(
+                    select(OutboxEvent.id).where(
+                        OutboxEvent.insurer_id == account.insurer_id,
+                        OutboxEvent.status != "delivered",
+                    )
+                )
+            return pending is None
+
+        await until(delivered, "the insurer's events to be delivered")
+    await page.click("nav >> text=推送记录")
+    await page.wait_for_url("**/insurer-view/deliveries")
+    events = await page.locator("table.events").inner_text()
+    assert "claim.triggered" in events
+    assert "claim.closed" in events
+    assert "已送达" in events
+    assert "200" in await page.locator("table.attempts").inner_text()
+    await shot(page, "insurer-deliveries")
+
+
+async def test_insurer_settles_a_claim_card_by_card(
+    desktop: Page, phone: Page, bapi: Api, browser_db: str
+) -> None:
+    endpoint = Endpoint("")
+    with Receiver() as receiver:
+        account = await insurer(bapi, receiver.add(endpoint))
+        endpoint.secret = account.secret
+        async with bapi.sessions() as session:
+            username = await session.scalar(
+                select(User.username).where(User.insurer_id == account.insurer_id)
+            )
+        assert username is not None
+        shop, number = await insured_shop(bapi, account)
+        await sign_in(desktop, username)
+        await policies_and_exposure(desktop, number)
+        declared = await bapi.call(
+            "POST",
+            f"/merchants/{shop['merchant']['id']}/measures",
+            shop["regulator"],
+            json={"kind": "declare-default", "reason": "商户失联", "confirm": True},
+            expect=201,
+        )
+        await settle(desktop, declared["claim_id"])
+        await delivery_log(desktop, bapi, account, browser_db)
+        assert set(endpoint.types) == {"claim.triggered", "claim.closed"}
+
+    await sign_in(phone, username)
+    width = await phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page is {width} px wide on a phone"
+    await shot(phone, "insurer-phone")
