@@ -11,7 +11,6 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from sqlalchemy import select
 
 import escrow
 import qr
@@ -19,14 +18,16 @@ from app.auth.models import Role
 from app.auth.principal import Principal, public, requires
 from app.auth.ratelimit import hit
 from app.cards import service
-from app.cards.models import Order
+from app.cards.models import Order, OrderStatus
 from app.deps import Cipher, Db, MaybeMe, Me
-from app.exceptions import Invalid, NotFound
+from app.exceptions import Invalid
 from app.merchants.service import own_merchant
 from app.payments.sandbox import SandboxProvider, deliver
 from app.settings import get_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from app.cards.models import RefundRequest
 
 IdempotencyKey = Annotated[
@@ -245,6 +246,59 @@ async def _code_out(
     return CodeOut(code.token, code.digits, code.expires_at, code.max_units, svg)
 
 
+async def pay_in_sandbox(
+    db: AsyncSession, provider_order_id: str, *, only_pending: bool = False
+) -> tuple[uuid.UUID, list[str]]:
+    """The sandbox provider after the consumer paid: the order's id and what each notification did.
+
+    The provider notifies twice, as real ones do; each notification is verified and applied in
+    a transaction of its own, as ``/payments/sandbox/notify`` applies it. ``only_pending``: an
+    order already paid or closed is left alone (the pay page's button pressed again).
+    """
+    async with db.begin():
+        order = await service.sandbox_order(db, provider_order_id)
+        order_id, amount, status = order.id, order.amount, order.status
+    if only_pending and status != OrderStatus.PENDING:
+        return order_id, []
+    provider = SandboxProvider()
+
+    async def notify(headers: dict[str, str], body: bytes) -> str:
+        event = provider.verify_notification(headers, body)
+        async with db.begin():
+            return await service.apply_payment(db, event)
+
+    return order_id, await deliver(provider, provider_order_id, amount, notify)
+
+
+async def redeem_counting_digits(
+    db: AsyncSession,
+    me: Principal,
+    *,
+    token: str | None,
+    digits: str | None,
+    units: int,
+    idempotency_key: str,
+) -> escrow.RedemptionReceipt:
+    """Redeem with the holder's code (the API's and the console's one way to do it).
+
+    Typed digits first count against the merchant's per-minute budget, in a transaction of
+    their own (kept even if the redemption fails), so guessing the six digits of someone
+    else's live code is hopeless; the redemption runs in the next transaction.
+    """
+    if digits:
+        async with db.begin():
+            await hit(
+                db,
+                f"redeem-digits:{me.merchant_id}",
+                limit=get_settings().security.typed_code_limit,
+                window_seconds=60,
+            )
+    async with db.begin():
+        return await service.redeem(
+            db, me, token=token, digits=digits, units=units, idempotency_key=idempotency_key
+        )
+
+
 class OrderController(Controller):
     """Buying a card: order, pay at the provider, the provider's signed notification."""
 
@@ -316,21 +370,7 @@ class SandboxPayController(Controller):
     @post("/{provider_order_id:str}", guards=[public], status_code=HTTP_200_OK)
     async def pay(self, provider_order_id: FromPath[str], db: Db) -> dict[str, Any]:
         """Pay a pending sandbox order; the notification goes through the same checks."""
-        async with db.begin():
-            order = await db.scalar(
-                select(Order).where(Order.provider_order_id == provider_order_id)
-            )
-            if order is None:
-                raise NotFound("no such sandbox order")
-            order_id, amount = order.id, order.amount
-        provider = SandboxProvider()
-
-        async def notify(headers: dict[str, str], body: bytes) -> str:
-            event = provider.verify_notification(headers, body)
-            async with db.begin():
-                return await service.apply_payment(db, event)
-
-        outcomes = await deliver(provider, provider_order_id, amount, notify)
+        order_id, outcomes = await pay_in_sandbox(db, provider_order_id)
         return {"order_id": str(order_id), "notifications": outcomes}
 
 
@@ -438,23 +478,14 @@ class MerchantCardController(Controller):
         Typed codes are counted per merchant in a transaction of their own, so guessing the
         six digits of someone else's live code is hopeless.
         """
-        if data.digits:
-            async with db.begin():
-                await hit(
-                    db,
-                    f"redeem-digits:{me.merchant_id}",
-                    limit=get_settings().security.typed_code_limit,
-                    window_seconds=60,
-                )
-        async with db.begin():
-            return await service.redeem(
-                db,
-                me,
-                token=data.token,
-                digits=data.digits,
-                units=data.units,
-                idempotency_key=idempotency_key,
-            )
+        return await redeem_counting_digits(
+            db,
+            me,
+            token=data.token,
+            digits=data.digits,
+            units=data.units,
+            idempotency_key=idempotency_key,
+        )
 
     @get("/refund-requests")
     async def refund_requests(

@@ -443,6 +443,14 @@ async def visible_order(
     return order
 
 
+async def sandbox_order(session: AsyncSession, provider_order_id: str) -> Order:
+    """The order the sandbox provider knows as ``provider_order_id`` (its pay page's)."""
+    order = await session.scalar(select(Order).where(Order.provider_order_id == provider_order_id))
+    if order is None:
+        raise NotFound("no such sandbox order")
+    return order
+
+
 # -- holding a card ---------------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ from app.settings import get_settings
 from escrow import EscrowLedger
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -327,3 +327,16 @@ async def retire_product(session: AsyncSession, me: Principal, product_id: uuid.
 async def industries(session: AsyncSession) -> Sequence[Industry]:
     """The configured industries with their cooling-off days."""
     return (await session.scalars(select(Industry).order_by(Industry.code))).all()
+
+
+async def legal_names(
+    session: AsyncSession, merchant_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Merchants' legal names, to say whom a row is about."""
+    ids = set(merchant_ids)
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Merchant.id, Merchant.legal_name).where(Merchant.id.in_(ids))
+    )
+    return {row[0]: row[1] for row in rows.all()}

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from app.auth import service
@@ -19,11 +18,10 @@ from app.auth.routes import limit_attempts
 from app.deps import Cipher, Db
 from app.exceptions import AppError, NotAuthenticated
 from app.pages.i18n import LANG_COOKIE, LANGS
-from app.pages.render import back_to, page, same_origin
+from app.pages.render import Form, back_to, page, same_origin
 
 NextPage = Annotated[str | None, QueryParameter(name="next")]
 """Where to go after signing in (only this site's paths are followed)."""
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 HOME_OF = {
     Role.CONSUMER: "/my/cards",

@@ -42,8 +42,7 @@ from urllib.parse import quote
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import func, select
 
@@ -54,15 +53,17 @@ from app.auth.models import Consumer, Role
 from app.auth.principal import Principal, public, requires
 from app.base import utcnow
 from app.cards import service as cards
-from app.cards.models import CardHolder, Order, OrderStatus, RefundRequest
-from app.clock import SHANGHAI, today
+from app.cards.models import CardHolder, OrderStatus, RefundRequest
+from app.cards.routes import pay_in_sandbox
+from app.clock import today
 from app.deps import Cipher, Db, MaybeMe, Me
 from app.exceptions import AppError, Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
 from app.insurance.models import Insurer, Policy, PolicyStatus
 from app.merchants.models import Industry, Merchant, MerchantStatus, Product, ProductStatus
+from app.merchants.service import legal_names
 from app.pages.i18n import add, translate
-from app.pages.render import back_to, lang_of, page, same_origin
-from app.payments.sandbox import SandboxProvider, deliver
+from app.pages.render import Done, Form, back_to, lang_of, page, said_done, same_origin
+from app.payments.sandbox import SandboxProvider
 from app.risk.service import current as current_rating
 from app.risk.supervision import UNRATED, colour
 from app.risk.words import BOOLEAN_FEATURES, LABELS
@@ -78,10 +79,8 @@ if TYPE_CHECKING:
     from app.risk.models import Rating
     from app.security.pii import PiiCipher
 
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 CodeK = Annotated[str, QueryParameter(name="k", max_length=64)]
 CodeS = Annotated[str, QueryParameter(name="s", max_length=200)]
-Done = Annotated[str | None, QueryParameter(name="done", max_length=32)]
 
 CONSUMER_PAGE = {"page": True, "sign_in": "/login/phone"}
 """Errors render as pages; a signed-out visitor is asked for the phone sign-in."""
@@ -304,7 +303,7 @@ add(
             "Waiting for the payment provider's confirmation… this page refreshes by itself.",
         ),
         "c_paid_title": ("支付成功", "Payment received"),
-        "c_paid_flash": ("支付成功，您的卡已开通。", "Payment received: your card is ready."),
+        "c_done_paid": ("支付成功，您的卡已开通。", "Payment received: your card is ready."),
         "c_save_link": ("请保存这条链接", "Save this link"),
         "c_save_link_why": (
             "这是一张不记名卡，这条链接就是您的卡。请收藏或截图保存；丢失后无法找回，也不要分享给他人。",
@@ -467,12 +466,12 @@ add(
         "c_confirm_decision": ("接受决定", "Accept the decision"),
         "c_reopen": ("不接受，重新处理", "Reopen"),
         "c_reopen_text": ("不接受的理由", "Why you do not accept it"),
-        "c_confirmed_flash": ("您已接受决定，投诉已结束。", "You accepted the decision; closed."),
-        "c_reopened_flash": (
+        "c_done_confirmed": ("您已接受决定，投诉已结束。", "You accepted the decision; closed."),
+        "c_done_reopened": (
             "已重新提交，监管部门将再次决定。",
             "Reopened: the regulator will decide again.",
         ),
-        "c_filed_flash": (
+        "c_done_filed": (
             "投诉已提交，商户须在 3 天内答复。",
             "Complaint filed: the merchant must answer within 3 days.",
         ),
@@ -527,11 +526,6 @@ def _here(request: Request[Any, Any, Any]) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
-def _when(moment: datetime | None) -> str:
-    """A stored UTC time as Shanghai wall time."""
-    return "—" if moment is None else moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-
-
 def _view(
     request: Request[Any, Any, Any],
     name: str,
@@ -546,7 +540,6 @@ def _view(
         request,
         name,
         path=here or _here(request),
-        when=_when,
         op_label=lambda kind: translate(lang, f"c_op_{kind}") if kind in ENTRY_KINDS else kind,
         **context,
     )
@@ -761,13 +754,10 @@ def _name_problems(data: dict[str, str], lang: str, *, required: bool) -> dict[s
     return problems
 
 
-async def _sandbox_order(session: AsyncSession, provider_order_id: str) -> Order:
+def _sandbox_only() -> None:
+    """The sandbox provider's pages are "not found" where another provider takes the money."""
     if get_settings().payments != "sandbox":
         raise NotFound("there is no sandbox payment provider here")
-    order = await session.scalar(select(Order).where(Order.provider_order_id == provider_order_id))
-    if order is None:
-        raise NotFound("no such sandbox order")
-    return order
 
 
 @get(
@@ -784,7 +774,8 @@ async def sandbox_pay_page(
     A plain handler, not a controller's: the API's POST on the same path belongs to another
     controller, and Litestar merges two controllers' routes on one path only this way.
     """
-    order = await _sandbox_order(db, provider_order_id)
+    _sandbox_only()
+    order = await cards.sandbox_order(db, provider_order_id)
     merchant = await db.get(Merchant, order.merchant_id)
     product = await db.get(Product, order.product_id)
     return _view(request, "consumer/pay.html", order=order, merchant=merchant, product=product)
@@ -954,18 +945,8 @@ class BuyPages(Controller):
     ) -> Redirect:
         """Pay: the provider notifies (twice, as real ones do), then the buyer goes back."""
         same_origin(request)
-        async with db.begin():
-            order = await _sandbox_order(db, provider_order_id)
-            order_id, amount, status = order.id, order.amount, order.status
-        if status == OrderStatus.PENDING:
-            provider = SandboxProvider()
-
-            async def notify(headers: dict[str, str], body: bytes) -> str:
-                event = provider.verify_notification(headers, body)
-                async with db.begin():
-                    return await cards.apply_payment(db, event)
-
-            await deliver(provider, provider_order_id, amount, notify)
+        _sandbox_only()
+        order_id, _ = await pay_in_sandbox(db, provider_order_id, only_pending=True)
         return back_to(f"/orders/{order_id}/done")
 
     @get("/orders/{order_id:uuid}/done")
@@ -1030,13 +1011,7 @@ class Reach:
 
 
 def _flash(request: Request[Any, Any, Any], done: str | None) -> str | None:
-    known = {
-        "paid": "c_paid_flash",
-        "filed": "c_filed_flash",
-        "confirmed": "c_confirmed_flash",
-        "reopened": "c_reopened_flash",
-    }
-    return translate(lang_of(request), known[done]) if done in known else None
+    return said_done(lang_of(request), "c_done_", done)
 
 
 async def _card_context(session: AsyncSession, holder: CardHolder, reach: Reach) -> dict[str, Any]:
@@ -1441,15 +1416,7 @@ class MyPages(Controller):
     async def complaints(self, request: Request[Any, Any, Any], db: Db, me: Me) -> Template:
         """Every complaint, newest first, with where it stands."""
         found = await disputes.consumer_disputes(db, ConsumerSide.of(me))
-        names = dict(
-            (
-                await db.execute(
-                    select(Merchant.id, Merchant.legal_name).where(
-                        Merchant.id.in_({v.dispute.merchant_id for v in found})
-                    )
-                )
-            ).all()
-        )
+        names = await legal_names(db, [v.dispute.merchant_id for v in found])
         return _view(request, "consumer/complaints.html", found=found, names=names, now=utcnow())
 
     @get("/complaints/{dispute_id:uuid}")

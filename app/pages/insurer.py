@@ -17,14 +17,13 @@ from litestar.response import Redirect, Template
 from app.auth.models import Role
 from app.auth.principal import requires
 from app.deps import Db, Me
-from app.exceptions import AppError, NotFound
+from app.exceptions import NotFound
 from app.insurance import service
 from app.insurance.models import ClaimStatus
+from app.merchants.service import legal_names
 from app.outbox import service as outbox
-from app.pages.auth import Form
-from app.pages.i18n import add, translate
-from app.pages.regulator import field_errors, names_of, when
-from app.pages.render import back_to, lang_of, page, same_origin
+from app.pages.i18n import add
+from app.pages.render import Form, lang_of, page, run_form, said_done, same_origin
 from app.risk.supervision import colour
 
 if TYPE_CHECKING:
@@ -42,7 +41,7 @@ async def book(db: AsyncSession, me: Principal) -> dict[str, Any]:
     """The insurer's policies (with exposure and premium) and claims (with their lines)."""
     views = await service.policies(db, me)
     claims = await service.claims(db, me)
-    names = await names_of(db, [c.merchant_id for c in claims])
+    names = await legal_names(db, [c.merchant_id for c in claims])
     numbers = {v.policy.id: v.policy.number for v in views}
     return {
         "policies": views,
@@ -54,10 +53,19 @@ async def book(db: AsyncSession, me: Principal) -> dict[str, Any]:
         "merchants": names,
         "numbers": numbers,
         "colour": colour,
-        "when": when,
         "errors": {},
         "values": {},
     }
+
+
+async def _claim_step(
+    db: AsyncSession, me: Principal, claim_id: uuid.UUID, step: str, data: dict[str, str]
+) -> None:
+    async with db.begin():
+        if step == "acknowledge":
+            await service.acknowledge(db, me, claim_id)
+        else:
+            await service.pay(db, me, claim_id, payment_ref=data.get("payment_ref", ""))
 
 
 class InsurerPages(Controller):
@@ -77,7 +85,7 @@ class InsurerPages(Controller):
         done: FromQuery[str | None] = None,
     ) -> Template:
         """Policies, exposure per merchant and in total, premiums, claims."""
-        flash = translate(lang_of(request), f"i_done_{done}") if done in CLAIM_STEPS else None
+        flash = said_done(lang_of(request), "i_done_", done, CLAIM_STEPS)
         return page(request, "insurer/overview.html", flash=flash, **await book(db, me))
 
     @post("/claims/{claim_id:uuid}/{step:str}")
@@ -94,20 +102,15 @@ class InsurerPages(Controller):
         same_origin(request)
         if step not in CLAIM_STEPS:
             raise NotFound("no such step")
-        try:
-            async with db.begin():
-                if step == "acknowledge":
-                    await service.acknowledge(db, me, claim_id)
-                else:
-                    await service.pay(db, me, claim_id, payment_ref=data.get("payment_ref", ""))
-        except NotFound:
-            raise
-        except AppError as exc:
-            context = await book(db, me)
-            context["errors"] = {claim_id: field_errors(exc)}
-            context["values"] = {claim_id: data}
-            return page(request, "insurer/overview.html", **context)
-        return back_to(f"/insurer-view?done={step}#c-{claim_id}")
+        return await run_form(
+            request,
+            _claim_step(db, me, claim_id, step, data),
+            done=f"/insurer-view?done={step}#c-{claim_id}",
+            again=lambda: book(db, me),
+            name="insurer/overview.html",
+            row=claim_id,
+            data=data,
+        )
 
     @get("/deliveries")
     async def deliveries(self, request: Request[Any, Any, Any], db: Db, me: Me) -> Template:
@@ -120,7 +123,6 @@ class InsurerPages(Controller):
             "insurer/deliveries.html",
             events=list(reversed(events)),
             attempts=attempts,
-            when=when,
         )
 
 

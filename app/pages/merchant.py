@@ -13,28 +13,36 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Controller, Request, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, QueryParameter
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 import escrow
 import qr
 from app.auth.models import Role
 from app.auth.principal import requires
-from app.auth.ratelimit import hit
 from app.base import utcnow
 from app.cards import service as cards
 from app.cards.models import RefundStatus
-from app.clock import SHANGHAI
+from app.cards.routes import redeem_counting_digits
 from app.deps import Db, Me
 from app.exceptions import AppError, Conflict, Invalid
 from app.merchants import service as merchants
 from app.merchants.rules import ProductDraft
 from app.pages.i18n import MESSAGES, add, translate
-from app.pages.render import back_to, lang_of, page, same_origin, yuan
+from app.pages.render import (
+    Done,
+    Form,
+    back_to,
+    lang_of,
+    page,
+    said_done,
+    same_origin,
+    when,
+    yuan,
+)
 from app.qrcodes.service import keyring
 from app.risk import service as ratings
 from app.risk.supervision import UNRATED, colour
@@ -46,13 +54,8 @@ from scoring import MONOTONE
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from datetime import datetime
 
     from app.cards.models import RefundRequest
-
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
-Done = Annotated[str | None, QueryParameter(name="done", max_length=32)]
-"""What the last post did (``?done=created``), said in a line above the page."""
 
 MAX_NAME = 200
 MAX_TERMS = 5000
@@ -641,11 +644,6 @@ def _count(text: str) -> int | None:
     return int(cleaned) if _COUNT.match(cleaned) else None
 
 
-def _when(moment: datetime | None) -> str:
-    """A timestamp in Shanghai time, as every business date is counted."""
-    return "" if moment is None else f"{moment.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
-
-
 def _product_draft(data: Mapping[str, str], lang: str) -> tuple[ProductDraft, dict[str, str]]:
     """The draft the form describes, and what is wrong with its fields before the rules."""
     errors: dict[str, str] = {}
@@ -688,11 +686,6 @@ def _refund_answer(data: Mapping[str, str], lang: str) -> tuple[str, dict[str, s
     if len(answer) > MAX_TEXT:
         return answer, {"answer": translate(lang, "m_err_too_long", n=MAX_TEXT)}
     return answer, {}
-
-
-def _notice(lang: str, done: str | None) -> str | None:
-    key = f"m_done_{done}"
-    return translate(lang, key) if done and key in MESSAGES else None
 
 
 def _errors_of(exc: Exception, default_field: str, lang: str) -> dict[str, str]:
@@ -767,11 +760,11 @@ class MerchantConsoleController(Controller):
             grade=rating.grade if rating else UNRATED,
             colour=colour(rating.grade if rating else UNRATED),
             rating=rating,
-            rated_at=_when(rating.rated_at) if rating else "",
+            rated_at=when(rating.rated_at) if rating else "",
             reasons=reasons,
             history=[
                 {
-                    "at": _when(c.changed_at),
+                    "at": when(c.changed_at),
                     "from_grade": c.from_grade or "—",
                     "to_grade": c.to_grade,
                     "cause": c.cause,
@@ -815,7 +808,7 @@ class MerchantConsoleController(Controller):
             errors=errors or {},
             other_errors=[v for k, v in (errors or {}).items() if k not in shown],
             error=error,
-            notice=_notice(lang_of(request), done),
+            notice=said_done(lang_of(request), "m_done_", done),
         )
 
     @get("/products")
@@ -910,23 +903,14 @@ class MerchantConsoleController(Controller):
         if not errors and units:
             digits = code if _DIGITS.match(code) else None
             try:
-                if digits:  # typed codes count against the same per-minute budget as the API's
-                    async with db.begin():
-                        await hit(
-                            db,
-                            f"redeem-digits:{me.merchant_id}",
-                            limit=get_settings().security.typed_code_limit,
-                            window_seconds=60,
-                        )
-                async with db.begin():
-                    receipt = await cards.redeem(
-                        db,
-                        me,
-                        token=None if digits else code,
-                        digits=digits,
-                        units=units,
-                        idempotency_key=key,
-                    )
+                receipt = await redeem_counting_digits(
+                    db,
+                    me,
+                    token=None if digits else code,
+                    digits=digits,
+                    units=units,
+                    idempotency_key=key,
+                )
             except escrow.InsufficientBalance as exc:
                 errors = _errors_of(exc, "units", lang)
             except (AppError, escrow.EscrowError, qr.QrError) as exc:
@@ -965,8 +949,7 @@ class MerchantConsoleController(Controller):
             failed=failed,
             errors=errors or {},
             answer=answer,
-            when=_when,
-            notice=_notice(lang_of(request), done),
+            notice=said_done(lang_of(request), "m_done_", done),
         )
 
     @get("/refunds")
@@ -1056,8 +1039,7 @@ class MerchantConsoleController(Controller):
             failed=failed,
             errors=errors or {},
             form=form or {},
-            when=_when,
-            notice=_notice(lang_of(request), done),
+            notice=said_done(lang_of(request), "m_done_", done),
         )
 
     @get("/complaints")

@@ -26,16 +26,24 @@ import escrow
 from app.auth.models import Role, User
 from app.auth.principal import requires
 from app.base import utcnow
-from app.clock import SHANGHAI, today
+from app.clock import today
 from app.deps import Db, Me
-from app.exceptions import AppError, Invalid, NotFound
+from app.exceptions import Invalid, NotFound
 from app.insurance.service import insured_exposure
 from app.merchants.models import Merchant, MerchantStatus
-from app.merchants.service import industries
-from app.pages.auth import Form
+from app.merchants.service import industries, legal_names
 from app.pages.charts import Point, probability_chart
 from app.pages.i18n import add, translate
-from app.pages.render import back_to, lang_of, page, same_origin, yuan
+from app.pages.render import (
+    Form,
+    field_errors,
+    lang_of,
+    page,
+    run_form,
+    said_done,
+    same_origin,
+    yuan,
+)
 from app.risk import service as ratings
 from app.risk import supervision
 from app.risk.words import BOOLEAN_FEATURES, LABELS, reason_text
@@ -68,11 +76,6 @@ FEATURE_OF = {(k.source.value, k.name): k.feature for k in CATALOGUE}
 
 
 # -- showing things -------------------------------------------------------------------------
-
-
-def when(moment: datetime | None) -> str:
-    """A moment as Shanghai wall time, to the minute."""
-    return "—" if moment is None else moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
 def percent(probability: float | None) -> str:
@@ -129,14 +132,6 @@ def measure_summary(lang: str, measure: Measure) -> str:
     return ""
 
 
-def field_errors(exc: AppError, rename: dict[str, str] | None = None) -> dict[str, str]:
-    """The service's message beside each field it names (``_form`` when it names none)."""
-    rename = rename or {}
-    if not exc.fields:
-        return {"_form": str(exc)}
-    return {rename.get(name, name): str(exc) for name in exc.fields}
-
-
 def yuan_to_fen(text: str, field: str, lang: str) -> int | None:
     """``120.5`` -> 12050; blank -> ``None``; anything else is refused beside ``field``."""
     text = text.strip().replace(",", "")
@@ -157,10 +152,6 @@ def percent_to_bp(text: str, lang: str) -> int:
     return int(whole) * 100 + int(part.ljust(2, "0"))
 
 
-def _flash(lang: str, done: str | None, allowed: tuple[str, ...]) -> str | None:
-    return translate(lang, f"r_done_{done}") if done in allowed else None
-
-
 # -- what the pages read besides the services -----------------------------------------------
 
 
@@ -176,19 +167,6 @@ async def complaints_since(
         .group_by(Dispute.merchant_id)
     )
     return {m: int(n) for m, n in rows.all()}
-
-
-async def names_of(
-    session: AsyncSession, merchant_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, str]:
-    """Merchants' legal names."""
-    ids = set(merchant_ids)
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(Merchant.id, Merchant.legal_name).where(Merchant.id.in_(ids))
-    )
-    return {row[0]: row[1] for row in rows.all()}
 
 
 async def usernames(
@@ -338,11 +316,10 @@ async def merchant_file(
         "actions": actions_for(merchant),
         "standard_ratio": get_settings().cards.default_custody_ratio_bp,
         "now": utcnow(),
-        "when": when,
         "percent": percent,
         "ratio": ratio,
-        "form_errors": {},
-        "form_values": {},
+        "errors": {},
+        "values": {},
     }
 
 
@@ -408,11 +385,10 @@ async def warning_queue(
         "notes": notes,
         "colleagues": colleagues,
         "people": people,
-        "merchants": await names_of(db, [w.merchant_id for w in found]),
+        "merchants": await legal_names(db, [w.merchant_id for w in found]),
         "status": wanted or "",
         "merchant_id": merchant_id,
         "rule_name": lambda rule: translate(lang, f"r_rule_{rule}"),
-        "when": when,
         "errors": {},
         "values": {},
     }
@@ -459,24 +435,27 @@ async def dispute_queue(
             and v.dispute.deadline_at < now
             and v.dispute.status != DisputeStatus.CONFIRMED
         },
-        "merchants": await names_of(db, [v.dispute.merchant_id for v in views]),
+        "merchants": await legal_names(db, [v.dispute.merchant_id for v in views]),
         "statuses": [s.value for s in DisputeStatus],
         "status": wanted.value if wanted else "",
         "overdue": overdue,
         "regulator": DisputeOwner.REGULATOR.value,
-        "when": when,
         "errors": {},
         "values": {},
     }
 
 
-def _ruling(data: dict[str, str], lang: str) -> disputes.Ruling:
+async def _decide(
+    db: AsyncSession, me: Principal, dispute_id: uuid.UUID, data: dict[str, str], lang: str
+) -> None:
     try:
         decision = disputes.Decision(data.get("decision", ""))
     except ValueError:
         raise Invalid(translate(lang, "r_err_decision"), fields={"decision": "choose"}) from None
     amount = yuan_to_fen(data.get("amount", ""), "amount", lang)
-    return disputes.Ruling(decision=decision, text=data.get("text", ""), amount_fen=amount)
+    ruling = disputes.Ruling(decision=decision, text=data.get("text", ""), amount_fen=amount)
+    async with db.begin():
+        await disputes.decide(db, me, dispute_id, ruling)
 
 
 # -- the controller -------------------------------------------------------------------------
@@ -578,7 +557,7 @@ class RegulatorPages(Controller):
         flash = (
             _default_flash(lang, context["measures"])
             if done == MeasureKind.DECLARE_DEFAULT
-            else _flash(lang, done, MEASURE_KINDS)
+            else said_done(lang, "r_done_", done, MEASURE_KINDS)
         )
         return page(request, "regulator/merchant.html", flash=flash, **context)
 
@@ -593,20 +572,17 @@ class RegulatorPages(Controller):
     ) -> Template | Redirect:
         """Take a measure; declaring default pays custody shares and opens the claim."""
         same_origin(request)
-        lang = lang_of(request)
         kind = data.get("kind", "")
-        try:
-            await _take(db, me, merchant_id, data, lang)
-        except NotFound:
-            raise
-        except AppError as exc:
-            context = await merchant_file(request, db, me, merchant_id)
-            context["form_errors"] = {
-                kind: field_errors(exc, {"custody_ratio_bp": "custody_ratio_pct"})
-            }
-            context["form_values"] = {kind: data}
-            return page(request, "regulator/merchant.html", **context)
-        return back_to(f"/dashboard/merchants/{merchant_id}?done={kind}#measures")
+        return await run_form(
+            request,
+            _take(db, me, merchant_id, data, lang_of(request)),
+            done=f"/dashboard/merchants/{merchant_id}?done={kind}#measures",
+            again=lambda: merchant_file(request, db, me, merchant_id),
+            name="regulator/merchant.html",
+            row=kind,
+            data=data,
+            rename={"custody_ratio_bp": "custody_ratio_pct"},
+        )
 
     @get("/warnings")
     async def warnings_queue(
@@ -620,7 +596,7 @@ class RegulatorPages(Controller):
     ) -> Template:
         """Open warnings first, newest first: acknowledge, assign, note, close with feedback."""
         context = await warning_queue(request, db, me, status, merchant_id)
-        flash = _flash(lang_of(request), done, WARNING_ACTIONS)
+        flash = said_done(lang_of(request), "r_done_", done, WARNING_ACTIONS)
         return page(request, "regulator/warnings.html", flash=flash, **context)
 
     @post("/warnings/{warning_id:uuid}/{action:str}")
@@ -637,18 +613,17 @@ class RegulatorPages(Controller):
         same_origin(request)
         if action not in WARNING_ACTIONS:
             raise NotFound("no such step")
-        try:
-            await _warning_step(db, me, warning_id, action, data, lang_of(request))
-        except NotFound:
-            raise
-        except AppError as exc:
-            status = data.get("status") or None
-            context = await warning_queue(request, db, me, status, None)
-            context["errors"] = {warning_id: field_errors(exc)}
-            context["values"] = {warning_id: data}
-            return page(request, "regulator/warnings.html", **context)
-        query = f"status={data['status']}&" if data.get("status") else ""
-        return back_to(f"/dashboard/warnings?{query}done={action}#w-{warning_id}")
+        status = data.get("status") or None
+        query = f"status={status}&" if status else ""
+        return await run_form(
+            request,
+            _warning_step(db, me, warning_id, action, data, lang_of(request)),
+            done=f"/dashboard/warnings?{query}done={action}#w-{warning_id}",
+            again=lambda: warning_queue(request, db, me, status, None),
+            name="regulator/warnings.html",
+            row=warning_id,
+            data=data,
+        )
 
     @get("/disputes")
     async def disputes_queue(
@@ -662,7 +637,7 @@ class RegulatorPages(Controller):
     ) -> Template:
         """Open disputes, earliest deadline first, the overdue ones marked; decide here."""
         context = await dispute_queue(db, me, status=status, overdue=overdue)
-        flash = _flash(lang_of(request), done, ("decide",))
+        flash = said_done(lang_of(request), "r_done_", done, ("decide",))
         return page(request, "regulator/disputes.html", flash=flash, **context)
 
     @post("/disputes/{dispute_id:uuid}/decide")
@@ -676,19 +651,16 @@ class RegulatorPages(Controller):
     ) -> Template | Redirect:
         """Decide a dispute: the money moves in the same transaction."""
         same_origin(request)
-        lang = lang_of(request)
-        try:
-            ruling = _ruling(data, lang)
-            async with db.begin():
-                await disputes.decide(db, me, dispute_id, ruling)
-        except NotFound:
-            raise
-        except AppError as exc:
-            context = await dispute_queue(db, me, status=None, overdue=False)
-            context["errors"] = {dispute_id: field_errors(exc, {"amount_fen": "amount"})}
-            context["values"] = {dispute_id: data}
-            return page(request, "regulator/disputes.html", **context)
-        return back_to(f"/dashboard/disputes?done=decide#d-{dispute_id}")
+        return await run_form(
+            request,
+            _decide(db, me, dispute_id, data, lang_of(request)),
+            done=f"/dashboard/disputes?done=decide#d-{dispute_id}",
+            again=lambda: dispute_queue(db, me, status=None, overdue=False),
+            name="regulator/disputes.html",
+            row=dispute_id,
+            data=data,
+            rename={"amount_fen": "amount"},
+        )
 
 
 # -- words ----------------------------------------------------------------------------------

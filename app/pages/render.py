@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, QueryParameter
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
 from app.auth.principal import principal_of
-from app.exceptions import Forbidden
-from app.pages.i18n import DEFAULT_LANG, LANG_COOKIE, LANGS, translate
+from app.clock import SHANGHAI
+from app.exceptions import AppError, Forbidden, NotFound
+from app.pages.i18n import DEFAULT_LANG, LANG_COOKIE, LANGS, MESSAGES, translate
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Collection, Mapping
+    from datetime import datetime
+
     from jinja2.runtime import Context
     from litestar import Request
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+"""A posted HTML form, every field a string."""
+Done = Annotated[str | None, QueryParameter(name="done", max_length=32)]
+"""What the last post did (``?done=created``), said in a line above the page: :func:`said_done`."""
 
 
 def yuan(fen: int | None) -> str:
@@ -32,13 +43,18 @@ def yuan(fen: int | None) -> str:
     return f"{sign}¥{whole:,}.{part:02d}"
 
 
+def when(moment: datetime | None) -> str:
+    """A stored UTC time as Shanghai wall time, to the minute (every business day is Shanghai's)."""
+    return "—" if moment is None else moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
 @pass_context
 def _t(context: Context, key: str, **values: Any) -> str:  # noqa: ANN401
     return translate(str(context.get("lang", DEFAULT_LANG)), key, **values)
 
 
 def environment() -> Environment:
-    """The pages' Jinja environment: autoescaped, with ``t`` and the money filter."""
+    """The pages' Jinja environment: autoescaped, with ``t``, ``when`` and the money filter."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(default=True),
@@ -46,6 +62,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals["t"] = _t
+    env.globals["when"] = when
     env.filters["yuan"] = yuan
     return env
 
@@ -88,3 +105,52 @@ def back_to(path: str, fallback: str = "/") -> Redirect:
     """Redirect after a post (303: the browser follows with GET); only to our own paths."""
     target = path if path.startswith("/") and not path.startswith("//") else fallback
     return Redirect(path=target, status_code=303)
+
+
+def said_done(
+    lang: str, prefix: str, done: str | None, allowed: Collection[str] | None = None
+) -> str | None:
+    """The line saying what the last post did: ``?done=created`` is message ``{prefix}created``.
+
+    Only a ``done`` in ``allowed`` (without it, any that has a message) is said.
+    """
+    key = f"{prefix}{done}"
+    known = key in MESSAGES if allowed is None else done in allowed
+    return translate(lang, key) if done and known else None
+
+
+def field_errors(exc: AppError, rename: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The service's message beside each field it names (``_form`` when it names none)."""
+    rename = rename or {}
+    if not exc.fields:
+        return {"_form": str(exc)}
+    return {rename.get(name, name): str(exc) for name in exc.fields}
+
+
+async def run_form(
+    request: Request[Any, Any, Any],
+    use_case: Awaitable[object],
+    *,
+    done: str,
+    again: Callable[[], Awaitable[dict[str, Any]]],
+    name: str,
+    row: object,
+    data: Mapping[str, str],
+    rename: Mapping[str, str] | None = None,
+) -> Template | Redirect:
+    """Run a row's form (its use case), then go to ``done``; refused, show page ``name`` again.
+
+    ``again`` gathers the page's context; the template finds the refused form by ``row``: the
+    service's message beside each field in ``errors[row]`` (:func:`field_errors`, its names
+    through ``rename``) and what was typed in ``values[row]``. "Not found" stays the 404 page.
+    """
+    try:
+        await use_case
+    except NotFound:
+        raise
+    except AppError as exc:
+        context = await again()
+        context["errors"] = {row: field_errors(exc, rename)}
+        context["values"] = {row: data}
+        return page(request, name, **context)
+    return back_to(done)

@@ -5,25 +5,17 @@ Every page is photographed (``test-output/screenshots/consumer-*.png``).
 
 from __future__ import annotations
 
-import base64
 import re
 import secrets
-import uuid
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from app.risk.models import Rating
 from tests.browser.conftest import shot
-from tests.e2e.api import ANONYMOUS, ID, STORED, Api, counter_of, shop_with
+from tests.browser.journeys import fits_phone
+from tests.e2e.api import ANONYMOUS, ID, STORED, Api, add_rating, counter_of, flip, shop_with
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
-
-
-def _flip(signature: str) -> str:
-    raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
-    raw[10] ^= 0x01
-    return base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
 
 
 async def _submit(page: Page, form: str) -> None:
@@ -112,8 +104,7 @@ async def test_scan_sign_in_buy_pay_use_and_complain(phone: Page, bapi: Api) -> 
     await shot(phone, "consumer-cards")
 
     # the whole journey fits the phone: nothing wider than the screen
-    width = await phone.evaluate("document.documentElement.scrollWidth")
-    assert width <= 375
+    await fits_phone(phone)
 
 
 async def test_an_anonymous_card_gives_a_link_to_save(phone: Page, bapi: Api) -> None:
@@ -141,7 +132,7 @@ async def test_a_forged_counter_code_shows_a_warning_and_no_buy_button(
 ) -> None:
     shop, _ = await shop_with(bapi, STORED)
     counter = await counter_of(bapi, shop["token"])
-    response = await phone.goto(f"/q/{counter.merchant_id}?k={counter.k}&s={_flip(counter.s)}")
+    response = await phone.goto(f"/q/{counter.merchant_id}?k={counter.k}&s={flip(counter.s)}")
     assert response is not None
     assert response.status == 403
     warning = phone.locator(".warning-page")
@@ -164,24 +155,13 @@ async def test_a_rated_merchant_page_shows_the_grade_colour_and_reasons(
         {"feature": "complaints_count_30d", "value": 6.0, "contribution": 0.052},
         {"feature": "sales_max_discount_pct", "value": 45.0, "contribution": 0.021},
     ]
-    async with bapi.sessions() as session, session.begin():
-        session.add(
-            Rating(
-                merchant_id=uuid.UUID(counter.merchant_id),
-                probability=0.21,
-                reference_probability=0.05,
-                grade="D",
-                model_grade="D",
-                overrides=[],
-                reasons=reasons,
-                contributions={r["feature"]: r["contribution"] for r in reasons},
-                model_version="test-1",
-                cut_points_version="cp-1",
-                scored_for=date(2026, 1, 2),
-                rated_at=datetime(2026, 1, 1, 8, 0, tzinfo=UTC),
-                cause="test",
-            )
-        )
+    await add_rating(
+        bapi,
+        counter.merchant_id,
+        reasons,
+        scored_for=date(2026, 1, 2),
+        rated_at=datetime(2026, 1, 1, 8, 0, tzinfo=UTC),
+    )
     await phone.goto(counter.path)
     badge = phone.locator(".risk .grade")
     assert await badge.inner_text() == "D"

@@ -4,42 +4,23 @@ webhook delivery log filled by the real delivery worker; the overview on a phone
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from app.auth.models import User
 from app.outbox.models import OutboxEvent
-from tests.browser.conftest import PHONE, shot
-from tests.e2e.api import ID, PASSWORD, STORED, Api, buy, counter_of
+from tests.browser.conftest import shot
+from tests.browser.journeys import accept_next_dialog, fits_phone, sign_in
+from tests.e2e.api import STORED, Api, buy_registered, declare_default
 from tests.e2e.background import Endpoint, Receiver, delivery_thread, insurer, until
 
 if TYPE_CHECKING:
-    from playwright.async_api import Dialog, Page
+    from playwright.async_api import Page
 
     from tests.e2e.api import InsurerAccount
 
 FAST = {"interval": 0.05, "backoff_base": 0.05, "jitter": 0.0, "timeout": 2.0, "lease_seconds": 3.0}
-
-
-async def sign_in(page: Page, username: str) -> None:
-    await page.goto("/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url("**/insurer-view")
-
-
-def accept_next_dialog(page: Page, asked: list[str]) -> None:
-    """Say yes to the next confirmation the page asks for, noting its question."""
-
-    def accept(dialog: Dialog) -> None:
-        asked.append(dialog.message)
-        asyncio.ensure_future(dialog.accept())  # noqa: RUF006 - Playwright awaits it
-
-    page.once("dialog", accept)
 
 
 async def insured_shop(api: Api, account: InsurerAccount) -> tuple[dict[str, Any], str]:
@@ -50,9 +31,8 @@ async def insured_shop(api: Api, account: InsurerAccount) -> tuple[dict[str, Any
     product = await api.call(
         "POST", "/merchants/me/products", shop["token"], json=STORED, expect=201
     )
-    counter = await counter_of(api, shop["token"])
     for _ in range(2):
-        await buy(api, counter, product, await api.consumer(), **ID)
+        await buy_registered(api, shop, product)
     return shop, str(shop["merchant"]["policy_ref"])
 
 
@@ -130,26 +110,14 @@ async def test_insurer_settles_a_claim_card_by_card(
     with Receiver() as receiver:
         account = await insurer(bapi, receiver.add(endpoint))
         endpoint.secret = account.secret
-        async with bapi.sessions() as session:
-            username = await session.scalar(
-                select(User.username).where(User.insurer_id == account.insurer_id)
-            )
-        assert username is not None
         shop, number = await insured_shop(bapi, account)
-        await sign_in(desktop, username)
+        await sign_in(desktop, account.username, "/insurer-view")
         await policies_and_exposure(desktop, number)
-        declared = await bapi.call(
-            "POST",
-            f"/merchants/{shop['merchant']['id']}/measures",
-            shop["regulator"],
-            json={"kind": "declare-default", "reason": "商户失联", "confirm": True},
-            expect=201,
-        )
+        declared = await declare_default(bapi, shop, "商户失联")
         await settle(desktop, declared["claim_id"])
         await delivery_log(desktop, bapi, account, browser_db)
         assert set(endpoint.types) == {"claim.triggered", "claim.closed"}
 
-    await sign_in(phone, username)
-    width = await phone.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"the page is {width} px wide on a phone"
+    await sign_in(phone, account.username, "/insurer-view")
+    await fits_phone(phone)
     await shot(phone, "insurer-phone")

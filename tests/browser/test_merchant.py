@@ -3,23 +3,14 @@ customer's code, answering a complaint; and the overview on a phone."""
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING
 
-from tests.browser.conftest import PHONE, shot
-from tests.e2e.api import ID, PASSWORD, Api, buy, counter_of
-from tests.e2e.test_pages_merchant import rated, reason
+from tests.browser.conftest import shot
+from tests.browser.journeys import fits_phone, sign_in
+from tests.e2e.api import Api, add_rating, buy_registered, complain, reason, redemption_code
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
-
-
-async def sign_in(page: Page, username: str) -> None:
-    await page.goto("/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url("**/console")
 
 
 async def define_products(page: Page) -> None:
@@ -89,7 +80,7 @@ async def answer_complaint(page: Page, dispute_id: str) -> None:
 
 async def test_merchant_sells_redeems_and_answers(desktop: Page, bapi: Api) -> None:
     shop = await bapi.active_merchant()
-    await sign_in(desktop, shop["username"])
+    await sign_in(desktop, shop["username"], "/console")
     assert await desktop.locator("h1").inner_text() == shop["merchant"]["legal_name"]
     assert await desktop.locator("[data-grade]").inner_text() == "NR"
     await shot(desktop, "merchant-overview")
@@ -97,25 +88,13 @@ async def test_merchant_sells_redeems_and_answers(desktop: Page, bapi: Api) -> N
     await see_counter_qr(desktop)
 
     (product,) = await bapi.call("GET", "/merchants/me/products", shop["token"])
-    consumer = await bapi.consumer()
-    counter = await counter_of(bapi, shop["token"])
-    card_id = (await buy(bapi, counter, product, consumer, **ID))["card_id"]
-    code = await bapi.call(
-        "POST",
-        f"/me/cards/{card_id}/redemption-code",
-        consumer,
-        json={"max_units": 5_000},
-        expect=201,
-    )
+    consumer, order = await buy_registered(bapi, shop, product)
+    card_id = order["card_id"]
+    code = await redemption_code(bapi, consumer, card_id, 5_000)
     await redeem_typed_digits(desktop, code["digits"])
 
-    filed = await bapi.call(
-        "POST",
-        f"/me/cards/{card_id}/disputes",
-        consumer,
-        json={"kind": "not_delivered", "text": "预约了三次都说没有教练", "amount_asked": 20_000},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-        expect=201,
+    filed = await complain(
+        bapi, consumer, card_id, "not_delivered", "预约了三次都说没有教练", 20_000
     )
     await answer_complaint(desktop, filed["id"])
 
@@ -128,7 +107,7 @@ async def test_merchant_sells_redeems_and_answers(desktop: Page, bapi: Api) -> N
 
 async def test_overview_fits_a_phone(phone: Page, bapi: Api) -> None:
     shop = await bapi.active_merchant()
-    await rated(
+    await add_rating(
         bapi,
         shop["merchant"]["id"],
         [
@@ -136,14 +115,14 @@ async def test_overview_fits_a_phone(phone: Page, bapi: Api) -> None:
             reason("complaints_count_30d", 6.0, 0.0, 0.06),
             reason("social_security_headcount", 1.0, 6.0, 0.03),
         ],
+        probability=0.31,
     )
-    await sign_in(phone, shop["username"])
+    await sign_in(phone, shop["username"], "/console")
     assert await phone.locator("[data-grade]").inner_text() == "D"
     advice = phone.locator(".m-advice li")
     assert await advice.count() == 3
     assert "缴清欠税" in await advice.first.inner_text()
-    width = await phone.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"the page is {width} px wide on a 375 px phone"
+    await fits_phone(phone)
     await shot(phone, "merchant-overview-phone")
     await phone.click("a.lang")
     await phone.locator(".m-advice").wait_for()

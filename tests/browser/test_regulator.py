@@ -4,33 +4,24 @@ and the merchant's file on a phone."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from app.auth.admin import create_staff
 from app.auth.models import Role
 from app.base import utcnow
 from app.clock import today
 from app.risk.models import Rating
 from app.risk.service import Cause, add_model, rate
-from tests.browser.conftest import PHONE, shot
-from tests.e2e.api import ID, PASSWORD, STORED, Api, buy, counter_of
+from tests.browser.conftest import shot
+from tests.browser.journeys import accept_next_dialog, fits_phone, sign_in
+from tests.e2e.api import STORED, Api, buy_registered
 from tests.e2e.background import live_model, record
 
 if TYPE_CHECKING:
-    from playwright.async_api import Dialog, Page
-
-
-async def sign_in(page: Page, username: str) -> None:
-    await page.goto("/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url("**/dashboard")
+    from playwright.async_api import Page
 
 
 async def rate_now(api: Api, merchant_id: str, cause: str, days_ago: int = 0) -> str:
@@ -64,7 +55,7 @@ async def district_with_ratings(api: Api) -> tuple[str, dict[str, Any], dict[str
     product = await api.call(
         "POST", "/merchants/me/products", risky["token"], json=STORED, expect=201
     )
-    await buy(api, await counter_of(api, risky["token"]), product, await api.consumer(), **ID)
+    await buy_registered(api, risky, product)
     feeds = await api.staff(Role.OPERATOR)
     for shop in (risky, calm):
         uscc = str(shop["merchant"]["uscc"])
@@ -82,22 +73,7 @@ async def district_with_ratings(api: Api) -> tuple[str, dict[str, Any], dict[str
     await api.call("POST", "/indicators", feeds, json={"records": bad}, expect=201)
     risky["grade"] = await rate_now(api, risky_id, "court and tax records")
     assert risky["grade"] in ("D", "E")  # a dishonest debtor is never better than D
-    username = f"reg-{uuid.uuid4().hex[:8]}"
-    async with api.sessions() as session, session.begin():
-        await create_staff(
-            session, username=username, password=PASSWORD, role=Role.REGULATOR, district=here
-        )
-    return username, risky, calm
-
-
-def accept_next_dialog(page: Page, asked: list[str]) -> None:
-    """Say yes to the next confirmation the page asks for, noting its question."""
-
-    def accept(dialog: Dialog) -> None:
-        asked.append(dialog.message)
-        asyncio.ensure_future(dialog.accept())  # noqa: RUF006 - Playwright awaits it
-
-    page.once("dialog", accept)
+    return await api.staff_user(Role.REGULATOR, here), risky, calm
 
 
 async def dashboard_by_grade(page: Page, risky: dict[str, Any], calm: dict[str, Any]) -> None:
@@ -184,20 +160,18 @@ async def test_regulator_filters_reads_acknowledges_and_suspends(
     desktop: Page, phone: Page, bapi: Api
 ) -> None:
     username, risky, calm = await district_with_ratings(bapi)
-    await sign_in(desktop, username)
+    await sign_in(desktop, username, "/dashboard")
     await dashboard_by_grade(desktop, risky, calm)
     await merchant_file(desktop, risky)
     await acknowledge_a_warning(desktop, risky["merchant"]["id"])
     await suspend_sales(desktop, risky)
 
-    await sign_in(phone, username)
+    await sign_in(phone, username, "/dashboard")
     await phone.goto(f"/dashboard/merchants/{risky['merchant']['id']}")
     await phone.locator("svg.chart").wait_for()
     assert await phone.locator("svg.chart").is_visible()
-    width = await phone.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"the page is {width} px wide on a phone"
+    await fits_phone(phone, "the merchant's file")
     await shot(phone, "regulator-merchant-phone")
     await phone.goto("/dashboard")
-    width = await phone.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"the dashboard is {width} px wide on a phone"
+    await fits_phone(phone, "the dashboard")
     await shot(phone, "regulator-dashboard-phone")

@@ -1,8 +1,10 @@
-"""A small driver for the HTTP API: the journeys tests share (sign in, onboard a merchant)."""
+"""A small driver for the HTTP API: the journeys tests share (sign in, onboard a merchant, buy a
+card, complain, rate a merchant)."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 import time
 import uuid
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from httpx import Response
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
@@ -18,9 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth.admin import create_staff
 from app.auth.models import Role, SandboxSms
 from app.auth.service import normalise_phone
+from app.base import utcnow
+from app.clock import today
 from app.merchants.uscc import CHARSET, check_character
 from app.outbox.service import create_insurer
 from app.payments.sandbox import SandboxProvider
+from app.risk.models import Rating
 from app.security.pii import PiiCipher
 
 PASSWORD = "correct horse battery"
@@ -47,6 +53,18 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def sign_in_form(client: AsyncTestClient[Litestar], username: str) -> Response:
+    """Sign staff in through the page's form, as a browser does; the client keeps the cookie.
+
+    Returns the redirect to the role's page (303), not followed.
+    """
+    response = await client.post(
+        "/login", data={"username": username, "password": PASSWORD}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return response
+
+
 @dataclass
 class InsurerAccount:
     """An insurer, its webhook signing secret, and a signed-in member of its staff."""
@@ -54,6 +72,7 @@ class InsurerAccount:
     insurer_id: uuid.UUID
     secret: str
     token: str
+    username: str
 
 
 class Api:
@@ -77,8 +96,8 @@ class Api:
             return response.json()
         return response
 
-    async def staff(self, role: Role, district: str | None = None) -> str:
-        """A new staff account of ``role``, signed in; returns its token."""
+    async def staff_user(self, role: Role, district: str | None = None) -> str:
+        """A new staff account of ``role`` (password :data:`PASSWORD`); returns its user name."""
         username = f"{role.value}-{uuid.uuid4().hex[:12]}"
         async with self.sessions() as session, session.begin():
             await create_staff(
@@ -89,6 +108,11 @@ class Api:
                 district=district,
                 organisation=f"{role.value} org",
             )
+        return username
+
+    async def staff(self, role: Role, district: str | None = None) -> str:
+        """A new staff account of ``role``, signed in; returns its token."""
+        username = await self.staff_user(role, district)
         body = await self.call(
             "POST", "/auth/sign-in", json={"username": username, "password": PASSWORD}
         )
@@ -189,7 +213,14 @@ class Api:
         body = await self.call(
             "POST", "/auth/sign-in", json={"username": username, "password": PASSWORD}
         )
-        return InsurerAccount(made.id, secret, str(body["token"]))
+        return InsurerAccount(made.id, secret, str(body["token"]), username)
+
+
+def flip(signature: str) -> str:
+    """A code's signature with one bit flipped: what a forged counter code carries."""
+    raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
+    raw[10] ^= 0x01
+    return base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
 
 
 class Counter:
@@ -318,3 +349,97 @@ async def shop_with(
         for p in products
     ]
     return shop, made
+
+
+async def buy_registered(
+    api: Api, shop: dict[str, Any], product: dict[str, Any], consumer: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """A consumer (a new one unless given) buys ``product`` at ``shop``'s counter under a real
+    name; the consumer's token and the paid order."""
+    consumer = consumer or await api.consumer()
+    return consumer, await buy(api, await counter_of(api, shop["token"]), product, consumer, **ID)
+
+
+async def redemption_code(
+    api: Api, consumer: str, card_id: str, max_units: int, *, expect: int = 201
+) -> Any:
+    """The holder's consent code for at most ``max_units`` (its ``token`` and ``digits``)."""
+    return await api.call(
+        "POST",
+        f"/me/cards/{card_id}/redemption-code",
+        consumer,
+        json={"max_units": max_units},
+        expect=expect,
+    )
+
+
+async def complain(
+    api: Api, consumer: str, card_id: str, kind: str, text: str, amount_asked: int
+) -> Any:
+    """The holder files a complaint about the card; the new dispute."""
+    return await api.call(
+        "POST",
+        f"/me/cards/{card_id}/disputes",
+        consumer,
+        json={"kind": kind, "text": text, "amount_asked": amount_asked},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+        expect=201,
+    )
+
+
+async def declare_default(api: Api, shop: dict[str, Any], reason: str) -> Any:
+    """The shop's regulator declares it in default (custody pays, the claim opens)."""
+    return await api.call(
+        "POST",
+        f"/merchants/{shop['merchant']['id']}/measures",
+        shop["regulator"],
+        json={"kind": "declare-default", "reason": reason, "confirm": True},
+        expect=201,
+    )
+
+
+def reason(feature: str, value: Any, reference: Any, contribution: float) -> dict[str, Any]:
+    """A rating's reason as the rater stores it, with its source record unless ``value`` is
+    missing."""
+    return {
+        "feature": feature,
+        "source": feature.split("_", 1)[0],
+        "kind": feature.split("_", 1)[1],
+        "value": value,
+        "reference": reference,
+        "contribution": contribution,
+        "record": None
+        if value is None
+        else {"ref": "1", "value": value, "as_of": "2025-01-02", "provenance": "税务局 feed"},
+    }
+
+
+async def add_rating(
+    api: Api, merchant_id: str, reasons: list[dict[str, Any]], **fields: Any
+) -> None:
+    """Give the merchant a stored rating, as the rater would have left it (no model needed).
+
+    A grade D with no overrides unless ``fields`` say otherwise (any column of ``Rating``).
+    """
+    values: dict[str, Any] = {
+        "probability": 0.21,
+        "reference_probability": 0.05,
+        "grade": "D",
+        "model_grade": "D",
+        "overrides": [],
+        "model_version": "test-1",
+        "cut_points_version": "cp-1",
+        "scored_for": today(),
+        "rated_at": utcnow(),
+        "cause": "test",
+        **fields,
+    }
+    async with api.sessions() as session, session.begin():
+        session.add(
+            Rating(
+                merchant_id=uuid.UUID(merchant_id),
+                reasons=reasons,
+                contributions={r["feature"]: r["contribution"] for r in reasons},
+                **values,
+            )
+        )

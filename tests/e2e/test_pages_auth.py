@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
-from app.auth.admin import create_staff
 from app.auth.middleware import SESSION_COOKIE
 from app.auth.models import Role
-from tests.e2e.api import PASSWORD, Api
+from tests.e2e.api import Api, sign_in_form
 
 
 async def test_sign_in_page_speaks_chinese_then_english(api: Api) -> None:
@@ -38,13 +35,7 @@ async def test_wrong_password_is_shown_on_the_form_and_sets_no_cookie(api: Api) 
 
 
 async def test_staff_land_on_their_page_and_sign_out(api: Api) -> None:
-    name = f"op-{uuid.uuid4().hex[:8]}"
-    async with api.sessions() as session, session.begin():
-        await create_staff(session, username=name, password=PASSWORD, role=Role.OPERATOR)
-    signed = await api.client.post(
-        "/login", data={"username": name, "password": PASSWORD}, follow_redirects=False
-    )
-    assert signed.status_code == 303
+    signed = await sign_in_form(api.client, await api.staff_user(Role.OPERATOR))
     assert signed.headers["location"] == "/dashboard"
     assert "httponly" in signed.headers["set-cookie"].lower()
     assert "samesite=strict" in signed.headers["set-cookie"].lower()

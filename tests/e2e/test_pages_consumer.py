@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 import uuid
 from datetime import UTC, date, datetime
@@ -13,16 +12,22 @@ from app.auth.middleware import SESSION_COOKIE
 from app.auth.models import Role
 from app.insurance.models import Insurer, Policy
 from app.pages.consumer import fen_of
-from app.risk.models import Rating
-from tests.e2e.api import ANONYMOUS, ID, SESSIONS, STORED, Api, buy, counter_of, shop_with
+from tests.e2e.api import (
+    ANONYMOUS,
+    ID,
+    SESSIONS,
+    STORED,
+    Api,
+    add_rating,
+    buy_registered,
+    complain,
+    counter_of,
+    flip,
+    redeem,
+    shop_with,
+)
 
 BROWSER = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
-
-
-def _flip(signature: str) -> str:
-    raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
-    raw[10] ^= 0x01
-    return base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
 
 
 def _signed_in(api: Api, token: str) -> None:
@@ -96,24 +101,15 @@ async def test_a_rated_merchant_shows_its_grade_and_reasons_in_plain_words(api: 
         {"feature": "complaints_count_30d", "value": 6.0, "contribution": 0.052},
         {"feature": "court_dishonest_debtor", "value": True, "contribution": 0.031},
     ]
-    async with api.sessions() as session, session.begin():
-        session.add(
-            Rating(
-                merchant_id=uuid.UUID(counter.merchant_id),
-                probability=0.21,
-                reference_probability=0.05,
-                grade="D",
-                model_grade="C",
-                overrides=["dishonest-debtor"],
-                reasons=reasons,
-                contributions={r["feature"]: r["contribution"] for r in reasons},
-                model_version="test-1",
-                cut_points_version="cp-1",
-                scored_for=date(2026, 1, 2),
-                rated_at=datetime(2026, 1, 1, 16, 30, tzinfo=UTC),
-                cause="test",
-            )
-        )
+    await add_rating(
+        api,
+        counter.merchant_id,
+        reasons,
+        model_grade="C",
+        overrides=["dishonest-debtor"],
+        scored_for=date(2026, 1, 2),
+        rated_at=datetime(2026, 1, 1, 16, 30, tzinfo=UTC),
+    )
     html = (await api.client.get(counter.path, headers=BROWSER)).text
     assert "grade-D" in html
     assert "#fc8d59" in html  # D's orange
@@ -127,7 +123,7 @@ async def test_a_rated_merchant_shows_its_grade_and_reasons_in_plain_words(api: 
 async def test_refused_codes_show_a_warning_page_and_no_way_to_pay(api: Api) -> None:
     shop, (product,) = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
-    forged = f"/q/{counter.merchant_id}?k={counter.k}&s={_flip(counter.s)}"
+    forged = f"/q/{counter.merchant_id}?k={counter.k}&s={flip(counter.s)}"
     cases = [
         (forged, 403, "不是预付保签发的"),
         (f"/q/{counter.merchant_id}?k=zzzzzzzz&s={counter.s}", 403, "不是预付保签发的"),
@@ -141,7 +137,7 @@ async def test_refused_codes_show_a_warning_page_and_no_way_to_pay(api: Api) -> 
         assert "/buy/" not in page.text
         assert shop["merchant"]["legal_name"] not in page.text
     # the buy page re-verifies the code
-    buy_forged = f"/buy/{counter.merchant_id}/{product['id']}?k={counter.k}&s={_flip(counter.s)}"
+    buy_forged = f"/buy/{counter.merchant_id}/{product['id']}?k={counter.k}&s={flip(counter.s)}"
     refused = await api.client.get(buy_forged, headers=BROWSER)
     assert refused.status_code == 403
     assert "warning-page" in refused.text
@@ -180,17 +176,9 @@ async def test_consumer_pages_ask_for_the_phone_sign_in(api: Api) -> None:
 
 async def test_another_consumers_card_and_complaint_are_not_found(api: Api) -> None:
     shop, (product,) = await shop_with(api, STORED)
-    counter = await counter_of(api, shop["token"])
-    owner = await api.consumer()
-    card = (await buy(api, counter, product, owner, **ID))["card_id"]
-    filed = await api.call(
-        "POST",
-        f"/me/cards/{card}/disputes",
-        owner,
-        json={"kind": "quality", "text": "坏了", "amount_asked": 100},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-        expect=201,
-    )
+    owner, order = await buy_registered(api, shop, product)
+    card = order["card_id"]
+    filed = await complain(api, owner, card, "quality", "坏了", 100)
     _signed_in(api, await api.consumer())
     for path in (f"/my/cards/{card}", f"/my/complaints/{filed['id']}", "/card/not-a-secret"):
         page = await api.client.get(path)
@@ -250,9 +238,8 @@ async def test_an_anonymous_card_is_bought_paid_and_kept_by_its_link(api: Api) -
 
 async def test_a_decision_is_reopened_once_then_confirmed(api: Api) -> None:
     shop, (product,) = await shop_with(api, STORED)
-    counter = await counter_of(api, shop["token"])
-    token = await api.consumer()
-    card = (await buy(api, counter, product, token, **ID))["card_id"]
+    token, order = await buy_registered(api, shop, product)
+    card = order["card_id"]
     _signed_in(api, token)
     filed = await api.client.post(
         f"/my/cards/{card}/complaint",
@@ -337,13 +324,7 @@ async def test_a_registered_card_code_refund_and_complaint_with_errors_beside_fi
     digits = re.search(r'class="code-digits"[^>]*>(\d{6})<', code.text)
     assert digits
     assert "data:image/svg+xml;base64," in code.text
-    redeemed = await api.call(
-        "POST",
-        "/merchants/me/redemptions",
-        shop["token"],
-        json={"digits": digits.group(1), "units": 1},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-    )
+    redeemed = await redeem(api, shop["token"], {"digits": digits.group(1), "units": 1})
     assert redeemed["card"]["units_remaining"] == 9
 
     empty = await api.client.post(

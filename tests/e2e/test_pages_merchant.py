@@ -5,30 +5,31 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from html import unescape
 from typing import Any
 
 from sqlalchemy import update
 
-from app.auth.admin import create_staff
 from app.auth.models import Role
 from app.base import utcnow
 from app.pages.merchant import explain, parse_yuan
-from app.risk.models import Rating
 from app.supervision.models import Dispute
 from scoring import CATALOGUE
 from tests.e2e.api import (
-    ID,
-    PASSWORD,
     SESSIONS,
     STORED,
     Api,
+    add_rating,
     bearer,
-    buy,
+    buy_registered,
+    complain,
     counter_of,
+    reason,
     redeem,
+    redemption_code,
     shop_with,
+    sign_in_form,
 )
 
 PAGES = {
@@ -45,10 +46,7 @@ UNTRANSLATED = re.compile(r">[^<]*\bm_[a-z]")
 
 async def sign_in(api: Api, username: str) -> None:
     """Sign in through the page's form, as a browser does; the client keeps the cookie."""
-    response = await api.client.post(
-        "/login", data={"username": username, "password": PASSWORD}, follow_redirects=False
-    )
-    assert response.status_code == 303, response.text
+    response = await sign_in_form(api.client, username)
     assert response.headers["location"] == "/console"
 
 
@@ -58,42 +56,6 @@ def error_beside(text: str, field: str) -> str:
     assert found, f"no error beside {field}"
     assert f'aria-describedby="{field}-error"' in text
     return unescape(found.group(1))
-
-
-async def rated(api: Api, merchant_id: str, reasons: list[dict[str, Any]]) -> None:
-    """Give the merchant a stored rating, as the rater would have left it."""
-    async with api.sessions() as session, session.begin():
-        session.add(
-            Rating(
-                merchant_id=uuid.UUID(merchant_id),
-                probability=0.31,
-                reference_probability=0.05,
-                grade="D",
-                model_grade="D",
-                overrides=[],
-                reasons=reasons,
-                contributions={r["feature"]: r["contribution"] for r in reasons},
-                model_version="test-1",
-                cut_points_version="cuts-1",
-                scored_for=date.today(),  # noqa: DTZ011 - any day will do
-                rated_at=utcnow(),
-                cause="test",
-            )
-        )
-
-
-def reason(feature: str, value: Any, reference: Any, contribution: float) -> dict[str, Any]:
-    return {
-        "feature": feature,
-        "source": feature.split("_", 1)[0],
-        "kind": feature.split("_", 1)[1],
-        "value": value,
-        "reference": reference,
-        "contribution": contribution,
-        "record": None
-        if value is None
-        else {"ref": "1", "value": value, "as_of": "2025-01-02", "provenance": "税务局 feed"},
-    }
 
 
 def test_every_feature_has_words_and_advice_follows_its_direction() -> None:
@@ -143,13 +105,14 @@ async def test_console_pages_render_in_chinese_and_english(api: Api) -> None:
 
 async def test_overview_says_why_the_grade_and_what_would_improve_it(api: Api) -> None:
     shop, _ = await shop_with(api, STORED)
-    await rated(
+    await add_rating(
         api,
         shop["merchant"]["id"],
         [
             reason("tax_arrears_fen", 120_000.0, 0.0, 0.12),
             reason("social_security_headcount", 1.0, 6.0, 0.03),
         ],
+        probability=0.31,
     )
     await sign_in(api, shop["username"])
     page = (await api.client.get("/console")).text
@@ -239,15 +202,7 @@ async def test_only_merchants_get_the_console(api: Api) -> None:
     visitor = await api.client.get("/console/products", follow_redirects=False)
     assert visitor.status_code == 303
     assert visitor.headers["location"] == "/login?next=/console/products"
-    name = f"reg-{uuid.uuid4().hex[:8]}"
-    async with api.sessions() as session, session.begin():
-        await create_staff(
-            session, username=name, password=PASSWORD, role=Role.REGULATOR, district="上城区"
-        )
-    signed = await api.client.post(
-        "/login", data={"username": name, "password": PASSWORD}, follow_redirects=False
-    )
-    assert signed.status_code == 303
+    await sign_in_form(api.client, await api.staff_user(Role.REGULATOR, "上城区"))
     for path in PAGES:
         refused = await api.client.get(path)
         assert refused.status_code == 403, path
@@ -280,25 +235,16 @@ async def test_qr_page_and_its_images_work_with_the_session_cookie(api: Api) -> 
 async def card_holder(api: Api) -> tuple[dict[str, Any], str, str]:
     """An active merchant signed in on the pages, a consumer and the card it bought there."""
     shop, (product,) = await shop_with(api, STORED)
-    consumer = await api.consumer()
-    card_id = (await buy(api, await counter_of(api, shop["token"]), product, consumer, **ID))[
-        "card_id"
-    ]
+    consumer, order = await buy_registered(api, shop, product)
     await sign_in(api, shop["username"])
-    return shop, consumer, card_id
+    return shop, consumer, order["card_id"]
 
 
 async def test_redeem_by_typed_digits_with_the_receipt_or_the_error_beside_the_code(
     api: Api,
 ) -> None:
     _, consumer, card_id = await card_holder(api)
-    code = await api.call(
-        "POST",
-        f"/me/cards/{card_id}/redemption-code",
-        consumer,
-        json={"max_units": 5_000},
-        expect=201,
-    )
+    code = await redemption_code(api, consumer, card_id, 5_000)
     form = (await api.client.get("/console/redeem")).text
     key = re.search(r'name="key" value="([0-9a-f]{32})"', form)
     assert key
@@ -343,12 +289,9 @@ async def test_redeem_by_typed_digits_with_the_receipt_or_the_error_beside_the_c
 
 async def test_a_token_pasted_from_the_scanner_redeems_sessions(api: Api) -> None:
     shop, (product,) = await shop_with(api, SESSIONS)
-    consumer = await api.consumer()
-    counter = await counter_of(api, shop["token"])
-    card_id = (await buy(api, counter, product, consumer, **ID))["card_id"]
-    code = await api.call(
-        "POST", f"/me/cards/{card_id}/redemption-code", consumer, json={"max_units": 2}, expect=201
-    )
+    consumer, order = await buy_registered(api, shop, product)
+    card_id = order["card_id"]
+    code = await redemption_code(api, consumer, card_id, 2)
     await sign_in(api, shop["username"])
     form = (await api.client.get("/console/redeem")).text
     key = re.search(r'name="key" value="([0-9a-f]{32})"', form)
@@ -363,13 +306,7 @@ async def test_a_token_pasted_from_the_scanner_redeems_sessions(api: Api) -> Non
 
 async def test_refund_requests_are_refused_with_a_reason_or_accepted(api: Api) -> None:
     shop, consumer, card_id = await card_holder(api)
-    code = await api.call(
-        "POST",
-        f"/me/cards/{card_id}/redemption-code",
-        consumer,
-        json={"max_units": 1_000},
-        expect=201,
-    )
+    code = await redemption_code(api, consumer, card_id, 1_000)
     await redeem(api, shop["token"], {"digits": code["digits"], "units": 1_000})
     asked = await api.call(
         "POST",
@@ -401,14 +338,7 @@ async def test_refund_requests_are_refused_with_a_reason_or_accepted(api: Api) -
 
 async def test_complaints_show_their_deadline_and_take_an_answer(api: Api) -> None:
     shop, consumer, card_id = await card_holder(api)
-    filed = await api.call(
-        "POST",
-        f"/me/cards/{card_id}/disputes",
-        consumer,
-        json={"kind": "quality", "text": "教练经常缺席", "amount_asked": 10_000},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-        expect=201,
-    )
+    filed = await complain(api, consumer, card_id, "quality", "教练经常缺席", 10_000)
     waiting = (await api.client.get("/console")).text
     assert "1 条投诉待答复" in waiting
     complaints = (await api.client.get("/console/complaints")).text

@@ -15,7 +15,6 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 
 from app.asgi import create_app
-from app.auth.admin import create_staff
 from app.auth.models import Role, User
 from app.base import utcnow
 from app.clock import today
@@ -23,7 +22,7 @@ from app.insurance.models import ClaimStatus, PolicyStatus
 from app.merchants.models import MerchantStatus
 from app.outbox.models import EventStatus
 from app.pages.i18n import MESSAGES
-from app.risk.models import Rating, RatingChange
+from app.risk.models import RatingChange
 from app.supervision.disputes import Decision, DisputeKind, Step
 from app.supervision.models import (
     Dispute,
@@ -35,7 +34,15 @@ from app.supervision.models import (
 )
 from app.supervision.warnings import raise_warning
 from scoring import CATALOGUE, Override, Source
-from tests.e2e.api import ID, PASSWORD, STORED, Api, buy, counter_of
+from tests.e2e.api import (
+    STORED,
+    Api,
+    add_rating,
+    buy_registered,
+    complain,
+    declare_default,
+    sign_in_form,
+)
 from tests.e2e.background import insurer, record
 
 if TYPE_CHECKING:
@@ -53,21 +60,11 @@ def district() -> str:
     return f"测试区-{uuid.uuid4().hex[:8]}"
 
 
-async def staff_user(api: Api, role: Role, where: str | None = None) -> str:
-    name = f"{role.value}-{uuid.uuid4().hex[:10]}"
-    async with api.sessions() as session, session.begin():
-        await create_staff(session, username=name, password=PASSWORD, role=role, district=where)
-    return name
-
-
 @asynccontextmanager
 async def signed_in(engine: AsyncEngine, username: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
     """A browser of its own, signed in through the page's form."""
     async with AsyncTestClient(app=create_app(engine)) as client:
-        response = await client.post(
-            "/login", data={"username": username, "password": PASSWORD}, follow_redirects=False
-        )
-        assert response.status_code == 303, response.text
+        await sign_in_form(client, username)
         yield client
 
 
@@ -76,6 +73,15 @@ def html(response: Response, status: int = 200) -> str:
     assert response.headers["content-type"].startswith("text/html")
     assert not KEY.search(response.text), KEY.search(response.text)
     return response.text
+
+
+async def redirected(
+    browser: AsyncTestClient[Litestar], path: str, data: dict[str, str] | None = None
+) -> str:
+    """Post a form the service accepts: it redirects (303) to a page, returned."""
+    response = await browser.post(path, data=data, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return html(await browser.get(response.headers["location"]))
 
 
 async def rated(api: Api, merchant_id: str, *grades: tuple[str, float]) -> None:
@@ -97,41 +103,37 @@ async def rated(api: Api, merchant_id: str, *grades: tuple[str, float]) -> None:
                 )
             )
             before = grade
-        grade, probability = grades[-1]
-        session.add(
-            Rating(
-                merchant_id=merchant,
-                probability=probability,
-                reference_probability=0.06,
-                grade=grade,
-                model_grade=grade,
-                overrides=["dishonest-debtor"],
-                reasons=[
-                    {
-                        "feature": "court_dishonest_debtor",
-                        "source": "court",
-                        "kind": "dishonest_debtor",
-                        "value": 1.0,
-                        "reference": 0.0,
-                        "contribution": 0.21,
-                        "record": {
-                            "ref": "1",
-                            "source": "court",
-                            "kind": "dishonest_debtor",
-                            "value": True,
-                            "as_of": today().isoformat(),
-                            "provenance": "法院失信名单",
-                        },
-                    }
-                ],
-                contributions={"court_dishonest_debtor": 0.21},
-                model_version="test-1",
-                cut_points_version="2025.1",
-                scored_for=today() + timedelta(days=1),
-                rated_at=now,
-                cause="test rating",
-            )
-        )
+    grade, probability = grades[-1]
+    dishonest = {
+        "feature": "court_dishonest_debtor",
+        "source": "court",
+        "kind": "dishonest_debtor",
+        "value": 1.0,
+        "reference": 0.0,
+        "contribution": 0.21,
+        "record": {
+            "ref": "1",
+            "source": "court",
+            "kind": "dishonest_debtor",
+            "value": True,
+            "as_of": today().isoformat(),
+            "provenance": "法院失信名单",
+        },
+    }
+    await add_rating(
+        api,
+        merchant_id,
+        [dishonest],
+        probability=probability,
+        reference_probability=0.06,
+        grade=grade,
+        model_grade=grade,
+        overrides=["dishonest-debtor"],
+        cut_points_version="2025.1",
+        scored_for=today() + timedelta(days=1),
+        rated_at=now,
+        cause="test rating",
+    )
 
 
 async def shop_in(api: Api, where: str, insurer_token: str | None = None) -> dict[str, Any]:
@@ -140,9 +142,7 @@ async def shop_in(api: Api, where: str, insurer_token: str | None = None) -> dic
     product = await api.call(
         "POST", "/merchants/me/products", shop["token"], json=STORED, expect=201
     )
-    shop["consumer"] = await api.consumer()
-    counter = await counter_of(api, shop["token"])
-    shop["card"] = await buy(api, counter, product, shop["consumer"], **ID)
+    shop["consumer"], shop["card"] = await buy_registered(api, shop, product)
     return shop
 
 
@@ -155,7 +155,7 @@ async def test_dashboard_lists_the_district_by_grade_with_totals(
     elsewhere = await api.active_merchant(district())
     await rated(api, risky["merchant"]["id"], ("B", 0.07), ("D", 0.25), ("E", 0.42))
     await rated(api, calm["merchant"]["id"], ("A", 0.02))
-    regulator = await staff_user(api, Role.REGULATOR, here)
+    regulator = await api.staff_user(Role.REGULATOR, here)
     async with signed_in(engine, regulator) as browser:
         text = html(await browser.get("/dashboard"))
         assert "商户风险看板" in text
@@ -197,7 +197,7 @@ async def test_merchant_file_shows_chart_reasons_indicators_and_queues(
     merchant_id = shop["merchant"]["id"]
     uscc = shop["merchant"]["uscc"]
     await rated(api, merchant_id, ("B", 0.07), ("D", 0.25), ("E", 0.42))
-    regulator = await staff_user(api, Role.REGULATOR, here)
+    regulator = await api.staff_user(Role.REGULATOR, here)
     feeds = await api.staff(Role.OPERATOR)
     day = today() - timedelta(days=3)
     await api.call(
@@ -240,7 +240,7 @@ async def test_measures_are_taken_with_errors_beside_the_fields(
     shop = await shop_in(api, here)
     merchant_id = shop["merchant"]["id"]
     form = f"/dashboard/merchants/{merchant_id}/measures"
-    regulator = await staff_user(api, Role.REGULATOR, here)
+    regulator = await api.staff_user(Role.REGULATOR, here)
     async with signed_in(engine, regulator) as browser:
         blank = html(await browser.post(form, data={"kind": "suspend-sales", "reason": " "}))
         assert 'aria-describedby="suspend-sales-reason-error"' in blank
@@ -265,21 +265,16 @@ async def test_measures_are_taken_with_errors_beside_the_fields(
         )
         assert "0 到 100" in junk
 
-        raised = await browser.post(
+        page = await redirected(
+            browser,
             form,
-            data={"kind": "raise-custody-ratio", "reason": "风险上升", "custody_ratio_pct": "60"},
-            follow_redirects=False,
+            {"kind": "raise-custody-ratio", "reason": "风险上升", "custody_ratio_pct": "60"},
         )
-        assert raised.status_code == 303
-        page = html(await browser.get(raised.headers["location"]))
         assert "已提高存管比例" in page
         assert 'id="custody-ratio">60%<' in page
         assert "30% → 60%" in page
 
-        suspended = await browser.post(
-            form, data={"kind": "suspend-sales", "reason": "投诉集中"}, follow_redirects=False
-        )
-        assert suspended.status_code == 303
+        await redirected(browser, form, {"kind": "suspend-sales", "reason": "投诉集中"})
         twice = html(await browser.post(form, data={"kind": "suspend-sales", "reason": "再次"}))
         assert 'role="alert"' in twice
         assert "only an active merchant" in twice
@@ -289,13 +284,9 @@ async def test_measures_are_taken_with_errors_beside_the_fields(
         )
         assert 'id="declare-default-confirm-error"' in unconfirmed
         assert "请勾选确认" in unconfirmed
-        declared = await browser.post(
-            form,
-            data={"kind": "declare-default", "reason": "跑路", "confirm": "yes"},
-            follow_redirects=False,
+        after = await redirected(
+            browser, form, {"kind": "declare-default", "reason": "跑路", "confirm": "yes"}
         )
-        assert declared.status_code == 303
-        after = html(await browser.get(declared.headers["location"]))
         assert "已宣告违约" in after
         assert "1 张卡，存管已付 ¥240.00" in after
         assert 'id="m-declare-default"' not in after  # nothing more to take
@@ -319,9 +310,9 @@ async def test_warning_queue_acknowledge_assign_note_close(api: Api, engine: Asy
             "prepaid sales 400% above the usual",
             {"surge_pct": 400},
         )
-    regulator = await staff_user(api, Role.REGULATOR, here)
-    colleague = await staff_user(api, Role.REGULATOR, here)
-    outsider = await staff_user(api, Role.REGULATOR, district())
+    regulator = await api.staff_user(Role.REGULATOR, here)
+    colleague = await api.staff_user(Role.REGULATOR, here)
+    outsider = await api.staff_user(Role.REGULATOR, district())
     async with api.sessions() as session:
         colleague_id = await session.scalar(select(User.id).where(User.username == colleague))
     base = f"/dashboard/warnings/{made}"
@@ -331,27 +322,19 @@ async def test_warning_queue_acknowledge_assign_note_close(api: Api, engine: Asy
         assert "售卡激增" in text
         assert colleague in text  # offered as an assignee
         assert outsider not in text
-        done = await browser.post(f"{base}/acknowledge", follow_redirects=False)
-        assert done.status_code == 303
-        assert html(await browser.get(done.headers["location"])).count("已受理预警") == 1
+        assert (await redirected(browser, f"{base}/acknowledge")).count("已受理预警") == 1
         again = html(await browser.post(f"{base}/acknowledge"))
         assert "only an open one" in again
         unchosen = html(await browser.post(f"{base}/assign", data={"user_id": ""}))
         assert "请选择本辖区的监管人员" in unchosen
-        assigned = await browser.post(
-            f"{base}/assign", data={"user_id": str(colleague_id)}, follow_redirects=False
-        )
-        assert assigned.status_code == 303
+        await redirected(browser, f"{base}/assign", {"user_id": str(colleague_id)})
         empty = html(await browser.post(f"{base}/note", data={"text": ""}))
         assert 'aria-invalid="true"' in empty
         assert "the note is empty" in empty
         await browser.post(f"{base}/note", data={"text": "已电话联系商户"})
         no_feedback = html(await browser.post(f"{base}/close", data={"feedback": ""}))
         assert "found and done" in no_feedback
-        closed = await browser.post(
-            f"{base}/close", data={"feedback": "周年促销，无风险"}, follow_redirects=False
-        )
-        assert closed.status_code == 303
+        await redirected(browser, f"{base}/close", {"feedback": "周年促销，无风险"})
         final = html(await browser.get("/dashboard/warnings", params={"status": "closed"}))
         assert "周年促销，无风险" in final
         assert "已电话联系商户" in final
@@ -363,15 +346,10 @@ async def test_warning_queue_acknowledge_assign_note_close(api: Api, engine: Asy
 async def test_dispute_queue_shows_deadlines(api: Api, engine: AsyncEngine) -> None:
     here = district()
     shop = await shop_in(api, here)
-    filed = await api.call(
-        "POST",
-        f"/me/cards/{shop['card']['card_id']}/disputes",
-        shop["consumer"],
-        json={"kind": "not_delivered", "text": "店门关了", "amount_asked": 80_000},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-        expect=201,
+    filed = await complain(
+        api, shop["consumer"], shop["card"]["card_id"], "not_delivered", "店门关了", 80_000
     )
-    regulator = await staff_user(api, Role.REGULATOR, here)
+    regulator = await api.staff_user(Role.REGULATOR, here)
     async with signed_in(engine, regulator) as browser:
         text = html(await browser.get("/dashboard/disputes"))
         assert f'id="d-{filed["id"]}"' in text
@@ -413,12 +391,9 @@ async def test_dispute_queue_shows_deadlines(api: Api, engine: AsyncEngine) -> N
             await browser.post(form, data={"decision": "partial", "amount": "1.234", "text": "x"})
         )
         assert "120.50" in bad_amount
-        decided = await browser.post(
-            form,
-            data={"decision": "partial", "amount": "100.50", "text": "部分补偿"},
-            follow_redirects=False,
+        await redirected(
+            browser, form, {"decision": "partial", "amount": "100.50", "text": "部分补偿"}
         )
-        assert decided.status_code == 303
         after = html(await browser.get("/dashboard/disputes", params={"status": "decided"}))
         assert "¥100.50" in after
 
@@ -426,7 +401,7 @@ async def test_dispute_queue_shows_deadlines(api: Api, engine: AsyncEngine) -> N
 async def test_other_districts_and_roles_are_kept_out(api: Api, engine: AsyncEngine) -> None:
     shop = await api.active_merchant(district())
     merchant_id = shop["merchant"]["id"]
-    outsider = await staff_user(api, Role.REGULATOR, district())
+    outsider = await api.staff_user(Role.REGULATOR, district())
     async with signed_in(engine, outsider) as browser:
         text = html(await browser.get(f"/dashboard/merchants/{merchant_id}"), 404)
         assert shop["merchant"]["legal_name"] not in text
@@ -444,18 +419,13 @@ async def test_other_districts_and_roles_are_kept_out(api: Api, engine: AsyncEng
             headers={"origin": "https://evil.example"},
         )
         assert forged.status_code == 403
-    operator = await staff_user(api, Role.OPERATOR)
+    operator = await api.staff_user(Role.OPERATOR)
     async with signed_in(engine, operator) as browser:
         assert shop["merchant"]["legal_name"] in html(
             await browser.get(f"/dashboard/merchants/{merchant_id}")
         )
     account = await insurer(api)
-    async with api.sessions() as session:
-        name = await session.scalar(
-            select(User.username).where(User.insurer_id == account.insurer_id)
-        )
-    assert name is not None
-    async with signed_in(engine, name) as browser:
+    async with signed_in(engine, account.username) as browser:
         html(await browser.get("/dashboard"), 403)
     async with AsyncTestClient(app=create_app(engine)) as anonymous:
         away = await anonymous.get("/dashboard/warnings", follow_redirects=False)
@@ -465,26 +435,14 @@ async def test_other_districts_and_roles_are_kept_out(api: Api, engine: AsyncEng
 
 async def test_insurer_sees_exposure_and_settles_a_claim(api: Api, engine: AsyncEngine) -> None:
     account = await insurer(api)
-    async with api.sessions() as session:
-        name = await session.scalar(
-            select(User.username).where(User.insurer_id == account.insurer_id)
-        )
-    assert name is not None
     shop = await shop_in(api, district(), insurer_token=account.token)
     number = shop["merchant"]["policy_ref"]
-    async with signed_in(engine, name) as browser:
+    async with signed_in(engine, account.username) as browser:
         text = html(await browser.get("/insurer-view"))
         assert number in text
         assert 'id="total-exposure">¥560.00<' in text  # 70% of the ¥800 card
         assert "暂无理赔" in text
-        declared = await api.call(
-            "POST",
-            f"/merchants/{shop['merchant']['id']}/measures",
-            shop["regulator"],
-            json={"kind": "declare-default", "reason": "跑路", "confirm": True},
-            expect=201,
-        )
-        claim = declared["claim_id"]
+        claim = (await declare_default(api, shop, "跑路"))["claim_id"]
         text = html(await browser.get("/insurer-view"))
         assert f'id="c-{claim}"' in text
         assert 'id="total-exposure">¥0.00<' in text
@@ -494,22 +452,15 @@ async def test_insurer_sees_exposure_and_settles_a_claim(api: Api, engine: Async
             await browser.post(f"/insurer-view/claims/{claim}/pay", data={"payment_ref": "x"})
         )
         assert "acknowledge the claim before paying it" in early
-        acked = await browser.post(
-            f"/insurer-view/claims/{claim}/acknowledge", follow_redirects=False
-        )
-        assert acked.status_code == 303
+        await redirected(browser, f"/insurer-view/claims/{claim}/acknowledge")
         blank = html(
             await browser.post(f"/insurer-view/claims/{claim}/pay", data={"payment_ref": " "})
         )
         assert 'aria-invalid="true"' in blank
         assert "quote the payment reference" in blank
-        paid = await browser.post(
-            f"/insurer-view/claims/{claim}/pay",
-            data={"payment_ref": "TX-2026-0001"},
-            follow_redirects=False,
+        text = await redirected(
+            browser, f"/insurer-view/claims/{claim}/pay", {"payment_ref": "TX-2026-0001"}
         )
-        assert paid.status_code == 303
-        text = html(await browser.get(paid.headers["location"]))
         assert "已登记付款，理赔结案" in text
         assert 'data-status="closed"' in text
         assert "TX-2026-0001" in text
@@ -518,12 +469,7 @@ async def test_insurer_sees_exposure_and_settles_a_claim(api: Api, engine: Async
         assert "claim.closed" in log
         html(await browser.get(f"/dashboard/merchants/{shop['merchant']['id']}"), 403)
     other = await insurer(api)
-    async with api.sessions() as session:
-        other_name = await session.scalar(
-            select(User.username).where(User.insurer_id == other.insurer_id)
-        )
-    assert other_name is not None
-    async with signed_in(engine, other_name) as browser:
+    async with signed_in(engine, other.username) as browser:
         text = html(await browser.get("/insurer-view"))
         assert number not in text
         html(await browser.post(f"/insurer-view/claims/{claim}/acknowledge"), 404)
