@@ -1,7 +1,7 @@
 # The two commands of the README. Everything else is `pguard` (see `pguard --help`).
 .PHONY: run test bench
 
-run:  ## install and run the service (embedded PostgreSQL unless DATABASE_URL is set)
+run:  ## install and run the service (embedded PostgreSQL with the demo, unless DATABASE_URL is set)
 	scripts/run
 
 test:  ## install and run every check: lint, types, layering, migrations, tests on two servers

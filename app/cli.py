@@ -355,6 +355,15 @@ def _operations_commands() -> None:
 _operations_commands()
 
 
+def _demo_command() -> None:
+    from app.demo.command import demo  # noqa: PLC0415 - click only
+
+    main.add_command(demo)
+
+
+_demo_command()
+
+
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     main()
