@@ -63,7 +63,8 @@ async def _issue_token(session: AsyncSession, principal: Principal) -> tuple[str
     return token, expires
 
 
-def _principal_of_user(user: User) -> Principal:
+def principal_of_user(user: User) -> Principal:
+    """The principal a staff user signs in as."""
     return Principal(
         role=Role(user.role),
         user_id=user.id,
@@ -83,7 +84,7 @@ async def sign_in(
     ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
     if not ok or user is None or user.disabled:
         raise NotAuthenticated("wrong user name or password")
-    principal = _principal_of_user(user)
+    principal = principal_of_user(user)
     token, expires = await _issue_token(session, principal)
     return token, expires, principal
 
@@ -175,7 +176,7 @@ async def resolve(session: AsyncSession, token: str) -> Principal | None:
     user = await session.get(User, row.user_id)
     if user is None or user.disabled:
         return None
-    return _principal_of_user(user)
+    return principal_of_user(user)
 
 
 async def sign_out(session: AsyncSession, token: str) -> None:

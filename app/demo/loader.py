@@ -48,7 +48,7 @@ import qr
 from app.auth.admin import create_staff
 from app.auth.models import Consumer, Role, User
 from app.auth.principal import Principal
-from app.auth.service import PHONE_FIELD
+from app.auth.service import PHONE_FIELD, principal_of_user
 from app.cards import service as cards
 from app.clock import today
 from app.db import create_engine, session_factory
@@ -77,7 +77,7 @@ from app.supervision import disputes
 from app.supervision.measures import declare_default
 from app.supervision.models import Dispute
 from escrow.models import Card
-from scoring.indicators import format_value
+from scoring.indicators import Source, format_value
 
 if TYPE_CHECKING:
     import uuid
@@ -100,16 +100,8 @@ DEMO_ORIGIN = "demo"
 COVERAGE_FEN = 500_000_000
 """Each policy's cover: ¥5,000,000."""
 DEFAULT_REASON = "店主失联、门店关闭，会员集中投诉；经核实停止经营，依法认定违约。"
-SOURCES = (
-    "registration",
-    "tax",
-    "court",
-    "credit",
-    "social_security",
-    "bank",
-    "complaints",
-    "sales",
-)
+SOURCES = tuple(source.value for source in Source)
+"""Every indicator source, one import file each."""
 PROCESSES = 2
 """Processes that load merchants in step 2: the work is more Python than database."""
 WORKERS = 2
@@ -301,18 +293,6 @@ def train_model(seed: int) -> bytes:
     return data
 
 
-def principal_of(user: User) -> Principal:
-    """The principal a user signs in as (what ``sign_in`` returns, without the token)."""
-    return Principal(
-        role=Role(user.role),
-        user_id=user.id,
-        merchant_id=user.merchant_id,
-        district=user.district,
-        organisation=user.organisation,
-        insurer_id=user.insurer_id,
-    )
-
-
 # -- step 1: staff, consumers, the model ---------------------------------------------------
 
 
@@ -418,9 +398,9 @@ async def _context(sessions: async_sessionmaker[AsyncSession], district: Distric
         if len(people) < len(hashes):
             raise DemoRefused(_MISMATCH)
         return _Context(
-            regulator=principal_of(await _user(session, REGULATOR)),
-            city=principal_of(await _user(session, CITY_REGULATOR)),
-            insurer=principal_of(await _user(session, INSURER)),
+            regulator=principal_of_user(await _user(session, REGULATOR)),
+            city=principal_of_user(await _user(session, CITY_REGULATOR)),
+            insurer=principal_of_user(await _user(session, INSURER)),
             consumers=[people[h] for h in hashes],
         )
 
@@ -619,7 +599,7 @@ class _Shop:
             ),
             self.cipher,
         )
-        self.owner = principal_of(await _user(session, shop.username))
+        self.owner = principal_of_user(await _user(session, shop.username))
         await merchants.approve(session, self.context.supervisor(shop.district), merchant.id)
         await merchants.update_protection(
             session,
@@ -798,10 +778,10 @@ async def finish(session: AsyncSession, district: District) -> None:
             " run it again with those"
         )
     if vanishing.status != MerchantStatus.DEFAULTED:
-        regulator = principal_of(await _user(session, REGULATOR))
+        regulator = principal_of_user(await _user(session, REGULATOR))
         _, _, claim = await declare_default(session, regulator, vanishing.id, reason=DEFAULT_REASON)
         if claim is not None:
-            insurer = principal_of(await _user(session, INSURER))
+            insurer = principal_of_user(await _user(session, INSURER))
             await acknowledge(session, insurer, claim.id)
     await create_staff(
         session,

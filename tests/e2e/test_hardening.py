@@ -24,10 +24,12 @@ from tests.e2e.api import (
     STORED,
     Api,
     buy,
+    buy_registered,
     counter_of,
     fresh_window,
     order,
     redeem,
+    redemption_code,
     shop_with,
 )
 
@@ -73,24 +75,11 @@ async def test_concurrent_orders_with_one_key_make_one_order(api: Api) -> None:
 
 async def test_consent_limits_what_the_merchant_takes(api: Api) -> None:
     shop, (stored,) = await shop_with(api, STORED)
-    counter = await counter_of(api, shop["token"])
-    consumer = await api.consumer()
-    card_id = (await buy(api, counter, stored, consumer, **ID))["card_id"]
-    too_much = await api.call(
-        "POST",
-        f"/me/cards/{card_id}/redemption-code",
-        consumer,
-        json={"max_units": 100_001},
-        expect=422,
-    )
+    consumer, paid = await buy_registered(api, shop, stored)
+    card_id = paid["card_id"]
+    too_much = await redemption_code(api, consumer, card_id, 100_001, expect=422)
     assert too_much["errors"] == [{"field": "max_units", "message": "at most 100000"}]
-    code = await api.call(
-        "POST",
-        f"/me/cards/{card_id}/redemption-code",
-        consumer,
-        json={"max_units": 3_000},
-        expect=201,
-    )
+    code = await redemption_code(api, consumer, card_id, 3_000)
     assert code["qr_svg"] is None  # drawn only when asked for (?image=svg)
     greedy = await redeem(
         api, shop["token"], {"token": code["token"], "units": 100_000}, expect=409
@@ -102,16 +91,8 @@ async def test_consent_limits_what_the_merchant_takes(api: Api) -> None:
 
 async def test_a_redemption_retry_after_the_code_expired_replays(api: Api) -> None:
     shop, (stored,) = await shop_with(api, STORED)
-    counter = await counter_of(api, shop["token"])
-    consumer = await api.consumer()
-    card_id = (await buy(api, counter, stored, consumer, **ID))["card_id"]
-    code = await api.call(
-        "POST",
-        f"/me/cards/{card_id}/redemption-code",
-        consumer,
-        json={"max_units": 500},
-        expect=201,
-    )
+    consumer, paid = await buy_registered(api, shop, stored)
+    code = await redemption_code(api, consumer, paid["card_id"], 500)
     key = uuid.uuid4().hex
     first = await redeem(api, shop["token"], {"digits": code["digits"], "units": 500}, key=key)
     async with api.sessions() as session, session.begin():

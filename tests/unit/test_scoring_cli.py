@@ -86,3 +86,11 @@ def test_single_class_label_refused(tmp_path) -> None:
     done = _pguard("cv", "--csv", path, "--label", "bad", "--positive", "yes")
     assert done.exit_code == 1
     assert "only one value" in done.output
+
+
+def test_the_import_command_offers_every_source() -> None:
+    """The CLI spells the sources out (it starts without loading scikit-learn); keep them equal."""
+    from app.risk.commands import SOURCES  # noqa: PLC0415
+    from scoring import Source  # noqa: PLC0415
+
+    assert tuple(source.value for source in Source) == SOURCES
