@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from app.clock import utcnow
 from escrow.models import NAMING
 
 if TYPE_CHECKING:
     import enum
-
-
-def utcnow() -> datetime:
-    """Timestamps are stored in UTC."""
-    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):

@@ -77,8 +77,7 @@ import sklearn
 import sqlalchemy
 from sqlalchemy import event, make_url
 
-from app.base import utcnow
-from app.clock import today
+from app.clock import today, utcnow
 from app.db import (
     async_url,
     create_engine,

@@ -9,7 +9,7 @@ from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 
 from app.auth.models import RateLimitHit
-from app.base import utcnow
+from app.clock import utcnow
 from app.exceptions import RateLimited
 
 if TYPE_CHECKING:

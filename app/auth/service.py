@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from app.auth.models import AuthToken, Consumer, OtpCode, Role, SandboxSms, User
 from app.auth.principal import Principal
-from app.base import utcnow
+from app.clock import utcnow
 from app.exceptions import Invalid, NotAuthenticated
 from app.security.passwords import verify_password
 from app.security.pii import PiiCipher, mask_phone

@@ -21,6 +21,7 @@ from app.cards import service
 from app.cards.models import Order, OrderStatus
 from app.deps import Cipher, Db, MaybeMe, Me
 from app.exceptions import Invalid
+from app.ledger import escrow_ledger
 from app.merchants.service import own_merchant
 from app.payments.sandbox import SandboxProvider, deliver
 from app.settings import get_settings
@@ -386,7 +387,7 @@ class ConsumerCardController(Controller):
         """Every card the consumer holds, with its balance."""
         if me.consumer_id is None:  # pragma: no cover - the guard admits consumers only
             raise Invalid("not a consumer")
-        ledger = escrow.EscrowLedger(db)
+        ledger = escrow_ledger(db)
         return [
             CardSummary(
                 card_id=h.card_id,

@@ -23,7 +23,6 @@ import escrow
 import qr
 from app.auth.identity import id_number_problem, normalise_id_number
 from app.auth.models import Consumer, Role
-from app.base import utcnow
 from app.cards.models import (
     CardHolder,
     Contract,
@@ -34,7 +33,7 @@ from app.cards.models import (
     RefundRequest,
     RefundStatus,
 )
-from app.clock import today
+from app.clock import today, utcnow
 from app.exceptions import (
     Conflict,
     Forbidden,
@@ -43,6 +42,7 @@ from app.exceptions import (
     NotAuthenticated,
     NotFound,
 )
+from app.ledger import escrow_ledger
 from app.merchants.models import Industry, Merchant, MerchantStatus, Product, ProductStatus
 from app.qrcodes.service import keyring
 from app.risk.queue import request_rerate
@@ -353,7 +353,7 @@ async def _issue_card(session: AsyncSession, order: Order) -> None:
     industry = await session.get(Industry, merchant.industry)
     now = utcnow()
     card_id = uuid.uuid4()
-    receipt = await escrow.EscrowLedger(session).purchase(
+    receipt = await escrow_ledger(session).purchase(
         merchant.id,
         kind=escrow.CardKind(product.kind),
         paid=order.amount,
@@ -506,7 +506,7 @@ async def card_view(session: AsyncSession, holder: CardHolder) -> CardView:
     merchant = await _get(session, Merchant, holder.merchant_id)
     product = await _get(session, Product, holder.product_id)
     contract = await _get(session, Contract, holder.card_id)
-    ledger = escrow.EscrowLedger(session)
+    ledger = escrow_ledger(session)
     return CardView(
         holder=holder,
         merchant=merchant,
@@ -539,7 +539,7 @@ async def issue_redemption_code(
     The holder says how much the merchant may take with it (fen of face value, or sessions);
     the merchant can redeem up to that, once.
     """
-    balance = await escrow.EscrowLedger(session).card(holder.merchant_id, holder.card_id)
+    balance = await escrow_ledger(session).card(holder.merchant_id, holder.card_id)
     if balance.status != escrow.CardStatus.OPEN or balance.units_remaining == 0:
         raise Conflict("this card has nothing left to use")
     if max_units > balance.units_remaining:
@@ -630,7 +630,7 @@ async def redeem(
         MerchantStatus.SUSPENDED,  # a suspension stops sales, not the service already paid
     }:
         raise Conflict("this merchant may not redeem cards now")
-    ledger = escrow.EscrowLedger(session)
+    ledger = escrow_ledger(session)
     key = f"redeem:{idempotency_key}"
     earlier = await ledger.recorded_redemption(me.merchant_id, key)
     if earlier is not None:  # a retry: answer it even if its code has expired since
@@ -685,7 +685,7 @@ async def request_refund(
         if earlier.reason != reason:
             raise Conflict("this Idempotency-Key was already used for a different request")
         return RefundOutcome("requested", None, earlier)
-    ledger = escrow.EscrowLedger(session)
+    ledger = escrow_ledger(session)
     key = f"refund:{holder.card_id}:{idempotency_key}"
     merchant = await _get(session, Merchant, holder.merchant_id)
     industry = await session.get(Industry, merchant.industry)
@@ -747,7 +747,7 @@ async def answer_refund(
     if request.status != RefundStatus.PENDING:
         raise Conflict(f"this request was already {request.status}")
     if accept:
-        receipt = await escrow.EscrowLedger(session).refund(
+        receipt = await escrow_ledger(session).refund(
             request.merchant_id, request.card_id, idempotency_key=f"refund-request:{request.id}"
         )
         request.refunded = receipt.refunded

@@ -10,7 +10,8 @@ from sqlalchemy import Integer, LargeBinary, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.base import Base, UUIDPrimaryKey, utcnow
+from app.base import Base, UUIDPrimaryKey
+from app.clock import utcnow
 
 
 class CustodyStatement(UUIDPrimaryKey, Base):

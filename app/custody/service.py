@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 import escrow
-from app.base import utcnow
+from app.clock import utcnow
 from app.custody.models import CustodyStatement
 from app.exceptions import Invalid
 from app.merchants.models import Merchant

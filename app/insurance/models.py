@@ -11,7 +11,8 @@ from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Str
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.base import Base, CreatedAt, UUIDPrimaryKey, one_of, utcnow
+from app.base import Base, CreatedAt, UUIDPrimaryKey, one_of
+from app.clock import utcnow
 
 
 class Insurer(UUIDPrimaryKey, CreatedAt, Base):

@@ -20,10 +20,10 @@ from sqlalchemy import insert, select, update
 
 import escrow
 from app.auth.models import Role
-from app.base import utcnow
-from app.clock import today
+from app.clock import today, utcnow
 from app.exceptions import Conflict, Forbidden, Invalid, NotFound
 from app.insurance.models import Claim, ClaimCard, ClaimStatus, Policy, PolicyStatus
+from app.ledger import escrow_ledger
 from app.merchants.models import Merchant, MerchantStatus
 from app.merchants.uscc import normalise_uscc
 from app.outbox.service import enqueue
@@ -179,7 +179,7 @@ async def insured_exposure(
     found: dict[uuid.UUID, int] = {}
     for merchant_id in merchant_ids:
         try:
-            balances = await escrow.EscrowLedger(session).balances(merchant_id)
+            balances = await escrow_ledger(session).balances(merchant_id)
         except escrow.UnknownBook:
             continue
         found[merchant_id] = balances.get(escrow.AccountKind.CARDS_COVER, 0)
@@ -324,7 +324,7 @@ async def pay(
         raise Invalid("quote the payment reference", fields={"payment_ref": "required"})
     seq: int | None = None
     if claim.total_fen:
-        receipt = await escrow.EscrowLedger(session).pay_claim(
+        receipt = await escrow_ledger(session).pay_claim(
             claim.merchant_id, reference=payment_ref.strip(), idempotency_key=f"claim:{claim.id}"
         )
         if receipt.total != claim.total_fen:

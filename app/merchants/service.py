@@ -12,16 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.models import Role, User
-from app.base import utcnow
+from app.clock import utcnow
 from app.exceptions import Conflict, Forbidden, Invalid, NotFound
 from app.insurance.models import Policy, PolicyStatus
+from app.ledger import escrow_ledger
 from app.merchants.models import Industry, Merchant, MerchantStatus, Product, ProductStatus
 from app.merchants.rules import ProductDraft, product_problems
 from app.merchants.uscc import normalise_uscc, uscc_problem
 from app.risk.queue import request_rerate
 from app.security.passwords import MIN_LENGTH, hash_password
 from app.settings import get_settings
-from escrow import EscrowLedger
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -260,7 +260,7 @@ async def activate(session: AsyncSession, me: Principal) -> Merchant:
             " the insured 70% of every card needs it",
             fields={"policy_ref": "not registered by an insurer yet"},
         )
-    await EscrowLedger(session).open_book(merchant.id)
+    await escrow_ledger(session).open_book(merchant.id)
     await session.flush()
     return merchant
 

@@ -26,7 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.base import Base, one_of, utcnow
+from app.base import Base, one_of
+from app.clock import utcnow
 
 
 class EventStatus(enum.StrEnum):

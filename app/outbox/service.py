@@ -24,7 +24,7 @@ import msgspec
 from sqlalchemy import select, update
 
 from app.auth.models import Role, User
-from app.base import utcnow
+from app.clock import utcnow
 from app.exceptions import Conflict, Forbidden, Invalid, NotFound
 from app.insurance.models import Insurer
 from app.outbox.models import DeliveryAttempt, EventStatus, OutboxEvent

@@ -14,9 +14,9 @@ import binascii
 import hashlib
 import hmac
 import secrets
-import time
 from typing import TYPE_CHECKING
 
+from app.clock import utcnow
 from app.exceptions import Invalid
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 def sign(secret: str, msg_id: str, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
     """The three Standard Webhooks headers for sending ``body`` now (or at ``timestamp``)."""
-    at = int(time.time()) if timestamp is None else timestamp
+    at = int(utcnow().timestamp()) if timestamp is None else timestamp
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(at),
@@ -92,7 +92,7 @@ def verify(
         at = int(stamp)
     except ValueError:
         raise BadSignature("webhook-timestamp is not a number of seconds") from None
-    current = time.time() if now is None else now
+    current = utcnow().timestamp() if now is None else now
     if abs(current - at) > tolerance:
         raise BadSignature("webhook-timestamp is outside the tolerance")
     expected = signature(secret, msg_id, at, body).encode()

@@ -32,7 +32,7 @@ import structlog
 from sqlalchemy import func, or_, select, update
 
 from app.background import BackgroundTask
-from app.base import utcnow
+from app.clock import utcnow
 from app.insurance.models import Insurer
 from app.outbox.models import DeliveryAttempt, EventStatus, OutboxEvent
 from app.outbox.service import SECRET_FIELD, address_problem

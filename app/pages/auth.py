@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
@@ -15,10 +14,14 @@ from app.auth.middleware import SESSION_COOKIE
 from app.auth.models import Role
 from app.auth.principal import principal_of, public
 from app.auth.routes import limit_attempts
+from app.clock import utcnow
 from app.deps import Cipher, Db
 from app.exceptions import AppError, NotAuthenticated
 from app.pages.i18n import LANG_COOKIE, LANGS
 from app.pages.render import Form, back_to, page, same_origin
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 NextPage = Annotated[str | None, QueryParameter(name="next")]
 """Where to go after signing in (only this site's paths are followed)."""
@@ -40,7 +43,7 @@ def _session_cookie(token: str, expires: datetime) -> Cookie:
         path="/",
         httponly=True,
         samesite="strict",
-        max_age=max(0, int((expires - datetime.now(UTC)).total_seconds())),
+        max_age=max(0, int((expires - utcnow()).total_seconds())),
     )
 
 

@@ -51,14 +51,14 @@ import qr
 from app.auth.identity import id_number_problem, normalise_id_number
 from app.auth.models import Consumer, Role
 from app.auth.principal import Principal, public, requires
-from app.base import utcnow
 from app.cards import service as cards
 from app.cards.models import CardHolder, OrderStatus, RefundRequest
 from app.cards.routes import pay_in_sandbox
-from app.clock import today
+from app.clock import today, utcnow
 from app.deps import Cipher, Db, MaybeMe, Me
 from app.exceptions import AppError, Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
 from app.insurance.models import Insurer, Policy, PolicyStatus
+from app.ledger import escrow_ledger
 from app.merchants.models import Industry, Merchant, MerchantStatus, Product, ProductStatus
 from app.merchants.service import legal_names
 from app.pages.i18n import add, translate
@@ -1095,7 +1095,7 @@ async def redemption_code(
         product_kind = product.kind if product else escrow.CardKind.STORED_VALUE
         wanted = _max_units(data, product_kind, lang)
         if isinstance(wanted, int):
-            balance = await escrow.EscrowLedger(session).card(holder.merchant_id, holder.card_id)
+            balance = await escrow_ledger(session).card(holder.merchant_id, holder.card_id)
             if wanted > balance.units_remaining:
                 limit = (
                     f"¥{balance.units_remaining / 100:,.2f}"
@@ -1201,7 +1201,7 @@ async def file_complaint_page(
     same_origin(request)
     lang = lang_of(request)
     holder = await reach.holder(session)
-    paid = (await escrow.EscrowLedger(session).card(holder.merchant_id, holder.card_id)).paid
+    paid = (await escrow_ledger(session).card(holder.merchant_id, holder.card_id)).paid
     await session.rollback()
     problems, amount = _complaint_problems(data, paid, lang)
     shown = {k: data.get(k, "") for k in ("kind", "text", "amount_asked")}
@@ -1344,7 +1344,7 @@ class MyPages(Controller):
                 select(Product).where(Product.id.in_({h.product_id for h in holders}))
             )
         }
-        ledger = escrow.EscrowLedger(db)
+        ledger = escrow_ledger(db)
         rows = [
             CardRow(
                 h,

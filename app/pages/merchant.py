@@ -23,12 +23,13 @@ import escrow
 import qr
 from app.auth.models import Role
 from app.auth.principal import requires
-from app.base import utcnow
 from app.cards import service as cards
 from app.cards.models import RefundStatus
 from app.cards.routes import redeem_counting_digits
+from app.clock import utcnow
 from app.deps import Db, Me
 from app.exceptions import AppError, Conflict, Invalid
+from app.ledger import escrow_ledger
 from app.merchants import service as merchants
 from app.merchants.rules import ProductDraft
 from app.pages.i18n import MESSAGES, add, translate
@@ -720,7 +721,7 @@ class PendingRefund:
 
 async def _pending_refunds(db: Db, requests: Sequence[RefundRequest]) -> list[PendingRefund]:
     """The requests still waiting, each with the card's refundable amount from the ledger."""
-    ledger = escrow.EscrowLedger(db)
+    ledger = escrow_ledger(db)
     return [
         PendingRefund(r, (await ledger.card(r.merchant_id, r.card_id)).outstanding)
         for r in requests

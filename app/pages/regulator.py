@@ -25,8 +25,7 @@ from sqlalchemy import func, select
 import escrow
 from app.auth.models import Role, User
 from app.auth.principal import requires
-from app.base import utcnow
-from app.clock import today
+from app.clock import today, utcnow
 from app.deps import Db, Me
 from app.exceptions import Invalid, NotFound
 from app.insurance.service import insured_exposure

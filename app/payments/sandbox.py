@@ -11,11 +11,11 @@ import hashlib
 import hmac
 import json
 import secrets
-import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
+from app.clock import utcnow
 from app.payments.provider import InvalidNotification, PaymentEvent, ProviderOrder
 from app.security.keys import purpose_key
 
@@ -65,11 +65,11 @@ class SandboxProvider:
                 "provider_order_id": provider_order_id,
                 "status": status,
                 "amount": amount,
-                "occurred_at": datetime.now(UTC).isoformat(),
+                "occurred_at": utcnow().isoformat(),
             },
             separators=(",", ":"),
         ).encode()
-        timestamp = signed_at if signed_at is not None else int(time.time())
+        timestamp = signed_at if signed_at is not None else int(utcnow().timestamp())
         return {SIGNATURE_HEADER: f"t={timestamp},v1={self._sign(timestamp, body)}"}, body
 
     def _sign(self, timestamp: int, body: bytes) -> str:
@@ -84,7 +84,7 @@ class SandboxProvider:
             given = parts["v1"]
         except (KeyError, ValueError) as exc:
             raise InvalidNotification("missing or malformed signature header") from exc
-        if abs(time.time() - timestamp) > TOLERANCE_SECONDS:
+        if abs(utcnow().timestamp() - timestamp) > TOLERANCE_SECONDS:
             raise InvalidNotification("the notification's signature is too old")
         if not hmac.compare_digest(
             self._sign(timestamp, body).encode(), given.encode("utf-8", "replace")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 import qr
-from app.base import utcnow
+from app.clock import utcnow
 from app.exceptions import Conflict, NotFound
 from app.qrcodes.models import QrKey
 from app.security.keys import purpose_key

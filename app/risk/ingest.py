@@ -28,8 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from app.base import utcnow
-from app.clock import today
+from app.clock import today, utcnow
 from app.exceptions import Invalid
 from app.merchants.models import Merchant
 from app.merchants.uscc import normalise_uscc, uscc_problem

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, literal, null, select
+from sqlalchemy import literal, null, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from app.base import utcnow
+from app.clock import utcnow
 from app.merchants.models import Merchant
 from app.risk.models import RerateRequest
 
@@ -42,7 +42,7 @@ async def request_all(session: AsyncSession, cause: str) -> int:
     """Queue every merchant (a new model was activated); return how many."""
     stmt = pg_insert(RerateRequest).from_select(
         ["merchant_id", "cause", "cause_ref", "requested_at"],
-        select(Merchant.id, literal(cause), null(), func.now()),
+        select(Merchant.id, literal(cause), null(), literal(utcnow())),
     )
     result = await session.execute(
         stmt.on_conflict_do_update(

@@ -16,8 +16,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from app.auth.models import Role
 from app.auth.principal import public, requires
-from app.base import utcnow
 from app.cards.service import holder_for
+from app.clock import utcnow
 from app.deps import Db, Me
 from app.supervision import disputes
 from app.supervision.disputes import ConsumerSide, Decision, DisputeKind, DisputeView

@@ -60,9 +60,9 @@ from sqlalchemy import and_, func, select
 
 import escrow
 from app.auth.models import Role
-from app.base import utcnow
-from app.clock import SHANGHAI, today
+from app.clock import SHANGHAI, today, utcnow
 from app.exceptions import Conflict, Forbidden, Invalid, NotFound
+from app.ledger import escrow_ledger
 from app.merchants.models import Merchant
 from app.supervision import rules
 from app.supervision.models import (
@@ -280,7 +280,7 @@ async def file_complaint(session: AsyncSession, holder: CardHolder, complaint: C
             " it when you confirm or reopen the decision",
             dispute_id=str(open_one.id),
         )
-    ledger = escrow.EscrowLedger(session)
+    ledger = escrow_ledger(session)
     card = await ledger.card(holder.merchant_id, holder.card_id)
     if complaint.amount_asked < 0 or complaint.amount_asked > card.paid:
         raise Invalid(
@@ -471,7 +471,7 @@ async def answer(
         )
     note = reply
     if offer_fen is not None:
-        card = await escrow.EscrowLedger(session).card(dispute.merchant_id, dispute.card_id)
+        card = await escrow_ledger(session).card(dispute.merchant_id, dispute.card_id)
         if not 0 <= offer_fen <= card.paid:
             raise Invalid(
                 f"an offer is at most the {card.paid} fen paid for the card",
@@ -627,7 +627,7 @@ async def _pay(
     session: AsyncSession, dispute: Dispute, ruling: Ruling, key: str
 ) -> tuple[int, int]:
     """Move the decided money; return (amount, ledger entry)."""
-    ledger = escrow.EscrowLedger(session)
+    ledger = escrow_ledger(session)
     card = await ledger.card(dispute.merchant_id, dispute.card_id)
     if card.status != escrow.CardStatus.OPEN:
         raise _no_money(card.status)

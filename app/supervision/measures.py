@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-import escrow
-from app.base import utcnow
+from app.clock import utcnow
 from app.exceptions import Conflict, Invalid, NotFound
 from app.insurance.service import open_claim
+from app.ledger import escrow_ledger
 from app.merchants.models import Merchant, MerchantStatus
 from app.settings import get_settings
 from app.supervision.models import Measure, MeasureKind
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    import escrow
     from app.auth.principal import Principal
     from app.insurance.models import Claim
 
@@ -162,7 +163,7 @@ async def declare_default(
     if merchant.status in (MerchantStatus.PENDING, MerchantStatus.APPROVED, MerchantStatus.CLOSED):
         raise Conflict(f"a {merchant.status} merchant holds no prepaid money to pay back")
     merchant.status = MerchantStatus.DEFAULTED
-    receipt = await escrow.EscrowLedger(session).default_payout(
+    receipt = await escrow_ledger(session).default_payout(
         merchant.id, idempotency_key=f"default:{merchant.id}"
     )
     claim = await open_claim(session, merchant, receipt)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.auth.models import Role, User
-from app.base import utcnow
+from app.clock import utcnow
 from app.exceptions import Conflict, Invalid, NotFound
 from app.merchants.models import Merchant
 from app.supervision.models import Warning as WarningRow

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from app.background import BackgroundTask
-from app.base import utcnow
+from app.clock import utcnow
 from app.supervision.disputes import escalate_overdue
 
 if TYPE_CHECKING:

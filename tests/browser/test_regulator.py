@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from app.auth.models import Role
-from app.base import utcnow
-from app.clock import today
+from app.clock import today, utcnow
 from app.risk.models import Rating
 from app.risk.service import Cause, add_model, rate
 from tests.browser.conftest import shot

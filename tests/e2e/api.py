@@ -21,8 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth.admin import create_staff
 from app.auth.models import Role, SandboxSms
 from app.auth.service import normalise_phone
-from app.base import utcnow
-from app.clock import today
+from app.clock import today, utcnow
 from app.merchants.uscc import CHARSET, check_character
 from app.outbox.service import create_insurer
 from app.payments.sandbox import SandboxProvider

@@ -10,8 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 
 from app.auth.models import Role
-from app.base import utcnow
-from app.clock import SHANGHAI, today
+from app.clock import SHANGHAI, today, utcnow
 from app.risk.models import IndicatorRecord, RerateRequest
 from app.supervision.disputes import escalate_overdue
 from app.supervision.models import Dispute, DisputeEvent

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import update
 
 from app.auth.models import Role
-from app.base import utcnow
+from app.clock import utcnow
 from app.pages.merchant import explain, parse_yuan
 from app.supervision.models import Dispute
 from scoring import CATALOGUE

@@ -16,8 +16,7 @@ from sqlalchemy import select, update
 
 from app.asgi import create_app
 from app.auth.models import Role, User
-from app.base import utcnow
-from app.clock import today
+from app.clock import today, utcnow
 from app.insurance.models import ClaimStatus, PolicyStatus
 from app.merchants.models import MerchantStatus
 from app.outbox.models import EventStatus

@@ -26,7 +26,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from app.auth.admin import create_staff
 from app.auth.models import Role, User
 from app.auth.principal import Principal
-from app.base import utcnow
+from app.clock import utcnow
 from app.db import create_engine, session_factory
 from app.exceptions import Forbidden, Invalid, NotFound
 from app.insurance.models import Insurer
