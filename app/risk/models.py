@@ -31,7 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.base import Base, CreatedAt, UUIDPrimaryKey, utcnow
+from app.base import Base, CreatedAt, UUIDPrimaryKey
+from app.clock import utcnow
 from scoring import GRADES, Source
 
 SOURCES = ", ".join(f"'{s.value}'" for s in Source)
@@ -170,3 +171,29 @@ class RerateRequest(Base):
     cause: Mapped[str] = mapped_column(Text)
     cause_ref: Mapped[str | None] = mapped_column(Text)
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RatingFailure(Base):
+    """A merchant that could not be rated, set aside so that it stops nobody else.
+
+    Kept with its error until a retry rates it; retries back off (``next_attempt_at``). The
+    operator sees the list (``GET /ratings/failures``) and a warning is raised for each.
+    """
+
+    __tablename__ = "rating_failures"
+    __table_args__ = (
+        CheckConstraint("attempts > 0", name="attempts"),
+        Index("ix_rating_failures_next", "next_attempt_at"),
+    )
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    error: Mapped[str] = mapped_column(Text)
+    """The last error, as the rater raised it."""
+    attempts: Mapped[int] = mapped_column(Integer)
+    cause: Mapped[str] = mapped_column(Text)
+    """Why it was being re-rated when it first failed (kept for the retry)."""
+    cause_ref: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime]
+    """When it first failed."""
+    last_failed_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]

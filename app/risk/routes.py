@@ -65,6 +65,18 @@ class RatingRow(msgspec.Struct):
     rated_at: datetime | None
 
 
+class FailureOut(msgspec.Struct):
+    """A merchant set aside because it could not be rated, and when it is tried again."""
+
+    merchant_id: uuid.UUID
+    error: str
+    attempts: int
+    cause: str
+    failed_at: datetime
+    last_failed_at: datetime
+    next_attempt_at: datetime
+
+
 class ReasonOut(msgspec.Struct):
     """Why the grade is what it is: one signal, in words, with the record it comes from."""
 
@@ -238,6 +250,22 @@ class RatingController(Controller):
         if expected >= actual:
             raise Invalid("expected must be a day before actual", fields={"expected": "too late"})
         return await drift_service.report(db, me, expected, actual, district=district)
+
+    @get("/failures", guards=[DATA_FEEDS])
+    async def failures(self, db: Db) -> list[FailureOut]:
+        """Merchants that could not be rated (the operator mends their data), oldest first."""
+        return [
+            FailureOut(
+                merchant_id=f.merchant_id,
+                error=f.error,
+                attempts=f.attempts,
+                cause=f.cause,
+                failed_at=f.failed_at,
+                last_failed_at=f.last_failed_at,
+                next_attempt_at=f.next_attempt_at,
+            )
+            for f in await ratings.failures(db)
+        ]
 
     @get("/{merchant_id:uuid}")
     async def one(self, merchant_id: FromPath[uuid.UUID], db: Db, me: Me) -> RatingOut:

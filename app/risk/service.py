@@ -18,16 +18,16 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from sqlalchemy import select, text, update
+import structlog
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 import escrow
-from app.base import utcnow
-from app.clock import today
+from app.clock import today, utcnow
 from app.exceptions import Conflict, NotFound
 from app.merchants.models import Merchant
 from app.risk.ingest import fingerprint, stored_value
-from app.risk.models import IndicatorRecord, Rating, RatingChange, ScoringModel
+from app.risk.models import IndicatorRecord, Rating, RatingChange, RatingFailure, ScoringModel
 from app.risk.queue import request_all
 from app.supervision import rules
 from scoring import Indicator, Source
@@ -38,9 +38,11 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from datetime import date
 
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from scoring.rating import Rating as Scored
+
+log = structlog.get_logger(__name__)
 
 BATCH = 1000
 MAX_OUTSTANDING_RATIO = 100.0
@@ -270,17 +272,18 @@ def _rating_row(
 
 _SALES = text("""
     SELECT merchant_id,
-           coalesce(sum(amount) FILTER (WHERE paid_at >= :now - interval '30 days'), 0)
+           coalesce(sum(amount) FILTER (WHERE paid_at >= :now - interval '30 days'), 0)::bigint
              AS last_30,
-           coalesce(sum(amount) FILTER (WHERE paid_at < :now - interval '30 days'), 0)
+           coalesce(sum(amount) FILTER (WHERE paid_at < :now - interval '30 days'), 0)::bigint
              AS before,
-           coalesce(sum(amount) FILTER (WHERE paid_at >= :now - interval '90 days'), 0)
+           coalesce(sum(amount) FILTER (WHERE paid_at >= :now - interval '90 days'), 0)::bigint
              AS last_90
       FROM orders
      WHERE merchant_id = ANY(:ids) AND status = 'paid'
        AND paid_at >= :now - interval '120 days'
      GROUP BY merchant_id
 """)
+"""Sums of fen are whole numbers: cast back from ``numeric`` so Python sees ints, not Decimals."""
 
 _DISCOUNT = text("""
     SELECT merchant_id, max((units - price) * 100.0 / units) AS deepest
@@ -404,16 +407,19 @@ async def record_platform_figures(
 
 
 async def rerate_all(
-    sessions: Any,  # noqa: ANN401 - an async_sessionmaker
+    sessions: async_sessionmaker[AsyncSession],
     *,
     cause: str = "scheduled re-rating",
     batch: int = BATCH,
 ) -> int:
-    """Re-rate every merchant, one transaction per batch; return how many were rated."""
+    """Re-rate every merchant, one transaction per batch; return how many were rated.
+
+    A merchant that cannot be rated is set aside (:func:`rate_apart`); the rest are rated.
+    """
     done = 0
     after = uuid.UUID(int=0)
     while True:
-        async with sessions() as session, session.begin():
+        async with sessions() as session:
             ids = list(
                 (
                     await session.scalars(
@@ -424,10 +430,94 @@ async def rerate_all(
                     )
                 ).all()
             )
-            if not ids:
-                return done
-            done += await rate(session, {m: Cause(cause) for m in ids})
-            after = ids[-1]
+        if not ids:
+            return done
+        done += await rate_apart(sessions, {m: Cause(cause) for m in ids})
+        after = ids[-1]
+
+
+FIRST_RETRY = timedelta(minutes=1)
+LAST_RETRY = timedelta(hours=6)
+"""Retries of a failed merchant wait 1, 2, 4 ... minutes, at most six hours."""
+MAX_ERROR_LENGTH = 2000
+
+
+async def rate_apart(
+    sessions: async_sessionmaker[AsyncSession], causes: Mapping[uuid.UUID, Cause]
+) -> int:
+    """Rate a batch in one transaction; if that fails, each merchant in one of its own.
+
+    Whatever makes one merchant fail must not stop the others: a merchant that fails alone is
+    set aside with its error (:func:`set_aside`) and retried later with backoff. A merchant
+    rated here loses any earlier failure. Returns how many were rated.
+    """
+    if not causes:
+        return 0
+    try:
+        async with sessions() as session, session.begin():
+            done = await rate(session, causes)
+            await _clear_failures(session, list(causes))
+    except Exception:  # noqa: BLE001 - whatever it was, find the merchant it belongs to
+        log.warning("a re-rating batch failed; rating its merchants one by one", size=len(causes))
+    else:
+        return done
+    done = 0
+    for merchant_id, cause in sorted(causes.items()):
+        try:
+            async with sessions() as session, session.begin():
+                done += await rate(session, {merchant_id: cause})
+                await _clear_failures(session, [merchant_id])
+        except Exception as exc:
+            log.exception("merchant set aside: it cannot be rated", merchant_id=str(merchant_id))
+            async with sessions() as session, session.begin():
+                await set_aside(session, merchant_id, cause, exc)
+    return done
+
+
+async def _clear_failures(session: AsyncSession, merchant_ids: list[uuid.UUID]) -> None:
+    await session.execute(delete(RatingFailure).where(RatingFailure.merchant_id.in_(merchant_ids)))
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long a merchant that failed ``attempts`` times waits before the next try."""
+    delay: timedelta = FIRST_RETRY * 2 ** min(attempts - 1, 20)
+    return min(delay, LAST_RETRY)
+
+
+async def set_aside(
+    session: AsyncSession, merchant_id: uuid.UUID, cause: Cause, exc: BaseException
+) -> RatingFailure:
+    """Keep the merchant's failure (visible to the operator) and raise a warning about it."""
+    now = utcnow()
+    error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
+    failure = await session.get(RatingFailure, merchant_id, with_for_update=True)
+    if failure is None:
+        failure = RatingFailure(
+            merchant_id=merchant_id,
+            error=error,
+            attempts=1,
+            cause=cause.text,
+            cause_ref=cause.ref,
+            failed_at=now,
+            last_failed_at=now,
+            next_attempt_at=now + retry_delay(1),
+        )
+        session.add(failure)
+    else:
+        failure.error = error
+        failure.attempts += 1
+        failure.last_failed_at = now
+        failure.next_attempt_at = now + retry_delay(failure.attempts)
+    await session.flush()
+    await rules.on_rating_failure(
+        session, merchant_id, since=failure.failed_at, error=error, attempts=failure.attempts
+    )
+    return failure
+
+
+async def failures(session: AsyncSession) -> Sequence[RatingFailure]:
+    """Every merchant set aside, oldest failure first."""
+    return (await session.scalars(select(RatingFailure).order_by(RatingFailure.failed_at))).all()
 
 
 async def current(session: AsyncSession, merchant_id: uuid.UUID) -> Rating | None:

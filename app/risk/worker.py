@@ -4,21 +4,23 @@ It runs inside ``pguard run`` (and can run in any number of processes). Each pas
 to ``batch`` queued merchants off the queue in a short transaction of its own
 (``DELETE … FOR UPDATE SKIP LOCKED … RETURNING``), then rates them in a second one. The
 queue rows are never held while rating, so a sale that queues its merchant (inside the
-ledger's transaction) never waits for a rating. A failed rating puts the merchants back; a
-process that dies between the two transactions loses those re-ratings until the nightly
-``pguard scoring rerate-all``, which re-rates everyone.
+ledger's transaction) never waits for a rating. A merchant that cannot be rated is set aside
+with its error and retried with backoff while the rest of its batch is rated
+(:func:`app.risk.service.rate_apart`); a process that dies between the two transactions loses
+those re-ratings until the nightly ``pguard scoring rerate-all``, which re-rates everyone.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import text
 
 from app.background import BackgroundTask
-from app.risk.queue import request_rerate
-from app.risk.service import Cause, rate
+from app.clock import utcnow
+from app.risk.service import Cause, rate_apart
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,23 +35,45 @@ _TAKE = text("""
     RETURNING merchant_id, cause, cause_ref
 """)
 
+_RETRY = text("""
+    UPDATE rating_failures SET next_attempt_at = :lease
+     WHERE merchant_id IN (SELECT merchant_id FROM rating_failures
+                            WHERE next_attempt_at <= :now
+                            ORDER BY next_attempt_at LIMIT :n FOR UPDATE SKIP LOCKED)
+    RETURNING merchant_id, cause, cause_ref
+""")
+"""Failed merchants due for a retry, leased for a while so that one worker retries each."""
+
+_WAITING = text("""
+    SELECT merchant_id FROM rating_failures
+     WHERE merchant_id = ANY(:ids) AND next_attempt_at > :now
+""")
+
+RETRY_LEASE = timedelta(minutes=5)
+
 
 async def drain_once(sessions: async_sessionmaker[AsyncSession], batch: int = 200) -> int:
-    """Rate one batch of queued merchants; return how many were taken from the queue."""
+    """Rate one batch of queued merchants (and failed ones due for a retry).
+
+    Returns how many were taken from the queue. A merchant set aside after a failure is not
+    rated again before its retry is due, however many new causes queue it meanwhile: the
+    retry rates it from all its data.
+    """
+    now = utcnow()
     async with sessions() as session, session.begin():
         rows = (await session.execute(_TAKE, {"n": batch})).all()
-    if not rows:
-        return 0
-    causes = {m: Cause(c, r) for m, c, r in rows}
-    try:
-        async with sessions() as session, session.begin():
-            await rate(session, causes)
-    except Exception:
-        async with sessions() as session, session.begin():
-            for merchant_id, cause in sorted(causes.items()):
-                await request_rerate(session, merchant_id, cause.text, cause.ref)
-        raise
-    return len(rows)
+        retries = (
+            await session.execute(_RETRY, {"n": batch, "now": now, "lease": now + RETRY_LEASE})
+        ).all()
+        waiting = set(
+            (
+                await session.scalars(_WAITING, {"ids": [r.merchant_id for r in rows], "now": now})
+            ).all()
+        )
+    causes = {m: Cause(c, r) for m, c, r in retries}
+    causes |= {m: Cause(c, r) for m, c, r in rows if m not in waiting}
+    await rate_apart(sessions, causes)
+    return len(rows) + len(retries)
 
 
 class RerateWorker(BackgroundTask):

@@ -15,7 +15,8 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index,
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.base import Base, CreatedAt, UUIDPrimaryKey, one_of, utcnow
+from app.base import Base, CreatedAt, UUIDPrimaryKey, one_of
+from app.clock import utcnow
 
 
 class WarningRule(enum.StrEnum):
@@ -28,6 +29,7 @@ class WarningRule(enum.StrEnum):
     CUSTODY_SHORTFALL = "custody-shortfall"
     HARD_OVERRIDE = "hard-override"
     DISPUTE_OVERDUE = "dispute-overdue"
+    RATING_FAILED = "rating-failed"
 
 
 class WarningStatus(enum.StrEnum):

@@ -178,6 +178,21 @@ async def on_record(
     )
 
 
+async def on_rating_failure(
+    session: AsyncSession, merchant_id: uuid.UUID, *, since: datetime, error: str, attempts: int
+) -> None:
+    """A merchant could not be rated: its grade is stale until someone mends its data."""
+    await raise_warning(
+        session,
+        merchant_id,
+        WarningRule.RATING_FAILED,
+        f"failed-since:{since.isoformat()}",
+        "the merchant could not be rated; its grade is out of date",
+        {"error": error, "attempts": attempts, "since": since.isoformat()},
+        once_while_open=True,
+    )
+
+
 async def on_shortfall(
     session: AsyncSession,
     merchant_id: uuid.UUID,
