@@ -44,7 +44,7 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 import escrow
 import qr
@@ -70,7 +70,6 @@ from app.risk.words import BOOLEAN_FEATURES, LABELS
 from app.settings import get_settings
 from app.supervision import disputes
 from app.supervision.disputes import ConsumerSide, DisputeKind
-from app.supervision.models import Dispute
 from escrow.models import EntryKind
 
 if TYPE_CHECKING:
@@ -88,8 +87,6 @@ NEW_CARD_COOKIE = "pguard_new_card"
 """Holds an anonymous buyer's card link between the order and the "save this link" page."""
 KEY_LENGTH = 32
 YUAN = re.compile(r"^\s*[¥￥]?\s*(\d{1,10})(?:\.(\d{1,2}))?\s*$")
-COMPLAINT_WINDOW = timedelta(days=365)
-"""The merchant page counts complaints of the last 12 months."""
 PENDING_REFRESH_SECONDS = 2
 
 add(
@@ -627,15 +624,6 @@ async def _insurer_of(session: AsyncSession, merchant_id: uuid.UUID) -> tuple[st
     return (str(row[0]), str(row[1])) if row else None
 
 
-async def _complaints_last_year(session: AsyncSession, merchant_id: uuid.UUID) -> int:
-    count = await session.scalar(
-        select(func.count()).where(
-            Dispute.merchant_id == merchant_id, Dispute.filed_at >= utcnow() - COMPLAINT_WINDOW
-        )
-    )
-    return int(count or 0)
-
-
 async def standing(session: AsyncSession, merchant: Merchant, lang: str) -> Standing:
     """Grade and reasons, insurer, complaints and cooling-off of a merchant, for its page."""
     rating: Rating | None = await current_rating(session, merchant.id)
@@ -650,7 +638,7 @@ async def standing(session: AsyncSession, merchant: Merchant, lang: str) -> Stan
         rated_at=rating.rated_at if rating else None,
         insurer=cover[0] if cover else None,
         policy=cover[1] if cover else merchant.policy_ref,
-        complaints=await _complaints_last_year(session, merchant.id),
+        complaints=await disputes.complaints_last_year(session, merchant.id),
         industry=(
             (industry.name_zh if lang == "zh" else industry.name_en)
             if industry

@@ -23,9 +23,12 @@ from app.merchants.routes import ProductOut, product_out
 from app.merchants.service import own_merchant, products_of
 from app.pages.consumer import merchant_page, wants_html
 from app.qrcodes import service
+from app.risk.routes import ReasonOut, reasons_out
+from app.risk.service import current as current_rating
 from app.risk.service import grades_of
 from app.risk.supervision import UNRATED
 from app.settings import get_settings
+from app.supervision.disputes import complaints_last_year
 
 """Grade shown until the scoring service rates the merchant."""
 
@@ -67,8 +70,12 @@ class MerchantProfile(msgspec.Struct):
     risk_grade: str
     """A (safest) to E once rated; NR (not rated) until a model has rated the merchant."""
     protection: Protection
-    complaint_count: int | None
-    """None until complaints are recorded by the platform."""
+    overrides: list[str]
+    """Hard facts that floor the grade (a dishonest debtor, a revoked licence...)."""
+    reasons: list[ReasonOut]
+    """Why the grade is what it is, as regulators see it; empty until rated."""
+    complaint_count: int
+    """Complaints filed against the merchant on the platform in the last 12 months."""
     products: list[ProductOut]
 
 
@@ -200,6 +207,7 @@ class ScanController(Controller):
             )
         industry = await db.get(Industry, merchant.industry)
         products = await products_of(db, merchant.id, active_only=True)
+        rating = await current_rating(db, merchant.id)
         return MerchantProfile(
             merchant_id=merchant.id,
             legal_name=merchant.legal_name,
@@ -210,13 +218,15 @@ class ScanController(Controller):
             district=merchant.district,
             address=merchant.address,
             licence_status=merchant.status,
-            risk_grade=(await grades_of(db, [merchant.id])).get(merchant.id, UNRATED),
+            risk_grade=rating.grade if rating else UNRATED,
+            overrides=rating.overrides if rating else [],
+            reasons=reasons_out(rating) if rating else [],
             protection=Protection(
                 custody_ratio_bp=merchant.custody_ratio_bp,
                 insured_ratio_bp=10_000 - merchant.custody_ratio_bp,
                 custody_bank=merchant.custody_bank,
                 insurance_policy=merchant.policy_ref,
             ),
-            complaint_count=None,
+            complaint_count=await complaints_last_year(db, merchant.id),
             products=[product_out(p) for p in products],
         )

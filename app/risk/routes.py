@@ -132,7 +132,8 @@ class OwnRatingOut(msgspec.Struct):
     history: list[ChangeOut]
 
 
-def _reasons(rating: Rating) -> list[ReasonOut]:
+def reasons_out(rating: Rating) -> list[ReasonOut]:
+    """A rating's reasons, each in words with the record it comes from."""
     return [
         ReasonOut(
             feature=r["feature"],
@@ -282,7 +283,7 @@ class RatingController(Controller):
             probability=rating.probability,
             reference_probability=rating.reference_probability,
             overrides=rating.overrides,
-            reasons=_reasons(rating),
+            reasons=reasons_out(rating),
             contributions=rating.contributions,
             model_version=rating.model_version,
             cut_points_version=rating.cut_points_version,
@@ -308,7 +309,7 @@ class MerchantRatingController(Controller):
             grade=rating.grade,
             colour=supervision.colour(rating.grade),
             overrides=rating.overrides,
-            reasons=_reasons(rating),
+            reasons=reasons_out(rating),
             model_version=rating.model_version,
             rated_at=rating.rated_at,
             history=_history(list(await ratings.history(db, merchant.id))),

@@ -133,6 +133,21 @@ OPEN = (DisputeStatus.FILED, DisputeStatus.MEDIATION, DisputeStatus.DECIDED, Dis
 """Every status but ``confirmed``."""
 
 
+PUBLIC_COMPLAINT_WINDOW = timedelta(days=365)
+"""The complaints a consumer is shown about a merchant: those filed in the last year."""
+
+
+async def complaints_last_year(session: AsyncSession, merchant_id: uuid.UUID) -> int:
+    """Complaints filed against the merchant in the last year, as consumers are shown them."""
+    count = await session.scalar(
+        select(func.count()).where(
+            Dispute.merchant_id == merchant_id,
+            Dispute.filed_at >= utcnow() - PUBLIC_COMPLAINT_WINDOW,
+        )
+    )
+    return int(count or 0)
+
+
 def deadline_after(now: datetime, days: int) -> datetime:
     """The end of the Shanghai calendar day ``days`` after ``now`` (midnight after it), in UTC."""
     last_day = today(now) + timedelta(days=days + 1)

@@ -10,7 +10,17 @@ import zxingcpp
 from PIL import Image
 
 from app.auth.models import Role
-from tests.e2e.api import Api, Counter, counter_of
+from tests.e2e.api import (
+    STORED,
+    Api,
+    Counter,
+    add_rating,
+    buy_registered,
+    complain,
+    counter_of,
+    reason,
+    shop_with,
+)
 
 
 def _decode_png(data: bytes) -> str:
@@ -87,3 +97,26 @@ async def test_key_rotation_and_revocation(api: Api) -> None:
     await api.call("GET", fresh.path)
     await api.call("POST", f"/qr/keys/{old.k}/revoke", operator, expect=409)
     await api.call("POST", "/qr/keys", shop["token"], expect=403)
+
+
+async def test_the_json_profile_shows_complaints_and_reasons_as_the_page_does(api: Api) -> None:
+    shop, (product,) = await shop_with(api, STORED)
+    consumer, paid = await buy_registered(api, shop, product)
+    counter = await counter_of(api, shop["token"])
+    fresh = await api.call("GET", counter.path)
+    assert (fresh["risk_grade"], fresh["complaint_count"], fresh["reasons"]) == ("NR", 0, [])
+
+    await complain(api, consumer, paid["card_id"], "not_delivered", "门店关门了", 1_000)
+    debts = reason("tax_arrears_fen", 250_000, 0, 0.061)
+    await add_rating(api, shop["merchant"]["id"], [debts], overrides=["dishonest-debtor"])
+    profile = await api.call("GET", counter.path)
+    assert profile["complaint_count"] == 1
+    assert profile["risk_grade"] == "D"
+    assert profile["overrides"] == ["dishonest-debtor"]
+    regulator_view = await api.call("GET", f"/ratings/{shop['merchant']['id']}", shop["regulator"])
+    assert profile["reasons"] == regulator_view["reasons"]
+    assert profile["reasons"][0]["feature"] == "tax_arrears_fen"
+    assert "2,500" in profile["reasons"][0]["text"]
+
+    page = await api.client.get(counter.path, headers={"Accept": "text/html"})
+    assert "投诉" in page.text
