@@ -28,12 +28,18 @@ from app.merchants.routes import MerchantController, ProductController
 from app.outbox.routes import InsurerEventsController
 from app.pages.render import template_config
 from app.pages.routes import PAGE_ROUTES, SANDBOX_PAGE_ROUTES
+from app.payables.routes import OwnPayablesController, SupervisedPayablesController
 from app.qrcodes.routes import CounterQrController, QrKeyController, ScanController
 from app.risk.routes import IndicatorController, MerchantRatingController, RatingController
 from app.security.pii import PiiCipher
 from app.settings import get_settings
 from app.supervision.dispute_routes import DISPUTE_CONTROLLERS
-from app.supervision.routes import MeasureController, WarningController
+from app.supervision.routes import (
+    GradeActionsController,
+    MeasureController,
+    SalesBlocksController,
+    WarningController,
+)
 from app.system.health import HealthController
 from app.workers import background_workers
 
@@ -59,8 +65,12 @@ ROUTES = [
     MerchantRatingController,
     WarningController,
     MeasureController,
+    GradeActionsController,
+    SalesBlocksController,
     InsurerController,
     ClaimController,
+    OwnPayablesController,
+    SupervisedPayablesController,
     *DISPUTE_CONTROLLERS,
     InsurerEventsController,
 ]

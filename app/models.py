@@ -9,6 +9,7 @@ from app.custody import models as custody_models
 from app.insurance import models as insurance_models
 from app.merchants import models as merchant_models
 from app.outbox import models as outbox_models
+from app.payables import models as payable_models
 from app.qrcodes import models as qr_models
 from app.risk import models as risk_models
 from app.supervision import models as supervision_models
@@ -23,6 +24,7 @@ __all__ = [
     "insurance_models",
     "merchant_models",
     "outbox_models",
+    "payable_models",
     "qr_models",
     "risk_models",
     "supervision_models",

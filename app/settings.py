@@ -123,6 +123,11 @@ class CardRules:
         default_factory=lambda: int(_env("PGUARD_CUSTODY_RATIO_BP", "3000"))
     )
     """Share of each sale held in custody unless a measure raises it for a merchant."""
+    payable_business_days: int = field(
+        default_factory=lambda: int(_env("PGUARD_PAYABLE_BUSINESS_DAYS", "3"))
+    )
+    """Shanghai business days a merchant has to pay the part of a refund it owes; unpaid then,
+    the part becomes a claim on its insurance policy."""
     public_base_url: str = field(
         default_factory=lambda: _env("PGUARD_PUBLIC_URL", "https://127.0.0.1:8000")
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from app.outbox.worker import DeliveryWorker
+from app.payables.worker import PayableDeadlineWorker
 from app.risk.worker import RerateWorker
 from app.supervision.worker import EscalationWorker
 
@@ -31,9 +32,10 @@ class Worker(Protocol):
 def background_workers(
     sessions: async_sessionmaker[AsyncSession], cipher: PiiCipher, *, poll: float
 ) -> list[Worker]:
-    """Re-rating, webhook delivery and dispute escalation, not yet started."""
+    """Re-rating, webhook delivery, dispute escalation and payable deadlines, not started."""
     return [
         RerateWorker(sessions, interval=poll),
         DeliveryWorker(sessions, cipher, interval=poll),
         EscalationWorker(sessions),
+        PayableDeadlineWorker(sessions),
     ]

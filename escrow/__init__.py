@@ -29,12 +29,14 @@ from escrow.ledger import (
     CompensationReceipt,
     DefaultPayoutReceipt,
     EscrowLedger,
+    PayableClaimReceipt,
+    PayablePart,
     PurchaseReceipt,
     RedemptionReceipt,
     RefundReceipt,
     SettlementReceipt,
 )
-from escrow.models import AccountKind, CardKind, CardStatus, metadata
+from escrow.models import AccountKind, CardKind, CardStatus, PayableKind, metadata
 from escrow.money import DEFAULT_CUSTODY_RATIO_BP, Split, refundable, split
 from escrow.reconcile import (
     Movement,
@@ -76,6 +78,9 @@ __all__ = [
     "NoClaimPending",
     "NotFound",
     "Pair",
+    "PayableClaimReceipt",
+    "PayableKind",
+    "PayablePart",
     "Problem",
     "PurchaseReceipt",
     "Reconciliation",

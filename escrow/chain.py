@@ -30,6 +30,22 @@ class Leg:
     ledger: str
     card_id: uuid.UUID | None
     amount: int
+    payable_seq: int | None = None
+    """The refund payable the leg is about; hashed only when set, so entries written before
+    payables existed keep their hashes."""
+
+
+def _encoded(leg: Leg) -> list[object]:
+    cells: list[object] = [
+        leg.line,
+        leg.account,
+        leg.ledger,
+        None if leg.card_id is None else str(leg.card_id),
+        leg.amount,
+    ]
+    if leg.payable_seq is not None:
+        cells.append(leg.payable_seq)
+    return cells
 
 
 def canonical_time(moment: datetime) -> str:
@@ -58,16 +74,7 @@ def entry_hash(
         "units": units,
         "key": idempotency_key,
         "at": canonical_time(created_at),
-        "legs": [
-            [
-                leg.line,
-                leg.account,
-                leg.ledger,
-                None if leg.card_id is None else str(leg.card_id),
-                leg.amount,
-            ]
-            for leg in sorted(legs, key=lambda leg: leg.line)
-        ],
+        "legs": [_encoded(leg) for leg in sorted(legs, key=lambda leg: leg.line)],
     }
     encoded = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(prev_hash + encoded).digest()

@@ -16,21 +16,31 @@ postings by :func:`escrow.verify.verify` (``pguard ledger verify``):
    cover account the sum of their insured shares. *Every posting on a per-card account names
    its card (CHECK); the balance trigger keeps account totals.*
 6. The insurer's exposure on a policy, ``-policy``, equals the sum of the insured shares of
-   open cards plus the claims pending for defaulted cards.
-7. Custody, receivables, card cover and pending claims never go negative; the policy and
-   refunds payable never go positive. *CHECK constraints on ``accounts``.*
+   open cards, plus the refund payables the merchant still owes (``payables_cover``), plus
+   the claims pending (defaulted cards, and payables past their deadline).
+7. Custody, receivables, card cover, payables cover and pending claims never go negative; the
+   policy and refunds payable never go positive. *CHECK constraints on ``accounts``.*
 8. A merchant's entries are numbered 1..n and chained by SHA-256 (``escrow.chain``).
 9. A defaulted card's consumer gets exactly the card's outstanding at default: custody paid
    at default, plus claims paid by the insurer, plus the claim still pending, equals
    ``ceil(paid * units_remaining / units_total)``. A card's pending claim never goes
    negative, so no claim is paid twice.
 
+10. Every refund reaches its consumer whole. A refund (or a dispute's compensation) creates a
+    *payable*: custody pays its share at once, the merchant owes the rest by a deadline. Each
+    leg that settles it names it (``payable_seq``), so for every payable
+    ``amount = paid by the merchant + withheld from its sales + paid by the insurer + still
+    pending``, where pending is what the consumer has not yet received; the pending part is
+    covered (``payables_cover`` while the merchant owes it, ``claims_pending`` once it is
+    claimed), so the insurer's exposure includes it. *Recomputed by ``verify``.*
+
 Compensation: the compensations decided on one card never add up to more than the price
 paid for it. *Checked by :meth:`EscrowLedger.compensate` under the book lock, from the
 postings; not recomputed by ``verify``.*
 
-A default freezes the book for good: after it only :meth:`EscrowLedger.pay_claim` (and
-replays of earlier requests) still write to it.
+A default freezes the book for good: every payable the merchant still owed is claimed with
+the cards' insured shares, and after it only :meth:`EscrowLedger.pay_claim` (and replays of
+earlier requests) still write to it.
 
 Concurrency: every operation first locks its merchant's book row (the chain head), then the
 cards whose rows it reads or changes, in ascending id order. Every write for one merchant is
@@ -82,6 +92,7 @@ from escrow.models import (
     CardKind,
     CardStatus,
     EntryKind,
+    PayableKind,
 )
 from escrow.money import (
     DEFAULT_CUSTODY_RATIO_BP,
@@ -94,7 +105,7 @@ from escrow.money import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -143,7 +154,7 @@ class RedemptionReceipt(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RefundReceipt(msgspec.Struct, frozen=True, kw_only=True):
-    """A solvent refund: custody pays its share now, the merchant owes the rest."""
+    """A solvent refund: custody pays its share now, the merchant owes the rest by a date."""
 
     merchant_id: uuid.UUID
     seq: int
@@ -151,16 +162,42 @@ class RefundReceipt(msgspec.Struct, frozen=True, kw_only=True):
     paid_from_custody: int
     owed_by_merchant: int
     card: CardBalance
+    payable_seq: int | None = None
+    """The payable the merchant owes (this entry's seq); None when it owes nothing."""
+    due_at: datetime | None = None
     replayed: bool = False
 
 
+class PayablePart(msgspec.Struct, frozen=True, kw_only=True):
+    """Part of one payable, settled or claimed."""
+
+    payable_seq: int
+    card_id: uuid.UUID
+    amount: int
+
+
 class SettlementReceipt(msgspec.Struct, frozen=True, kw_only=True):
-    """The merchant paid part or all of what it owed consumers for refunds."""
+    """The merchant paid payables it owed consumers: itself, or out of its sales proceeds."""
 
     merchant_id: uuid.UUID
     seq: int
     amount: int
+    via: str
+    """``merchant`` (it paid through the payment provider) or ``netting`` (withheld)."""
+    parts: tuple[PayablePart, ...]
+    """Oldest deadline first; ``amount`` is their sum."""
     receivable_left: int
+    """What the merchant still owes consumers, not yet claimed from its insurer."""
+    replayed: bool = False
+
+
+class PayableClaimReceipt(msgspec.Struct, frozen=True, kw_only=True):
+    """Payables past their deadline, moved to a claim on the merchant's policy."""
+
+    merchant_id: uuid.UUID
+    seq: int
+    lines: tuple[PayablePart, ...]
+    total: int
     replayed: bool = False
 
 
@@ -174,14 +211,19 @@ class CardPayout(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class CardClaim(msgspec.Struct, frozen=True, kw_only=True):
-    """One card's part of a claim payment: what the insurer paid its consumer."""
+    """One line of a claim payment: what the insurer paid a card's consumer, and for what.
+
+    ``payable_seq`` names the refund payable it pays; None for a defaulted card's insured
+    share.
+    """
 
     card_id: uuid.UUID
     amount: int
+    payable_seq: int | None = None
 
 
 class ClaimPaymentReceipt(msgspec.Struct, frozen=True, kw_only=True):
-    """The insurer paid every pending claim of a defaulted merchant, card by card."""
+    """The insurer paid claim lines (a default's, or payables past their deadline)."""
 
     merchant_id: uuid.UUID
     seq: int
@@ -189,7 +231,7 @@ class ClaimPaymentReceipt(msgspec.Struct, frozen=True, kw_only=True):
     """The insurer's payment reference, as given."""
     total: int
     cards: tuple[CardClaim, ...]
-    """In ascending card id order; ``total`` is their sum."""
+    """In ascending card id and payable order; ``total`` is their sum."""
     replayed: bool = False
 
 
@@ -204,6 +246,8 @@ class CompensationReceipt(msgspec.Struct, frozen=True, kw_only=True):
     """Everything the merchant owes consumers after this decision (refunds and compensation)."""
     card: CardBalance
     """Unchanged: the card stays open with its value."""
+    payable_seq: int | None = None
+    due_at: datetime | None = None
     replayed: bool = False
 
 
@@ -216,6 +260,10 @@ class DefaultPayoutReceipt(msgspec.Struct, frozen=True, kw_only=True):
     total_outstanding: int
     total_custody_paid: int
     total_claim: int
+    """The cards' insured shares, now claimed."""
+    payables: tuple[PayablePart, ...] = ()
+    """Refund payables the merchant still owed, claimed with the cards."""
+    total_payables: int = 0
     replayed: bool = False
 
 
@@ -228,10 +276,13 @@ ReceiptT = TypeVar(
     DefaultPayoutReceipt,
     ClaimPaymentReceipt,
     CompensationReceipt,
+    PayableClaimReceipt,
 )
 
 CLAIM_PAYMENT = EntryKind.CLAIM_PAYMENT.value
 """Operation name of :meth:`EscrowLedger.pay_claim` (idempotency records, receipts)."""
+PAYABLE_CLAIM = EntryKind.PAYABLE_CLAIM.value
+"""Operation name of :meth:`EscrowLedger.claim_payables`."""
 COMPENSATION = EntryKind.COMPENSATION.value
 """Operation name of :meth:`EscrowLedger.compensate`."""
 
@@ -248,7 +299,10 @@ class _Book:
     status: str
 
 
-Legs = list[tuple[AccountKind, uuid.UUID | None, int]]
+Legs = list[tuple[AccountKind, uuid.UUID | None, int] | tuple[AccountKind, uuid.UUID, int, int]]
+"""(account, card, amount) or (account, card, amount, payable seq)."""
+VIA = {"merchant": EntryKind.RECEIVABLE_SETTLEMENT, "netting": EntryKind.PAYABLE_NETTING}
+"""How a merchant settles payables, and the entry kind each way is written as."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -561,14 +615,15 @@ class EscrowLedger:
         card_id: uuid.UUID,
         *,
         idempotency_key: str,
+        payable_due_at: datetime,
         require_unused: bool = False,
     ) -> RefundReceipt:
         """Refund a card's whole outstanding amount while the merchant is solvent.
 
-        Custody pays its share to the consumer at once; the merchant owes the insured part,
-        a receivable until :meth:`settle_receivable` records its payment. The card closes.
-        With ``require_unused`` (a cooling-off refund) a card already used is refused, checked
-        under the card's lock so that a racing redemption cannot slip in between.
+        Custody pays its share to the consumer at once; the merchant owes the insured part as
+        a payable due at ``payable_due_at`` (the insurer keeps covering it until it is paid).
+        The card closes. With ``require_unused`` (a cooling-off refund) a card already used is
+        refused, checked under the card's lock so that a racing redemption cannot slip in.
         """
         _check_key(idempotency_key)
         params = {"card_id": card_id, "require_unused": require_unused}
@@ -584,21 +639,21 @@ class EscrowLedger:
         card = await self._lock_open_card(conn, merchant_id, card_id)
         if require_unused and card.units_remaining != card.units_total:
             raise CardUsed("the card has been used, so it is not refunded in full on request")
-        now = self._clock()
+        owed = card.insured_share
+        payable = book.seq + 1 if owed else None
+        legs: Legs = [
+            (AccountKind.CUSTODY, card_id, -card.custody_share),
+            (AccountKind.CONSUMERS, card_id, card.custody_share),
+        ]
+        if payable is not None:
+            legs += [
+                (AccountKind.CARDS_COVER, card_id, -owed),
+                (AccountKind.PAYABLES_COVER, card_id, owed, payable),
+                (AccountKind.MERCHANT_RECEIVABLE, card_id, owed, payable),
+                (AccountKind.REFUNDS_PAYABLE, card_id, -owed, payable),
+            ]
         entry = self._entry(
-            book,
-            EntryKind.REFUND,
-            idempotency_key,
-            [
-                (AccountKind.CUSTODY, card_id, -card.custody_share),
-                (AccountKind.CONSUMERS, card_id, card.custody_share),
-                (AccountKind.MERCHANT_RECEIVABLE, card_id, card.insured_share),
-                (AccountKind.REFUNDS_PAYABLE, card_id, -card.insured_share),
-                (AccountKind.CARDS_COVER, card_id, -card.insured_share),
-                (AccountKind.POLICY, card_id, card.insured_share),
-            ],
-            now=now,
-            card_id=card_id,
+            book, EntryKind.REFUND, idempotency_key, legs, now=self._clock(), card_id=card_id
         )
         after = msgspec.structs.replace(
             card, status=CardStatus.REFUNDED, outstanding=0, custody_share=0, insured_share=0
@@ -609,50 +664,114 @@ class EscrowLedger:
             seq=entry.seq,
             refunded=card.outstanding,
             paid_from_custody=card.custody_share,
-            owed_by_merchant=card.insured_share,
+            owed_by_merchant=owed,
             card=after,
+            payable_seq=payable,
+            due_at=payable_due_at if payable else None,
         )
-        return await self._write(conn, entry, params, receipt)
+        written = await self._write(conn, entry, params, receipt)
+        if payable is not None:
+            await self._add_payable(
+                conn, entry, card_id, PayableKind.REFUND, owed, card.custody_share, payable_due_at
+            )
+        return written
 
-    async def settle_receivable(
-        self, merchant_id: uuid.UUID, *, amount: int, idempotency_key: str
+    async def settle_payables(
+        self, merchant_id: uuid.UUID, *, amount: int, via: str, idempotency_key: str
     ) -> SettlementReceipt:
-        """Record that the merchant paid ``amount`` fen of the refunds it owes consumers."""
+        """Record the merchant paying ``amount`` fen of the payables it owes consumers.
+
+        ``via`` says how: ``merchant`` (it paid through the payment provider) or ``netting``
+        (withheld from its sales proceeds). The payables with the earliest deadline are paid
+        first; a payable already claimed from the insurer is the insurer's to pay.
+        """
         check_positive(amount, "the amount settled")
         _check_key(idempotency_key)
-        params = {"amount": amount}
+        kind = VIA.get(via)
+        if kind is None:
+            raise InvalidRequest(f"a payable is settled via merchant or netting, not {via!r}")
+        params = {"amount": amount, "via": via}
         conn = await self._conn()
         book = await self._lock_book(conn, merchant_id)
         replay = await self._replay(
-            conn,
-            merchant_id,
-            idempotency_key,
-            EntryKind.RECEIVABLE_SETTLEMENT,
-            params,
-            SettlementReceipt,
+            conn, merchant_id, idempotency_key, kind, params, SettlementReceipt
         )
         if replay is not None:
             return replay
         _require_open(book)
 
-        owed = (await self.balances(merchant_id))[AccountKind.MERCHANT_RECEIVABLE]
+        owing = (await conn.execute(sql.OWED_PAYABLES, {"merchant_id": merchant_id})).all()
+        owed = sum(int(row.owed) for row in owing)
         if amount > owed:
             raise InsufficientBalance(f"the merchant owes {owed} fen; {amount} cannot be settled")
-        now = self._clock()
-        entry = self._entry(
-            book,
-            EntryKind.RECEIVABLE_SETTLEMENT,
-            idempotency_key,
-            [
-                (AccountKind.MERCHANT, None, -amount),
-                (AccountKind.CONSUMERS, None, amount),
-                (AccountKind.MERCHANT_RECEIVABLE, None, -amount),
-                (AccountKind.REFUNDS_PAYABLE, None, amount),
-            ],
-            now=now,
-        )
+        parts: list[PayablePart] = []
+        left = amount
+        for row in owing:
+            if left == 0:
+                break
+            paying = min(left, int(row.owed))
+            parts.append(PayablePart(payable_seq=row.seq, card_id=row.card_id, amount=paying))
+            left -= paying
+        legs: Legs = []
+        for part in parts:
+            card, payable, fen = part.card_id, part.payable_seq, part.amount
+            legs += [
+                (AccountKind.MERCHANT, card, -fen, payable),
+                (AccountKind.CONSUMERS, card, fen, payable),
+                (AccountKind.MERCHANT_RECEIVABLE, card, -fen, payable),
+                (AccountKind.REFUNDS_PAYABLE, card, fen, payable),
+                (AccountKind.PAYABLES_COVER, card, -fen, payable),
+                (AccountKind.POLICY, card, fen, payable),
+            ]
+        entry = self._entry(book, kind, idempotency_key, legs, now=self._clock())
         receipt = SettlementReceipt(
-            merchant_id=merchant_id, seq=entry.seq, amount=amount, receivable_left=owed - amount
+            merchant_id=merchant_id,
+            seq=entry.seq,
+            amount=amount,
+            via=via,
+            parts=tuple(parts),
+            receivable_left=owed - amount,
+        )
+        return await self._write(conn, entry, params, receipt)
+
+    async def owed(self, merchant_id: uuid.UUID) -> int:
+        """What the merchant owes consumers and may still pay itself (not yet claimed)."""
+        return (await self.balances(merchant_id))[AccountKind.PAYABLES_COVER]
+
+    async def claim_payables(
+        self, merchant_id: uuid.UUID, *, due_by: datetime, idempotency_key: str
+    ) -> PayableClaimReceipt:
+        """Move every payable due by ``due_by`` and still unpaid to a claim on the policy.
+
+        The insured part was covered all along: from now on the insurer pays it
+        (:meth:`pay_claim`), and the merchant can no longer settle it itself.
+        """
+        _check_key(idempotency_key)
+        params = {"due_by": due_by.isoformat()}
+        conn = await self._conn()
+        book = await self._lock_book(conn, merchant_id)
+        replay = await self._replay(
+            conn, merchant_id, idempotency_key, PAYABLE_CLAIM, params, PayableClaimReceipt
+        )
+        if replay is not None:
+            return replay
+        _require_open(book)
+        owing = (await conn.execute(sql.OWED_PAYABLES, {"merchant_id": merchant_id})).all()
+        lines = tuple(
+            PayablePart(payable_seq=row.seq, card_id=row.card_id, amount=int(row.owed))
+            for row in owing
+            if row.due_at <= due_by
+        )
+        if not lines:
+            raise NoClaimPending("no refund payable of this merchant is past its deadline")
+        entry = self._entry(
+            book, PAYABLE_CLAIM, idempotency_key, _claim_legs(lines), now=self._clock()
+        )
+        receipt = PayableClaimReceipt(
+            merchant_id=merchant_id,
+            seq=entry.seq,
+            lines=lines,
+            total=sum(line.amount for line in lines),
         )
         return await self._write(conn, entry, params, receipt)
 
@@ -662,7 +781,8 @@ class EscrowLedger:
         """Freeze the book and pay every open card its ``outstanding``, to the fen.
 
         Custody pays each card's custody share to its consumer now; each insured share moves
-        to pending claims, the per-card breakdown of the insurance claim.
+        to pending claims, the per-card breakdown of the insurance claim, and so does every
+        payable the merchant still owed: a defaulted merchant will pay none of them.
         """
         _check_key(idempotency_key)
         params: dict[str, Any] = {}
@@ -680,8 +800,12 @@ class EscrowLedger:
             return replay
         _require_open(book)
         cards = await conn.execute(sql.LOCK_OPEN_CARDS, {"merchant_id": merchant_id})
+        owing = (await conn.execute(sql.OWED_PAYABLES, {"merchant_id": merchant_id})).all()
+        payables = tuple(
+            PayablePart(payable_seq=row.seq, card_id=row.card_id, amount=row.owed) for row in owing
+        )
         payouts: list[CardPayout] = []
-        legs: Legs = []
+        legs: Legs = _claim_legs(payables)
         for card in cards:
             payouts.append(
                 CardPayout(
@@ -708,23 +832,32 @@ class EscrowLedger:
             total_outstanding=sum(p.outstanding for p in payouts),
             total_custody_paid=sum(p.custody_paid for p in payouts),
             total_claim=sum(p.claim_amount for p in payouts),
+            payables=payables,
+            total_payables=sum(p.amount for p in payables),
         )
         return await self._write(conn, entry, params, receipt)
 
     async def pay_claim(
-        self, merchant_id: uuid.UUID, *, reference: str, idempotency_key: str
+        self,
+        merchant_id: uuid.UUID,
+        *,
+        reference: str,
+        idempotency_key: str,
+        lines: Sequence[CardClaim] | None = None,
     ) -> ClaimPaymentReceipt:
-        """Record the insurer paying every pending claim of a defaulted merchant to consumers.
+        """Record the insurer paying claim lines to consumers, in one entry.
 
-        The second half of a default: :meth:`default_payout` paid each card's custody share
-        and moved its insured share to pending claims; here the insurer pays those to the
-        consumers, card by card, in one entry. The only new write a frozen book takes. A book
-        with nothing pending (no default declared, or the claim already paid) is refused with
-        :class:`~escrow.errors.NoClaimPending`.
+        A line pays a defaulted card's insured share (no ``payable_seq``) or a payable that
+        went past its deadline (the merchant's debt to that consumer is then paid). Without
+        ``lines``, every claim pending on the book is paid. A line asking for more than is
+        pending, or a book with nothing pending, is refused with
+        :class:`~escrow.errors.NoClaimPending`. The only new write a frozen book takes.
         """
         _check_reference(reference)
         _check_key(idempotency_key)
-        params = {"reference": reference}
+        params: dict[str, Any] = {"reference": reference}
+        if lines is not None:
+            params["lines"] = [[str(c.card_id), c.payable_seq, c.amount] for c in lines]
         conn = await self._conn()
         book = await self._lock_book(conn, merchant_id)
         replay = await self._replay(
@@ -732,26 +865,54 @@ class EscrowLedger:
         )
         if replay is not None:
             return replay
-        if book.status != BookStatus.DEFAULTED:
-            raise NoClaimPending(
-                "no default has been declared for this merchant, so there is no claim to pay"
-            )
-        # The book lock serialises this against any other write; defaulted cards never change,
-        # so their rows need no lock of their own.
-        pending = (await conn.execute(sql.PENDING_CLAIMS, {"merchant_id": merchant_id})).all()
-        if not pending:
-            raise NoClaimPending(
-                "this merchant's insurance claim has already been paid; nothing is pending"
-            )
-        claims = tuple(CardClaim(card_id=row.card_id, amount=row.pending) for row in pending)
+        # The book lock serialises this against every other write to the claims.
+        pending = {
+            (row.card_id, row.payable_seq): int(row.pending)
+            for row in await conn.execute(sql.PENDING_CLAIMS, {"merchant_id": merchant_id})
+        }
+        if lines is None:
+            if not pending and book.status == BookStatus.DEFAULTED:
+                raise NoClaimPending(
+                    "this merchant's insurance claim has already been paid; nothing is pending"
+                )
+            if not pending:
+                raise NoClaimPending(
+                    "no default has been declared for this merchant and no refund payable went"
+                    " past its deadline, so there is no claim to pay"
+                )
+            lines = [
+                CardClaim(card_id=card, payable_seq=payable, amount=fen)
+                for (card, payable), fen in pending.items()
+            ]
+        claims = tuple(sorted(lines, key=lambda c: (str(c.card_id), c.payable_seq or 0)))
+        for claim in claims:
+            check_positive(claim.amount, "a claim line")
+            held = pending.get((claim.card_id, claim.payable_seq), 0)
+            if claim.amount > held:
+                raise NoClaimPending(
+                    f"card {claim.card_id} has {held} fen of this claim pending; a line of"
+                    f" {claim.amount} fen cannot be paid"
+                )
+            pending[claim.card_id, claim.payable_seq] = held - claim.amount
         legs: Legs = []
         for claim in claims:
-            legs += [
-                (AccountKind.INSURER, claim.card_id, -claim.amount),
-                (AccountKind.CONSUMERS, claim.card_id, claim.amount),
-                (AccountKind.CLAIMS_PENDING, claim.card_id, -claim.amount),
-                (AccountKind.POLICY, claim.card_id, claim.amount),
-            ]
+            card, fen, payable = claim.card_id, claim.amount, claim.payable_seq
+            if payable is None:
+                legs += [
+                    (AccountKind.INSURER, card, -fen),
+                    (AccountKind.CONSUMERS, card, fen),
+                    (AccountKind.CLAIMS_PENDING, card, -fen),
+                    (AccountKind.POLICY, card, fen),
+                ]
+            else:
+                legs += [
+                    (AccountKind.INSURER, card, -fen, payable),
+                    (AccountKind.CONSUMERS, card, fen, payable),
+                    (AccountKind.CLAIMS_PENDING, card, -fen, payable),
+                    (AccountKind.POLICY, card, fen, payable),
+                    (AccountKind.MERCHANT_RECEIVABLE, card, -fen, payable),
+                    (AccountKind.REFUNDS_PAYABLE, card, fen, payable),
+                ]
         entry = self._entry(book, CLAIM_PAYMENT, idempotency_key, legs, now=self._clock())
         receipt = ClaimPaymentReceipt(
             merchant_id=merchant_id,
@@ -763,13 +924,20 @@ class EscrowLedger:
         return await self._write(conn, entry, params, receipt)
 
     async def compensate(
-        self, merchant_id: uuid.UUID, card_id: uuid.UUID, *, amount: int, idempotency_key: str
+        self,
+        merchant_id: uuid.UUID,
+        card_id: uuid.UUID,
+        *,
+        amount: int,
+        idempotency_key: str,
+        payable_due_at: datetime,
     ) -> CompensationReceipt:
         """Book a regulator's decision that the merchant pays a consumer ``amount`` fen.
 
         A partial decision in a dispute: the card stays open and keeps its value, and the
-        merchant owes the compensation as it owes a refund's insured part (a receivable that
-        :meth:`settle_receivable` clears), so the debt shows in its settlement. The amount is
+        merchant owes the compensation as a payable due at ``payable_due_at``, as it owes a
+        refund's insured part; the performance bond covers it until it is paid (the policy's
+        exposure grows by it), so the debt shows in its settlement. The amount is
         capped at the card's price, and so is the sum of every compensation decided on the
         card (:class:`~escrow.errors.CompensationOverPrice` names what is left): a decision
         above it is a mistake to catch, not to book. A refunded card is closed and takes none.
@@ -802,13 +970,16 @@ class EscrowLedger:
                 f" paid for it, so at most {left} fen more can be decided; {amount} is too much"
             )
         owed = (await self.balances(merchant_id))[AccountKind.MERCHANT_RECEIVABLE]
+        payable = book.seq + 1
         entry = self._entry(
             book,
             COMPENSATION,
             idempotency_key,
             [
-                (AccountKind.MERCHANT_RECEIVABLE, card_id, amount),
-                (AccountKind.REFUNDS_PAYABLE, card_id, -amount),
+                (AccountKind.MERCHANT_RECEIVABLE, card_id, amount, payable),
+                (AccountKind.REFUNDS_PAYABLE, card_id, -amount, payable),
+                (AccountKind.POLICY, card_id, -amount, payable),
+                (AccountKind.PAYABLES_COVER, card_id, amount, payable),
             ],
             now=self._clock(),
             card_id=card_id,
@@ -820,8 +991,14 @@ class EscrowLedger:
             amount=amount,
             receivable=owed + amount,
             card=card,
+            payable_seq=payable,
+            due_at=payable_due_at,
         )
-        return await self._write(conn, entry, params, receipt)
+        written = await self._write(conn, entry, params, receipt)
+        await self._add_payable(
+            conn, entry, card_id, PayableKind.COMPENSATION, amount, 0, payable_due_at
+        )
+        return written
 
     # -- internals -----------------------------------------------------------------------
 
@@ -843,6 +1020,30 @@ class EscrowLedger:
         if card.status != CardStatus.OPEN:
             raise CardNotOpen(f"card {card_id} is {card.status} and can no longer be used")
         return card
+
+    async def _add_payable(
+        self,
+        conn: AsyncConnection,
+        entry: _Entry,
+        card_id: uuid.UUID,
+        kind: PayableKind,
+        amount: int,
+        custody_paid: int,
+        due_at: datetime,
+    ) -> None:
+        """Record the payable the entry just written created (its legs name it already)."""
+        await conn.execute(
+            sql.INSERT_PAYABLE,
+            {
+                "merchant_id": entry.book.merchant_id,
+                "seq": entry.seq,
+                "card_id": card_id,
+                "kind": kind.value,
+                "amount": amount,
+                "custody_paid": custody_paid,
+                "due_at": due_at,
+            },
+        )
 
     async def _store_card(self, conn: AsyncConnection, card: CardBalance) -> None:
         await conn.execute(
@@ -873,10 +1074,15 @@ class EscrowLedger:
         kind = JOURNAL_KIND_OF[operation]
         seq = book.seq + 1
         chained = [
-            Leg(line, account.value, LEDGER_OF[account].value, leg_card, amount)
-            for line, (account, leg_card, amount) in enumerate(
-                (leg for leg in legs if leg[2] != 0), start=1
+            Leg(
+                line,
+                leg[0].value,
+                LEDGER_OF[leg[0]].value,
+                leg[1],
+                leg[2],
+                leg[3] if len(leg) == 4 else None,  # noqa: PLR2004 - a payable's leg
             )
+            for line, leg in enumerate((leg for leg in legs if leg[2] != 0), start=1)
         ]
         digest = entry_hash(
             book.head_hash,
@@ -933,6 +1139,7 @@ class EscrowLedger:
                 "ledger": leg.ledger,
                 "card_id": leg.card_id,
                 "amount": leg.amount,
+                "payable_seq": leg.payable_seq,
             }
             for leg in entry.legs
         ]
@@ -965,6 +1172,17 @@ class EscrowLedger:
             chunk = rest[start : start + sql.MAX_ROWS_PER_INSERT]
             await conn.execute(sql.insert_postings(len(chunk)), sql.postings_params(chunk))
         return receipt
+
+
+def _claim_legs(parts: Sequence[PayablePart]) -> Legs:
+    """Legs moving payables the merchant did not pay to claims on its policy."""
+    legs: Legs = []
+    for part in parts:
+        legs += [
+            (AccountKind.PAYABLES_COVER, part.card_id, -part.amount, part.payable_seq),
+            (AccountKind.CLAIMS_PENDING, part.card_id, part.amount, part.payable_seq),
+        ]
+    return legs
 
 
 def _card_kind(kind: object) -> CardKind:

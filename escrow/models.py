@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -71,7 +72,11 @@ class AccountKind(enum.StrEnum):
     CARDS_COVER = "cards_cover"
     """Cover ledger: insured share of each open card; never negative."""
     CLAIMS_PENDING = "claims_pending"
-    """Cover ledger: insured shares of defaulted cards awaiting the insurer; never negative."""
+    """Cover ledger: claims awaiting the insurer, per card (a defaulted card's insured share,
+    or a refund payable the merchant did not pay in time); never negative."""
+    PAYABLES_COVER = "payables_cover"
+    """Cover ledger: refund payables the merchant still owes, per card and payable, which the
+    insurer covers until they are paid; never negative."""
 
 
 LEDGER_OF: dict[AccountKind, Ledger] = {
@@ -84,9 +89,15 @@ LEDGER_OF: dict[AccountKind, Ledger] = {
     AccountKind.POLICY: Ledger.COVER,
     AccountKind.CARDS_COVER: Ledger.COVER,
     AccountKind.CLAIMS_PENDING: Ledger.COVER,
+    AccountKind.PAYABLES_COVER: Ledger.COVER,
 }
 
-PER_CARD_ACCOUNTS = (AccountKind.CUSTODY, AccountKind.CARDS_COVER, AccountKind.CLAIMS_PENDING)
+PER_CARD_ACCOUNTS = (
+    AccountKind.CUSTODY,
+    AccountKind.CARDS_COVER,
+    AccountKind.CLAIMS_PENDING,
+    AccountKind.PAYABLES_COVER,
+)
 """Accounts whose every posting names a card, so per-card balances can be recomputed."""
 
 
@@ -122,6 +133,19 @@ class EntryKind(enum.StrEnum):
     DEFAULT_PAYOUT = "default_payout"
     CLAIM_PAYMENT = "claim_payment"
     COMPENSATION = "compensation"
+    PAYABLE_NETTING = "payable_netting"
+    """Refund payables paid out of the merchant's next sales proceeds."""
+    PAYABLE_CLAIM = "payable_claim"
+    """Refund payables past their deadline, moved to a claim on the merchant's policy."""
+
+
+class PayableKind(enum.StrEnum):
+    """What the merchant owes a consumer for."""
+
+    REFUND = "refund"
+    """The insured part of a refunded card."""
+    COMPENSATION = "compensation"
+    """A regulator's decision in a dispute."""
 
 
 def _in(column: str, values: type[enum.StrEnum]) -> str:
@@ -155,8 +179,8 @@ class Account(Base):
         CheckConstraint(_in("kind", AccountKind), name="kind"),
         CheckConstraint(_in("ledger", Ledger), name="ledger"),
         CheckConstraint(
-            "kind NOT IN ('custody', 'merchant_receivable', 'cards_cover', 'claims_pending')"
-            " OR balance >= 0",
+            "kind NOT IN ('custody', 'merchant_receivable', 'cards_cover', 'claims_pending',"
+            " 'payables_cover') OR balance >= 0",
             name="non_negative",
         ),
         CheckConstraint(
@@ -244,11 +268,28 @@ class Posting(Base):
             ["accounts.merchant_id", "accounts.kind", "accounts.ledger"],
         ),
         ForeignKeyConstraint(["merchant_id", "card_id"], ["cards.merchant_id", "cards.id"]),
+        ForeignKeyConstraint(
+            ["merchant_id", "payable_seq"],
+            ["payables.merchant_id", "payables.seq"],
+            deferrable=True,
+            initially="DEFERRED",
+        ),
         Index("ix_postings_card", "merchant_id", "card_id"),
+        Index(
+            "ix_postings_payable",
+            "merchant_id",
+            "payable_seq",
+            postgresql_where=text("payable_seq IS NOT NULL"),
+        ),
         CheckConstraint("amount <> 0", name="amount_non_zero"),
         CheckConstraint(
-            "account NOT IN ('custody', 'cards_cover', 'claims_pending') OR card_id IS NOT NULL",
+            "account NOT IN ('custody', 'cards_cover', 'claims_pending', 'payables_cover')"
+            " OR card_id IS NOT NULL",
             name="per_card_accounts_name_card",
+        ),
+        CheckConstraint(
+            "account <> 'payables_cover' OR payable_seq IS NOT NULL",
+            name="payables_cover_names_payable",
         ),
     )
 
@@ -259,6 +300,37 @@ class Posting(Base):
     ledger: Mapped[str] = mapped_column(String(8))
     card_id: Mapped[uuid.UUID | None]
     amount: Mapped[int] = mapped_column(BigInteger)
+    payable_seq: Mapped[int | None] = mapped_column(BigInteger)
+    """The refund payable this leg creates, settles or claims (its creating entry's seq)."""
+
+
+class Payable(Base):
+    """What a merchant owes one consumer after a refund or a dispute decision, and by when.
+
+    Written with the entry that creates it (keyed by that entry's ``seq``) and never changed:
+    what has been paid, and by whom, is read from the postings that name it.
+    """
+
+    __tablename__ = "payables"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["merchant_id", "seq"], ["journal_entries.merchant_id", "journal_entries.seq"]
+        ),
+        ForeignKeyConstraint(["merchant_id", "card_id"], ["cards.merchant_id", "cards.id"]),
+        CheckConstraint(_in("kind", PayableKind), name="kind"),
+        CheckConstraint("amount > 0", name="amount"),
+        Index("ix_payables_due", "due_at"),
+    )
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    card_id: Mapped[uuid.UUID]
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    custody_paid: Mapped[int] = mapped_column(BigInteger)
+    """What custody paid the consumer at once in the same refund (0 for a compensation)."""
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    """The merchant's deadline; unpaid then, the payable becomes a claim on its policy."""
 
 
 class IdempotencyRecord(Base):

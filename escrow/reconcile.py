@@ -113,10 +113,16 @@ class Reconciliation:
     """Per merchant, fen expected in custody but not on its accounts; only where positive."""
     unknown_accounts: tuple[str, ...] = ()
     """Statement accounts that belong to no merchant: map them or ask the bank."""
+    not_on_statement: tuple[uuid.UUID, ...] = ()
+    """Merchants with movements expected of which the statement says nothing (no line on their
+    accounts, none quoting their references): not judged by it (no shortfall, no missing
+    movement), only named so that their statement is asked for."""
+    unlisted: tuple[Movement, ...] = ()
+    """The movements of those merchants, which this statement neither confirms nor denies."""
 
     @property
     def ok(self) -> bool:
-        """True when the statement and the ledger agree on every movement."""
+        """True when the statement and the ledger agree on every movement it can judge."""
         return not (self.missing or self.unexpected or self.mismatched or self.shortfall)
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,6 +135,8 @@ class Reconciliation:
             "mismatched": [pair.to_dict() for pair in self.mismatched],
             "shortfall": {str(merchant): fen for merchant, fen in self.shortfall.items()},
             "unknown_accounts": list(self.unknown_accounts),
+            "not_on_statement": [str(merchant) for merchant in self.not_on_statement],
+            "unlisted": [movement.to_dict() for movement in self.unlisted],
         }
 
 
@@ -279,10 +287,15 @@ def reconcile(
 ) -> Reconciliation:
     """Match statement lines to expected movements by reference.
 
-    A line matches when its reference, amount and merchant (``account_of`` maps custody
-    account numbers to merchants) are the expected ones; a line with an expected reference
-    but another amount or another merchant's account is mismatched; a line on an unknown
-    account, or whose reference nothing expects, is unexpected; an expected movement that no
+    A statement judges only the merchants it speaks to: those with a line on one of their
+    custody accounts, or a line quoting one of their movements' references. The others are
+    not judged (their movements are ``unlisted``, the merchants named in
+    ``not_on_statement``), so a partial statement cannot make every other merchant look short.
+    For the merchants it judges: a line matches when its reference, amount and merchant
+    (``account_of`` maps custody account numbers to merchants) are the expected ones; a line
+    with an expected reference but another amount or another merchant's account is
+    mismatched; a line on an unknown account, or whose reference nothing expects, is
+    unexpected; an expected movement that no
     line carries is missing. Exact matches are paired first, so a duplicate or wrong line
     cannot take a correct line's place. A merchant's shortfall is what it expected minus what
     arrived on its own custody accounts on lines matched or mismatched to its movements (a
@@ -290,6 +303,13 @@ def reconcile(
     merchant's custody); only positive shortfalls are reported. The result does not depend
     on the order of the inputs.
     """
+    quoted = {line.reference for line in lines}
+    listed = {account_of[line.account] for line in lines if line.account in account_of}
+    listed |= {m.merchant_id for m in expected if m.reference in quoted}
+    unlisted = tuple(
+        sorted((m for m in expected if m.merchant_id not in listed), key=_movement_order)
+    )
+    expected = [m for m in expected if m.merchant_id in listed]
     pending: dict[str, list[Movement]] = {}
     for movement in sorted(expected, key=_movement_order):
         pending.setdefault(movement.reference, []).append(movement)
@@ -338,6 +358,8 @@ def reconcile(
         mismatched=tuple(mismatched),
         shortfall={m: fen for m, fen in sorted(totals.items(), key=_by_merchant) if fen > 0},
         unknown_accounts=tuple(sorted({line.account for line in lines} - set(account_of))),
+        not_on_statement=tuple(sorted({m.merchant_id for m in unlisted}, key=str)),
+        unlisted=unlisted,
     )
 
 

@@ -30,6 +30,7 @@ from escrow.models import (
     IdempotencyRecord,
     JournalEntry,
     MerchantBook,
+    Payable,
     Posting,
 )
 
@@ -42,6 +43,7 @@ CARDS: Table = Card.__table__  # type: ignore[assignment]
 ENTRIES: Table = JournalEntry.__table__  # type: ignore[assignment]
 POSTINGS: Table = Posting.__table__  # type: ignore[assignment]
 KEYS: Table = IdempotencyRecord.__table__  # type: ignore[assignment]
+PAYABLES: Table = Payable.__table__  # type: ignore[assignment]
 
 LOCK_BOOK = (
     select(BOOKS.c.seq, BOOKS.c.head_hash, BOOKS.c.status)
@@ -103,16 +105,31 @@ FREEZE_BOOK = (
 
 _PENDING = cast(func.sum(POSTINGS.c.amount), BigInteger)
 PENDING_CLAIMS = (
-    select(POSTINGS.c.card_id, _PENDING.label("pending"))
+    select(POSTINGS.c.card_id, POSTINGS.c.payable_seq, _PENDING.label("pending"))
     .where(
         POSTINGS.c.merchant_id == bindparam("merchant_id"),
         POSTINGS.c.account == "claims_pending",
     )
-    .group_by(POSTINGS.c.card_id)
+    .group_by(POSTINGS.c.card_id, POSTINGS.c.payable_seq)
     .having(_PENDING > 0)
-    .order_by(POSTINGS.c.card_id)
+    .order_by(POSTINGS.c.card_id, POSTINGS.c.payable_seq)
 )
-"""Each defaulted card's claim still unpaid, recomputed from the postings (the truth)."""
+"""Each claim line still unpaid (a defaulted card's, or a payable's), from the postings."""
+
+OWED_PAYABLES = text("""
+    SELECT y.seq, y.card_id, y.due_at, sum(p.amount)::bigint AS owed
+      FROM payables y
+      JOIN postings p ON p.merchant_id = y.merchant_id AND p.payable_seq = y.seq
+                     AND p.account = 'payables_cover'
+     WHERE y.merchant_id = :merchant_id
+     GROUP BY y.seq, y.card_id, y.due_at
+    HAVING sum(p.amount) > 0
+     ORDER BY y.due_at, y.seq
+""")
+"""The payables the merchant still owes and may pay itself (not yet claimed), oldest deadline
+first, each with what is left of it: the cover it still holds, from the postings."""
+
+INSERT_PAYABLE = insert(PAYABLES)
 
 COMPENSATED = select(func.coalesce(_PENDING, 0)).where(
     POSTINGS.c.merchant_id == bindparam("merchant_id"),
@@ -128,7 +145,16 @@ BALANCES = select(ACCOUNTS.c.kind, ACCOUNTS.c.balance).where(
     ACCOUNTS.c.merchant_id == bindparam("merchant_id")
 )
 
-POSTING_COLUMNS = ("merchant_id", "seq", "line", "account", "ledger", "card_id", "amount")
+POSTING_COLUMNS = (
+    "merchant_id",
+    "seq",
+    "line",
+    "account",
+    "ledger",
+    "card_id",
+    "amount",
+    "payable_seq",
+)
 MAX_ROWS_PER_INSERT = 1_000
 """Keeps one statement's parameters well under PostgreSQL's 65,535."""
 

@@ -47,6 +47,11 @@ class VerifyReport:
     merchants: int = 0
     entries: int = 0
     cards: int = 0
+    payables: int = 0
+    settled: dict[str, int] = field(default_factory=dict)
+    """Fen of payables that reached consumers, per way: merchant, netting, insurer."""
+    pending: int = 0
+    """Fen of payables not yet with their consumers (owed by merchants, or claimed)."""
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -65,7 +70,8 @@ _ENTRIES = text("""
     SELECT e.merchant_id, e.seq, e.kind, e.card_id, e.units, e.idempotency_key, e.created_at,
            e.prev_hash, e.hash,
            coalesce(
-             json_agg(json_build_array(p.line, p.account, p.ledger, p.card_id, p.amount)
+             json_agg(json_build_array(p.line, p.account, p.ledger, p.card_id, p.amount,
+                                       p.payable_seq)
                       ORDER BY p.line) FILTER (WHERE p.line IS NOT NULL),
              '[]') AS legs
       FROM journal_entries e
@@ -94,8 +100,10 @@ _CARDS = text("""
       SELECT merchant_id, card_id,
              sum(amount) FILTER (WHERE account = 'custody') AS custody,
              sum(amount) FILTER (WHERE account = 'cards_cover') AS cover,
-             sum(amount) FILTER (WHERE account = 'claims_pending') AS claims,
-             sum(amount) FILTER (WHERE account = 'consumers') AS consumers
+             sum(amount) FILTER (WHERE account = 'claims_pending' AND payable_seq IS NULL)
+               AS claims,
+             sum(amount) FILTER (WHERE account = 'consumers' AND payable_seq IS NULL)
+               AS consumers
         FROM postings
        WHERE card_id IS NOT NULL AND (merchant_id = ANY(:merchants) OR :everyone)
        GROUP BY merchant_id, card_id
@@ -125,10 +133,39 @@ _EXPOSURE = text("""
            (SELECT -balance FROM accounts WHERE merchant_id = b.merchant_id AND kind = 'policy')
              AS exposure,
            (SELECT coalesce(sum(insured_share), 0) FROM cards WHERE merchant_id = b.merchant_id)
-             + (SELECT balance FROM accounts
-                 WHERE merchant_id = b.merchant_id AND kind = 'claims_pending') AS covered
+             + (SELECT sum(balance) FROM accounts
+                 WHERE merchant_id = b.merchant_id AND kind IN ('claims_pending', 'payables_cover'))
+             AS covered
       FROM merchant_books b
      WHERE b.merchant_id = ANY(:merchants) OR :everyone
+""")
+
+
+_PAYABLES = text("""
+    SELECT y.merchant_id, y.seq, y.card_id, y.amount, y.custody_paid,
+           coalesce(sum(p.amount) FILTER (WHERE p.account = 'merchant_receivable'
+                                            AND p.seq = y.seq), 0) AS created,
+           coalesce(sum(p.amount) FILTER (WHERE p.account = 'merchant_receivable'), 0)
+             AS receivable,
+           -coalesce(sum(p.amount) FILTER (WHERE p.account = 'refunds_payable'), 0) AS pending,
+           coalesce(sum(p.amount) FILTER (WHERE p.account = 'payables_cover'), 0) AS covered,
+           coalesce(sum(p.amount) FILTER (WHERE p.account = 'claims_pending'), 0) AS claimed,
+           coalesce(sum(p.amount) FILTER (WHERE p.account = 'consumers'), 0) AS received,
+           coalesce(sum(p.amount) FILTER (WHERE p.account = 'consumers'
+                                            AND e.kind = 'receivable_settlement'), 0)
+             AS by_merchant,
+           coalesce(sum(p.amount) FILTER (WHERE p.account = 'consumers'
+                                            AND e.kind = 'payable_netting'), 0) AS netted,
+           coalesce(sum(p.amount) FILTER (WHERE p.account = 'consumers'
+                                            AND e.kind = 'claim_payment'), 0) AS by_insurer,
+           (SELECT coalesce(sum(c.amount), 0) FROM postings c
+             WHERE c.merchant_id = y.merchant_id AND c.seq = y.seq AND c.card_id = y.card_id
+               AND c.account = 'consumers' AND c.payable_seq IS NULL) AS custody
+      FROM payables y
+      LEFT JOIN postings p ON p.merchant_id = y.merchant_id AND p.payable_seq = y.seq
+      LEFT JOIN journal_entries e ON e.merchant_id = p.merchant_id AND e.seq = p.seq
+     WHERE y.merchant_id = ANY(:merchants) OR :everyone
+     GROUP BY y.merchant_id, y.seq, y.card_id, y.amount, y.custody_paid
 """)
 
 
@@ -166,6 +203,9 @@ async def verify(
     for row in await session.execute(_CARDS, scope):
         report.cards += 1
         _check_card(row, report)
+    for row in await session.execute(_PAYABLES, scope):
+        report.payables += 1
+        _check_payable(row, report)
     for row in await session.execute(_EXPOSURE, scope):
         if row.custody != row.cards_custody:
             report.problems.append(
@@ -208,8 +248,8 @@ async def _check_chains(
                 Problem(merchant_id, row.seq, "does not link to the hash of the entry before it")
             )
         legs = [
-            Leg(line, account, ledger, None if card is None else uuid.UUID(card), amount)
-            for line, account, ledger, card, amount in row.legs
+            Leg(line, account, ledger, None if card is None else uuid.UUID(card), amount, payable)
+            for line, account, ledger, card, amount, payable in row.legs
         ]
         recomputed = entry_hash(
             stored_prev,
@@ -234,6 +274,37 @@ async def _check_chains(
                 )
         heads[merchant_id] = (row.seq, stored_hash)
     return heads
+
+
+def _check_payable(y: Any, report: VerifyReport) -> None:  # noqa: ANN401 - a Row of _PAYABLES
+    """Every refund reaches its consumer whole.
+
+    Custody paid its share at once, and the payable's ``amount = paid by the merchant +
+    withheld from its sales + paid by the insurer + still pending``.
+    """
+    ways = (("merchant", y.by_merchant), ("netting", y.netted), ("insurer", y.by_insurer))
+    for way, fen in ways:
+        report.settled[way] = report.settled.get(way, 0) + int(fen)
+    report.pending += int(y.pending)
+    found: list[str] = []
+    if y.created != y.amount:
+        found.append(f"it is recorded as {y.amount} fen but its entry made it {y.created}")
+    if y.custody != y.custody_paid:
+        found.append(f"custody paid {y.custody} fen at once, the payable says {y.custody_paid}")
+    if y.received != y.by_merchant + y.netted + y.by_insurer:
+        found.append(f"its consumer got {y.received} fen, not all by a way a payable is paid")
+    if y.pending != y.amount - y.received:
+        found.append(
+            f"{y.amount} fen owed, {y.received} paid, but {y.pending} still pending"
+            " (the refund does not reach its consumer whole)"
+        )
+    if y.pending < 0 or y.receivable != y.pending:
+        found.append(f"the merchant owes {y.receivable} fen of it, but {y.pending} is pending")
+    if y.covered < 0 or y.claimed < 0 or y.covered + y.claimed != y.pending:
+        found.append(f"{y.pending} fen pending, but {y.covered} is covered and {y.claimed} claimed")
+    report.problems.extend(
+        Problem(y.merchant_id, y.seq, f"payable of card {y.card_id}: {what}") for what in found
+    )
 
 
 def _check_card(c: Any, report: VerifyReport) -> None:  # noqa: ANN401 - a Row of _CARDS

@@ -6,8 +6,17 @@ Framework-free: imports neither ``app`` nor ``litestar``, nor the other domain p
 from scoring.dataset import write_synthetic
 from scoring.drift import ACT, INVESTIGATE, Bin, DriftReport, Psi, drift_report, psi
 from scoring.errors import BadData, BadSettings, CannotWrite, ModelFileRefused, ScoringError
-from scoring.features import FEATURES, MONOTONE, features_at, overrides_at
-from scoring.grades import COLOURS, CUT_POINTS, GRADES, CutPoints, Grade, Override, grade
+from scoring.features import FEATURES, MONOTONE, exit_pattern, features_at, overrides_at
+from scoring.grades import (
+    COLOURS,
+    CUT_POINTS,
+    GRADES,
+    STOPS_SALES,
+    CutPoints,
+    Grade,
+    Override,
+    grade,
+)
 from scoring.indicators import CATALOGUE, Indicator, Source
 from scoring.metrics import CalibrationBin, Metrics, evaluate
 from scoring.model import CrossValidation, Model, Params, Trained, cross_validate, fit, train
@@ -33,6 +42,7 @@ __all__ = [
     "GRADES",
     "INVESTIGATE",
     "MONOTONE",
+    "STOPS_SALES",
     "TOP_REASONS",
     "BadData",
     "BadSettings",
@@ -65,6 +75,7 @@ __all__ = [
     "drift_report",
     "dumps",
     "evaluate",
+    "exit_pattern",
     "features_at",
     "fit",
     "generate",

@@ -8,13 +8,16 @@ with no record is NaN, a category with none is the string ``"missing"``. Boolean
 
 :data:`MONOTONE` declares each numeric feature's direction (``+1``: more is riskier) for
 ``scoring.model.fit(..., monotone=MONOTONE)``; categories carry none. :func:`overrides` reads
-the hard-override flags (dishonest debtor, licence revoked, deregistration filed) from the
-features, for ``scoring.grades.grade``.
+the hard-override flags (dishonest debtor, licence revoked, deregistration filed, abnormal
+operations) from the features, for ``scoring.grades.grade``; :func:`exit_pattern` finds the
+capital-cut / equity-transfer / new-representative path in a merchant's dated records.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from scoring.grades import Override
@@ -39,6 +42,7 @@ OVERRIDE_FEATURES: dict[str, Override] = {
     KINDS[Source.COURT, "dishonest_debtor"].feature: Override.DISHONEST_DEBTOR,
     KINDS[Source.REGISTRATION, "licence_revoked"].feature: Override.LICENCE_REVOKED,
     KINDS[Source.REGISTRATION, "deregistration_filed"].feature: Override.DEREGISTRATION_FILED,
+    KINDS[Source.REGISTRATION, "abnormal_operations"].feature: Override.ABNORMAL_OPERATIONS,
 }
 """Boolean features that, when true, floor the grade."""
 
@@ -86,6 +90,55 @@ def overrides(features: Mapping[str, float | str]) -> tuple[Override, ...]:
     )
 
 
+EXIT_WINDOW = timedelta(days=180)
+"""The capital cut, the equity transfer and the new legal representative fall within this."""
+
+
+def _exit_step(record: Indicator) -> str | None:
+    """Which step of the exit path a record is, if any."""
+    if record.source != Source.REGISTRATION:
+        return None
+    if record.kind == "capital_change":
+        return "cut" if float(record.value) < 0 else None
+    if record.kind in ("equity_transfer", "legal_representative_change") and record.value is True:
+        return record.kind
+    return None
+
+
+def exit_pattern(records: Iterable[Indicator], at: date) -> tuple[Indicator, ...]:
+    """The records of a capital cut, an equity transfer and a new legal representative.
+
+    All three dated before ``at`` and within :data:`EXIT_WINDOW` of each other; empty if
+    there is no such set. The three steps count in any order: registries date them by filing,
+    and owners on their way out file them as it suits them. When several sets qualify, the
+    latest is returned, so the evidence is the most recent.
+    """
+    steps: dict[str, list[Indicator]] = {
+        "cut": [],
+        "equity_transfer": [],
+        "legal_representative_change": [],
+    }
+    for record in records:
+        step = _exit_step(record) if record.as_of < at else None
+        if step is not None:
+            steps[step].append(record)
+    sets = (
+        found
+        for found in itertools.product(*steps.values())
+        if max(r.as_of for r in found) - min(r.as_of for r in found) <= EXIT_WINDOW
+    )
+    return max(sets, key=lambda found: sorted((r.as_of for r in found), reverse=True), default=())
+
+
+def hard_stops(
+    features: Mapping[str, float | str], records: Iterable[Indicator], at: date
+) -> tuple[Override, ...]:
+    """Every hard override: the flags among the features, and the exit path in the records."""
+    found = overrides(features)
+    return (*found, Override.EXIT_PATTERN) if exit_pattern(records, at) else found
+
+
 def overrides_at(records: Iterable[Indicator], at: date) -> tuple[Override, ...]:
     """The hard overrides in force for a merchant just before ``at``."""
-    return overrides(features_at(records, at))
+    held = list(records)
+    return hard_stops(features_at(held, at), held, at)

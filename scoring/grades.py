@@ -3,8 +3,10 @@
 A grade is a band of probability: A below the first cut point, E at or above the last. Cut
 points are versioned so that a stored grade always says which bands it was read from; changing
 a band means a new version, never an edit. Some facts end the question whatever the model says
-(a dishonest debtor 失信被执行人, a revoked licence, a filed deregistration): each floors the
-grade, so the grade is never better than its floor, and the result names every such reason.
+(a dishonest debtor 失信被执行人, a revoked licence, a filed deregistration, a place on the
+abnormal operations list, the capital-cut / equity-transfer / new-representative path before a
+merchant vanishes): each floors the grade, so the grade is never better than its floor, and the
+result names every such reason.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class Override(StrEnum):
     DISHONEST_DEBTOR = "dishonest-debtor"
     LICENCE_REVOKED = "licence-revoked"
     DEREGISTRATION_FILED = "deregistration-filed"
+    ABNORMAL_OPERATIONS = "abnormal-operations"
+    EXIT_PATTERN = "exit-pattern"
 
     @property
     def floor(self) -> str:
@@ -50,19 +54,34 @@ class Override(StrEnum):
 
 
 OVERRIDE_FLOORS = {
-    # On the court's list of dishonest debtors: it is not paying judgments it owes.
-    Override.DISHONEST_DEBTOR: "D",
+    # On the court's list of dishonest debtors: it does not pay judgments it owes, so it will
+    # not pay back prepaid balances either.
+    Override.DISHONEST_DEBTOR: "E",
     # Without a licence it may not trade: prepaid cards cannot be honoured.
     Override.LICENCE_REVOKED: "E",
     # Closing down: outstanding cards will have to be paid back.
     Override.DEREGISTRATION_FILED: "E",
+    # Cannot be reached at its registered address, or stopped filing its annual report.
+    Override.ABNORMAL_OPERATIONS: "D",
+    # Capital cut, owners changed and a new legal representative within 180 days: the owners
+    # are leaving before the shop does.
+    Override.EXIT_PATTERN: "D",
 }
 
 OVERRIDE_REASONS = {
     Override.DISHONEST_DEBTOR: "listed as a dishonest debtor (失信被执行人)",
     Override.LICENCE_REVOKED: "business licence revoked (吊销营业执照)",
     Override.DEREGISTRATION_FILED: "deregistration filed (注销登记)",
+    Override.ABNORMAL_OPERATIONS: "on the abnormal operations list (经营异常名录)",
+    Override.EXIT_PATTERN: (
+        "capital reduction, equity transfer and a new legal representative within 180 days"
+        " (减资、股权转让、法人变更)"
+    ),
 }
+
+STOPS_SALES = frozenset({Override.LICENCE_REVOKED, Override.DEREGISTRATION_FILED})
+"""Facts after which the merchant may not sell a card at all, whatever a regulator's grade
+actions say: without a licence, or while deregistering, it cannot honour one."""
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,16 @@ sales            surge_pct                  number    +1   prepaid sales, % over
 sales            max_discount_pct           number    +1   deepest card discount offered, %
 sales            outstanding_to_revenue     number    +1   unredeemed prepaid balance / revenue
 ===============  =========================  ========  ===  ========================================
+
+Some registration facts are events rather than states: an equity transfer, a change of legal
+representative. They are kept with their dates (:data:`EVENTS`) and read by the hard stops
+(:func:`scoring.features.exit_pattern`: capital cut, equity transfer and a new legal
+representative within 180 days, the path before a merchant vanishes), not by the model:
+
+===============  =========================  ========  ===  ========================================
+registration     equity_transfer            bool      +1   an equity transfer was registered
+registration     legal_representative_change bool     +1   the legal representative was changed
+===============  =========================  ========  ===  ========================================
 """
 
 from __future__ import annotations
@@ -101,9 +111,16 @@ CATALOGUE: tuple[Kind, ...] = (
     Kind(Source.SALES, "max_discount_pct", "number", +1),
     Kind(Source.SALES, "outstanding_to_revenue", "number", +1),
 )
-"""Every kind of indicator, in feature-column order."""
+"""Every kind of indicator the model reads, in feature-column order."""
 
-KINDS: dict[tuple[Source, str], Kind] = {(k.source, k.name): k for k in CATALOGUE}
+EVENTS: tuple[Kind, ...] = (
+    Kind(Source.REGISTRATION, "equity_transfer", "bool", +1),
+    Kind(Source.REGISTRATION, "legal_representative_change", "bool", +1),
+)
+"""Dated events the hard stops read; not features, so a model's columns do not change."""
+
+KINDS: dict[tuple[Source, str], Kind] = {(k.source, k.name): k for k in (*CATALOGUE, *EVENTS)}
+"""Every kind a record may carry: the model's and the events."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +147,7 @@ class Indicator:
             object.__setattr__(self, "source", _source(self.source))
         spec = KINDS.get((self.source, self.kind))
         if spec is None:
-            carried = ", ".join(k.name for k in CATALOGUE if k.source == self.source)
+            carried = ", ".join(name for source, name in KINDS if source == self.source)
             raise BadData(f"source {self.source} has no kind {self.kind!r}; it carries {carried}")
         problem = value_problem(spec, self.value)
         if problem:

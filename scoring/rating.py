@@ -46,8 +46,8 @@ from scoring.features import (
     MISSING,
     MONOTONE,
     features_at,
+    hard_stops,
     latest_records,
-    overrides,
 )
 from scoring.grades import CUT_POINTS, CutPoints, Grade, grade
 from scoring.indicators import CATALOGUE, Source
@@ -212,7 +212,9 @@ class Rater:
                     at=at,
                     probability=probability[m],
                     reference_probability=reference_probability,
-                    grade=grade(probability[m], overrides(features[m]), self._cut_points),
+                    grade=grade(
+                        probability[m], hard_stops(values, merchants[key], at), self._cut_points
+                    ),
                     contributions=reasons,
                     model_version=version,
                 )

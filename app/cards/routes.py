@@ -18,18 +18,19 @@ from app.auth.models import Role
 from app.auth.principal import Principal, public, requires
 from app.auth.ratelimit import hit
 from app.cards import service
-from app.cards.models import Order, OrderStatus
 from app.deps import Cipher, Db, MaybeMe, Me
 from app.exceptions import Invalid
 from app.ledger import escrow_ledger
 from app.merchants.service import own_merchant
-from app.payments.sandbox import SandboxProvider, deliver
+from app.payables.routes import PayableOut, payable_out
+from app.payments.notifications import apply_notification, pay_in_sandbox
+from app.payments.sandbox import SandboxProvider
 from app.settings import get_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from app.cards.models import RefundRequest
+    from app.cards.models import Order, RefundRequest
 
 IdempotencyKey = Annotated[
     str, HeaderParameter(name="Idempotency-Key", min_length=8, max_length=200)
@@ -94,6 +95,9 @@ class CardDetail(msgspec.Struct):
     history: list[escrow.CardEvent]
     contract: dict[str, Any]
     contract_sha256: str
+    refunds: list[PayableOut]
+    """Each refund's part the merchant owes: paid by it, withheld from its sales, claimed
+    from or paid by its insurer, or still pending."""
 
 
 class CodeIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -188,6 +192,7 @@ def _detail(view: service.CardView) -> CardDetail:
         history=view.history,
         contract=view.contract,
         contract_sha256=view.contract_sha256,
+        refunds=[payable_out(p) for p in view.refunds],
     )
 
 
@@ -245,30 +250,6 @@ async def _code_out(
     # drawing the QR costs ~15 ms of pure Python: only on request, and off the event loop
     svg = await asyncio.to_thread(qr.svg, code.token) if image == "svg" else None
     return CodeOut(code.token, code.digits, code.expires_at, code.max_units, svg)
-
-
-async def pay_in_sandbox(
-    db: AsyncSession, provider_order_id: str, *, only_pending: bool = False
-) -> tuple[uuid.UUID, list[str]]:
-    """The sandbox provider after the consumer paid: the order's id and what each notification did.
-
-    The provider notifies twice, as real ones do; each notification is verified and applied in
-    a transaction of its own, as ``/payments/sandbox/notify`` applies it. ``only_pending``: an
-    order already paid or closed is left alone (the pay page's button pressed again).
-    """
-    async with db.begin():
-        order = await service.sandbox_order(db, provider_order_id)
-        order_id, amount, status = order.id, order.amount, order.status
-    if only_pending and status != OrderStatus.PENDING:
-        return order_id, []
-    provider = SandboxProvider()
-
-    async def notify(headers: dict[str, str], body: bytes) -> str:
-        event = provider.verify_notification(headers, body)
-        async with db.begin():
-            return await service.apply_payment(db, event)
-
-    return order_id, await deliver(provider, provider_order_id, amount, notify)
 
 
 async def redeem_counting_digits(
@@ -358,7 +339,7 @@ class PaymentController(Controller):
         """Verify the signature, then apply the event exactly once (duplicates are ignored)."""
         event = SandboxProvider().verify_notification(dict(request.headers), await request.body())
         async with db.begin():
-            outcome = await service.apply_payment(db, event)
+            outcome = await apply_notification(db, event)
         return {"code": "SUCCESS", "outcome": outcome}
 
 
@@ -370,9 +351,13 @@ class SandboxPayController(Controller):
 
     @post("/{provider_order_id:str}", guards=[public], status_code=HTTP_200_OK)
     async def pay(self, provider_order_id: FromPath[str], db: Db) -> dict[str, Any]:
-        """Pay a pending sandbox order; the notification goes through the same checks."""
-        order_id, outcomes = await pay_in_sandbox(db, provider_order_id)
-        return {"order_id": str(order_id), "notifications": outcomes}
+        """Pay a pending sandbox order: a card, or a merchant's refunds owed.
+
+        The notifications go through the same checks as the provider's.
+        """
+        paid = await pay_in_sandbox(db, provider_order_id)
+        key = "order_id" if paid.kind == "order" else "payment_id"
+        return {key: str(paid.id), "notifications": paid.outcomes}
 
 
 class ConsumerCardController(Controller):

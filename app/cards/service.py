@@ -28,7 +28,6 @@ from app.cards.models import (
     Contract,
     Order,
     OrderStatus,
-    PaymentNotification,
     RedemptionCode,
     RefundRequest,
     RefundStatus,
@@ -43,7 +42,12 @@ from app.exceptions import (
     NotFound,
 )
 from app.ledger import escrow_ledger
+from app.merchants import blocks
+from app.merchants.blocks import why_blocked
 from app.merchants.models import Industry, Merchant, MerchantStatus, Product, ProductStatus
+from app.payables.deadlines import payable_due_at
+from app.payables.service import PayableView, net_from_sale, payables_of
+from app.payments.received import first_time
 from app.qrcodes.service import keyring
 from app.risk.queue import request_rerate
 from app.security.keys import purpose_key
@@ -83,15 +87,10 @@ async def counter_merchant(
     return merchant
 
 
-def selling_problem(merchant: Merchant) -> str | None:
+async def selling_problem(session: AsyncSession, merchant: Merchant) -> str | None:
     """Why this merchant may not sell a card now (said to the consumer), or None."""
     if merchant.status == MerchantStatus.ACTIVE:
-        if merchant.sales_blocked:
-            return (
-                "new sales are blocked until the merchant's custody account is reconciled:"
-                f" {merchant.sales_blocked}"
-            )
-        return None
+        return why_blocked(await blocks.of(session, merchant.id))
     return {
         MerchantStatus.SUSPENDED: "the market regulator has suspended this merchant's sales;"
         " do not pay it in advance",
@@ -259,7 +258,7 @@ async def _on_sale(
 ) -> tuple[Merchant, Product]:
     """The merchant behind a genuine code, if it may sell, and its product, if on sale."""
     merchant = await counter_merchant(session, req.merchant_id, req.kid, req.signature)
-    if why := selling_problem(merchant):
+    if why := await selling_problem(session, merchant):
         raise MerchantNotSelling(why, legal_name=merchant.legal_name)
     product = await session.get(Product, req.product_id)
     if product is None or product.merchant_id != merchant.id:
@@ -306,23 +305,9 @@ async def apply_payment(session: AsyncSession, event: PaymentEvent) -> str:
     )
     if order_id is None:
         raise NotFound("no order has this provider order id")
-    stored = await session.execute(
-        pg_insert(PaymentNotification)
-        .values(
-            provider=event.provider,
-            event_id=event.event_id,
-            order_id=order_id,
-            kind=event.status,
-            payload=event.payload,
-            received_at=utcnow(),
-        )
-        .on_conflict_do_nothing()
-        .returning(PaymentNotification.order_id)
-    )
-    row = stored.first()
-    if row is None:
+    if not await first_time(session, event, order_id=order_id):
         return "duplicate"
-    order = await session.get(Order, row.order_id, with_for_update=True, populate_existing=True)
+    order = await session.get(Order, order_id, with_for_update=True, populate_existing=True)
     if order is None:  # pragma: no cover - the NOT NULL order_id makes this unreachable
         raise NotFound("no such order")
     if event.amount != order.amount:
@@ -421,6 +406,8 @@ async def _issue_card(session: AsyncSession, order: Order) -> None:
     order.paid_at = now
     order.card_id = card_id
     await session.flush()
+    # What the merchant owes consumers for refunds comes out of this sale's proceeds first.
+    await net_from_sale(session, merchant.id, sale=str(order.id), proceeds=receipt.insured)
     # A sale changes the merchant's sales indicators: re-rate it (after this commits).
     await request_rerate(session, merchant.id, "card sold", str(card_id))
 
@@ -499,6 +486,8 @@ class CardView:
     history: list[escrow.CardEvent]
     contract: dict[str, Any]
     contract_sha256: str
+    refunds: list[PayableView]
+    """What the merchant owes this card's holder after refunds, and who paid what of it."""
 
 
 async def card_view(session: AsyncSession, holder: CardHolder) -> CardView:
@@ -515,6 +504,7 @@ async def card_view(session: AsyncSession, holder: CardHolder) -> CardView:
         history=await escrow.card_history(session, holder.merchant_id, holder.card_id),
         contract=contract.content,
         contract_sha256=contract.sha256.hex(),
+        refunds=await payables_of(session, [holder.merchant_id], card_id=holder.card_id),
     )
 
 
@@ -693,7 +683,11 @@ async def request_refund(
     if _in_cooling_off(holder.created_at, days, utcnow()):
         try:
             receipt = await ledger.refund(
-                holder.merchant_id, holder.card_id, idempotency_key=key, require_unused=True
+                holder.merchant_id,
+                holder.card_id,
+                idempotency_key=key,
+                require_unused=True,
+                payable_due_at=payable_due_at(),
             )
         except escrow.CardUsed:
             pass  # used, so it is the merchant's to answer
@@ -748,7 +742,10 @@ async def answer_refund(
         raise Conflict(f"this request was already {request.status}")
     if accept:
         receipt = await escrow_ledger(session).refund(
-            request.merchant_id, request.card_id, idempotency_key=f"refund-request:{request.id}"
+            request.merchant_id,
+            request.card_id,
+            idempotency_key=f"refund-request:{request.id}",
+            payable_due_at=payable_due_at(),
         )
         request.refunded = receipt.refunded
     request.status = RefundStatus.ACCEPTED if accept else RefundStatus.REFUSED

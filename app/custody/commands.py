@@ -21,7 +21,8 @@ def import_statement(file: Path, *, as_json: bool) -> None:
     """Match a statement (CSV: date, account, reference, amount in yuan) to the custody ledger.
 
     Prints matched, missing and unexpected lines; a merchant short in custody gets a warning
-    and its new sales are blocked. Exits 1 when the file is refused, 2 when a shortfall was
+    and its new sales are blocked. Merchants the statement says nothing about are named, not
+    judged. Exits 1 when the file is refused, 2 when a shortfall was
     found. Importing the same file again changes nothing.
     """
     import escrow  # noqa: PLC0415 - the rest loads when the command runs
@@ -55,16 +56,26 @@ def import_statement(file: Path, *, as_json: bool) -> None:
         click.echo(f"{file} was already imported; nothing changed")
     counts = {
         name: len(value) if isinstance(value, (list, dict)) else 0
-        for name in ("matched", "missing", "unexpected", "mismatched", "shortfall")
+        for name in (
+            "matched",
+            "missing",
+            "unexpected",
+            "mismatched",
+            "shortfall",
+            "not_on_statement",
+        )
         for value in [report.get(name)]
     }
     for name in ("missing", "unexpected", "mismatched"):
         for item in report.get(name) or []:  # type: ignore[attr-defined]
             click.echo(f"{name}: {json.dumps(item, ensure_ascii=False)}", err=True)
+    for merchant in report.get("not_on_statement") or []:  # type: ignore[attr-defined]
+        click.echo(f"not judged (no line on its account): merchant {merchant}", err=True)
     click.echo(
         f"matched={counts['matched']} missing={counts['missing']}"
         f" unexpected={counts['unexpected']} mismatched={counts['mismatched']}"
         f" shortfall_merchants={counts['shortfall']}"
+        f" not_on_statement={counts['not_on_statement']}"
     )
     if counts["shortfall"] and new:
         raise SystemExit(2)

@@ -1,9 +1,11 @@
 """Importing the custody bank's daily statement: match it to the ledger, act on shortfalls.
 
-The statement covers the days its lines are dated. Every custody movement the ledger recorded
-on those days is expected on it, quoted by its reference. A merchant whose custody holds less
-than the ledger says (missing or short deposits) gets a warning and its new sales are blocked
-until a regulator lifts the block; the whole import is one transaction and a file is imported
+The statement covers the days its lines are dated and the merchants it speaks to (a line on
+their custody account, or quoting one of their references): their custody movements of those
+days are expected on it. Merchants it says nothing about are named in the report, not judged:
+a partial statement blocks nobody else. A merchant whose custody holds less than the ledger
+says (missing or short deposits) gets a warning and its new sales are blocked until a
+regulator lifts the block; the whole import is one transaction and a file is imported
 once (its digest). A statement without lines names no day, so it is refused.
 """
 
@@ -19,7 +21,8 @@ import escrow
 from app.clock import utcnow
 from app.custody.models import CustodyStatement
 from app.exceptions import Invalid
-from app.merchants.models import Merchant
+from app.merchants import blocks
+from app.merchants.models import Merchant, SalesBlockKind
 from app.merchants.service import CUSTODY_FIELD
 from app.supervision import rules
 
@@ -90,12 +93,16 @@ async def import_statement(
     )
     await session.flush()
     for merchant_id, shortfall in sorted(result.shortfall.items()):
-        blocked = await session.get(Merchant, merchant_id, with_for_update=True)
-        if blocked is None:  # pragma: no cover - the map came from the merchants table
-            continue
-        blocked.sales_blocked = (
-            f"custody holds ¥{shortfall / 100:,.2f} less than the ledger"
-            f" (statement {start.isoformat()} to {end.isoformat()})"
+        await blocks.place(
+            session,
+            merchant_id,
+            SalesBlockKind.CUSTODY_SHORTFALL,
+            {
+                "statement_id": str(statement_id),
+                "shortfall_fen": shortfall,
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+            },
         )
         await rules.on_shortfall(
             session,

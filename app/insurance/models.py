@@ -7,7 +7,17 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Identity,
+    Index,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -69,24 +79,44 @@ class ClaimStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
+class ClaimKind(enum.StrEnum):
+    """What a claim is for."""
+
+    DEFAULT = "default"
+    """A declared default: every open card's insured share (and every unpaid payable)."""
+    REFUND_PAYABLE = "refund-payable"
+    """Refund payables the merchant did not pay by their deadline."""
+
+
 class Claim(UUIDPrimaryKey, Base):
-    """The insurance claim opened when a merchant is declared in default."""
+    """An insurance claim: a merchant's default, or refund payables past their deadline."""
 
     __tablename__ = "claims"
     __table_args__ = (
         CheckConstraint(one_of("status", ClaimStatus), name="status"),
+        CheckConstraint(one_of("kind", ClaimKind), name="kind"),
         CheckConstraint("total_fen >= 0", name="total"),
+        Index(
+            "uq_claims_default_merchant",
+            "merchant_id",
+            unique=True,
+            postgresql_where=text("kind = 'default'"),
+        ),
+        Index("ix_claims_merchant", "merchant_id"),
     )
 
-    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"), unique=True)
-    """One claim per merchant: a merchant defaults once."""
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    """A merchant defaults once; payables past their deadline may be claimed many times."""
+    kind: Mapped[str] = mapped_column(String(16), default=ClaimKind.DEFAULT)
     insurer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("insurers.id"), index=True)
     policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("policies.id"))
     total_fen: Mapped[int] = mapped_column(BigInteger)
     cards: Mapped[int] = mapped_column(BigInteger)
+    """How many lines the claim has."""
     status: Mapped[str] = mapped_column(String(16), default=ClaimStatus.TRIGGERED)
-    default_seq: Mapped[int] = mapped_column(BigInteger)
-    """The ledger entry of the default payout that moved the insured shares to claims."""
+    ledger_seq: Mapped[int] = mapped_column(BigInteger)
+    """The ledger entry that moved the amounts to claims (the default payout, or the
+    payables' claim)."""
     triggered_at: Mapped[datetime] = mapped_column(default=utcnow)
     acknowledged_at: Mapped[datetime | None]
     paid_at: Mapped[datetime | None]
@@ -96,17 +126,31 @@ class Claim(UUIDPrimaryKey, Base):
 
 
 class ClaimCard(Base):
-    """One card's line of a claim: the insured share owed to its holder."""
+    """One line of a claim: a card's insured share, or one payable, owed to the card's holder."""
 
     __tablename__ = "claim_cards"
-    __table_args__ = (CheckConstraint("amount_fen >= 0", name="amount"),)
+    __table_args__ = (
+        CheckConstraint("amount_fen >= 0", name="amount"),
+        Index(
+            "uq_claim_cards_line",
+            "claim_id",
+            "card_id",
+            "payable_seq",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
 
-    claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("claims.id"), primary_key=True)
-    card_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("claims.id"))
+    card_id: Mapped[uuid.UUID]
+    payable_seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    """The refund payable this line pays; None for a defaulted card's insured share."""
     outstanding_fen: Mapped[int] = mapped_column(BigInteger)
+    """What the consumer is owed in all on this line's card (or payable)."""
     custody_paid_fen: Mapped[int] = mapped_column(BigInteger)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
-    """The insured share the insurer pays this card's holder."""
+    """What the insurer pays this card's holder on this line."""
     paid_at: Mapped[datetime | None] = mapped_column(default=None)
 
 

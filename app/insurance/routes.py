@@ -58,9 +58,12 @@ class ExposureOut(msgspec.Struct):
 
 
 class ClaimLineOut(msgspec.Struct):
-    """One card of a claim."""
+    """One line of a claim: a card's insured share, or a refund payable of the card."""
 
     card_id: uuid.UUID
+    refund_payable: int | None
+    """The payable this line pays (a refund the merchant did not pay in time); None for a
+    defaulted card's insured share."""
     outstanding_fen: int
     custody_paid_fen: int
     claim_fen: int
@@ -73,6 +76,8 @@ class ClaimOut(msgspec.Struct):
     id: uuid.UUID
     merchant_id: uuid.UUID
     policy_id: uuid.UUID
+    kind: str
+    """``default`` or ``refund-payable``."""
     status: str
     total_fen: int
     cards: int
@@ -115,6 +120,7 @@ def claim_out(c: Claim, lines: list[ClaimLineOut] | None = None) -> ClaimOut:
         id=c.id,
         merchant_id=c.merchant_id,
         policy_id=c.policy_id,
+        kind=c.kind,
         status=c.status,
         total_fen=c.total_fen,
         cards=c.cards,
@@ -209,6 +215,8 @@ class ClaimController(Controller):
 
 async def _lines(db: Db, claim_id: uuid.UUID) -> list[ClaimLineOut]:
     return [
-        ClaimLineOut(c.card_id, c.outstanding_fen, c.custody_paid_fen, c.amount_fen, c.paid_at)
+        ClaimLineOut(
+            c.card_id, c.payable_seq, c.outstanding_fen, c.custody_paid_fen, c.amount_fen, c.paid_at
+        )
         for c in await service.claim_lines(db, claim_id)
     ]

@@ -1,11 +1,12 @@
 """Policies, premiums by grade, exposure, and the claim lifecycle.
 
 A merchant has at most one active policy (PostgreSQL enforces it). The premium is a rate per
-grade applied to the insured exposure (the insured shares of the merchant's open cards), so a
-riskier merchant pays more. A claim is opened when a regulator declares the merchant in
-default: triggered → acknowledged → paid (the insurer quotes its payment reference; each
-card's insured share is paid to its holder through the ledger in the same transaction) →
-closed. Every step that the insurer must hear about goes to the outbox in the same
+grade applied to the insured exposure (the insured shares of the merchant's open cards, the
+refund payables it owes and the claims not yet paid), so a riskier merchant pays more. A claim
+is opened when a regulator declares the merchant in default, or when refund payables go past
+their deadline unpaid: triggered → acknowledged → paid (the insurer quotes its payment
+reference; each line is paid to its card's holder through the ledger in the same transaction)
+→ closed. Every step that the insurer must hear about goes to the outbox in the same
 transaction.
 """
 
@@ -22,9 +23,17 @@ import escrow
 from app.auth.models import Role
 from app.clock import today, utcnow
 from app.exceptions import Conflict, Forbidden, Invalid, NotFound
-from app.insurance.models import Claim, ClaimCard, ClaimStatus, Policy, PolicyStatus
+from app.insurance.models import (
+    Claim,
+    ClaimCard,
+    ClaimKind,
+    ClaimStatus,
+    Policy,
+    PolicyStatus,
+)
 from app.ledger import escrow_ledger
-from app.merchants.models import Merchant, MerchantStatus
+from app.merchants import blocks
+from app.merchants.models import Merchant, MerchantStatus, SalesBlockKind
 from app.merchants.uscc import normalise_uscc
 from app.outbox.service import enqueue
 from app.risk.service import grades_of
@@ -117,7 +126,12 @@ async def end_policy(session: AsyncSession, me: Principal, policy_id: uuid.UUID)
     merchant = await session.get(Merchant, policy.merchant_id, with_for_update=True)
     if merchant is not None and merchant.status == MerchantStatus.ACTIVE:
         # New cards would be sold without their insured share: stop sales until a new policy.
-        merchant.sales_blocked = f"insurance policy {policy.number} has ended"
+        await blocks.place(
+            session,
+            merchant.id,
+            SalesBlockKind.POLICY_ENDED,
+            {"policy_number": policy.number, "ended_on": policy.ends_on.isoformat()},
+        )
     await session.flush()
     return policy
 
@@ -175,43 +189,63 @@ async def policies(session: AsyncSession, me: Principal) -> list[PolicyView]:
 async def insured_exposure(
     session: AsyncSession, merchant_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, int]:
-    """Per merchant, the insured shares of its open cards (the insurer's exposure)."""
+    """Per merchant, what the insurer stands to pay (the policy's balance).
+
+    The insured shares of its open cards, the refund payables it still owes, and the claims
+    not yet paid.
+    """
     found: dict[uuid.UUID, int] = {}
     for merchant_id in merchant_ids:
         try:
             balances = await escrow_ledger(session).balances(merchant_id)
         except escrow.UnknownBook:
             continue
-        found[merchant_id] = balances.get(escrow.AccountKind.CARDS_COVER, 0)
+        found[merchant_id] = -balances.get(escrow.AccountKind.POLICY, 0)
     return found
 
 
-async def open_claim(
-    session: AsyncSession, merchant: Merchant, receipt: escrow.DefaultPayoutReceipt
-) -> Claim | None:
-    """Open the claim for a default: one line per card, and tell the insurer (outbox).
-
-    ``None`` when no policy is on record for the merchant (the insured shares then wait, as
-    pending claims in the ledger, for a policy to be registered).
-    """
-    policy = await session.scalar(
+async def _policy_of(session: AsyncSession, merchant: Merchant) -> Policy | None:
+    """The policy a claim goes to: the active one, else the latest (it covers what it sold)."""
+    return await session.scalar(
         select(Policy)
         .where(Policy.merchant_id == merchant.id)
         .order_by((Policy.status == PolicyStatus.ACTIVE).desc(), Policy.created_at.desc())
         .limit(1)
     )
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a claim about to be opened."""
+
+    card_id: uuid.UUID
+    payable_seq: int | None
+    outstanding: int
+    custody_paid: int
+    amount: int
+
+
+async def _open(
+    session: AsyncSession,
+    merchant: Merchant,
+    kind: ClaimKind,
+    ledger_seq: int,
+    lines: Sequence[Line],
+) -> Claim | None:
+    """Open a claim with its lines and tell the insurer (outbox), in the caller's transaction."""
+    policy = await _policy_of(session, merchant)
     if policy is None:
         return None
-    lines = [p for p in receipt.cards if p.claim_amount > 0]
     claim = Claim(
         id=uuid.uuid4(),
         merchant_id=merchant.id,
+        kind=kind.value,
         insurer_id=policy.insurer_id,
         policy_id=policy.id,
-        total_fen=sum(p.claim_amount for p in lines),
+        total_fen=sum(line.amount for line in lines),
         cards=len(lines),
         status=ClaimStatus.TRIGGERED,
-        default_seq=receipt.seq,
+        ledger_seq=ledger_seq,
         triggered_at=utcnow(),
     )
     session.add(claim)
@@ -222,12 +256,13 @@ async def open_claim(
             [
                 {
                     "claim_id": claim.id,
-                    "card_id": p.card_id,
-                    "outstanding_fen": p.outstanding,
-                    "custody_paid_fen": p.custody_paid,
-                    "amount_fen": p.claim_amount,
+                    "card_id": line.card_id,
+                    "payable_seq": line.payable_seq,
+                    "outstanding_fen": line.outstanding,
+                    "custody_paid_fen": line.custody_paid,
+                    "amount_fen": line.amount,
                 }
-                for p in lines
+                for line in lines
             ],
         )
     await enqueue(
@@ -236,6 +271,7 @@ async def open_claim(
         "claim.triggered",
         {
             "claim_id": str(claim.id),
+            "kind": kind.value,
             "policy_number": policy.number,
             "merchant": {
                 "id": str(merchant.id),
@@ -245,16 +281,47 @@ async def open_claim(
             "total_fen": claim.total_fen,
             "cards": [
                 {
-                    "card_id": str(p.card_id),
-                    "outstanding_fen": p.outstanding,
-                    "custody_paid_fen": p.custody_paid,
-                    "claim_fen": p.claim_amount,
+                    "card_id": str(line.card_id),
+                    "refund_payable": line.payable_seq,
+                    "outstanding_fen": line.outstanding,
+                    "custody_paid_fen": line.custody_paid,
+                    "claim_fen": line.amount,
                 }
-                for p in lines
+                for line in lines
             ],
         },
     )
     return claim
+
+
+async def open_claim(
+    session: AsyncSession, merchant: Merchant, receipt: escrow.DefaultPayoutReceipt
+) -> Claim | None:
+    """Open the claim for a default: one line per card and per unpaid payable; tell the insurer.
+
+    ``None`` when no policy is on record for the merchant (the amounts then wait, as pending
+    claims in the ledger, for a policy to be registered).
+    """
+    lines = [
+        Line(p.card_id, None, p.outstanding, p.custody_paid, p.claim_amount)
+        for p in receipt.cards
+        if p.claim_amount > 0
+    ]
+    lines += [
+        Line(part.card_id, part.payable_seq, part.amount, 0, part.amount)
+        for part in receipt.payables
+    ]
+    return await _open(session, merchant, ClaimKind.DEFAULT, receipt.seq, lines)
+
+
+async def open_payable_claim(
+    session: AsyncSession, merchant: Merchant, receipt: escrow.PayableClaimReceipt
+) -> Claim | None:
+    """Open the claim for payables the merchant did not pay by their deadline."""
+    lines = [
+        Line(part.card_id, part.payable_seq, part.amount, 0, part.amount) for part in receipt.lines
+    ]
+    return await _open(session, merchant, ClaimKind.REFUND_PAYABLE, receipt.seq, lines)
 
 
 async def claims(session: AsyncSession, me: Principal) -> Sequence[Claim]:
@@ -291,7 +358,9 @@ async def claim_lines(session: AsyncSession, claim_id: uuid.UUID) -> Sequence[Cl
     """A claim's per-card breakdown."""
     return (
         await session.scalars(
-            select(ClaimCard).where(ClaimCard.claim_id == claim_id).order_by(ClaimCard.card_id)
+            select(ClaimCard)
+            .where(ClaimCard.claim_id == claim_id)
+            .order_by(ClaimCard.card_id, ClaimCard.payable_seq)
         )
     ).all()
 
@@ -324,8 +393,18 @@ async def pay(
         raise Invalid("quote the payment reference", fields={"payment_ref": "required"})
     seq: int | None = None
     if claim.total_fen:
+        lines = [
+            escrow.CardClaim(
+                card_id=line.card_id, payable_seq=line.payable_seq, amount=line.amount_fen
+            )
+            for line in await claim_lines(session, claim.id)
+            if line.amount_fen > 0
+        ]
         receipt = await escrow_ledger(session).pay_claim(
-            claim.merchant_id, reference=payment_ref.strip(), idempotency_key=f"claim:{claim.id}"
+            claim.merchant_id,
+            reference=payment_ref.strip(),
+            idempotency_key=f"claim:{claim.id}",
+            lines=lines,
         )
         if receipt.total != claim.total_fen:
             raise Conflict(

@@ -5,8 +5,20 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.base import Base, CreatedAt, UUIDPrimaryKey, one_of
@@ -50,6 +62,9 @@ class Merchant(UUIDPrimaryKey, CreatedAt, Base):
         CheckConstraint(one_of("status", MerchantStatus), name="status"),
         CheckConstraint("custody_ratio_bp BETWEEN 0 AND 10000", name="ratio"),
         CheckConstraint("char_length(uscc) = 18", name="uscc"),
+        CheckConstraint(
+            "ratio_floor_bp IS NULL OR ratio_floor_bp BETWEEN 0 AND 10000", name="floor"
+        ),
     )
 
     uscc: Mapped[str] = mapped_column(String(18), unique=True)
@@ -63,11 +78,54 @@ class Merchant(UUIDPrimaryKey, CreatedAt, Base):
     policy_ref: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=MerchantStatus.PENDING)
     custody_ratio_bp: Mapped[int] = mapped_column(Integer, default=3000)
-    """Custody ratio for new sales; cards keep the ratio they were sold with."""
+    """Custody ratio for new sales; cards keep the ratio they were sold with. It follows the
+    grade (the district's grade actions) and never falls below ``ratio_floor_bp``."""
+    ratio_floor_bp: Mapped[int | None] = mapped_column(Integer, default=None)
+    """A regulator's raised ratio: the grade may raise the ratio above it, never below."""
     approved_at: Mapped[datetime | None]
     approved_by: Mapped[uuid.UUID | None]
-    sales_blocked: Mapped[str | None] = mapped_column(Text, default=None)
-    """Why new sales are blocked while the merchant stays active (a custody shortfall)."""
+
+
+class SalesBlockKind(enum.StrEnum):
+    """Why a merchant that is otherwise active may not sell new cards."""
+
+    CUSTODY_SHORTFALL = "custody-shortfall"
+    """Reconciliation found less in custody than the ledger holds."""
+    POLICY_ENDED = "policy-ended"
+    """Its insurance policy ended: new cards would have no insured share."""
+    GRADE_REVIEW = "grade-review"
+    """Its grade's action says no new sales until a regulator reviews it (E by default)."""
+    HARD_STOP = "hard-stop"
+    """Its licence was revoked or it filed for deregistration."""
+
+
+class SalesBlock(UUIDPrimaryKey, Base):
+    """A reason the merchant may not sell, from when it was placed until a regulator lifts it.
+
+    Several can hold at once (one of each kind); each is lifted with a reason, and kept.
+    """
+
+    __tablename__ = "sales_blocks"
+    __table_args__ = (
+        CheckConstraint(one_of("kind", SalesBlockKind), name="kind"),
+        CheckConstraint("(lifted_at IS NULL) = (lift_reason IS NULL)", name="lifted_with_reason"),
+        Index(
+            "uq_sales_blocks_active",
+            "merchant_id",
+            "kind",
+            unique=True,
+            postgresql_where=text("lifted_at IS NULL"),
+        ),
+    )
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    """What placed it (a statement, a policy, a rating change), with its figures."""
+    placed_at: Mapped[datetime]
+    lifted_at: Mapped[datetime | None] = mapped_column(default=None)
+    lifted_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), default=None)
+    lift_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Product(UUIDPrimaryKey, CreatedAt, Base):

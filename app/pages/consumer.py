@@ -53,7 +53,6 @@ from app.auth.models import Consumer, Role
 from app.auth.principal import Principal, public, requires
 from app.cards import service as cards
 from app.cards.models import CardHolder, OrderStatus, RefundRequest
-from app.cards.routes import pay_in_sandbox
 from app.clock import today, utcnow
 from app.deps import Cipher, Db, MaybeMe, Me
 from app.exceptions import AppError, Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
@@ -63,6 +62,8 @@ from app.merchants.models import Industry, Merchant, MerchantStatus, Product, Pr
 from app.merchants.service import legal_names
 from app.pages.i18n import add, translate
 from app.pages.render import Done, Form, back_to, lang_of, page, said_done, same_origin
+from app.payables import service as payables
+from app.payments.notifications import pay_in_sandbox
 from app.payments.sandbox import SandboxProvider
 from app.risk.service import current as current_rating
 from app.risk.supervision import UNRATED, colour
@@ -135,8 +136,8 @@ add(
             "{label}: {value} (raises the probability of default by {points} points)",
         ),
         "c_override_dishonest-debtor": (
-            "列入失信被执行人名单，等级最高为 D",
-            "Listed as a dishonest debtor: the grade is D at best",
+            "列入失信被执行人名单，等级为 E",
+            "Listed as a dishonest debtor: the grade is E",
         ),
         "c_override_licence-revoked": (
             "营业执照被吊销，等级为 E",
@@ -146,10 +147,25 @@ add(
             "已申请注销登记，等级为 E",
             "Deregistration filed: the grade is E",
         ),
+        "c_override_abnormal-operations": (
+            "列入经营异常名录，等级最高为 D",
+            "On the abnormal operations list: the grade is D at best",
+        ),
+        "c_override_exit-pattern": (
+            "180 天内减资、股权转让并变更法人，等级最高为 D",
+            (
+                "Capital cut, owners changed and a new legal representative within 180 days:"
+                " the grade is D at best"
+            ),
+        ),
         "c_rated_at": ("评级时间 {when}", "Rated {when}"),
         "c_protection": ("您的预付款如何受保护", "How your money is protected"),
         "c_custody": ("银行存管", "Bank custody"),
         "c_insured": ("履约保证保险", "Performance-bond insurance"),
+        "c_new_sales_ratio": (
+            "新购卡 {pct}% 存管（风险等级 {grade}）",
+            "New cards: {pct}% held in custody (risk grade {grade})",
+        ),
         "c_custody_line": (
             "{pct}% 存入 {bank} 的存管账户，商户不能动用",
             "{pct}% is held in custody at {bank}; the merchant cannot touch it",
@@ -395,6 +411,26 @@ add(
         "c_op_default_payout": ("违约赔付（存管）", "Default payout (custody)"),
         "c_op_claim_payment": ("保险理赔", "Insurance claim paid"),
         "c_op_compensation": ("投诉补偿", "Complaint compensation"),
+        "c_op_payable_netting": ("从商户售卡款中扣还", "Withheld from the merchant's sales"),
+        "c_op_payable_claim": ("逾期转保险理赔", "Past the deadline: claimed from the insurer"),
+        "c_pay_payables": ("商户退款欠款（付给消费者）", "Refunds the merchant owes consumers"),
+        "c_refunds_title": ("退款到账情况", "Your refunds, part by part"),
+        "c_refund_kind_refund": ("退款", "Refund"),
+        "c_refund_kind_compensation": ("投诉补偿", "Compensation"),
+        "c_refund_total": ("应退 {amount}", "{amount} in all"),
+        "c_refund_from_custody": ("存管银行先行退付", "Paid at once from custody"),
+        "c_refund_by_merchant": ("商户支付", "Paid by the merchant"),
+        "c_refund_netted": ("从商户后续售卡款中扣还", "Withheld from the merchant's next sales"),
+        "c_refund_by_insurer": ("保险公司赔付", "Paid by the insurer"),
+        "c_refund_owed": ("商户应付", "Due from the merchant"),
+        "c_refund_claimed": ("已向保险公司索赔", "Claimed from the insurer"),
+        "c_refund_paid": ("已到账", "received"),
+        "c_refund_due_by": (
+            "最迟 {day}，逾期由保险赔付",
+            "by {day}; the insurer pays if it does not",
+        ),
+        "c_refund_insurer_pays": ("保险公司处理中", "the insurer is paying it"),
+        "c_refund_whole": ("已全额到账：{amount}", "Received in full: {amount}"),
         "c_contract_sha": ("合同指纹（SHA-256）", "Contract fingerprint (SHA-256)"),
         "c_issued": ("开卡时间", "Issued"),
         "c_refund_rules": ("退款规则", "Refunds"),
@@ -691,7 +727,7 @@ async def merchant_page(
     merchant = await _genuine(session, merchant_id, kid, sig)
     if isinstance(merchant, Exception):
         return refused(request, merchant)
-    if cards.selling_problem(merchant):
+    if await cards.selling_problem(session, merchant):
         return not_selling(request, merchant)
     products = (
         await session.scalars(
@@ -763,6 +799,10 @@ async def sandbox_pay_page(
     controller, and Litestar merges two controllers' routes on one path only this way.
     """
     _sandbox_only()
+    payment = await payables.payment_for(db, provider_order_id)
+    if payment is not None:  # a merchant paying the refunds it owes consumers
+        merchant = await db.get(Merchant, payment.merchant_id)
+        return _view(request, "consumer/pay.html", order=payment, merchant=merchant, product=None)
     order = await cards.sandbox_order(db, provider_order_id)
     merchant = await db.get(Merchant, order.merchant_id)
     product = await db.get(Product, order.product_id)
@@ -830,7 +870,7 @@ class BuyPages(Controller):
             return refused(request, exc)
         except Forbidden:
             merchant = await db.get(Merchant, uuid.UUID(order.merchant_id))
-            if merchant is not None and cards.selling_problem(merchant):
+            if merchant is not None and await cards.selling_problem(db, merchant):
                 return not_selling(request, merchant)
             raise
         except Invalid as exc:
@@ -866,7 +906,7 @@ class BuyPages(Controller):
         merchant = await _genuine(db, merchant_id, k, s)
         if isinstance(merchant, Exception):
             return refused(request, merchant)
-        if cards.selling_problem(merchant):
+        if await cards.selling_problem(db, merchant):
             return not_selling(request, merchant)
         product = await self._product(db, merchant, product_id)
         if maybe_me is not None and maybe_me.role is not Role.CONSUMER:
@@ -934,8 +974,10 @@ class BuyPages(Controller):
         """Pay: the provider notifies (twice, as real ones do), then the buyer goes back."""
         same_origin(request)
         _sandbox_only()
-        order_id, _ = await pay_in_sandbox(db, provider_order_id, only_pending=True)
-        return back_to(f"/orders/{order_id}/done")
+        paid = await pay_in_sandbox(db, provider_order_id, only_pending=True)
+        if paid.kind == "payable-payment":
+            return back_to("/console/payables?done=paid")
+        return back_to(f"/orders/{paid.id}/done")
 
     @get("/orders/{order_id:uuid}/done")
     async def done(

@@ -66,5 +66,21 @@ add(
         "grade_NR": ("未评级", "Not rated"),
         "language": ("English", "中文"),
         "home": ("首页", "Home"),
+        "block_custody-shortfall": (
+            "存管账户对账短缺，新卡销售已暂停，待监管部门核实后恢复",
+            "New sales are blocked: the custody account is short of the ledger until reconciled",
+        ),
+        "block_policy-ended": (
+            "保险保单已终止，新卡销售已暂停",
+            "New sales are blocked: the insurance policy has ended",
+        ),
+        "block_grade-review": (
+            "风险等级触发复核，新卡销售已暂停，待监管部门复核",
+            "New sales are held until a regulator reviews the risk grade",
+        ),
+        "block_hard-stop": (
+            "营业执照被吊销或已申请注销，禁止销售新卡",
+            "New sales are stopped: licence revoked or deregistration filed",
+        ),
     }
 )

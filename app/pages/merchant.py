@@ -30,6 +30,7 @@ from app.clock import utcnow
 from app.deps import Db, Me
 from app.exceptions import AppError, Conflict, Invalid
 from app.ledger import escrow_ledger
+from app.merchants import blocks
 from app.merchants import service as merchants
 from app.merchants.rules import ProductDraft
 from app.pages.i18n import MESSAGES, add, translate
@@ -44,13 +45,15 @@ from app.pages.render import (
     when,
     yuan,
 )
+from app.payables import service as payables
+from app.payments.sandbox import SandboxProvider
 from app.qrcodes.service import keyring
 from app.risk import service as ratings
 from app.risk.supervision import UNRATED, colour
 from app.risk.words import BOOLEAN_FEATURES, LABELS
 from app.settings import get_settings
-from app.supervision import disputes
-from app.supervision.models import DisputeStatus
+from app.supervision import disputes, measures
+from app.supervision.models import DisputeStatus, MeasureKind
 from scoring import MONOTONE
 
 if TYPE_CHECKING:
@@ -175,10 +178,49 @@ add(
             "Declared in default: consumers' balances are being refunded by custody and insurance.",
         ),
         "m_note_closed": ("商户已关闭。", "This merchant is closed."),
-        "m_sales_blocked": ("新卡销售已暂停：{why}", "New sales are blocked: {why}"),
+        "m_nav_payables": ("退款欠款", "Refunds owed"),
+        "m_payables_title": ("退款欠款", "Refunds you owe consumers"),
+        "m_payables_help": (
+            (
+                "消费者退款时，存管部分已先行退付；其余部分须在 {days} 个工作日内由您支付，"
+                "也会从您之后的售卡款中扣还；逾期未付的部分由保险公司赔付并向您追偿。"
+            ),
+            (
+                "When a card is refunded, custody pays its share at once; you owe the rest within"
+                " {days} business days. It is also withheld from your next sales; what is unpaid at"
+                " the deadline is paid by your insurer, who will recover it from you."
+            ),
+        ),
+        "m_payables_owed": ("待您支付", "Owed by you now"),
+        "m_payables_claimed": ("已转保险理赔", "Claimed from your insurer"),
+        "m_payables_pay": ("立即支付 {amount}", "Pay {amount} now"),
+        "m_payables_pay_confirm": (
+            "支付 {amount} 给退款消费者？",
+            "Pay {amount} to the consumers?",
+        ),
+        "m_payables_done_paid": ("已付款，消费者已收到", "Paid: the consumers have it"),
+        "m_payables_by_age": ("按账龄", "By age"),
+        "m_payables_days": ("退款后天数", "Days since the refund"),
+        "m_payables_count": ("笔数", "Count"),
+        "m_payables_each": ("明细", "Each payable"),
+        "m_payables_kind": ("类型", "Kind"),
+        "m_payables_due": ("最迟支付", "Due by"),
+        "m_payables_amount": ("金额", "Amount"),
+        "m_payables_paid_you": ("您已支付", "Paid by you"),
+        "m_payables_netted": ("售卡款扣还", "Withheld from sales"),
+        "m_payables_insurer": ("保险赔付", "Insurer"),
+        "m_payable_kind_refund": ("退款", "Refund"),
+        "m_payable_kind_compensation": ("投诉补偿", "Compensation"),
+        "m_payable_status_owed": ("待支付", "Owed"),
+        "m_payable_status_claimed": ("保险理赔中", "Claimed"),
+        "m_payable_status_paid": ("已结清", "Paid"),
         "m_protection": (
-            "每张卡 {custody}% 银行存管，{insured}% 履约保证保险",
-            "Each card: {custody}% in bank custody, {insured}% insured",
+            "新购卡 {custody}% 银行存管，{insured}% 履约保证保险（已售卡保持售出时的比例）",
+            "New cards: {custody}% in bank custody, {insured}% insured (cards sold keep theirs)",
+        ),
+        "m_ratio_followed": (
+            "{at}：风险等级 {grade}，新购卡存管比例 {before}% → {after}%",
+            "{at}: rated {grade}, new cards' custody {before}% → {after}%",
         ),
         "m_uscc": ("统一社会信用代码", "Unified social credit code"),
         "m_industry": ("行业", "Industry"),
@@ -194,6 +236,11 @@ add(
         "m_override_dishonest-debtor": ("列入失信被执行人名单", "listed as a dishonest debtor"),
         "m_override_licence-revoked": ("营业执照被吊销", "business licence revoked"),
         "m_override_deregistration-filed": ("已申请注销", "deregistration filed"),
+        "m_override_abnormal-operations": ("列入经营异常名录", "on the abnormal operations list"),
+        "m_override_exit-pattern": (
+            "180 天内减资、股权转让、法人变更",
+            "capital cut, equity transfer and new legal representative within 180 days",
+        ),
         "m_reasons": ("评级原因", "Why this grade"),
         "m_no_reasons": (
             "没有拉高风险的因素：各项数据都不差于一般商户。",
@@ -757,6 +804,7 @@ class MerchantConsoleController(Controller):
             request,
             "merchant/overview.html",
             merchant=merchant,
+            blocks=await blocks.of(db, merchant.id),
             industry=(industry.name_en if lang == "en" else industry.name_zh) if industry else "",
             grade=rating.grade if rating else UNRATED,
             colour=colour(rating.grade if rating else UNRATED),
@@ -777,6 +825,18 @@ class MerchantConsoleController(Controller):
             insured_pct=(10_000 - merchant.custody_ratio_bp) / 100,
             complaints_waiting=len(to_answer),
             refunds_waiting=len(refunds),
+            ratio_changes=[
+                translate(
+                    lang,
+                    "m_ratio_followed",
+                    at=when(m.taken_at),
+                    grade=m.params["grade"],
+                    before=f"{m.params['from'] / 100:g}",
+                    after=f"{m.params['to'] / 100:g}",
+                )
+                for m in reversed(await measures.measures_of(db, merchant.id))
+                if m.kind == MeasureKind.GRADE_ACTION
+            ][:5],
         )
 
     # -- products -----------------------------------------------------------------------
@@ -868,7 +928,7 @@ class MerchantConsoleController(Controller):
             "merchant/qr.html",
             merchant=merchant,
             url=qr.counter_url(get_settings().cards.public_base_url, merchant.id, ring),
-            not_selling=cards.selling_problem(merchant),
+            not_selling=await cards.selling_problem(db, merchant),
         )
 
     # -- redeeming ----------------------------------------------------------------------
@@ -952,6 +1012,40 @@ class MerchantConsoleController(Controller):
             answer=answer,
             notice=said_done(lang_of(request), "m_done_", done),
         )
+
+    @get("/payables")
+    async def payables(
+        self, request: Request[Any, Any, Any], db: Db, me: Me, done: Done = None
+    ) -> Template:
+        """What the merchant owes consumers after refunds, by age, and the pay button."""
+        merchant_id = payables.merchant_of(me)
+        found = await payables.payables_of(db, [merchant_id])
+        lang = lang_of(request)
+        return page(
+            request,
+            "merchant/payables.html",
+            flash=translate(lang, "m_payables_done_paid") if done == "paid" else "",
+            error="",
+            owed=sum(p.owed for p in found),
+            claimed=sum(p.claimed for p in found),
+            by_age=payables.by_age(found, utcnow()),
+            payables=list(reversed(found)),
+            days=get_settings().cards.payable_business_days,
+            key=_new_key(),
+        )
+
+    @post("/payables/pay")
+    async def pay_payables(
+        self, request: Request[Any, Any, Any], data: Form, db: Db, me: Me
+    ) -> Redirect:
+        """Pay everything owed now at the provider's pay page (the sandbox's here)."""
+        same_origin(request)
+        key = data.get("key", "")
+        if not 8 <= len(key) <= 200:  # noqa: PLR2004 - the API's Idempotency-Key bounds
+            key = _new_key()
+        async with db.begin():
+            started = await payables.start_payment(db, me, SandboxProvider(), key)
+        return back_to(started.pay_url)
 
     @get("/refunds")
     async def refunds(

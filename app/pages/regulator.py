@@ -29,6 +29,7 @@ from app.clock import today, utcnow
 from app.deps import Db, Me
 from app.exceptions import Invalid, NotFound
 from app.insurance.service import insured_exposure
+from app.merchants import blocks
 from app.merchants.models import Merchant, MerchantStatus
 from app.merchants.service import industries, legal_names
 from app.pages.charts import Point, probability_chart
@@ -43,11 +44,11 @@ from app.pages.render import (
     same_origin,
     yuan,
 )
+from app.payables import service as payables
 from app.risk import service as ratings
 from app.risk import supervision
 from app.risk.words import BOOLEAN_FEATURES, LABELS, reason_text
-from app.settings import get_settings
-from app.supervision import disputes, measures, warnings
+from app.supervision import disputes, grade_actions, measures, warnings
 from app.supervision.models import Dispute, DisputeOwner, DisputeStatus, MeasureKind
 from scoring import CATALOGUE, GRADES, Override
 
@@ -113,7 +114,11 @@ def feature_label(lang: str, feature: str) -> str:
 def measure_summary(lang: str, measure: Measure) -> str:
     """What a measure did, in a line."""
     params = measure.params
-    if measure.kind in (MeasureKind.RAISE_CUSTODY_RATIO, MeasureKind.LIFT_CUSTODY_RATIO):
+    if measure.kind in (
+        MeasureKind.RAISE_CUSTODY_RATIO,
+        MeasureKind.LIFT_CUSTODY_RATIO,
+        MeasureKind.GRADE_ACTION,
+    ):
         return f"{ratio(int(params['from']))} → {ratio(int(params['to']))}"
     if measure.kind == MeasureKind.DECLARE_DEFAULT:
         return translate(
@@ -124,9 +129,8 @@ def measure_summary(lang: str, measure: Measure) -> str:
             claim=yuan(params.get("claim_fen")),
         )
     if measure.kind == MeasureKind.LIFT_SUSPENSION:
-        lifted = [
-            translate(lang, f"r_lifted_{k}") for k in ("suspension", "sales_block") if k in params
-        ]
+        lifted = [translate(lang, "r_lifted_suspension")] if "suspension" in params else []
+        lifted += [translate(lang, f"block_{kind}") for kind in params.get("sales_blocks", [])]
         return ", ".join(lifted)
     return ""
 
@@ -212,18 +216,18 @@ class Action:
     danger: bool = False
 
 
-def actions_for(merchant: Merchant) -> list[Action]:
+def actions_for(merchant: Merchant, *, blocked: bool) -> list[Action]:
     """The measures that apply to the merchant as it stands (the services still decide)."""
     status = MerchantStatus(merchant.status)
     selling = status in (MerchantStatus.ACTIVE, MerchantStatus.SUSPENDED)
     found: list[Action] = []
     if selling:
         found.append(Action(MeasureKind.RAISE_CUSTODY_RATIO.value))
-        if merchant.custody_ratio_bp != get_settings().cards.default_custody_ratio_bp:
+        if merchant.ratio_floor_bp is not None:
             found.append(Action(MeasureKind.LIFT_CUSTODY_RATIO.value))
     if status is MerchantStatus.ACTIVE:
         found.append(Action(MeasureKind.SUSPEND_SALES.value, danger=True))
-    if status is MerchantStatus.SUSPENDED or (merchant.sales_blocked and selling):
+    if status is MerchantStatus.SUSPENDED or (blocked and selling):
         found.append(Action(MeasureKind.LIFT_SUSPENSION.value))
     if selling:
         found.append(Action(MeasureKind.DECLARE_DEFAULT.value, danger=True))
@@ -292,8 +296,10 @@ async def merchant_file(
         disputes.QueueFilter(status=DisputeStatus.CONFIRMED, merchant_id=merchant.id, limit=20),
     )
     taken = list(await measures.measures_of(db, merchant.id))
+    holding = await blocks.of(db, merchant.id)
     return {
         "merchant": merchant,
+        "blocks": holding,
         "industry_names": await _industry_names(db, lang),
         "rating": rating,
         "grade": rating.grade if rating else supervision.UNRATED,
@@ -312,11 +318,35 @@ async def merchant_file(
         "measures": list(reversed(taken)),
         "measure_text": {m.id: measure_summary(lang, m) for m in taken},
         "people": await usernames(db, [m.taken_by for m in taken]),
-        "actions": actions_for(merchant),
-        "standard_ratio": get_settings().cards.default_custody_ratio_bp,
+        "actions": actions_for(merchant, blocked=bool(holding)),
         "now": utcnow(),
         "percent": percent,
         "ratio": ratio,
+        "errors": {},
+        "values": {},
+    }
+
+
+async def protection_file(db: AsyncSession, me: Principal) -> dict[str, Any]:
+    """What the protection page shows: payables by age, blocked merchants, grade actions."""
+    pending = await payables.supervised(db, me)
+    query = select(Merchant).order_by(Merchant.legal_name)
+    if me.role is Role.REGULATOR and me.district is not None:
+        query = query.where(Merchant.district == me.district)
+    merchants = {m.id: m for m in (await db.scalars(query)).all()}
+    held = await blocks.active(db, list(merchants))
+    owing: dict[uuid.UUID, int] = {}
+    for p in pending:
+        owing[p.merchant_id] = owing.get(p.merchant_id, 0) + p.pending
+    return {
+        "by_age": payables.by_age(pending, utcnow()),
+        "owing": [
+            (merchants[m].legal_name if m in merchants else str(m), fen)
+            for m, fen in sorted(owing.items(), key=lambda item: -item[1])
+        ][:20],
+        "blocked": [(merchants[m], held[m]) for m in merchants if m in held],
+        "actions": await grade_actions.in_force(db, me.district or grade_actions.CITY),
+        "can_set": me.role is Role.REGULATOR,
         "errors": {},
         "values": {},
     }
@@ -583,6 +613,73 @@ class RegulatorPages(Controller):
             rename={"custody_ratio_bp": "custody_ratio_pct"},
         )
 
+    @get("/protection")
+    async def protection(
+        self, request: Request[Any, Any, Any], db: Db, me: Me, done: FromQuery[str | None] = None
+    ) -> Template:
+        """Refund payables by age, blocked sales (lifted together), the district's grade actions."""
+        context = await protection_file(db, me)
+        flash = said_done(lang_of(request), "r_done_", done, ("lift", "actions"))
+        return page(request, "regulator/protection.html", flash=flash, **context)
+
+    @post("/protection/lift")
+    async def lift_blocks(
+        self, request: Request[Any, Any, Any], data: Form, db: Db, me: Me
+    ) -> Template | Redirect:
+        """Lift the blocks of every merchant ticked, one measure each, all or none."""
+        same_origin(request)
+
+        async def lift() -> None:
+            try:
+                ids = [
+                    uuid.UUID(k.removeprefix("merchant-"))
+                    for k in data
+                    if k.startswith("merchant-")
+                ]
+            except ValueError:
+                raise Invalid("tick merchants from the list", fields={"merchant": "bad"}) from None
+            async with db.begin():
+                await measures.lift_sales_blocks(db, me, ids, reason=data.get("reason", ""))
+
+        return await run_form(
+            request,
+            lift(),
+            done="/dashboard/protection?done=lift#blocks",
+            again=lambda: protection_file(db, me),
+            name="regulator/protection.html",
+            row="lift",
+            data=data,
+        )
+
+    @post("/protection/grade-actions")
+    async def set_grade_actions(
+        self, request: Request[Any, Any, Any], data: Form, db: Db, me: Me
+    ) -> Template | Redirect:
+        """A new version of the district's grade actions, with its reason."""
+        same_origin(request)
+        lang = lang_of(request)
+
+        async def change() -> None:
+            table = {
+                grade: {
+                    "custody_ratio_bp": percent_to_bp(data.get(f"ratio-{grade}", ""), lang),
+                    "sales": data.get(f"sales-{grade}", ""),
+                }
+                for grade in GRADES
+            }
+            async with db.begin():
+                await grade_actions.set_actions(db, me, table, reason=data.get("reason", ""))
+
+        return await run_form(
+            request,
+            change(),
+            done="/dashboard/protection?done=actions#grade-actions",
+            again=lambda: protection_file(db, me),
+            name="regulator/protection.html",
+            row="actions",
+            data=data,
+        )
+
     @get("/warnings")
     async def warnings_queue(
         self,
@@ -725,7 +822,6 @@ add(
         "r_mstatus_suspended": ("暂停售卡", "sales suspended"),
         "r_mstatus_defaulted": ("已宣告违约", "in default"),
         "r_mstatus_closed": ("已关闭", "closed"),
-        "r_sales_blocked": ("新售卡已被冻结：{why}", "New sales are blocked: {why}"),
         "r_uscc": ("统一社会信用代码", "Unified social credit code"),
         "r_address": ("地址", "Address"),
         "r_custody_ratio": ("新售卡存管比例", "Custody ratio for new sales"),
@@ -743,6 +839,11 @@ add(
         "r_override_dishonest-debtor": ("失信被执行人", "listed as a dishonest debtor"),
         "r_override_licence-revoked": ("营业执照被吊销", "business licence revoked"),
         "r_override_deregistration-filed": ("已申请注销登记", "deregistration filed"),
+        "r_override_abnormal-operations": ("列入经营异常名录", "on the abnormal operations list"),
+        "r_override_exit-pattern": (
+            "180 天内减资、股权转让、法人变更",
+            "capital cut, equity transfer and new legal representative within 180 days",
+        ),
         "r_override_floor": ("等级不优于 {grade}", "grade no better than {grade}"),
         "r_chart_title": ("违约概率走势", "Probability of default over time"),
         "r_chart_label": (
@@ -805,13 +906,20 @@ add(
         "r_measure_suspend-sales": ("暂停售卡", "Suspend sales"),
         "r_measure_lift-suspension": ("恢复售卡", "Lift the suspension"),
         "r_measure_declare-default": ("宣告违约", "Declare default"),
+        "r_measure_grade-action": ("按等级调整存管比例（系统）", "Grade action (by the platform)"),
+        "r_measure_help_grade-action": (
+            "风险等级变化时，系统按本区等级处置规则自动调整新售卡存管比例。",
+            "When the grade changes the platform applies the district's grade actions itself.",
+        ),
+        "r_ask_grade-action": ("系统自动执行", "Taken by the platform"),
+        "r_done_grade-action": ("已按等级调整", "Grade action applied"),
         "r_measure_help_raise-custody-ratio": (
             "只影响今后售出的卡，已售卡保持原比例。",
             "Applies to new sales only; cards already sold keep their ratio.",
         ),
         "r_measure_help_lift-custody-ratio": (
-            "新售卡恢复为标准比例 {standard}。",
-            "New sales go back to the standard {standard}.",
+            "新售卡恢复为其风险等级对应的存管比例。",
+            "New sales go back to the ratio the merchant's grade calls for.",
         ),
         "r_measure_help_suspend-sales": (
             "停止销售新卡，已售卡照常使用。",
@@ -860,7 +968,36 @@ add(
             "{cards} cards, {custody} paid from custody, {claim} claimed from the insurer",
         ),
         "r_lifted_suspension": ("解除暂停", "suspension lifted"),
-        "r_lifted_sales_block": ("解除售卡冻结", "sales block lifted"),
+        "r_nav_protection": ("资金保障", "Protection"),
+        "r_protection_title": ("资金保障", "Protection"),
+        "r_payables_title": ("商户退款欠款（按账龄）", "Refunds merchants owe, by age"),
+        "r_payables_help": (
+            "退款时存管部分先行退付，其余由商户在期限内支付、从售卡款扣还，逾期转保险理赔。",
+            (
+                "Custody pays its share of a refund at once; the merchant owes the rest by a"
+                " deadline, or it is withheld from sales; unpaid, it becomes a claim."
+            ),
+        ),
+        "r_payables_days": ("退款后天数", "Days since the refund"),
+        "r_payables_count": ("笔数", "Count"),
+        "r_payables_owed": ("商户待付", "Owed by merchants"),
+        "r_payables_claimed": ("已转理赔", "Claimed from insurers"),
+        "r_blocks_title": ("暂停售卡的商户", "Merchants whose sales are blocked"),
+        "r_blocks_none": ("没有被暂停售卡的商户", "No merchant's sales are blocked"),
+        "r_blocks_lift": ("解除所选商户的售卡限制", "Lift the blocks of the merchants ticked"),
+        "r_actions_title": ("风险等级处置规则", "Grade actions"),
+        "r_actions_in_force": (
+            "现行：{district} 第 {version} 版（{reason}）",
+            "In force: {district}, version {version} ({reason})",
+        ),
+        "r_actions_ratio": ("新售卡存管比例", "Custody of new sales"),
+        "r_actions_sales": ("售卡", "Sales"),
+        "r_sales_allowed": ("允许", "allowed"),
+        "r_sales_review": ("复核后方可", "held for review"),
+        "r_actions_save": ("保存新版本", "Save a new version"),
+        "r_done_lift": ("已解除售卡限制", "Sales blocks lifted"),
+        "r_done_actions": ("已保存新版本", "New version saved"),
+        "r_by_platform": ("系统", "the platform"),
         "r_done_raise-custody-ratio": ("已提高存管比例", "The custody ratio was raised"),
         "r_done_lift-custody-ratio": ("已恢复标准存管比例", "The standard ratio applies again"),
         "r_done_suspend-sales": ("已暂停售卡", "Sales are suspended"),
@@ -887,6 +1024,8 @@ add(
         "r_rule_custody-shortfall": ("存管资金短缺", "Custody shortfall"),
         "r_rule_hard-override": ("硬性风险记录", "Hard-override record"),
         "r_rule_dispute-overdue": ("纠纷逾期", "Dispute overdue"),
+        "r_rule_rating-failed": ("评级失败", "Rating failed"),
+        "r_rule_exit-pattern": ("减资-转股-换法人", "Exit path (capital, owners, representative)"),
         "r_raised_at": ("发出时间", "Raised"),
         "r_evidence": ("证据", "Evidence"),
         "r_assigned_to": ("承办人", "Assigned to"),

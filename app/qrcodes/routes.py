@@ -200,7 +200,7 @@ class ScanController(Controller):
         if wants_html(request):
             return await merchant_page(request, db, merchant_id, kid, signature)
         merchant = await counter_merchant(db, merchant_id, kid, signature)
-        why_not = selling_problem(merchant)
+        why_not = await selling_problem(db, merchant)
         if why_not:
             raise MerchantNotSelling(
                 why_not, legal_name=merchant.legal_name, licence_status=merchant.status

@@ -29,8 +29,9 @@ from app.merchants.models import Merchant
 from app.risk.ingest import fingerprint, stored_value
 from app.risk.models import IndicatorRecord, Rating, RatingChange, RatingFailure, ScoringModel
 from app.risk.queue import request_all
-from app.supervision import rules
-from scoring import Indicator, Source
+from app.supervision import grade_actions, rules
+from scoring import Indicator, Override, Source, exit_pattern
+from scoring.features import EXIT_WINDOW
 from scoring.rating import Rater
 from scoring.store import loads
 
@@ -49,12 +50,23 @@ MAX_OUTSTANDING_RATIO = 100.0
 """Unredeemed balances 100 times the last 90 days' sales, or owed with no sales at all."""
 
 _LATEST = text("""
-    SELECT DISTINCT ON (merchant_id, source, kind)
-           merchant_id, id, source, kind, value, as_of, provenance
+    SELECT * FROM (
+      SELECT DISTINCT ON (merchant_id, source, kind)
+             merchant_id, id, source, kind, value, as_of, provenance
+        FROM indicator_records
+       WHERE merchant_id = ANY(:ids) AND as_of < :at
+       ORDER BY merchant_id, source, kind, as_of DESC, id DESC
+    ) AS latest
+    UNION
+    SELECT merchant_id, id, source, kind, value, as_of, provenance
       FROM indicator_records
-     WHERE merchant_id = ANY(:ids) AND as_of < :at
-     ORDER BY merchant_id, source, kind, as_of DESC, id DESC
+     WHERE merchant_id = ANY(:ids) AND as_of < :at AND as_of >= :since
+       AND source = 'registration'
+       AND kind IN ('capital_change', 'equity_transfer', 'legal_representative_change')
+     ORDER BY as_of, id
 """)
+"""The latest record of each kind, and the registration events of the exit path's window
+(``scoring.exit_pattern``), oldest first: on equal dates the later record wins."""
 
 
 _LOCK = text("""
@@ -149,9 +161,14 @@ async def add_model(
 async def records_for(
     session: AsyncSession, merchant_ids: Sequence[uuid.UUID], at: date
 ) -> dict[uuid.UUID, list[Indicator]]:
-    """Per merchant, the latest record of each kind dated before ``at``, with its id."""
+    """Per merchant, the records a rating reads, each with its id.
+
+    The latest record of each kind dated before ``at``, and the registration events of the
+    exit path's window.
+    """
     found: dict[uuid.UUID, list[Indicator]] = {m: [] for m in merchant_ids}
-    rows = await session.execute(_LATEST, {"ids": list(merchant_ids), "at": at})
+    since = at - EXIT_WINDOW - timedelta(days=1)
+    rows = await session.execute(_LATEST, {"ids": list(merchant_ids), "at": at, "since": since})
     for merchant_id, record_id, source, kind, value, as_of, provenance in rows:
         found[merchant_id].append(
             Indicator(
@@ -192,20 +209,25 @@ async def rate(
     records = await records_for(session, ids, at)
     by_key = {str(m): r for m, r in records.items()}
     scored: list[Scored] = await anyio.to_thread.run_sync(lambda: rater.rate(by_key, at))
-    previous = dict(
-        (
-            await session.execute(
-                select(Rating.merchant_id, Rating.grade).where(Rating.merchant_id.in_(ids))
+    previous = {
+        merchant_id: (grade, set(overrides))
+        for merchant_id, grade, overrides in await session.execute(
+            select(Rating.merchant_id, Rating.grade, Rating.overrides).where(
+                Rating.merchant_id.in_(ids)
             )
-        ).all()
-    )
+        )
+    }
     rows: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
+    followed: list[tuple[uuid.UUID, str | None, Scored, set[str]]] = []
     for item in scored:
         merchant_id = uuid.UUID(item.key)
         cause = causes[merchant_id]
         rows.append(_rating_row(merchant_id, item, cause, now, at))
-        before = previous.get(merchant_id)
+        before, held = previous.get(merchant_id, (None, set()))
+        new_overrides = {o.value for o in item.grade.overrides} - held
+        if before != item.grade.grade or new_overrides:
+            followed.append((merchant_id, before, item, new_overrides))
         if before != item.grade.grade:
             changes.append(
                 {
@@ -247,7 +269,31 @@ async def rate(
                     "model_version": change["model_version"],
                 },
             )
+    for merchant_id, before, item, new_overrides in followed:
+        await grade_actions.follow_grade(
+            session,
+            merchant_id,
+            before=before,
+            grade=item.grade.grade,
+            cause=causes[merchant_id].text,
+            new_overrides=new_overrides,
+        )
+        if Override.EXIT_PATTERN in new_overrides:
+            steps = exit_pattern(by_key[str(merchant_id)], at)
+            await rules.on_exit_pattern(session, merchant_id, [_cited(r) for r in steps])
     return len(rows)
+
+
+def _cited(record: Indicator) -> dict[str, Any]:
+    """A record as a warning's evidence cites it."""
+    return {
+        "record": record.ref,
+        "source": record.source.value,
+        "kind": record.kind,
+        "value": record.value,
+        "as_of": record.as_of.isoformat(),
+        "provenance": record.provenance,
+    }
 
 
 def _rating_row(

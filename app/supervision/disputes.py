@@ -64,6 +64,7 @@ from app.clock import SHANGHAI, today, utcnow
 from app.exceptions import Conflict, Forbidden, Invalid, NotFound
 from app.ledger import escrow_ledger
 from app.merchants.models import Merchant
+from app.payables.deadlines import payable_due_at
 from app.supervision import rules
 from app.supervision.models import (
     Dispute,
@@ -655,11 +656,18 @@ async def _pay(
     try:
         if ruling.decision is Decision.REFUND:
             refunded = await ledger.refund(
-                dispute.merchant_id, dispute.card_id, idempotency_key=key
+                dispute.merchant_id,
+                dispute.card_id,
+                idempotency_key=key,
+                payable_due_at=payable_due_at(),
             )
             return refunded.refunded, refunded.seq
         paid = await ledger.compensate(
-            dispute.merchant_id, dispute.card_id, amount=amount, idempotency_key=key
+            dispute.merchant_id,
+            dispute.card_id,
+            amount=amount,
+            idempotency_key=key,
+            payable_due_at=payable_due_at(),
         )
     except escrow.CardNotOpen as exc:  # closed between the look above and the ledger's lock
         card = await ledger.card(dispute.merchant_id, dispute.card_id)

@@ -20,8 +20,10 @@ from app.clock import utcnow
 from app.exceptions import Conflict, Invalid, NotFound
 from app.insurance.service import open_claim
 from app.ledger import escrow_ledger
+from app.merchants import blocks
 from app.merchants.models import Merchant, MerchantStatus
-from app.settings import get_settings
+from app.risk.service import grades_of
+from app.supervision import grade_actions
 from app.supervision.models import Measure, MeasureKind
 
 if TYPE_CHECKING:
@@ -83,7 +85,11 @@ async def _record(
 async def raise_custody_ratio(
     session: AsyncSession, me: Principal, merchant_id: uuid.UUID, *, ratio_bp: int, reason: str
 ) -> Measure:
-    """New sales keep more in custody; cards already sold keep the ratio they were sold with."""
+    """New sales keep more in custody; cards already sold keep the ratio they were sold with.
+
+    The raised ratio is a floor: a worse grade may raise the ratio further, a better one never
+    takes it below this until the regulator lifts it.
+    """
     why = _reason(reason)
     merchant = await supervised_merchant(session, me, merchant_id, lock=True)
     _not_closed(merchant)
@@ -94,6 +100,7 @@ async def raise_custody_ratio(
             fields={"custody_ratio_bp": "out of range"},
         )
     before = merchant.custody_ratio_bp
+    merchant.ratio_floor_bp = ratio_bp
     merchant.custody_ratio_bp = ratio_bp
     return await _record(
         session,
@@ -108,17 +115,23 @@ async def raise_custody_ratio(
 async def lift_custody_ratio(
     session: AsyncSession, me: Principal, merchant_id: uuid.UUID, *, reason: str
 ) -> Measure:
-    """Back to the deployment's standard ratio for new sales."""
+    """Back to the ratio the merchant's grade calls for (the standard one, if not rated)."""
     why = _reason(reason)
     merchant = await supervised_merchant(session, me, merchant_id, lock=True)
     _not_closed(merchant)
-    standard = get_settings().cards.default_custody_ratio_bp
-    if merchant.custody_ratio_bp == standard:
-        raise Conflict(f"the custody ratio is already the standard {standard} bp")
+    if merchant.ratio_floor_bp is None:
+        raise Conflict(
+            f"no raised custody ratio to lift: {merchant.custody_ratio_bp} bp is what the"
+            " merchant's grade calls for"
+        )
     before = merchant.custody_ratio_bp
-    merchant.custody_ratio_bp = standard
+    merchant.ratio_floor_bp = None
+    grade = (await grades_of(session, [merchant.id])).get(merchant.id)
+    actions = await grade_actions.in_force(session, merchant.district)
+    after = grade_actions.new_sales_ratio(merchant, actions.actions.get(grade or ""))
+    merchant.custody_ratio_bp = after
     return await _record(
-        session, me, merchant, MeasureKind.LIFT_CUSTODY_RATIO, why, {"from": before, "to": standard}
+        session, me, merchant, MeasureKind.LIFT_CUSTODY_RATIO, why, {"from": before, "to": after}
     )
 
 
@@ -137,19 +150,54 @@ async def suspend_sales(
 async def lift_suspension(
     session: AsyncSession, me: Principal, merchant_id: uuid.UUID, *, reason: str
 ) -> Measure:
-    """Sales may resume: lifts a suspension, and a sales block set by reconciliation."""
+    """Sales may resume: lifts a suspension and every sales block.
+
+    The blocks (a reconciliation shortfall, an ended policy, a grade held for review, a hard
+    stop) are kept, each with this reason.
+    """
     why = _reason(reason)
     merchant = await supervised_merchant(session, me, merchant_id, lock=True)
     lifted: dict[str, Any] = {}
     if merchant.status == MerchantStatus.SUSPENDED:
         merchant.status = MerchantStatus.ACTIVE
         lifted["suspension"] = True
-    if merchant.sales_blocked:
-        lifted["sales_block"] = merchant.sales_blocked
-        merchant.sales_blocked = None
+    if found := await blocks.lift(session, merchant.id, by=me.user_id, reason=why):
+        lifted["sales_blocks"] = [block.kind for block in found]
     if not lifted:
         raise Conflict("this merchant's sales are neither suspended nor blocked")
     return await _record(session, me, merchant, MeasureKind.LIFT_SUSPENSION, why, lifted)
+
+
+MAX_BULK = 500
+"""Merchants whose blocks one request lifts at most."""
+
+
+async def lift_sales_blocks(
+    session: AsyncSession, me: Principal, merchant_ids: Sequence[uuid.UUID], *, reason: str
+) -> list[Measure]:
+    """Lift the sales blocks of several merchants at once, one measure each, all or none.
+
+    After a partial bank statement, or a policy renewed for a whole group, a regulator lifts
+    many blocks with one reason. Every merchant must be in the caller's reach and blocked;
+    otherwise nothing is lifted and the error names the merchant.
+    """
+    why = _reason(reason)
+    if not merchant_ids or len(merchant_ids) > MAX_BULK:
+        raise Invalid(
+            f"name between 1 and {MAX_BULK} merchants", fields={"merchant_ids": "1 to 500"}
+        )
+    taken = []
+    for merchant_id in sorted(set(merchant_ids)):
+        merchant = await supervised_merchant(session, me, merchant_id, lock=True)
+        found = await blocks.lift(session, merchant.id, by=me.user_id, reason=why)
+        if not found:
+            raise Conflict(
+                f"{merchant.legal_name} has no sales block to lift; nothing was lifted",
+                fields={"merchant_ids": str(merchant.id)},
+            )
+        params = {"sales_blocks": [block.kind for block in found], "bulk": True}
+        taken.append(await _record(session, me, merchant, MeasureKind.LIFT_SUSPENSION, why, params))
+    return taken
 
 
 async def declare_default(

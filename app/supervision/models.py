@@ -11,7 +11,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, String, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,6 +39,7 @@ class WarningRule(enum.StrEnum):
     HARD_OVERRIDE = "hard-override"
     DISPUTE_OVERDUE = "dispute-overdue"
     RATING_FAILED = "rating-failed"
+    EXIT_PATTERN = "exit-pattern"
 
 
 class WarningStatus(enum.StrEnum):
@@ -86,10 +96,15 @@ class MeasureKind(enum.StrEnum):
     SUSPEND_SALES = "suspend-sales"
     LIFT_SUSPENSION = "lift-suspension"
     DECLARE_DEFAULT = "declare-default"
+    GRADE_ACTION = "grade-action"
+    """Taken by the platform itself: the district's grade actions applied to a new grade."""
 
 
 class Measure(UUIDPrimaryKey, Base):
-    """A regulator's measure against a merchant: what, by whom, when and why."""
+    """A measure against a merchant: what, by whom, when and why.
+
+    ``taken_by`` is empty for the platform's own measures (grade actions following a grade).
+    """
 
     __tablename__ = "measures"
     __table_args__ = (
@@ -102,8 +117,32 @@ class Measure(UUIDPrimaryKey, Base):
     kind: Mapped[str] = mapped_column(String(32))
     params: Mapped[dict[str, Any]] = mapped_column(JSONB)
     reason: Mapped[str] = mapped_column(Text)
-    taken_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    taken_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     taken_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GradeActionsVersion(Base):
+    """A district's grade actions as a regulator set them: one row per version, never edited.
+
+    ``actions`` maps each grade to the custody ratio of new sales and whether sales go on
+    (``allowed``) or wait for a regulator's review (``review``). District ``*`` is the
+    city-wide default, used where a district has set none.
+    """
+
+    __tablename__ = "grade_actions"
+    __table_args__ = (
+        CheckConstraint("version > 0", name="version"),
+        CheckConstraint("char_length(reason) > 0", name="reason"),
+        Index("uq_grade_actions_version", "district", "version", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    district: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    actions: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class DisputeStatus(enum.StrEnum):

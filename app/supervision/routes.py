@@ -15,7 +15,7 @@ from app.auth.models import Role
 from app.auth.principal import requires
 from app.deps import Db, Me
 from app.exceptions import Invalid
-from app.supervision import measures, warnings
+from app.supervision import grade_actions, measures, warnings
 
 if TYPE_CHECKING:
     from app.supervision.models import Measure, WarningNote
@@ -76,7 +76,8 @@ class MeasureOut(msgspec.Struct):
     kind: str
     reason: str
     params: dict[str, Any]
-    taken_by: uuid.UUID
+    taken_by: uuid.UUID | None
+    """None for the platform's own measures (grade actions)."""
     taken_at: datetime
 
 
@@ -112,6 +113,50 @@ def measure_out(m: Measure) -> MeasureOut:
         taken_by=m.taken_by,
         taken_at=m.taken_at,
     )
+
+
+class GradeActionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """What one grade does to new sales."""
+
+    custody_ratio_bp: Annotated[int, msgspec.Meta(ge=0, le=10_000)]
+    sales: Literal["allowed", "review"]
+
+
+class GradeActionsIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A new version of the district's grade actions, every grade A–E, and why."""
+
+    actions: dict[str, GradeActionIn]
+    reason: Reason
+
+
+class GradeActionsOut(msgspec.Struct):
+    """Grade actions in force: whose (a district, or ``*`` for the city), which version, why."""
+
+    district: str
+    version: int
+    actions: dict[str, dict[str, Any]]
+    reason: str
+
+
+class GradeActionsVersionOut(GradeActionsOut):
+    """One version in the history, with who set it and when."""
+
+    created_by: uuid.UUID | None
+    created_at: datetime
+
+
+class GradeActionsView(msgspec.Struct):
+    """The actions in force for the caller's district, and every version that applies."""
+
+    in_force: GradeActionsOut
+    history: list[GradeActionsVersionOut]
+
+
+class LiftBlocksIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Merchants whose sales blocks to lift, all or none, and why."""
+
+    merchant_ids: Annotated[list[uuid.UUID], msgspec.Meta(min_length=1, max_length=500)]
+    reason: Reason
 
 
 class AssignIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -192,6 +237,67 @@ class WarningController(Controller):
         """Close with feedback."""
         async with db.begin():
             return warning_out(await warnings.close(db, me, warning_id, data.feedback))
+
+
+def _in_force(actions: grade_actions.Actions) -> GradeActionsOut:
+    return GradeActionsOut(
+        district=actions.district,
+        version=actions.version,
+        actions={grade: action.to_dict() for grade, action in actions.actions.items()},
+        reason=actions.reason,
+    )
+
+
+class GradeActionsController(Controller):
+    """What each grade does to a merchant's new sales, set per district with a reason."""
+
+    path = "/grade-actions"
+    tags = ["supervision"]  # noqa: RUF012
+    guards = [SUPERVISORS]  # noqa: RUF012
+
+    @get("/")
+    async def show(self, db: Db, me: Me) -> GradeActionsView:
+        """The actions in force for the caller's district and the versions behind them."""
+        current = await grade_actions.in_force(db, me.district or grade_actions.CITY)
+        return GradeActionsView(
+            in_force=_in_force(current),
+            history=[
+                GradeActionsVersionOut(
+                    district=v.district,
+                    version=v.version,
+                    actions=v.actions,
+                    reason=v.reason,
+                    created_by=v.created_by,
+                    created_at=v.created_at,
+                )
+                for v in await grade_actions.history(db, me)
+            ],
+        )
+
+    @post("/", guards=[requires(Role.REGULATOR)], status_code=HTTP_201_CREATED)
+    async def change(self, data: JSONBody[GradeActionsIn], db: Db, me: Me) -> GradeActionsOut:
+        """A new version for the caller's district (a city-level regulator: the city default).
+
+        Ratios follow at each merchant's next grade change; cards already sold never change.
+        """
+        raw = {grade: msgspec.to_builtins(action) for grade, action in data.actions.items()}
+        async with db.begin():
+            return _in_force(await grade_actions.set_actions(db, me, raw, reason=data.reason))
+
+
+class SalesBlocksController(Controller):
+    """Lifting many merchants' sales blocks at once, after a partial statement for example."""
+
+    path = "/measures/lift-sales-blocks"
+    tags = ["supervision"]  # noqa: RUF012
+    guards = [SUPERVISORS]  # noqa: RUF012
+
+    @post("/", status_code=HTTP_201_CREATED)
+    async def lift(self, data: JSONBody[LiftBlocksIn], db: Db, me: Me) -> list[MeasureOut]:
+        """Lift every block of every merchant named, one measure each; all or none."""
+        async with db.begin():
+            taken = await measures.lift_sales_blocks(db, me, data.merchant_ids, reason=data.reason)
+        return [measure_out(m) for m in taken]
 
 
 class MeasureController(Controller):

@@ -4,7 +4,11 @@
 * complaint surge: complaints of the last 7 days far above the merchant's own weekly baseline;
 * sales surge, or a discount deeper than the threshold (the pattern before a vanishing);
 * custody shortfall found by reconciliation;
-* a new hard-override record (dishonest debtor, licence revoked, deregistration filed).
+* a new hard-override record (dishonest debtor, licence revoked, deregistration filed,
+  abnormal operations list);
+* the exit path: capital reduction, equity transfer and a new legal representative within
+  180 days;
+* a merchant that cannot be rated (its grade goes stale).
 
 Each names its cause precisely (``cause_key``) so that nothing is raised twice for one cause.
 """
@@ -151,6 +155,7 @@ OVERRIDE_KINDS = {
     ("court", "dishonest_debtor"): "listed as a dishonest debtor (失信)",
     ("registration", "licence_revoked"): "business licence revoked",
     ("registration", "deregistration_filed"): "deregistration filed",
+    ("registration", "abnormal_operations"): "put on the abnormal operations list (经营异常)",
 }
 
 
@@ -175,6 +180,24 @@ async def on_record(
         f"record:{record_id}",
         title,
         {"record": record_id, "source": source, "kind": kind, "as_of": as_of},
+    )
+
+
+async def on_exit_pattern(
+    session: AsyncSession, merchant_id: uuid.UUID, steps: list[dict[str, Any]]
+) -> None:
+    """Capital cut, equity transfer and a new legal representative within 180 days.
+
+    The path owners take before a merchant vanishes; the three records are the evidence, and
+    the same three never raise it twice.
+    """
+    await raise_warning(
+        session,
+        merchant_id,
+        WarningRule.EXIT_PATTERN,
+        "records:" + ",".join(sorted(str(step["record"]) for step in steps)),
+        "capital reduction, equity transfer and a new legal representative within 180 days",
+        {"steps": steps, "window_days": 180},
     )
 
 

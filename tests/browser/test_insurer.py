@@ -53,7 +53,8 @@ async def settle(page: Page, claim_id: str) -> None:
     lines = claim.locator("table.lines tbody tr")
     assert await lines.count() == 2
     assert "¥560.00" in await lines.first.inner_text()
-    assert await page.locator("#total-exposure").inner_text() == "¥0.00"
+    # still exposed: the claim is the insurer's to pay
+    assert await page.locator("#total-exposure").inner_text() == "¥1,120.00"
     await shot(page, "insurer-claim-triggered")
 
     await claim.locator("button", has_text="受理理赔").click()
@@ -76,6 +77,7 @@ async def settle(page: Page, claim_id: str) -> None:
     assert await claim.locator("[data-status]").get_attribute("data-status") == "closed"
     assert await claim.locator(".payment-ref").inner_text() == "ICBC-2026-000123"
     assert await claim.locator("form").count() == 0
+    assert await page.locator("#total-exposure").inner_text() == "¥0.00"  # paid: nothing left
     await shot(page, "insurer-claim-closed")
 
 

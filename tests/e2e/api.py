@@ -111,7 +111,10 @@ class Api:
 
     async def staff(self, role: Role, district: str | None = None) -> str:
         """A new staff account of ``role``, signed in; returns its token."""
-        username = await self.staff_user(role, district)
+        return await self.sign_in(await self.staff_user(role, district))
+
+    async def sign_in(self, username: str) -> str:
+        """A staff account signed in through the API; returns the token."""
         body = await self.call(
             "POST", "/auth/sign-in", json={"username": username, "password": PASSWORD}
         )
@@ -170,7 +173,8 @@ class Api:
         merchant declared, as activation requires.
         """
         shop = await self.register_merchant(district)
-        regulator = await self.staff(Role.REGULATOR, district)
+        shop["regulator_username"] = await self.staff_user(Role.REGULATOR, district)
+        regulator = await self.sign_in(shop["regulator_username"])
         await self.call("POST", f"/merchants/{shop['merchant']['id']}/approve", regulator)
         await self.insure(shop, insurer_token)
         shop["merchant"] = await self.call("POST", "/merchants/me/activate", shop["token"])

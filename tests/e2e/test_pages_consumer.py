@@ -116,7 +116,7 @@ async def test_a_rated_merchant_shows_its_grade_and_reasons_in_plain_words(api: 
     assert "风险较高" in html
     assert "近 30 天投诉数：6（违约概率因此上升 5.2 个百分点）" in html
     assert "列入失信被执行人名单：是" in html
-    assert "等级最高为 D" in html  # the override, said why
+    assert "列入失信被执行人名单，等级为 E" in html  # the override, said why
     assert "2026-01-02 00:30" in html  # rated at, Shanghai time
 
 

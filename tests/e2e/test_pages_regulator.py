@@ -444,7 +444,8 @@ async def test_insurer_sees_exposure_and_settles_a_claim(api: Api, engine: Async
         claim = (await declare_default(api, shop, "跑路"))["claim_id"]
         text = html(await browser.get("/insurer-view"))
         assert f'id="c-{claim}"' in text
-        assert 'id="total-exposure">¥0.00<' in text
+        # still exposed: the card's insured share is now a claim the insurer has not paid
+        assert 'id="total-exposure">¥560.00<' in text
         assert "逐卡明细 (1)" in text
         assert text.count("¥560.00") >= 2  # the claim total and the card's insured share
         early = html(
@@ -463,6 +464,7 @@ async def test_insurer_sees_exposure_and_settles_a_claim(api: Api, engine: Async
         assert "已登记付款，理赔结案" in text
         assert 'data-status="closed"' in text
         assert "TX-2026-0001" in text
+        assert 'id="total-exposure">¥0.00<' in html(await browser.get("/insurer-view"))
         log = html(await browser.get("/insurer-view/deliveries"))
         assert "claim.triggered" in log
         assert "claim.closed" in log

@@ -15,14 +15,12 @@ from sqlalchemy import select, text
 
 from app.auth.models import Role
 from app.clock import today
-from app.db import create_engine, session_factory
 from app.risk.models import IndicatorRecord, Rating, RatingFailure, RerateRequest
-from app.risk.service import add_model
 from app.risk.worker import drain_once
 from app.supervision.models import Warning as WarningRow
 from app.supervision.models import WarningRule
 from tests.e2e.api import ID, STORED, Api, buy, counter_of
-from tests.e2e.background import api_on, live_model, record
+from tests.e2e.background import api_on, rated_database, record
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -34,11 +32,8 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="module")
 async def own_engine(databases: Databases) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(databases.create(), pool_size=5, max_overflow=10)
-    async with session_factory(engine)() as session, session.begin():
-        await add_model(session, live_model(), activate=True, by=None)
-    yield engine
-    await engine.dispose()
+    async with rated_database(databases) as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -283,8 +283,19 @@ async def test_a_new_record_re_rates_the_merchant_with_reasons_and_history(
         abs_tol=1e-9,
     )
 
-    # The counter QR profile and the merchant's own view show the same grade.
+    # A dishonest debtor is E: the counter code refuses to take money until a regulator has
+    # reviewed it; then the counter QR profile and the merchant's own view show the same grade.
+    assert rated["grade"] == "E"
     counter = await counter_of(rapi, shop["token"])
+    held = await rapi.call("GET", counter.path, expect=403)
+    assert "review" in held["detail"]
+    await rapi.call(
+        "POST",
+        f"/merchants/{mid}/measures",
+        regulator,
+        json={"kind": "lift-suspension", "reason": "reviewed: the judgment is being paid"},
+        expect=201,
+    )
     profile = await rapi.call("GET", counter.path)
     assert profile["risk_grade"] == rated["grade"]
     own = await rapi.call("GET", "/merchants/me/rating", shop["token"])

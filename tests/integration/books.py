@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import text
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 T = TypeVar("T")
+
+DUE = datetime(2030, 1, 1, tzinfo=UTC)
+"""A payable's deadline far ahead: tests that are not about deadlines never reach it."""
 
 
 class Books:

@@ -20,7 +20,7 @@ from app.db import create_engine, session_factory
 from escrow import AccountKind as A
 from escrow import CardKind
 from escrow.errors import CompensationOverPrice
-from tests.integration.books import Books
+from tests.integration.books import DUE, Books
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -150,9 +150,15 @@ async def test_the_book_stays_frozen_after_the_claim(books: Books) -> None:
     with pytest.raises(escrow.BookFrozen):
         await books.buy(m, paid=100)
     with pytest.raises(escrow.BookFrozen):
-        await books.do(lambda ledger: ledger.compensate(m, card, amount=1, idempotency_key="late"))
+        await books.do(
+            lambda ledger: ledger.compensate(
+                m, card, amount=1, idempotency_key="late", payable_due_at=DUE
+            )
+        )
     with pytest.raises(escrow.BookFrozen):
-        await books.do(lambda ledger: ledger.settle_receivable(m, amount=1, idempotency_key="s"))
+        await books.do(
+            lambda ledger: ledger.settle_payables(m, via="merchant", amount=1, idempotency_key="s")
+        )
 
 
 async def test_two_concurrent_claim_payments_pay_once(books: Books) -> None:
@@ -277,13 +283,21 @@ async def test_default_then_claim_pays_each_consumer_exactly_their_outstanding(
                     m, c, units=u, idempotency_key=k
                 )
             )
-    if refund_first:  # a card refunded while solvent is no part of the default
-        await books.do(lambda ledger: ledger.refund(m, cards[0], idempotency_key="refund"))
+    refunded: dict[uuid.UUID, int] = {}
+    if refund_first:  # refunded while solvent: the merchant still owes its part at the default
+        refund = await books.do(
+            lambda ledger: ledger.refund(m, cards[0], idempotency_key="refund", payable_due_at=DUE)
+        )
+        refunded[cards[0]] = refund.refunded
     before = {c: await books.do(lambda ledger, c=c: ledger.card(m, c)) for c in cards}
     owed = {c: b.outstanding for c, b in before.items() if b.status == "open"}
 
     payout = await books.do(lambda ledger: ledger.default_payout(m, idempotency_key="default"))
-    if payout.total_claim == 0:
+    # A defaulted merchant pays nothing more: the payables it owed are claimed with the cards.
+    assert payout.total_payables == (
+        refund.owed_by_merchant if refund_first else 0  # type: ignore[possibly-undefined]
+    )
+    if payout.total_claim + payout.total_payables == 0:
         with pytest.raises(escrow.NoClaimPending):
             await books.do(lambda ledger: ledger.pay_claim(m, reference="R", idempotency_key="c"))
         claimed: dict[uuid.UUID, int] = {}
@@ -291,14 +305,14 @@ async def test_default_then_claim_pays_each_consumer_exactly_their_outstanding(
         claim = await books.do(
             lambda ledger: ledger.pay_claim(m, reference="R", idempotency_key="c")
         )
-        claimed = {c.card_id: c.amount for c in claim.cards}
-        assert claim.total == payout.total_claim
+        claimed = {c.card_id: c.amount for c in claim.cards if c.payable_seq is None}
+        assert claim.total == payout.total_claim + payout.total_payables
     for p in payout.cards:
         assert p.custody_paid + claimed.get(p.card_id, 0) == owed[p.card_id]
     returned = await _returned_per_card(books, m)
     assert {p.card_id for p in payout.cards} == set(owed)
-    for card, amount in owed.items():
-        assert returned.get(card, 0) == amount
+    for card, amount in (owed | refunded).items():
+        assert returned.get(card, 0) == amount  # every consumer whole, the refunded one too
     balances = await books.do(lambda ledger: ledger.balances(m))
     assert balances[A.CLAIMS_PENDING] == 0
     assert balances[A.POLICY] == 0
@@ -318,7 +332,9 @@ async def test_compensation_is_a_receivable_that_settlement_pays(books: Books) -
     )
     before = await books.do(lambda ledger: ledger.card(m, card.card_id))
     r = await books.do(
-        lambda ledger: ledger.compensate(m, card.card_id, amount=12_345, idempotency_key="decision")
+        lambda ledger: ledger.compensate(
+            m, card.card_id, amount=12_345, idempotency_key="decision", payable_due_at=DUE
+        )
     )
     assert (r.merchant_id, r.seq, r.card_id, r.amount, r.receivable) == (
         m,
@@ -342,17 +358,23 @@ async def test_compensation_is_a_receivable_that_settlement_pays(books: Books) -
     assert (await books.verify(m)).ok
 
     replay = await books.do(
-        lambda ledger: ledger.compensate(m, card.card_id, amount=12_345, idempotency_key="decision")
+        lambda ledger: ledger.compensate(
+            m, card.card_id, amount=12_345, idempotency_key="decision", payable_due_at=DUE
+        )
     )
     assert replay.replayed
     assert replay.seq == r.seq
     with pytest.raises(escrow.IdempotencyConflict):
         await books.do(
-            lambda ledger: ledger.compensate(m, card.card_id, amount=1, idempotency_key="decision")
+            lambda ledger: ledger.compensate(
+                m, card.card_id, amount=1, idempotency_key="decision", payable_due_at=DUE
+            )
         )
 
     s = await books.do(
-        lambda ledger: ledger.settle_receivable(m, amount=12_345, idempotency_key="paid")
+        lambda ledger: ledger.settle_payables(
+            m, via="merchant", amount=12_345, idempotency_key="paid"
+        )
     )
     assert s.receivable_left == 0
     balances = await books.do(lambda ledger: ledger.balances(m))
@@ -362,7 +384,9 @@ async def test_compensation_is_a_receivable_that_settlement_pays(books: Books) -
     assert balances[A.CONSUMERS] == -80_000 + 12_345
     # the card is still usable, and still refundable in full of what is left
     await books.do(lambda ledger: ledger.redeem(m, card.card_id, units=1, idempotency_key="u2"))
-    refund = await books.do(lambda ledger: ledger.refund(m, card.card_id, idempotency_key="rf"))
+    refund = await books.do(
+        lambda ledger: ledger.refund(m, card.card_id, idempotency_key="rf", payable_due_at=DUE)
+    )
     assert refund.refunded == refund.paid_from_custody + refund.owed_by_merchant
     report = await books.verify(m)
     assert report.ok, report.problems
@@ -373,7 +397,9 @@ async def test_compensation_refusals_write_nothing(books: Books) -> None:
     other = await books.open()
     card = (await books.buy(m, paid=10_000)).card.card_id
     closed = (await books.buy(m, paid=5_000)).card.card_id
-    await books.do(lambda ledger: ledger.refund(m, closed, idempotency_key="refund"))
+    await books.do(
+        lambda ledger: ledger.refund(m, closed, idempotency_key="refund", payable_due_at=DUE)
+    )
     foreign = (await books.buy(other, paid=10_000)).card.card_id
     before = await books.counts(m)
     cases: list[tuple[type[Exception], uuid.UUID, int, str]] = [
@@ -388,19 +414,25 @@ async def test_compensation_refusals_write_nothing(books: Books) -> None:
         with pytest.raises(error, match=message):
             await books.do(
                 lambda ledger, c=card_id, a=amount: ledger.compensate(
-                    m, c, amount=a, idempotency_key="bad"
+                    m, c, amount=a, idempotency_key="bad", payable_due_at=DUE
                 )
             )
     assert await books.counts(m) == before
     # exactly the price paid is allowed
     full = await books.do(
-        lambda ledger: ledger.compensate(m, card, amount=10_000, idempotency_key="full")
+        lambda ledger: ledger.compensate(
+            m, card, amount=10_000, idempotency_key="full", payable_due_at=DUE
+        )
     )
     assert full.receivable == 10_000 + 3_500  # with the refund's insured part still owed
 
     await books.do(lambda ledger: ledger.default_payout(m, idempotency_key="default"))
     with pytest.raises(escrow.BookFrozen):
-        await books.do(lambda ledger: ledger.compensate(m, card, amount=1, idempotency_key="x"))
+        await books.do(
+            lambda ledger: ledger.compensate(
+                m, card, amount=1, idempotency_key="x", payable_due_at=DUE
+            )
+        )
     assert (await books.verify(m, other)).ok
 
 
@@ -411,7 +443,9 @@ async def test_compensations_on_a_card_add_up_to_at_most_its_price(books: Books)
     def compensate(
         amount: int, key: str
     ) -> Callable[[escrow.EscrowLedger], Awaitable[escrow.CompensationReceipt]]:
-        return lambda ledger: ledger.compensate(m, card, amount=amount, idempotency_key=key)
+        return lambda ledger: ledger.compensate(
+            m, card, amount=amount, idempotency_key=key, payable_due_at=DUE
+        )
 
     first = await books.do(compensate(6_000, "first"))
     before = await books.counts(m)
@@ -427,7 +461,9 @@ async def test_compensations_on_a_card_add_up_to_at_most_its_price(books: Books)
     assert await books.counts(m) == before
     assert (await books.do(compensate(6_000, "first"))).replayed  # a retry still replays
     # a refund closes the card: no compensation after it
-    await books.do(lambda ledger: ledger.refund(m, card, idempotency_key="refund"))
+    await books.do(
+        lambda ledger: ledger.refund(m, card, idempotency_key="refund", payable_due_at=DUE)
+    )
     with pytest.raises(escrow.CardNotOpen):
         await books.do(compensate(1, "after-refund"))
     assert (await books.verify(m)).ok
@@ -468,8 +504,8 @@ async def test_custody_movements_by_shanghai_day_and_reconciled_against_a_statem
     assert isinstance(second, escrow.PurchaseReceipt)
     card = second.card.card_id
     await run("redeem", card_id=card, units=5_000, idempotency_key="3")
-    await run("compensate", card_id=card, amount=100, idempotency_key="4")
-    await run("refund", card_id=card, idempotency_key="5")
+    await run("compensate", card_id=card, amount=100, idempotency_key="4", payable_due_at=DUE)
+    await run("refund", card_id=card, idempotency_key="5", payable_due_at=DUE)
     await run(
         "purchase", kind=CardKind.STORED_VALUE, paid=2_000, units_total=2_000, idempotency_key="6"
     )

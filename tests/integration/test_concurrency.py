@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import escrow
 from escrow import CardKind
+from tests.integration.books import DUE
 
 if TYPE_CHECKING:
     from tests.integration.books import Books
@@ -75,7 +76,9 @@ async def test_refund_racing_redemptions_never_overdraws(books: Books) -> None:
             return exc
 
     async def refund() -> escrow.RefundReceipt:
-        return await books.do(lambda ledger: ledger.refund(m, card, idempotency_key="refund"))
+        return await books.do(
+            lambda ledger: ledger.refund(m, card, idempotency_key="refund", payable_due_at=DUE)
+        )
 
     results = await asyncio.gather(*(redeem(i) for i in range(10)), refund())
     refund_receipt = results[-1]

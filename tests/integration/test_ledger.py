@@ -10,6 +10,7 @@ import pytest
 import escrow
 from escrow import AccountKind as A
 from escrow import CardKind
+from tests.integration.books import DUE
 
 if TYPE_CHECKING:
     from tests.integration.books import Books
@@ -66,7 +67,9 @@ async def test_solvent_refund_pays_custody_now_and_books_the_rest_as_receivable(
 ) -> None:
     m = await books.open()
     card = (await books.buy(m, paid=50_000)).card.card_id
-    r = await books.do(lambda ledger: ledger.refund(m, card, idempotency_key="refund"))
+    r = await books.do(
+        lambda ledger: ledger.refund(m, card, idempotency_key="refund", payable_due_at=DUE)
+    )
     assert (r.refunded, r.paid_from_custody, r.owed_by_merchant) == (50_000, 15_000, 35_000)
     assert r.card.status == escrow.CardStatus.REFUNDED
     balances = await books.do(lambda ledger: ledger.balances(m))
@@ -74,7 +77,7 @@ async def test_solvent_refund_pays_custody_now_and_books_the_rest_as_receivable(
     assert balances[A.MERCHANT_RECEIVABLE] == 35_000
     assert balances[A.REFUNDS_PAYABLE] == -35_000
     s = await books.do(
-        lambda ledger: ledger.settle_receivable(m, amount=35_000, idempotency_key="s")
+        lambda ledger: ledger.settle_payables(m, via="merchant", amount=35_000, idempotency_key="s")
     )
     assert s.receivable_left == 0
     balances = await books.do(lambda ledger: ledger.balances(m))
@@ -144,7 +147,9 @@ async def test_same_key_different_request_is_a_conflict_and_writes_nothing(books
     with pytest.raises(escrow.IdempotencyConflict, match="different request"):
         await books.do(lambda ledger: ledger.redeem(m, card, units=11, idempotency_key="k"))
     with pytest.raises(escrow.IdempotencyConflict):
-        await books.do(lambda ledger: ledger.refund(m, card, idempotency_key="k"))
+        await books.do(
+            lambda ledger: ledger.refund(m, card, idempotency_key="k", payable_due_at=DUE)
+        )
     assert await books.counts(m) == before
 
 
@@ -203,7 +208,9 @@ async def test_bad_redemptions_are_refused_and_write_nothing(books: Books) -> No
     with pytest.raises(escrow.InvalidRequest, match="idempotency key"):
         await books.do(lambda ledger: ledger.redeem(m, card, units=1, idempotency_key=" "))
     with pytest.raises(escrow.InsufficientBalance):
-        await books.do(lambda ledger: ledger.settle_receivable(m, amount=1, idempotency_key="s"))
+        await books.do(
+            lambda ledger: ledger.settle_payables(m, via="merchant", amount=1, idempotency_key="s")
+        )
     assert await books.counts(m) == before
     assert (await books.verify(m, other)).ok
 

@@ -207,8 +207,26 @@ def test_order_of_the_inputs_does_not_matter(
 
 def test_empty_inputs() -> None:
     assert reconcile([], [], {}).ok
+    # A statement that says nothing about A cannot find A short: A is named, not judged.
     result = reconcile([Movement(DAY, A, "A-1", 1)], [], ACCOUNTS)
-    assert result.shortfall == {A: 1}
+    assert result.shortfall == {}
+    assert result.not_on_statement == (A,)
+    assert result.unlisted == (Movement(DAY, A, "A-1", 1),)
+
+
+def test_a_partial_statement_judges_only_the_merchants_it_speaks_to() -> None:
+    expected = [
+        Movement(DAY, A, "A-1", 3_000),
+        Movement(DAY, A, "A-2", 1_500),  # missing from A's own statement: A is short
+        Movement(DAY, B, "B-1", 2_000),  # B's account is not on this statement
+        Movement(DAY, C, "C-1", 900),  # nor is C's
+    ]
+    result = reconcile(expected, [_line(2, "6222-A", "A-1", 3_000)], ACCOUNTS)
+    assert result.shortfall == {A: 1_500}
+    assert [m.reference for m in result.missing] == ["A-2"]
+    assert result.not_on_statement == (B, C)
+    assert [m.reference for m in result.unlisted] == ["B-1", "C-1"]
+    assert result.to_dict()["not_on_statement"] == [str(B), str(C)]
 
 
 def test_to_dict_is_plain_data() -> None:
@@ -247,6 +265,9 @@ def test_shortfall_is_what_the_statement_lacks(amounts: list[int], dropped: set[
         if n not in dropped
     ]
     result = reconcile(expected, lines, ACCOUNTS)
+    if not lines:  # a statement without A's account says nothing about A
+        assert (result.shortfall, result.missing, result.not_on_statement) == ({}, (), (A,))
+        return
     lacking = sum(amount for n, amount in enumerate(amounts) if n in dropped)
     assert result.shortfall == ({A: lacking} if lacking > 0 else {})
     assert len(result.matched) + len(result.missing) == len(expected)

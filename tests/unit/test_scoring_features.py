@@ -4,12 +4,20 @@ a missing source is missing (never zero), and override flags floor the grade."""
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from scoring import BadData, Override, grade
-from scoring.features import FEATURES, MISSING, MONOTONE, features_at, overrides, overrides_at
+from scoring.features import (
+    FEATURES,
+    MISSING,
+    MONOTONE,
+    exit_pattern,
+    features_at,
+    overrides,
+    overrides_at,
+)
 from scoring.indicators import CATALOGUE, Indicator, Source
 
 USCC = "91330106MA2B3C4D5E"
@@ -107,17 +115,79 @@ def test_override_records_floor_the_grade() -> None:
     assert found == (Override.DISHONEST_DEBTOR,)
     graded = grade(0.01, found)
     assert graded.model_grade == "A"
-    assert graded.grade == "D"
+    assert graded.grade == "E"  # a dishonest debtor will not pay back prepaid balances either
     assert graded.reasons == ("listed as a dishonest debtor (失信被执行人)",)
+
+    abnormal = [
+        *HISTORY,
+        record(
+            Source.REGISTRATION, "abnormal_operations", True, AT.replace(day=1) - timedelta(days=3)
+        ),
+    ]
+    assert overrides_at(abnormal, AT) == (Override.ABNORMAL_OPERATIONS,)
+    assert grade(0.01, overrides_at(abnormal, AT)).grade == "D"
 
     closing = [
         *listed,
+        *abnormal,
+        *EXIT,
         record(Source.REGISTRATION, "deregistration_filed", True, date(2024, 5, 5)),
         record(Source.REGISTRATION, "licence_revoked", True, date(2024, 5, 6)),
     ]
     found = overrides_at(closing, AT)
     assert set(found) == set(Override)
     assert grade(0.01, found).grade == "E"
+
+
+EXIT = [
+    record(Source.REGISTRATION, "capital_change", -60.0, date(2024, 1, 8)),
+    record(Source.REGISTRATION, "equity_transfer", True, date(2024, 3, 1)),
+    record(Source.REGISTRATION, "legal_representative_change", True, date(2024, 5, 20)),
+]
+"""Capital cut by 60%, the owners sold, a new legal representative: 133 days in all."""
+
+
+def test_the_exit_path_within_180_days_floors_the_grade_at_d_with_its_records() -> None:
+    assert exit_pattern(EXIT, AT) == tuple(EXIT)
+    assert overrides_at([*HISTORY, *EXIT], AT) == (Override.EXIT_PATTERN,)
+    assert grade(0.01, overrides_at(EXIT, AT)).grade == "D"
+    # in another order, too
+    shuffled = [EXIT[2], EXIT[0], EXIT[1]]
+    assert set(exit_pattern(shuffled, AT)) == set(EXIT)
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        EXIT[:2],  # no new representative
+        [
+            EXIT[0].__class__(
+                USCC, Source.REGISTRATION, "capital_change", 20.0, date(2024, 1, 8), "t"
+            ),
+            *EXIT[1:],
+        ],  # capital raised, not cut
+        [
+            record(Source.REGISTRATION, "capital_change", -60.0, date(2023, 9, 1)),
+            *EXIT[1:],
+        ],  # 262 days
+        [
+            *EXIT[:2],
+            record(Source.REGISTRATION, "legal_representative_change", False, date(2024, 5, 20)),
+        ],
+        [
+            *EXIT[:2],
+            record(Source.REGISTRATION, "legal_representative_change", True, AT),
+        ],  # not yet known
+    ],
+)
+def test_no_exit_path_without_all_three_steps_in_180_days(records: list[Indicator]) -> None:
+    assert exit_pattern(records, AT) == ()
+    assert Override.EXIT_PATTERN not in overrides_at(records, AT)
+
+
+def test_the_latest_exit_path_is_the_evidence() -> None:
+    again = record(Source.REGISTRATION, "equity_transfer", True, date(2024, 5, 1))
+    assert exit_pattern([*EXIT, again], AT) == (EXIT[0], again, EXIT[2])
 
 
 def test_a_flag_later_cleared_no_longer_overrides() -> None:

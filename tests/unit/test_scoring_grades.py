@@ -32,9 +32,11 @@ def test_grades_carry_colours_green_to_red_and_the_cut_points_version() -> None:
 @pytest.mark.parametrize(
     ("override", "floor"),
     [
-        (Override.DISHONEST_DEBTOR, "D"),
+        (Override.DISHONEST_DEBTOR, "E"),
         (Override.LICENCE_REVOKED, "E"),
         (Override.DEREGISTRATION_FILED, "E"),
+        (Override.ABNORMAL_OPERATIONS, "D"),
+        (Override.EXIT_PATTERN, "D"),
     ],
 )
 def test_override_floors_the_grade_and_is_named(override: Override, floor: str) -> None:

@@ -1,0 +1,1 @@
+"""Refund payables: what merchants owe consumers after a refund, until each fen reaches them."""
