@@ -34,7 +34,10 @@ Distress shows in the records all along, and more strongly as the end approaches
   their scoring date, where the point-in-time features must not see them).
 
 A runner's end shows in its sales over the 6 months before it vanishes (``r`` rises from 0 to
-1): a sales surge, discounts of 50-80%, and unredeemed prepaid balances far above revenue.
+1): a sales surge, discounts of 50-80%, and unredeemed prepaid balances far above revenue. Its
+owners leave first: five months before, the registered capital is cut by 60%, then the shares
+are transferred and a new legal representative registered (the exit path; the last two are
+events the hard stops read, not model features).
 Complaints rise late, for everyone, in the last one or two months (``c³``, ``r³``), so they
 rarely help at the scoring date. Not every source covers every merchant: bank data is shared
 by 60%, social security by 85%, tax by 95%, credit by 90%; the rest are missing, not zero.
@@ -382,7 +385,19 @@ def _registration_events(
     if month > 0 and rng.random() < (0.004 + 0.02 * z):
         change = rng.normal(-40, 20) if z > 0.5 else rng.normal(30, 20)  # noqa: PLR2004
         out.add(Source.REGISTRATION, month, "capital_change", float(change))
-    if end is None or kind == "runner":
+    if end is None:
+        return
+    if kind == "runner":
+        # The owners leave before the shop does: capital cut, the shares sold, a new legal
+        # representative, in the months before it vanishes (the exit path the hard stops see).
+        steps = {
+            end - 5: ("capital_change", -60.0),
+            end - 4: ("equity_transfer", True),
+            end - 3: ("legal_representative_change", True),
+        }
+        if month in steps:
+            kind_name, value = steps[month]
+            out.add(Source.REGISTRATION, month, kind_name, value)
         return
     if month == end - 1 and rng.random() < 0.3:  # noqa: PLR2004
         out.add(Source.REGISTRATION, month, "status", "closing")

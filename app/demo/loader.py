@@ -35,22 +35,21 @@ import io
 import json
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Self
-from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import qr
 from app.auth.admin import create_staff
 from app.auth.models import Consumer, Role, User
 from app.auth.principal import Principal
 from app.auth.service import PHONE_FIELD, principal_of_user
 from app.cards import service as cards
-from app.clock import today
+from app.clock import ManualClock, today, use_clock, utcnow
 from app.db import create_engine, session_factory
 from app.demo.district import (
     DISTRICT,
@@ -60,12 +59,15 @@ from app.demo.district import (
     phone_of,
     shop_username,
 )
-from app.insurance.models import Claim
-from app.insurance.service import acknowledge, create_policy
+from app.demo.onboarding import Protection, onboard
+from app.insurance.models import Claim, ClaimKind
+from app.insurance.service import acknowledge
+from app.insurance.service import pay as pay_claim
 from app.merchants import service as merchants
 from app.merchants.models import Merchant, MerchantStatus
 from app.merchants.rules import ProductDraft
 from app.outbox.service import create_insurer
+from app.payables import service as payables
 from app.payments.sandbox import SandboxProvider
 from app.qrcodes.service import keyring
 from app.risk import ingest
@@ -80,7 +82,6 @@ from escrow.models import Card
 from scoring.indicators import Source, format_value
 
 if TYPE_CHECKING:
-    import uuid
     from collections.abc import Sequence
 
     from sqlalchemy import Select
@@ -421,7 +422,11 @@ async def _trade(
     and its helpers, the busiest first.
     """
     work = _Work.of(district)
-    shops = sorted(range(len(district.shops)), key=lambda shop: -len(work.sales.get(shop, [])))
+    await _story_shop(sessions, district, work)
+    shops = sorted(
+        (shop for shop in range(len(district.shops)) if shop != STORY_SHOP),
+        key=lambda shop: -len(work.sales.get(shop, [])),
+    )
     parts: list[list[int]] = [[] for _ in range(helpers.count + 1)]
     for shop in shops:
         min(parts, key=lambda part: sum(len(work.sales.get(s, [])) + 10 for s in part)).append(shop)
@@ -457,6 +462,37 @@ async def trade_shops(
     async with asyncio.TaskGroup() as group:
         for _ in range(max(1, workers)):
             group.create_task(worker())
+
+
+STORY_SHOP = 0
+"""``demo-shop-01``: its trading happens in the past, then three refunds of the printed
+consumer settle in each way a merchant's part can: by the insurer at the deadline, by the
+merchant through the provider, and out of the merchant's next sale."""
+STORY_DAYS = 14
+STORY_CARDS = 4
+"""The stories' cards: three refunded ones, and the sale that pays one of them."""
+
+
+async def _story_shop(
+    sessions: async_sessionmaker[AsyncSession], district: District, work: _Work
+) -> None:
+    """The story shop, alone in this process: its clock starts two weeks ago.
+
+    A refund's deadline is days long and the insurer pays after it, so the shop lives its
+    trading and the three refunds from two weeks ago to yesterday, in one transaction, on a
+    clock of its own; nothing else runs in this process meanwhile.
+    """
+    context = await _context(sessions, district)
+    uscc = district.shops[STORY_SHOP].uscc
+    clock = ManualClock(utcnow() - timedelta(days=STORY_DAYS))
+    async with sessions() as session, session.begin():
+        await session.execute(_SHOP_LOCK, {"shop": uscc})
+        if await session.scalar(select(Merchant.id).where(Merchant.uscc == uscc)):
+            return  # done by an earlier run
+        with use_clock(clock):
+            shop = _Shop(session, context, district, STORY_SHOP)
+            await shop.run(work)
+            await shop.refund_stories(clock)
 
 
 class _Helpers:
@@ -571,6 +607,7 @@ class _Shop:
         self.cipher = PiiCipher.from_master_key()
         self.owner = Principal(role=Role.MERCHANT)
         self.counter = ("", "", "")
+        self.merchant_id = uuid.UUID(int=0)
         self.products: list[uuid.UUID] = []
 
     async def run(self, work: _Work) -> None:
@@ -585,9 +622,10 @@ class _Shop:
 
     async def onboard(self) -> None:
         """Registration, approval, custody account, policy, activation, products, counter QR."""
-        shop, session = self.shop, self.session
-        merchant = await merchants.register(
-            session,
+        shop = self.shop
+        done = await onboard(
+            self.session,
+            self.cipher,
             merchants.Registration(
                 uscc=shop.uscc,
                 legal_name=shop.legal_name,
@@ -597,62 +635,43 @@ class _Shop:
                 owner_username=shop.username,
                 owner_password=DEMO_PASSWORD,
             ),
-            self.cipher,
+            regulator=self.context.supervisor(shop.district),
+            protection=Protection(
+                CUSTODY_BANK,
+                shop.custody_account,
+                shop.policy_number,
+                COVERAGE_FEN,
+                self.context.insurer,
+            ),
+            products=[
+                ProductDraft(
+                    name=spec.name,
+                    kind=spec.kind,
+                    price=spec.price,
+                    units=spec.units,
+                    validity_days=spec.validity_days,
+                    anonymous=spec.anonymous,
+                    terms=TERMS,
+                )
+                for spec in shop.products
+            ],
         )
-        self.owner = principal_of_user(await _user(session, shop.username))
-        await merchants.approve(session, self.context.supervisor(shop.district), merchant.id)
-        await merchants.update_protection(
-            session,
-            self.owner,
-            self.cipher,
-            custody_bank=CUSTODY_BANK,
-            custody_account=shop.custody_account,
-            policy_ref=shop.policy_number,  # named by the merchant, registered by the insurer
-        )
-        await create_policy(
-            session,
-            self.context.insurer,
-            uscc=shop.uscc,
-            number=shop.policy_number,
-            coverage_fen=COVERAGE_FEN,
-            starts_on=today(),
-        )
-        await merchants.activate(session, self.owner)
-        for spec in shop.products:
-            draft = ProductDraft(
-                name=spec.name,
-                kind=spec.kind,
-                price=spec.price,
-                units=spec.units,
-                validity_days=spec.validity_days,
-                anonymous=spec.anonymous,
-                terms=TERMS,
-            )
-            self.products.append((await merchants.create_product(session, self.owner, draft)).id)
-        url = qr.counter_url(
-            get_settings().cards.public_base_url, merchant.id, await keyring(session, signing=True)
-        )
-        query = parse_qs(urlsplit(url).query)  # what the consumer's phone reads at the counter
-        self.counter = (str(merchant.id), query["k"][0], query["s"][0])
+        self.owner, self.merchant_id = done.owner, done.merchant_id
+        self.products, self.counter = done.products, done.counter
 
-    def _buyer(self, sale: int) -> Principal:
-        person = self.district.sales[sale].buyer
-        return Principal(role=Role.CONSUMER, consumer_id=self.context.consumers[person])
-
-    async def sell(self, number: int) -> None:
-        """The consumer orders at the counter code; the signed notification issues the card."""
-        sale = self.district.sales[number]
+    async def _buy(self, person: int, product: int, key: str) -> uuid.UUID:
+        """The person orders at the counter code; the signed notification issues the card."""
         merchant_id, kid, signature = self.counter
         made = await cards.create_order(
             self.session,
-            self._buyer(number),
+            self._person(person),
             cards.OrderRequest(
                 merchant_id=merchant_id,
                 kid=kid,
                 signature=signature,
-                product_id=self.products[sale.product],
+                product_id=self.products[product],
             ),
-            f"demo-{self.district.seed}-order-{number:06d}",
+            key,
             self.provider,
             self.cipher,
         )
@@ -662,7 +681,65 @@ class _Shop:
         outcome = await cards.apply_payment(self.session, event)
         if outcome != "issued" or order.card_id is None:  # pragma: no cover
             raise LookupError(f"order {order.id}: {outcome}")
-        self.cards[number] = order.card_id
+        return order.card_id
+
+    async def _refund(self, person: int, card_id: uuid.UUID, key: str) -> None:
+        holder = await cards.holder_for(
+            self.session, self._person(person), card_id=card_id, lock=True
+        )
+        outcome = await cards.request_refund(self.session, holder, "计划有变，冷静期内退卡", key)
+        if outcome.status != "refunded":  # pragma: no cover - unused, in cooling-off
+            raise LookupError(f"card {card_id} was not refunded at once")
+
+    async def refund_stories(self, clock: ManualClock) -> None:
+        """Three refunds of the printed consumer, each settled another way."""
+        seed = self.district.seed
+        # The insurer pays: the merchant lets the deadline pass.
+        card = await self._buy(0, 0, f"demo-{seed}-story-insurer")
+        await self._refund(0, card, f"demo-{seed}-story-insurer")
+        clock.advance(timedelta(days=6))
+        await payables.claim_merchant_overdue(self.session, self.merchant_id, utcnow())
+        claim = await self.session.scalar(
+            select(Claim).where(
+                Claim.merchant_id == self.merchant_id, Claim.kind == ClaimKind.REFUND_PAYABLE
+            )
+        )
+        if claim is None:  # pragma: no cover - the merchant has a policy
+            raise LookupError("the deadline opened no claim")
+        clock.advance(timedelta(hours=3))
+        await acknowledge(self.session, self.context.insurer, claim.id)
+        clock.advance(timedelta(days=1))
+        await pay_claim(self.session, self.context.insurer, claim.id, payment_ref=f"PA-{seed}-0001")
+        # The merchant pays its part itself, through the payment provider.
+        clock.advance(timedelta(days=1))
+        card = await self._buy(0, 0, f"demo-{seed}-story-merchant")
+        await self._refund(0, card, f"demo-{seed}-story-merchant")
+        clock.advance(timedelta(hours=2))
+        started = await payables.start_payment(
+            self.session, self.owner, self.provider, f"demo-{seed}-story-payment"
+        )
+        payment = started.payment
+        headers, body = self.provider.notification(payment.provider_order_id, payment.amount)
+        await payables.apply_payment(self.session, self.provider.verify_notification(headers, body))
+        # The next sale pays it: withheld from the merchant's proceeds.
+        clock.advance(timedelta(days=1))
+        card = await self._buy(0, 0, f"demo-{seed}-story-netting")
+        await self._refund(0, card, f"demo-{seed}-story-netting")
+        clock.advance(timedelta(hours=1))
+        await self._buy(1, 0, f"demo-{seed}-story-next-sale")
+
+    def _person(self, person: int) -> Principal:
+        return Principal(role=Role.CONSUMER, consumer_id=self.context.consumers[person])
+
+    def _buyer(self, sale: int) -> Principal:
+        return self._person(self.district.sales[sale].buyer)
+
+    async def sell(self, number: int) -> None:
+        """The consumer orders at the counter code; the signed notification issues the card."""
+        sale = self.district.sales[number]
+        self.cards[number] = await self._buy(
+            sale.buyer, sale.product, f"demo-{self.district.seed}-order-{number:06d}"
+        )
 
     async def use(self, number: int) -> None:
         """The holder shows a one-time code for ``units``; the merchant redeems with it."""
@@ -800,7 +877,7 @@ async def summarise(session: AsyncSession) -> Summary:
     grades = dict(
         (await session.execute(select(Rating.grade, func.count()).group_by(Rating.grade))).all()
     )
-    claim = await session.scalar(select(Claim).order_by(Claim.triggered_at).limit(1))
+    claim = await session.scalar(select(Claim).where(Claim.kind == ClaimKind.DEFAULT).limit(1))
     defaulted = await session.scalar(
         select(Merchant.legal_name).where(Merchant.status == MerchantStatus.DEFAULTED).limit(1)
     )

@@ -10,26 +10,28 @@ import pytest
 from sqlalchemy import func, select, text
 
 import escrow
-from app.auth.models import Consumer, Role
+from app.auth.models import Consumer, Role, User
 from app.auth.service import sign_in
 from app.cards.models import CardHolder
 from app.db import create_engine, session_factory
-from app.demo.district import people_for
+from app.demo.district import people_for, shop_username
 from app.demo.loader import (
     CITY_REGULATOR,
     DEMO_PASSWORD,
     INSURER,
     OPERATOR,
     REGULATOR,
+    STORY_CARDS,
     DemoRefused,
     Options,
     Outcome,
     load,
 )
-from app.insurance.models import Claim, ClaimCard, ClaimStatus
+from app.insurance.models import Claim, ClaimCard, ClaimKind, ClaimStatus
 from app.merchants import service as merchants
 from app.merchants.models import Merchant, MerchantStatus
 from app.outbox.models import OutboxEvent
+from app.payables.service import payables_of
 from app.risk.models import Rating
 from app.security.pii import PiiCipher
 from app.settings import get_settings
@@ -120,11 +122,11 @@ async def test_cards_are_held_by_consumers_and_some_are_partly_used(
             Card.units_remaining > 0,
             Card.status == "open",
         )
-    assert cards == holders == SMALL.cards
+    assert cards == holders == SMALL.cards + STORY_CARDS
     assert consumers == people_for(SMALL.cards)
     assert 0 < partly < cards
     assert loaded.summary is not None
-    assert loaded.summary.cards == SMALL.cards
+    assert loaded.summary.cards == SMALL.cards + STORY_CARDS
 
 
 async def test_complaints_are_at_several_steps(
@@ -148,7 +150,7 @@ async def test_one_merchant_is_in_default_and_its_claim_is_the_insured_shares(
         ).all()
         assert len(defaulted) == 1
         merchant = defaulted[0]
-        claims = (await session.scalars(select(Claim))).all()
+        claims = (await session.scalars(select(Claim).where(Claim.kind == ClaimKind.DEFAULT))).all()
         assert [c.merchant_id for c in claims] == [merchant.id]
         claim = claims[0]
         assert claim.status == ClaimStatus.ACKNOWLEDGED
@@ -165,6 +167,7 @@ async def test_one_merchant_is_in_default_and_its_claim_is_the_insured_shares(
         pending = (await escrow.EscrowLedger(session).balances(merchant.id))[
             escrow.AccountKind.CLAIMS_PENDING
         ]
+        payable_lines = [line for line in lines if line.payable_seq is not None]
         told = await _count(
             session,
             OutboxEvent,
@@ -175,10 +178,40 @@ async def test_one_merchant_is_in_default_and_its_claim_is_the_insured_shares(
     assert claim.total_fen == sum(line.amount_fen for line in lines) == pending
     assert claim.cards == len(lines)
     for line in lines:  # custody paid its share of each card; the claim is the insured rest
+        if line.payable_seq is not None:  # what it still owed after refunds: claimed whole
+            assert line.amount_fen == line.outstanding_fen
+            continue
         ratio = ratios[line.card_id]
         assert line.custody_paid_fen == -(-line.outstanding_fen * ratio // 10_000)
         assert line.amount_fen == line.outstanding_fen - line.custody_paid_fen
-    assert told == 1  # waiting for the insurer to pull it: no webhook URL
+    # waiting for the insurer to pull them (no webhook URL): the default's claim, and the
+    # story shop's refund payable claimed at its deadline
+    assert told == 2
+    assert all(line.amount_fen > 0 for line in payable_lines)
+
+
+async def test_the_printed_consumer_s_refunds_settle_in_each_way(
+    demo: async_sessionmaker[AsyncSession], loaded: Outcome
+) -> None:
+    async with demo() as session:
+        shop = await session.scalar(
+            select(Merchant)
+            .join(User, User.merchant_id == Merchant.id)
+            .where(User.username == shop_username(1))
+        )
+        assert shop is not None
+        found = await payables_of(session, [shop.id])
+        report = await escrow.verify(session, [shop.id])
+    assert report.ok, report.problems[:3]
+    ways = sorted(
+        ("insurer" if p.by_insurer else "merchant" if p.by_merchant else "netting")
+        for p in found
+        if p.status == "paid"
+    )
+    assert ways == ["insurer", "merchant", "netting"]
+    for p in found:  # each reached its consumer whole
+        assert p.pending == 0
+        assert p.custody_paid + p.by_merchant + p.netted + p.by_insurer == p.refunded
 
 
 async def test_the_ledger_verifies(demo: async_sessionmaker[AsyncSession], loaded: Outcome) -> None:
@@ -186,7 +219,7 @@ async def test_the_ledger_verifies(demo: async_sessionmaker[AsyncSession], loade
         report = await escrow.verify(session)
     assert report.ok, report.problems[:3]
     assert report.merchants == SMALL.merchants
-    assert report.cards == SMALL.cards
+    assert report.cards == SMALL.cards + STORY_CARDS
 
 
 async def _snapshot(session: AsyncSession) -> dict[str, int]:
@@ -214,7 +247,7 @@ async def test_loading_again_changes_nothing(
         after = await _snapshot(session)
     assert again.status == "present"
     assert after == before
-    assert before["cards"] == SMALL.cards
+    assert before["cards"] == SMALL.cards + STORY_CARDS
 
 
 async def test_a_database_with_merchants_of_its_own_is_left_alone(databases: Databases) -> None:
