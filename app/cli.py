@@ -118,9 +118,11 @@ def ledger() -> None:
 @ledger.command()
 @click.option("--limit", default=20, show_default=True, help="Problems to list at most.")
 def verify(limit: int) -> None:
-    """Recompute every balance and hash chain from the postings.
+    """Recompute every balance, hash chain and refund payable from the postings.
 
-    Prints ``ledger ok`` and exits 0, or names the first broken entry and exits 1.
+    Prints ``ledger ok`` and exits 0, or names the first broken entry and exits 1. Every
+    refund must add up: custody's part, plus what the merchant paid, what was withheld from
+    its sales, what the insurer paid and what is still pending, is the refunded amount.
     """
     from app.ledger import verify_ledger  # noqa: PLC0415
 
@@ -128,8 +130,11 @@ def verify(limit: int) -> None:
     if report.ok:
         click.echo(
             f"ledger ok: {report.merchants} merchants, {report.entries} entries,"
-            f" {report.cards} cards"
+            f" {report.cards} cards, {report.payables} refund payables"
         )
+        if report.payables:
+            ways = ", ".join(f"{w} {fen} fen" for w, fen in sorted(report.settled.items()))
+            click.echo(f"  payables reached consumers: {ways}; still pending {report.pending} fen")
         return
     first = report.first_broken_entry
     if first is not None:
@@ -357,8 +362,10 @@ _operations_commands()
 
 def _demo_command() -> None:
     from app.demo.command import demo  # noqa: PLC0415 - click only
+    from app.simulation.command import simulate  # noqa: PLC0415 - click only
 
     main.add_command(demo)
+    main.add_command(simulate)
 
 
 _demo_command()

@@ -1,0 +1,1 @@
+"""A district simulated over many days against the real services (``pguard simulate``)."""
