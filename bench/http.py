@@ -28,9 +28,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, this file's directory comes first on sys.path, and its name would hide the
-# standard library's ``http`` from every import below (httpx, litestar): move it last.
+# Run as a script, this file's directory comes first on sys.path, where its neighbours http.py
+# and scoring.py would hide the standard library's ``http`` and the ``scoring`` package: the
+# directory goes last, and the checkout (where the packages live) first.
 sys.path.sort(key=lambda entry: Path(entry or ".").resolve() == Path(__file__).resolve().parent)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
 import asyncio
@@ -68,6 +70,7 @@ from app.db import (
 )
 from app.ledger import verify_ledger
 from app.merchants.uscc import CHARSET, check_character
+from app.outbox.service import create_insurer
 from app.payments.sandbox import SandboxProvider
 from app.security.pii import PiiCipher
 from app.settings import PROJECT_ROOT, get_settings
@@ -275,6 +278,22 @@ class Setup:
             )
         return await self.sign_in(username)
 
+    async def insurer(self) -> str:
+        """An insurer's staff member, both made as ``pguard insurers create`` and ``pguard users
+        create`` make them; it registers each merchant's policy, as activation needs."""
+        username = f"bench-insurer-{secrets.token_hex(4)}"
+        async with self.sessions() as session, session.begin():
+            made, _ = await create_insurer(session, self.cipher, name=f"保险公司 {username}")
+            await create_staff(
+                session,
+                username=username,
+                password=PASSWORD,
+                role=Role.INSURER,
+                organisation=made.name,
+                insurer_id=made.id,
+            )
+        return await self.sign_in(username)
+
     async def sms_code(self, phone: str) -> str:
         """The code the sandbox texted, found by the phone's keyed hash (shared master key)."""
         phone_hash = self.cipher.lookup_hash(phone, field="phone")
@@ -297,7 +316,7 @@ class Setup:
         body = {"phone": phone, "code": await self.sms_code(phone)}
         return str((await call(self.client, "POST", "/auth/sms-sign-in", json=body))["token"])
 
-    async def slot(self, n: int, regulator: str) -> Slot:
+    async def slot(self, n: int, regulator: str, insurer: str) -> Slot:
         """An active merchant with two products, a consumer, and a ¥5,000 card to redeem."""
         username = f"bench-shop-{n}-{secrets.token_hex(4)}"
         registration = {
@@ -315,6 +334,13 @@ class Setup:
         merchant = await call(self.client, "POST", "/merchants", json=registration, expect=201)
         token = await self.sign_in(username)
         await call(self.client, "POST", f"/merchants/{merchant['id']}/approve", regulator)
+        policy = {
+            "uscc": registration["uscc"],
+            "number": registration["policy_ref"],
+            "coverage_fen": 10**10,
+            "starts_on": "2026-01-01",
+        }
+        await call(self.client, "POST", "/insurer/policies", insurer, json=policy, expect=201)
         await call(self.client, "POST", "/merchants/me/activate", token)
         products = "/merchants/me/products"
         buy = await call(self.client, "POST", products, token, json=BUY, expect=201)
@@ -329,8 +355,8 @@ class Setup:
         return Slot(merchant["id"], token, k, s, buy["id"], consumer, paid["card_id"])
 
     async def slots(self, count: int) -> list[Slot]:
-        regulator = await self.regulator()
-        return list(await asyncio.gather(*(self.slot(n, regulator) for n in range(count))))
+        regulator, insurer = await self.regulator(), await self.insurer()
+        return list(await asyncio.gather(*(self.slot(n, regulator, insurer) for n in range(count))))
 
 
 async def purchase(
@@ -538,7 +564,8 @@ async def bench(url: str, base: str, seconds: float, clients: list[int]) -> None
             slots = await Setup(client, engine).slots(count)
         print(header(version, make_url(url).database or "?", seconds, count, clients))
         print(
-            f"setup   : {count} merchants registered, approved, activated; {count} consumers"
+            f"setup   : {count} merchants registered, approved, insured, activated;"
+            f" {count} consumers"
             f" signed in by SMS code\n          (read from sandbox_sms by the phone's lookup"
             f" hash: ok), each bought its card, in {time.perf_counter() - started:.1f}s\n"
         )

@@ -44,10 +44,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, this file's directory comes first on sys.path: its ``http.py`` would hide the
-# standard library's ``http`` (move the directory last), and this file's name the ``scoring``
-# package (the editable install's finder comes after every sys.path entry), so the checkout,
-# where the packages live, goes first.
+# Run as a script, this file's directory comes first on sys.path, where its neighbours http.py
+# and scoring.py would hide the standard library's ``http`` and the ``scoring`` package: the
+# directory goes last, and the checkout (where the packages live) first.
 sys.path.sort(key=lambda entry: Path(entry or ".").resolve() == Path(__file__).resolve().parent)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
