@@ -304,13 +304,12 @@ async def claim_merchant_overdue(
     except escrow.NoClaimPending:
         return 0  # paid or netted meanwhile
     claim = await open_payable_claim(session, merchant, receipt)
-    if claim is None:
-        log.error(
-            "payables past their deadline, but the merchant has no policy on record",
-            merchant_id=str(merchant_id),
-            total_fen=receipt.total,
+    if claim is None:  # no insurer would hear of it: the payables stay with the merchant
+        msg = (
+            f"payables of merchant {merchant_id} are past their deadline, but it has no"
+            " insurance policy on record to claim them from"
         )
-        return 0
+        raise LookupError(msg)
     return 1
 
 
