@@ -88,16 +88,18 @@ class Checks:
 
     # -- told during the day ---------------------------------------------------------------
 
-    async def expect_rated(self, session: AsyncSession, merchant_id: uuid.UUID) -> None:
+    def expect_rated(self, merchant_id: uuid.UUID) -> None:
         """A new merchant: it must be rated by the evening (its registration queued it)."""
-        del session
         self._news.add(merchant_id)
 
-    def touched(self, merchant_id: uuid.UUID, *, sale: bool) -> None:
-        """A sale, a record or a complaint: the merchant is re-rated today."""
+    def news(self, merchant_id: uuid.UUID) -> None:
+        """A record or a complaint: the merchant is re-rated today."""
         self._news.add(merchant_id)
-        if sale:
-            self._touched.add(merchant_id)
+
+    def sold(self, merchant_id: uuid.UUID) -> None:
+        """A sale: the merchant is re-rated today, and its books verified tonight."""
+        self._news.add(merchant_id)
+        self._touched.add(merchant_id)
 
     def moved(self, merchant_id: uuid.UUID) -> None:
         """Money moved in the merchant's books (a refund, a payment, a default...)."""
@@ -116,9 +118,8 @@ class Checks:
         """A warning that must have been raised by tonight."""
         self._warnings.append(expectation)
 
-    def expect_grade(self, merchant_id: uuid.UUID, grade: str, day: int) -> None:
+    def expect_grade(self, merchant_id: uuid.UUID, grade: str) -> None:
         """A hard stop that must have floored the merchant's grade by tonight."""
-        del day
         self._grades.append((merchant_id, grade))
 
     # -- checked at night -----------------------------------------------------------------
@@ -142,9 +143,8 @@ class Checks:
         self._grades.clear()
         return problems
 
-    async def verify_all(self, day: int) -> list[str]:
+    async def verify_all(self) -> list[str]:
         """The whole ledger, at the end of the run."""
-        del day
         async with self.sessions() as session:
             return await self._verify(session, None)
 

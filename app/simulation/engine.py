@@ -240,7 +240,7 @@ class District:
                     f" ({seconds:.0f} s)"
                 )
         self.summary.seconds = (datetime.now(UTC) - started).total_seconds()
-        report = await self.checks.verify_all(self.day)
+        report = await self.checks.verify_all()
         self._raise(report)
         self.summary.entries = self.checks.entries
         self.summary.refunds_by_path = dict(self.checks.settled)
@@ -310,7 +310,7 @@ class District:
                 for spec in plan.products
             ],
         )
-        await self.checks.expect_rated(session, done.merchant_id)
+        self.checks.expect_rated(done.merchant_id)
         self.summary.count("onboardings")
         prices = [(spec.price, spec.units) for spec in plan.products]
         products = [(pid, *price) for pid, price in zip(done.products, prices, strict=True)]
@@ -356,7 +356,7 @@ class District:
         card = SimCard(card_id, shop.plan.number, person, price, units, bought_day=self.day)
         self.cards.append(card)
         self.open_cards.append(card)
-        self.checks.touched(shop.merchant_id, sale=True)
+        self.checks.sold(shop.merchant_id)
         self.summary.count("sales")
 
     async def _uses(self) -> None:
@@ -454,7 +454,7 @@ class District:
             accept = self.rng.random() < 0.7  # noqa: PLR2004
             async with self.sessions() as session, session.begin():
                 balance = await escrow_ledger(session).card(shop.merchant_id, card.card_id)
-                answered = await cards.answer_refund(
+                await cards.answer_refund(
                     session,
                     shop.owner,
                     request_id,
@@ -466,7 +466,6 @@ class District:
                 self.summary.count("accepted refund requests")
             else:
                 self.summary.count("refused refund requests")
-            del answered
         for filed, dispute_id, card, stage in list(self.open_disputes):
             if filed >= self.day:
                 continue
@@ -523,7 +522,7 @@ class District:
                     ),
                 )
             self.open_disputes.append((self.day, filed.view.dispute.id, card, "filed"))
-            self.checks.touched(shop.merchant_id, sale=False)
+            self.checks.news(shop.merchant_id)
             self.summary.count("complaints")
 
     async def _merchants_pay(self) -> None:
@@ -587,7 +586,7 @@ class District:
                 imported_by=None,
             )
         for row in rows:
-            self.checks.touched(self._shop_of(str(row.uscc)).merchant_id, sale=False)
+            self.checks.news(self._shop_of(str(row.uscc)).merchant_id)
         self.summary.count("indicator records", len(rows))
 
     def _number(self, merchant_id: uuid.UUID) -> int:
@@ -634,7 +633,7 @@ class District:
         if expected is not None:
             self.checks.expect(Expect(shop.merchant_id, expected, self.day, event))
         if event in ("dishonest", "deregister"):
-            self.checks.expect_grade(shop.merchant_id, "E", self.day)
+            self.checks.expect_grade(shop.merchant_id, "E")
             if shop.status == "active":
                 shop.status = "held"  # E: no new sales until the regulator reviews
         return rows

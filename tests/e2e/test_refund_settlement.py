@@ -81,6 +81,18 @@ async def _refunded_card(
     return consumer, card
 
 
+async def _owes_nothing_to_pay(api: Api, shop: dict[str, Any]) -> None:
+    """The merchant has nothing it may pay itself: paid, or claimed from its insurer."""
+    nothing = await api.call(
+        "POST",
+        "/merchants/me/payables/payments",
+        shop["token"],
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+        expect=409,
+    )
+    assert "nothing to pay" in nothing["detail"]
+
+
 async def _parts(api: Api, consumer: str, card_id: str) -> list[dict[str, Any]]:
     card = await api.call("GET", f"/me/cards/{card_id}", consumer)
     parts: list[dict[str, Any]] = card["refunds"]
@@ -143,14 +155,7 @@ async def test_the_merchant_pays_what_it_owes_through_the_provider(papi: Api) ->
     (part,) = await _parts(api, consumer, card)
     assert (part["status"], part["by_merchant"], part["pending"]) == ("paid", OWED, 0)
     assert await _received(api, consumer, card) == PRICE
-    nothing = await api.call(
-        "POST",
-        "/merchants/me/payables/payments",
-        shop["token"],
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-        expect=409,
-    )
-    assert "nothing to pay" in nothing["detail"]
+    await _owes_nothing_to_pay(api, shop)
     report = await _verified(api, shop["merchant"]["id"])
     assert report.settled["merchant"] == OWED
 
@@ -201,14 +206,7 @@ async def test_unpaid_at_the_deadline_the_insurer_pays(papi: Api) -> None:
         (part,) = await _parts(api, consumer, card)
         assert (part["status"], part["owed"], part["claimed"]) == ("claimed", 0, OWED)
         # The merchant can no longer pay it itself: the insurer has it.
-        nothing = await api.call(
-            "POST",
-            "/merchants/me/payables/payments",
-            shop["token"],
-            headers={"Idempotency-Key": uuid.uuid4().hex},
-            expect=409,
-        )
-        assert "nothing to pay" in nothing["detail"]
+        await _owes_nothing_to_pay(api, shop)
         (claim,) = await api.call("GET", "/insurer/claims", insurer.token)
         assert (claim["kind"], claim["total_fen"], claim["status"]) == (
             "refund-payable",
