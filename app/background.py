@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+log = structlog.get_logger(__name__)
 
 
 class BackgroundTask:
@@ -53,3 +60,33 @@ class BackgroundTask:
 
     async def _run(self) -> None:
         raise NotImplementedError
+
+
+class PeriodicTask(BackgroundTask):
+    """Runs :meth:`run_once` every ``interval`` seconds, for work whose deadlines are days long.
+
+    A failed pass is logged and tried again at the next beat; a pass that did something says
+    how much (``did``).
+    """
+
+    did = "pass done"
+    """What the log line says when a pass did something."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, interval: float = 60) -> None:
+        super().__init__()
+        self.sessions = sessions
+        self.interval = interval
+
+    async def run_once(self) -> int:
+        """One pass; returns how many things it did."""
+        raise NotImplementedError
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                done = await self.run_once()
+                if done:
+                    log.info(self.did, worker=self.name, count=done)
+            except Exception:
+                log.exception("pass failed; will retry", worker=self.name)
+            await self._pause(self.interval)

@@ -59,7 +59,7 @@ from app.demo.district import (
     phone_of,
     shop_username,
 )
-from app.demo.onboarding import Protection, onboard
+from app.demo.onboarding import TERMS, Protection, onboard
 from app.insurance.models import Claim, ClaimKind
 from app.insurance.service import acknowledge
 from app.insurance.service import pay as pay_claim
@@ -588,7 +588,6 @@ class _Work:
 
 
 _SHOP_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('pguard-demo'), hashtext(:shop))")
-TERMS = "未使用部分按实付金额比例退还；冷静期内未使用的可全额退款。"
 
 
 class _Shop:

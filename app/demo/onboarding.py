@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from app.security.pii import PiiCipher
 
 
+TERMS = "未使用部分按实付金额比例退还；冷静期内未使用的可全额退款。"
+"""The card terms of every demo and simulated product: the refund rule, no forfeit clause."""
+
+
 @dataclass(frozen=True)
 class Onboarded:
     """An active merchant: its owner's sign-in, products and counter code (id, k, s)."""

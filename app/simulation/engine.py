@@ -56,13 +56,12 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.demo.onboarding import Protection, onboard
+from app.demo.onboarding import TERMS, Protection, onboard
 from app.simulation.world import DISTRICT, MerchantPlan, World
 
 START = date(2027, 1, 4)
 """The first simulated day (a Monday)."""
 PASSWORD = "simulated-district-2027"  # noqa: S105 - accounts of a throw-away database
-TERMS = "未使用部分按实付金额比例退还；冷静期内未使用的可全额退款。"
 INSURER_ACK_DAYS = 1
 INSURER_PAY_DAYS = 2
 """The insurer acknowledges a claim the day after it arrives and pays two days later."""
