@@ -9,9 +9,8 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
-from app.auth.middleware import TokenAuthentication
-from app.auth.routes import AuthController
-from app.cards.routes import (
+from app.api.auth import AuthController
+from app.api.cards import (
     AnonymousCardController,
     ConsumerCardController,
     MerchantCardController,
@@ -19,28 +18,29 @@ from app.cards.routes import (
     PaymentController,
     SandboxPayController,
 )
-from app.db import create_engine, session_factory
-from app.deps import DEPENDENCIES
-from app.errors import exception_handlers
-from app.insurance.routes import ClaimController, InsurerController
-from app.logging import configure_logging, request_id_middleware
-from app.merchants.routes import MerchantController, ProductController
-from app.outbox.routes import InsurerEventsController
-from app.pages.render import template_config
-from app.pages.routes import PAGE_ROUTES, SANDBOX_PAGE_ROUTES
-from app.payables.routes import OwnPayablesController, SupervisedPayablesController
-from app.qrcodes.routes import CounterQrController, QrKeyController, ScanController
-from app.risk.routes import IndicatorController, MerchantRatingController, RatingController
-from app.security.pii import PiiCipher
-from app.settings import get_settings
-from app.supervision.dispute_routes import DISPUTE_CONTROLLERS
-from app.supervision.routes import (
+from app.api.disputes import DISPUTE_CONTROLLERS
+from app.api.health import HealthController
+from app.api.insurance import ClaimController, InsurerController
+from app.api.merchants import MerchantController, ProductController
+from app.api.outbox import InsurerEventsController
+from app.api.payables import OwnPayablesController, SupervisedPayablesController
+from app.api.qrcodes import CounterQrController, QrKeyController, ScanController
+from app.api.risk import IndicatorController, MerchantRatingController, RatingController
+from app.api.supervision import (
     GradeActionsController,
     MeasureController,
     SalesBlocksController,
     WarningController,
 )
-from app.system.health import HealthController
+from app.auth.middleware import TokenAuthentication
+from app.db import create_engine, session_factory
+from app.deps import DEPENDENCIES
+from app.errors import exception_handlers
+from app.logging import configure_logging, request_id_middleware
+from app.pages.render import template_config
+from app.pages.routes import PAGE_ROUTES, SANDBOX_PAGE_ROUTES
+from app.security.pii import PiiCipher
+from app.settings import get_settings
 from app.workers import background_workers
 
 if TYPE_CHECKING:

@@ -9,11 +9,11 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
+from app.api.auth import limit_attempts
 from app.auth import service
 from app.auth.middleware import SESSION_COOKIE
 from app.auth.models import Role
 from app.auth.principal import principal_of, public
-from app.auth.routes import limit_attempts
 from app.clock import utcnow
 from app.deps import Cipher, Db
 from app.exceptions import AppError, NotAuthenticated

@@ -5,7 +5,7 @@ as the API (``app.cards.service``, ``app.supervision.disputes``), so the rules a
 
 Routes (all HTML):
 
-* ``GET /q/{merchant}?k&s`` (in ``app.qrcodes.routes``, when the browser asks for HTML): the
+* ``GET /q/{merchant}?k&s`` (in ``app.api.qrcodes``, when the browser asks for HTML): the
   merchant page built by :func:`merchant_page`, or a warning page (``class="warning-page"``,
   403/400/404) for a forged, withdrawn or unknown code and for a merchant that may not sell:
   a refused code never shows a buy button.

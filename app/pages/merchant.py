@@ -21,11 +21,11 @@ from litestar.response import Redirect, Template
 
 import escrow
 import qr
+from app.api.cards import redeem_counting_digits
 from app.auth.models import Role
 from app.auth.principal import requires
 from app.cards import service as cards
 from app.cards.models import RefundStatus
-from app.cards.routes import redeem_counting_digits
 from app.clock import utcnow
 from app.deps import Db, Me
 from app.exceptions import AppError, Conflict, Invalid

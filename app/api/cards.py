@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 import escrow
 import qr
+from app.api.payables import PayableOut, payable_out
 from app.auth.models import Role
 from app.auth.principal import Principal, public, requires
 from app.auth.ratelimit import hit
@@ -22,7 +23,6 @@ from app.deps import Cipher, Db, MaybeMe, Me
 from app.exceptions import Invalid
 from app.ledger import escrow_ledger
 from app.merchants.service import own_merchant
-from app.payables.routes import PayableOut, payable_out
 from app.payments.notifications import apply_notification, pay_in_sandbox
 from app.payments.sandbox import SandboxProvider
 from app.settings import get_settings

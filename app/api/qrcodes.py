@@ -13,17 +13,17 @@ from litestar.response import Template
 from litestar.status_codes import HTTP_200_OK
 
 import qr
+from app.api.merchants import ProductOut, product_out
+from app.api.risk import ReasonOut, reasons_out
 from app.auth.models import Role
 from app.auth.principal import public, requires
 from app.cards.service import counter_merchant, selling_problem
 from app.deps import Db, Me
 from app.exceptions import MerchantNotSelling
 from app.merchants.models import Industry
-from app.merchants.routes import ProductOut, product_out
 from app.merchants.service import own_merchant, products_of
 from app.pages.consumer import merchant_page, wants_html
 from app.qrcodes import service
-from app.risk.routes import ReasonOut, reasons_out
 from app.risk.service import current as current_rating
 from app.risk.service import grades_of
 from app.risk.supervision import UNRATED

@@ -1,1 +1,0 @@
-"""Operational endpoints: health."""
