@@ -7,6 +7,7 @@ request id and answered without internals.
 
 from __future__ import annotations
 
+from datetime import date
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -21,6 +22,7 @@ import escrow
 import qr
 import scoring
 from app import exceptions as app_errors
+from app.i18n import describe, field_messages
 from app.payments.provider import InvalidNotification
 
 if TYPE_CHECKING:
@@ -91,9 +93,13 @@ def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     extra: dict[str, Any] = {}
     headers: dict[str, str] = {}
     if isinstance(exc, app_errors.AppError):
-        extra.update(exc.extra)
+        extra.update({k: _plain(v) for k, v in exc.params.items() if k not in _RESERVED})
         if exc.fields:
-            extra["errors"] = [{"field": k, "message": v} for k, v in exc.fields.items()]
+            said = field_messages(exc, "en")
+            extra["errors"] = [
+                {"field": field, "code": code, "message": said[field]}
+                for field, code in exc.fields.items()
+            ]
     if isinstance(exc, app_errors.RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, app_errors.NotAuthenticated):
@@ -102,11 +108,23 @@ def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
         request,
         status,
         title=title,
-        detail=str(exc),
+        detail=describe(exc, "en"),
         type_=PROBLEM_BASE + code,
         extra=extra,
         headers=headers,
     )
+
+
+_RESERVED = frozenset({"type", "title", "status", "detail", "instance", "request_id", "errors"})
+
+
+def _plain(value: object) -> object:
+    """A parameter as JSON has it: numbers and words as they are, anything else as text."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 def _is_page(request: Request[Any, Any, Any]) -> bool:

@@ -6,20 +6,49 @@ Raised by use cases and guards; they carry no HTTP status. ``app.errors`` alone 
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+_CODE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 class AppError(Exception):
-    """Base of every error the application raises on purpose."""
+    """Base of every error the application raises on purpose.
+
+    Raised as ``Invalid("price-above-face", limit_fen=50_000)``: a stable ``code`` (the
+    message id ``error.<code>`` in the catalogues) and the parameters its words need. People
+    read it through :func:`app.i18n.describe`; the API's ``detail`` is its English words.
+    """
 
     code = "error"
-    """Stable machine-readable name, used as the problem type."""
+    """Stable machine-readable name: the problem type and the message id."""
 
-    def __init__(self, message: str, *, fields: dict[str, str] | None = None, **extra: Any) -> None:  # noqa: ANN401
-        super().__init__(message)
-        self.fields = fields or {}
-        """Per-field messages, for forms that show errors next to the field."""
-        self.extra = extra
+    def __init__(
+        self,
+        code: str | None = None,
+        /,
+        *,
+        fields: Mapping[str, str] | None = None,
+        **params: object,
+    ) -> None:
+        self.legacy_message: str | None = None
+        if code is not None and not _CODE.match(code):
+            self.legacy_message = code  # transitional: English words not yet given a code
+        elif code is not None:
+            self.code = code
+        self.params: dict[str, object] = dict(params)
+        """What the message says (amounts in ``*_fen``, dates, names); also sent to API clients."""
+        self.fields: dict[str, str] = dict(fields or {})
+        """Field -> code of the message shown beside it, for forms."""
+        super().__init__(self.code)
+
+    def __str__(self) -> str:
+        from app.i18n import describe  # noqa: PLC0415 - words are read lazily, for logs
+
+        return describe(self, "en")
 
 
 class NotAuthenticated(AppError):
@@ -63,6 +92,6 @@ class RateLimited(AppError):
 
     code = "rate-limited"
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
+    def __init__(self, code: str | None = None, /, *, retry_after: int, **params: object) -> None:
+        super().__init__(code, retry_after=retry_after, **params)
         self.retry_after = retry_after

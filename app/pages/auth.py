@@ -17,7 +17,7 @@ from app.auth.principal import principal_of, public
 from app.clock import utcnow
 from app.deps import Cipher, Db
 from app.exceptions import AppError, NotAuthenticated
-from app.pages.i18n import LANG_COOKIE, LANGS
+from app.i18n import LANG_COOKIE, LANGS
 from app.pages.render import Form, back_to, page, same_origin
 
 if TYPE_CHECKING:

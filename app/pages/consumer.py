@@ -56,11 +56,11 @@ from app.cards.models import CardHolder, OrderStatus, RefundRequest
 from app.clock import today, utcnow
 from app.deps import Cipher, Db, MaybeMe, Me
 from app.exceptions import AppError, Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
+from app.i18n import gettext
 from app.insurance.models import Insurer, Policy, PolicyStatus
 from app.ledger import escrow_ledger
 from app.merchants.models import Industry, Merchant, MerchantStatus, Product, ProductStatus
 from app.merchants.service import legal_names
-from app.pages.i18n import add, translate
 from app.pages.render import Done, Form, back_to, lang_of, page, said_done, same_origin
 from app.payables import service as payables
 from app.payments.notifications import pay_in_sandbox
@@ -90,426 +90,6 @@ KEY_LENGTH = 32
 YUAN = re.compile(r"^\s*[¥￥]?\s*(\d{1,10})(?:\.(\d{1,2}))?\s*$")
 PENDING_REFRESH_SECONDS = 2
 
-add(
-    {
-        # navigation and common words
-        "c_my_cards": ("我的卡", "My cards"),
-        "c_my_complaints": ("我的投诉", "My complaints"),
-        "c_sign_in_phone": ("手机号登录", "Sign in with phone"),
-        "c_yes": ("是", "yes"),
-        "c_no": ("否", "no"),
-        "c_no_data": ("无数据", "no data"),
-        "c_open_card": ("打开我的卡", "Open my card"),
-        "c_back_to_card": ("返回卡片", "Back to the card"),
-        "c_card": ("卡", "Card"),
-        "c_sessions_n": ("{n} 次", "{n} sessions"),
-        # the merchant page
-        "c_merchant_title": ("商户信息", "Merchant"),
-        "c_verified": (
-            "二维码验证通过：这是预付保登记的商户",
-            "Code verified: this merchant is registered with Prepaid Guard",
-        ),
-        "c_uscc": ("统一社会信用代码", "Unified social credit code"),
-        "c_industry": ("行业", "Industry"),
-        "c_address": ("地址", "Address"),
-        "c_licence": ("经营状态", "Licence status"),
-        "c_status_pending": ("待审核", "Pending review"),
-        "c_status_approved": ("已审核，未开通", "Approved, not yet selling"),
-        "c_status_active": ("正常经营", "Active"),
-        "c_status_suspended": ("已被暂停售卡", "Sales suspended"),
-        "c_status_defaulted": ("已被宣告违约", "Declared in default"),
-        "c_status_closed": ("已关闭", "Closed"),
-        "c_risk": ("风险等级", "Risk grade"),
-        "c_not_rated": (
-            "尚未评级：监管模型还没有给这家商户打分",
-            "Not rated yet: the regulator's model has not scored this merchant",
-        ),
-        "c_grade_A": ("风险很低", "Very low risk"),
-        "c_grade_B": ("风险较低", "Low risk"),
-        "c_grade_C": ("风险中等，留意", "Medium risk: keep an eye on it"),
-        "c_grade_D": ("风险较高，谨慎预付", "High risk: think twice before paying ahead"),
-        "c_grade_E": ("风险很高，不建议预付", "Very high risk: do not pay ahead"),
-        "c_reasons": ("主要原因", "Main reasons"),
-        "c_no_reasons": ("没有明显推高风险的因素", "Nothing in particular raises the risk"),
-        "c_reason_line": (
-            "{label}：{value}（违约概率因此上升 {points} 个百分点）",
-            "{label}: {value} (raises the probability of default by {points} points)",
-        ),
-        "c_override_dishonest-debtor": (
-            "列入失信被执行人名单，等级为 E",
-            "Listed as a dishonest debtor: the grade is E",
-        ),
-        "c_override_licence-revoked": (
-            "营业执照被吊销，等级为 E",
-            "Business licence revoked: the grade is E",
-        ),
-        "c_override_deregistration-filed": (
-            "已申请注销登记，等级为 E",
-            "Deregistration filed: the grade is E",
-        ),
-        "c_override_abnormal-operations": (
-            "列入经营异常名录，等级最高为 D",
-            "On the abnormal operations list: the grade is D at best",
-        ),
-        "c_override_exit-pattern": (
-            "180 天内减资、股权转让并变更法人，等级最高为 D",
-            (
-                "Capital cut, owners changed and a new legal representative within 180 days:"
-                " the grade is D at best"
-            ),
-        ),
-        "c_rated_at": ("评级时间 {when}", "Rated {when}"),
-        "c_protection": ("您的预付款如何受保护", "How your money is protected"),
-        "c_custody": ("银行存管", "Bank custody"),
-        "c_insured": ("履约保证保险", "Performance-bond insurance"),
-        "c_new_sales_ratio": (
-            "新购卡 {pct}% 存管（风险等级 {grade}）",
-            "New cards: {pct}% held in custody (risk grade {grade})",
-        ),
-        "c_custody_line": (
-            "{pct}% 存入 {bank} 的存管账户，商户不能动用",
-            "{pct}% is held in custody at {bank}; the merchant cannot touch it",
-        ),
-        "c_insured_line": (
-            "{pct}% 由 {insurer} 的履约保证保险承保",
-            "{pct}% is insured by {insurer} (performance bond)",
-        ),
-        "c_policy_no": ("保单号 {number}", "Policy {number}"),
-        "c_unknown_bank": ("存管银行", "the custody bank"),
-        "c_unknown_insurer": ("保险公司（保单待登记）", "an insurer (policy not yet on file)"),
-        "c_full_cover": (
-            "两者合计保障 100% 的未消费余额：商户跑路时按实付价退还",
-            "Together they guarantee 100% of what is left, refunded at the price you paid",
-        ),
-        "c_complaints_12m": ("近 12 个月投诉", "Complaints in the last 12 months"),
-        "c_cooling_off": (
-            "冷静期 {days} 天：未使用可全额退款",
-            "Cooling-off {days} days: unused cards are refunded in full",
-        ),
-        "c_products": ("可购买的卡", "Cards on sale"),
-        "c_no_products": ("该商户暂无在售的卡", "This merchant has no cards on sale"),
-        "c_kind_stored_value": ("储值卡", "Stored value"),
-        "c_kind_sessions": ("次卡", "Sessions"),
-        "c_price": ("售价", "Price"),
-        "c_face": ("面值", "Face value"),
-        "c_sessions": ("次数", "Sessions"),
-        "c_validity": ("有效期", "Valid for"),
-        "c_validity_days": ("{days} 天", "{days} days"),
-        "c_no_expiry": ("长期有效", "Does not expire"),
-        "c_anonymous": ("不记名", "Anonymous"),
-        "c_registered": ("记名（实名）", "Registered (real name)"),
-        "c_buy": ("购买", "Buy"),
-        # refused codes
-        "c_refused_title": ("请勿付款", "Do not pay"),
-        "c_refused_bad_signature": (
-            (
-                "这个二维码不是预付保签发的，可能被人替换或伪造。"
-                "请勿通过它付款，并告知店员或拨打 12345。"
-            ),
-            (
-                "This QR code was not issued by Prepaid Guard: it may have been swapped or forged."
-                " Do not pay through it; tell the staff or call 12345."
-            ),
-        ),
-        "c_refused_revoked": (
-            "这个二维码已被预付保作废。请勿通过它付款，请商户出示当前有效的二维码。",
-            (
-                "This QR code has been withdrawn by Prepaid Guard. Do not pay through it; ask the"
-                " merchant for its current code."
-            ),
-        ),
-        "c_refused_malformed": (
-            "这不是有效的预付保二维码（可能已损坏或是假的）。请勿通过它付款。",
-            (
-                "This is not a valid Prepaid Guard QR code (it may be damaged or fake)."
-                " Do not pay through it."
-            ),
-        ),
-        "c_refused_unknown_merchant": (
-            "这个商户没有在预付保登记。请勿预付。",
-            "This merchant is not registered with Prepaid Guard. Do not pay in advance.",
-        ),
-        "c_not_selling_title": ("该商户目前不能售卡", "This merchant may not sell cards now"),
-        "c_not_selling_suspended": (
-            "市场监管部门已暂停该商户售卡，请勿向其预付。",
-            "The market regulator has suspended this merchant's sales; do not pay it in advance.",
-        ),
-        "c_not_selling_defaulted": (
-            "该商户已被宣告违约，已售出的卡正在退款，不能再售新卡。持卡人请查看“我的卡”。",
-            (
-                "This merchant has been declared in default: its cards are being refunded and it"
-                " may not sell new ones. Card holders, see My cards."
-            ),
-        ),
-        "c_not_selling_closed": ("该商户已关闭。", "This merchant has closed."),
-        "c_not_selling_pending": (
-            "该商户尚未获准售卡。",
-            "This merchant is not yet approved to sell cards.",
-        ),
-        "c_not_selling_blocked": (
-            "该商户的存管账户对账异常，暂停售卡，直至核对无误。",
-            "New sales are blocked until the merchant's custody account is reconciled.",
-        ),
-        "c_what_to_do": (
-            "如已被收款，请保留凭证并向市场监管部门投诉（12345）。",
-            "If you have already paid, keep the receipt and complain to the regulator (12345).",
-        ),
-        # buying
-        "c_buy_title": ("购买 {name}", "Buy {name}"),
-        "c_contract": ("合同要点", "The contract"),
-        "c_refund_formula": (
-            "退款金额 = 实付价 × 剩余面值（次数）÷ 总面值（次数），向上取整到分",
-            (
-                "Refund = price paid × remaining ÷ total (face value or sessions), rounded up to"
-                " the fen"
-            ),
-        ),
-        "c_split_preview": (
-            "本次付款 {custody} 存入银行存管，{insured} 由保险承保",
-            "Of this payment {custody} goes into bank custody and {insured} is insured",
-        ),
-        "c_terms": ("商户条款", "Merchant's terms"),
-        "c_real_name_needed": (
-            "这张卡需要实名登记（真实姓名和身份证号），信息加密保存。",
-            "This card needs your real name and ID number; they are stored encrypted.",
-        ),
-        "c_real_name_on_file": (
-            "将使用您已登记的实名信息。",
-            "Your real name on file will be used.",
-        ),
-        "c_real_name": ("真实姓名", "Real name"),
-        "c_id_number": ("身份证号", "ID number"),
-        "c_pay": ("去支付 {amount}", "Pay {amount}"),
-        "c_anonymous_note": (
-            "不记名卡无需登录。付款后会给您一条专属链接，它是找回这张卡的唯一凭证。",
-            (
-                "Anonymous cards need no sign-in. After paying you get a private link: it is the"
-                " only way back to the card."
-            ),
-        ),
-        "c_err_required": ("必填", "Required"),
-        "c_err_id_number": (
-            "身份证号无效（18 位，最后一位可为 X），请检查",
-            "Not a valid ID number (18 characters, the last may be X)",
-        ),
-        "c_err_name_with_id": ("填写身份证号时也请填写姓名", "Give the name with the ID number"),
-        "c_staff_cannot_buy": (
-            "只有消费者可以购卡；请先退出工作人员账号。",
-            "Only consumers buy cards; sign out of the staff account first.",
-        ),
-        # sandbox payment
-        "c_pay_title": ("沙箱支付", "Sandbox payment"),
-        "c_pay_note": (
-            "这是测试环境的模拟支付页面，代替微信支付或支付宝；不会扣真实的钱。",
-            (
-                "This is the test environment's simulated payment page, standing in for WeChat"
-                " Pay or Alipay; no real money moves."
-            ),
-        ),
-        "c_pay_to": ("收款方", "Pay to"),
-        "c_amount": ("金额", "Amount"),
-        "c_pay_confirm": ("确认支付 {amount}", "Confirm payment of {amount}"),
-        "c_order_paid_already": ("该订单已支付。", "This order is already paid."),
-        "c_order_failed": ("支付未成功，订单已关闭。", "The payment failed; the order is closed."),
-        "c_waiting_payment": (
-            "正在等待支付机构的确认…本页会自动刷新。",
-            "Waiting for the payment provider's confirmation… this page refreshes by itself.",
-        ),
-        "c_paid_title": ("支付成功", "Payment received"),
-        "c_done_paid": ("支付成功，您的卡已开通。", "Payment received: your card is ready."),
-        "c_save_link": ("请保存这条链接", "Save this link"),
-        "c_save_link_why": (
-            "这是一张不记名卡，这条链接就是您的卡。请收藏或截图保存；丢失后无法找回，也不要分享给他人。",
-            (
-                "This is an anonymous card and this link is the card. Bookmark it or take a"
-                " screenshot: it cannot be recovered if lost. Do not share it."
-            ),
-        ),
-        # cards
-        "c_cards_empty": (
-            "您还没有卡。在商户柜台扫描预付保二维码即可购买。",
-            (
-                "You have no cards yet. Scan the Prepaid Guard code at a merchant's counter to"
-                " buy one."
-            ),
-        ),
-        "c_balance_face": ("余额（面值）", "Balance (face value)"),
-        "c_sessions_left": ("剩余次数", "Sessions left"),
-        "c_sessions_of": ("{left} / {total} 次", "{left} of {total}"),
-        "c_refundable": ("可退金额（按实付价）", "Refundable (at the price paid)"),
-        "c_card_open": ("可使用", "In use"),
-        "c_card_refunded": ("已退款", "Refunded"),
-        "c_card_defaulted": ("商户违约，已赔付", "Merchant defaulted: paid out"),
-        "c_expires": ("到期 {when}", "Expires {when}"),
-        "c_split_legend": (
-            "存管 {custody} · 保险 {insured}",
-            "Custody {custody} · Insured {insured}",
-        ),
-        "c_insurer_is": ("承保：{insurer}", "Insured by {insurer}"),
-        "c_cooling_until": (
-            "冷静期至 {day}：未使用可全额退款",
-            "Cooling-off until {day}: unused, it is refunded in full",
-        ),
-        "c_cooling_over": (
-            "冷静期已过：退款需商户同意，拒绝可投诉",
-            "Cooling-off is over: a refund needs the merchant's consent; you may complain",
-        ),
-        "c_show_code": ("出示核销码", "Show a redemption code"),
-        "c_code_help": (
-            "您同意商户本次最多扣减的额度；核销码 2 分钟内有效，只能用一次。",
-            "The most the merchant may take this time; the code lasts 2 minutes, once.",
-        ),
-        "c_max_yuan": ("本次最多（元，面值）", "At most (yuan, face value)"),
-        "c_max_sessions": ("本次最多（次）", "At most (sessions)"),
-        "c_err_amount": ("请输入金额，如 100 或 99.50", "Enter an amount such as 100 or 99.50"),
-        "c_err_positive": ("请输入大于 0 的整数", "Enter a whole number above 0"),
-        "c_err_at_most": ("最多 {limit}", "At most {limit}"),
-        "c_code_title": ("核销码", "Redemption code"),
-        "c_code_show": (
-            "请让商户扫描二维码或输入 6 位数字",
-            "Let the merchant scan the QR code or type the 6 digits",
-        ),
-        "c_code_until": (
-            "{when} 前有效，仅可使用一次；本次最多 {limit}",
-            "Valid until {when}, once; at most {limit}",
-        ),
-        "c_code_again": ("重新生成", "New code"),
-        "c_refund": ("申请退款", "Ask for a refund"),
-        "c_refund_reason": ("退款原因（可不填）", "Reason (optional)"),
-        "c_refund_confirm": (
-            "确定申请退款吗？冷静期内未使用的卡将立即全额退款并关闭。",
-            "Ask for a refund? An unused card within cooling-off is refunded at once and closed.",
-        ),
-        "c_refunded_title": ("已退款", "Refunded"),
-        "c_refunded_line": (
-            "已退还 {amount}：存管账户支付 {custody}，商户支付 {merchant}。",
-            "{amount} refunded: {custody} from custody, {merchant} owed by the merchant.",
-        ),
-        "c_requested_title": ("退款申请已提交", "Refund requested"),
-        "c_requested_line": (
-            "这张卡已使用或已过冷静期，退款申请已发给商户处理。商户拒绝时，您可以投诉。",
-            (
-                "The card was used or its cooling-off is over, so the request went to the"
-                " merchant. If it refuses, you can complain."
-            ),
-        ),
-        "c_refund_requests": ("退款申请", "Refund requests"),
-        "c_refund_pending": ("等待商户处理", "Waiting for the merchant"),
-        "c_refund_accepted": ("商户已同意", "Accepted by the merchant"),
-        "c_refund_refused": ("商户已拒绝", "Refused by the merchant"),
-        "c_history": ("交易记录", "History"),
-        "c_when": ("时间", "When"),
-        "c_what": ("业务", "What"),
-        "c_used": ("使用", "Used"),
-        "c_to_you": ("您的资金", "Your money"),
-        "c_custody_change": ("存管变动", "Custody"),
-        "c_cover_change": ("保险变动", "Insured"),
-        "c_op_purchase": ("购卡", "Purchase"),
-        "c_op_redemption": ("消费核销", "Redemption"),
-        "c_op_refund": ("退款", "Refund"),
-        "c_op_receivable_settlement": ("商户补足退款", "Merchant settled its share"),
-        "c_op_default_payout": ("违约赔付（存管）", "Default payout (custody)"),
-        "c_op_claim_payment": ("保险理赔", "Insurance claim paid"),
-        "c_op_compensation": ("投诉补偿", "Complaint compensation"),
-        "c_op_payable_netting": ("从商户售卡款中扣还", "Withheld from the merchant's sales"),
-        "c_op_payable_claim": ("逾期转保险理赔", "Past the deadline: claimed from the insurer"),
-        "c_pay_payables": ("商户退款欠款（付给消费者）", "Refunds the merchant owes consumers"),
-        "c_refunds_title": ("退款到账情况", "Your refunds, part by part"),
-        "c_refund_kind_refund": ("退款", "Refund"),
-        "c_refund_kind_compensation": ("投诉补偿", "Compensation"),
-        "c_refund_total": ("应退 {amount}", "{amount} in all"),
-        "c_refund_from_custody": ("存管银行先行退付", "Paid at once from custody"),
-        "c_refund_by_merchant": ("商户支付", "Paid by the merchant"),
-        "c_refund_netted": ("从商户后续售卡款中扣还", "Withheld from the merchant's next sales"),
-        "c_refund_by_insurer": ("保险公司赔付", "Paid by the insurer"),
-        "c_refund_owed": ("商户应付", "Due from the merchant"),
-        "c_refund_claimed": ("已向保险公司索赔", "Claimed from the insurer"),
-        "c_refund_paid": ("已到账", "received"),
-        "c_refund_due_by": (
-            "最迟 {day}，逾期由保险赔付",
-            "by {day}; the insurer pays if it does not",
-        ),
-        "c_refund_insurer_pays": ("保险公司处理中", "the insurer is paying it"),
-        "c_refund_whole": ("已全额到账：{amount}", "Received in full: {amount}"),
-        "c_contract_sha": ("合同指纹（SHA-256）", "Contract fingerprint (SHA-256)"),
-        "c_issued": ("开卡时间", "Issued"),
-        "c_refund_rules": ("退款规则", "Refunds"),
-        "c_card_no": ("卡号", "Card number"),
-        "c_complain": ("投诉", "Complain"),
-        "c_card_complaints": ("这张卡的投诉", "Complaints about this card"),
-        # complaints
-        "c_complaint_title": ("投诉 {merchant}", "Complain about {merchant}"),
-        "c_complaint_help": (
-            "商户须在 3 天内答复，之后由市场监管部门调解并作出决定。",
-            (
-                "The merchant must answer within 3 days; then the market regulator mediates and"
-                " decides."
-            ),
-        ),
-        "c_kind": ("投诉类型", "What happened"),
-        "c_dk_not_delivered": ("付了钱但不提供服务", "Paid but not served"),
-        "c_dk_quality": ("服务质量问题", "Poor service"),
-        "c_dk_refund_refused": ("拒绝退款", "Refund refused"),
-        "c_dk_closed_or_moved": ("商户关门或搬走", "Closed or moved away"),
-        "c_dk_other": ("其他", "Other"),
-        "c_text": ("具体情况", "What happened, in your words"),
-        "c_amount_asked": ("要求退还（元）", "Amount asked back (yuan)"),
-        "c_asked_label": ("要求退还", "Asked back"),
-        "c_amount_hint": ("最多为实付价 {paid}", "At most the {paid} you paid"),
-        "c_file": ("提交投诉", "File the complaint"),
-        "c_err_too_long": ("最多 {n} 个字", "At most {n} characters"),
-        "c_already_open": (
-            "这张卡已有一个未结束的投诉，请跟进它。",
-            "A complaint about this card is still open; follow that one.",
-        ),
-        "c_see_it": ("查看", "See it"),
-        "c_complaints_empty": ("您没有投诉。", "You have no complaints."),
-        "c_filed_at": ("提交于 {when}", "Filed {when}"),
-        "c_ds_filed": ("等待商户答复", "Waiting for the merchant"),
-        "c_ds_mediation": ("监管部门调解中", "Being mediated by the regulator"),
-        "c_ds_decided": ("已有决定，请确认", "Decided: please confirm or reopen"),
-        "c_ds_confirmed": ("已结束", "Closed"),
-        "c_ds_reopened": ("已重新提交，等待再次决定", "Reopened: waiting for a new decision"),
-        "c_whose_move": ("当前处理方", "Whose move"),
-        "c_owner_merchant": ("商户", "The merchant"),
-        "c_owner_regulator": ("市场监管部门", "The regulator"),
-        "c_owner_consumer": ("您", "You"),
-        "c_owner_nobody": ("无（已结束）", "Nobody (closed)"),
-        "c_deadline": ("期限 {when}", "Due {when}"),
-        "c_overdue": ("已逾期", "Overdue"),
-        "c_asked": ("要求退还 {amount}", "Asks {amount} back"),
-        "c_merchant_answer": ("商户答复", "The merchant's answer"),
-        "c_decision": ("监管决定", "The regulator's decision"),
-        "c_dd_refund": ("全额退款（按剩余余额）", "Refund of the card's balance"),
-        "c_dd_partial": ("部分补偿 {amount}", "Compensation of {amount}"),
-        "c_dd_reject": ("投诉不成立", "Complaint not upheld"),
-        "c_timeline": ("处理进度", "Timeline"),
-        "c_step_filed": ("提交投诉", "Filed"),
-        "c_step_answered": ("商户答复", "Merchant answered"),
-        "c_step_decided": ("监管决定", "Regulator decided"),
-        "c_step_confirmed": ("您已确认", "You confirmed"),
-        "c_step_reopened": ("您要求重新处理", "You reopened"),
-        "c_step_escalated": ("逾期，已上报监管部门", "Overdue: escalated to the regulator"),
-        "c_step_deemed-confirmed": ("逾期未回复，视为确认", "No reply in time: taken as confirmed"),
-        "c_role_consumer": ("消费者", "consumer"),
-        "c_role_merchant": ("商户", "merchant"),
-        "c_role_regulator": ("监管部门", "regulator"),
-        "c_role_operator": ("平台", "platform"),
-        "c_role_system": ("系统", "system"),
-        "c_confirm_decision": ("接受决定", "Accept the decision"),
-        "c_reopen": ("不接受，重新处理", "Reopen"),
-        "c_reopen_text": ("不接受的理由", "Why you do not accept it"),
-        "c_done_confirmed": ("您已接受决定，投诉已结束。", "You accepted the decision; closed."),
-        "c_done_reopened": (
-            "已重新提交，监管部门将再次决定。",
-            "Reopened: the regulator will decide again.",
-        ),
-        "c_done_filed": (
-            "投诉已提交，商户须在 3 天内答复。",
-            "Complaint filed: the merchant must answer within 3 days.",
-        ),
-    }
-)
 
 REASON_LABELS_ZH = {
     "registration_status": "登记状态",
@@ -573,7 +153,7 @@ def _view(
         request,
         name,
         path=here or _here(request),
-        op_label=lambda kind: translate(lang, f"c_op_{kind}") if kind in ENTRY_KINDS else kind,
+        op_label=lambda kind: gettext(lang, f"c_op_{kind}") if kind in ENTRY_KINDS else kind,
         **context,
     )
     if private:  # a card link, a live code: keep it out of caches and other sites' logs
@@ -621,9 +201,9 @@ class Standing:
 
 def _shown(feature: str, value: object, lang: str) -> str:
     if value is None:
-        return translate(lang, "c_no_data")
+        return gettext(lang, "c_no_data")
     if feature in BOOLEAN_FEATURES or isinstance(value, bool):
-        return translate(lang, "c_yes" if value in (True, 1, 1.0) else "c_no")
+        return gettext(lang, "c_yes" if value in (True, 1, 1.0) else "c_no")
     if feature == "tax_arrears_fen" and isinstance(value, (int, float)):
         return f"¥{value / 100:,.2f}"
     if isinstance(value, float):
@@ -639,7 +219,7 @@ def reason_words(reason: dict[str, Any], lang: str) -> str:
         REASON_LABELS_ZH.get(feature, fallback) if lang == "zh" else LABELS.get(feature, fallback)
     )
     points = float(reason.get("contribution", 0.0)) * 100
-    return translate(
+    return gettext(
         lang,
         "c_reason_line",
         label=label,
@@ -670,7 +250,7 @@ async def standing(session: AsyncSession, merchant: Merchant, lang: str) -> Stan
         grade=grade,
         colour=colour(grade),
         reasons=[reason_words(r, lang) for r in rating.reasons] if rating else [],
-        overrides=[translate(lang, f"c_override_{o}") for o in rating.overrides] if rating else [],
+        overrides=[gettext(lang, f"c_override_{o}") for o in rating.overrides] if rating else [],
         rated_at=rating.rated_at if rating else None,
         insurer=cover[0] if cover else None,
         policy=cover[1] if cover else merchant.policy_ref,
@@ -768,13 +348,13 @@ def _name_problems(data: dict[str, str], lang: str, *, required: bool) -> dict[s
         return {}
     problems: dict[str, str] = {}
     if not name:
-        problems["real_name"] = translate(
+        problems["real_name"] = gettext(
             lang, "c_err_required" if required else "c_err_name_with_id"
         )
     if not number:
-        problems["id_number"] = translate(lang, "c_err_required")
+        problems["id_number"] = gettext(lang, "c_err_required")
     elif id_number_problem(number):
-        problems["id_number"] = translate(lang, "c_err_id_number")
+        problems["id_number"] = gettext(lang, "c_err_id_number")
     return problems
 
 
@@ -910,7 +490,7 @@ class BuyPages(Controller):
             return not_selling(request, merchant)
         product = await self._product(db, merchant, product_id)
         if maybe_me is not None and maybe_me.role is not Role.CONSUMER:
-            raise Forbidden(translate(lang_of(request), "c_staff_cannot_buy"))
+            raise Forbidden(gettext(lang_of(request), "c_staff_cannot_buy"))
         if maybe_me is None and not product.anonymous:
             return _sign_in(request)
         return await self._form(request, db, maybe_me, merchant, product, k=k, s=s)
@@ -1103,12 +683,12 @@ def _max_units(data: dict[str, str], kind: str, lang: str) -> int | str:
     text = data.get("max_units", "")
     if kind == escrow.CardKind.STORED_VALUE:
         fen = fen_of(text)
-        return fen or translate(lang, "c_err_amount")
+        return fen or gettext(lang, "c_err_amount")
     stripped = text.strip()
     return (
         int(stripped)
         if stripped.isdigit() and int(stripped) > 0
-        else translate(lang, "c_err_positive")
+        else gettext(lang, "c_err_positive")
     )
 
 
@@ -1130,9 +710,9 @@ async def redemption_code(
                 limit = (
                     f"¥{balance.units_remaining / 100:,.2f}"
                     if product_kind == escrow.CardKind.STORED_VALUE
-                    else translate(lang, "c_sessions_n", n=balance.units_remaining)
+                    else gettext(lang, "c_sessions_n", n=balance.units_remaining)
                 )
-                wanted = translate(lang, "c_err_at_most", limit=limit)
+                wanted = gettext(lang, "c_err_at_most", limit=limit)
     if isinstance(wanted, str):
         return await card_page(
             request,
@@ -1210,17 +790,17 @@ def _complaint_problems(
 ) -> tuple[dict[str, str], int | None]:
     problems: dict[str, str] = {}
     if data.get("kind") not in {k.value for k in DisputeKind}:
-        problems["kind"] = translate(lang, "c_err_required")
+        problems["kind"] = gettext(lang, "c_err_required")
     text = data.get("text", "").strip()
     if not text:
-        problems["text"] = translate(lang, "c_err_required")
+        problems["text"] = gettext(lang, "c_err_required")
     elif len(text) > disputes.MAX_TEXT:
-        problems["text"] = translate(lang, "c_err_too_long", n=disputes.MAX_TEXT)
+        problems["text"] = gettext(lang, "c_err_too_long", n=disputes.MAX_TEXT)
     amount = fen_of(data.get("amount_asked", "") or "0")
     if amount is None:
-        problems["amount_asked"] = translate(lang, "c_err_amount")
+        problems["amount_asked"] = gettext(lang, "c_err_amount")
     elif amount > paid:
-        problems["amount_asked"] = translate(lang, "c_err_at_most", limit=f"¥{paid / 100:,.2f}")
+        problems["amount_asked"] = gettext(lang, "c_err_at_most", limit=f"¥{paid / 100:,.2f}")
     return problems, amount
 
 
@@ -1257,14 +837,14 @@ async def file_complaint_page(
             error=str(exc),
         )
     except Conflict as exc:
-        open_id = exc.extra.get("dispute_id")
+        open_id = exc.params.get("dispute_id")
         return await show_complaint_form(
             request,
             session,
             reach,
             status=409,
             data=shown,
-            error=translate(lang, "c_already_open"),
+            error=gettext(lang, "c_already_open"),
             open_link=reach.complaint_path(uuid.UUID(open_id)) if open_id else None,
         )
     return back_to(reach.complaint_path(filed.view.dispute.id) + "?done=filed")
@@ -1325,7 +905,7 @@ async def reopen_decision(
     same_origin(request)
     text = data.get("text", "").strip()
     if not text:
-        required = translate(lang_of(request), "c_err_required")
+        required = gettext(lang_of(request), "c_err_required")
         return await complaint_page(request, session, reach, dispute_id, errors={"text": required})
     try:
         async with session.begin():

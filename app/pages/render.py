@@ -14,9 +14,10 @@ from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
 from app.auth.principal import principal_of
-from app.clock import SHANGHAI
 from app.exceptions import AppError, Forbidden, NotFound
-from app.pages.i18n import DEFAULT_LANG, LANG_COOKIE, LANGS, MESSAGES, translate
+from app.i18n import DEFAULT_LANG, LANG_COOKIE, LANGS, gettext, has, locale_of, money
+from app.i18n import when as when_in
+from app.i18n.catalogues import translations
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -34,36 +35,46 @@ Done = Annotated[str | None, QueryParameter(name="done", max_length=32)]
 """What the last post did (``?done=created``), said in a line above the page: :func:`said_done`."""
 
 
-def yuan(fen: int | None) -> str:
-    """Fen shown as yuan with two decimals and thousands separators: 123456 -> ¥1,234.56."""
-    if fen is None:
-        return "—"
-    sign = "-" if fen < 0 else ""
-    whole, part = divmod(abs(int(fen)), 100)
-    return f"{sign}¥{whole:,}.{part:02d}"
-
-
-def when(moment: datetime | None) -> str:
-    """A stored UTC time as Shanghai wall time, to the minute (every business day is Shanghai's)."""
-    return "—" if moment is None else moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+@pass_context
+def _gettext(context: Context, msgid: str) -> str:
+    # the words unformatted: Jinja's newstyle gettext fills the placeholders, escaping them
+    return translations(locale_of(str(context.get("lang", DEFAULT_LANG)))).ugettext(msgid)
 
 
 @pass_context
-def _t(context: Context, key: str, **values: Any) -> str:  # noqa: ANN401
-    return translate(str(context.get("lang", DEFAULT_LANG)), key, **values)
+def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
+    lang = str(context.get("lang", DEFAULT_LANG))
+    return translations(locale_of(lang)).ungettext(singular, plural, n)
+
+
+@pass_context
+def _money(context: Context, fen: int | None) -> str:
+    return money(fen, str(context.get("lang", DEFAULT_LANG)))
+
+
+@pass_context
+def _when(context: Context, moment: datetime | None) -> str:
+    return when_in(moment, str(context.get("lang", DEFAULT_LANG)))
 
 
 def environment() -> Environment:
-    """The pages' Jinja environment: autoescaped, with ``t``, ``when`` and the money filter."""
+    """The pages' Jinja environment: autoescaped, with gettext in the visitor's language.
+
+    Templates say ``_("key", n=1)``, ``fen|yuan`` and ``when(moment)``; money and times follow
+    Babel's rules for the language.
+    """
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(default=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
-    env.globals["t"] = _t
-    env.globals["when"] = when
-    env.filters["yuan"] = yuan
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_gettext, ngettext=_ngettext, newstyle=True
+    )
+    env.globals["when"] = _when
+    env.filters["yuan"] = _money
     return env
 
 
@@ -115,8 +126,8 @@ def said_done(
     Only a ``done`` in ``allowed`` (without it, any that has a message) is said.
     """
     key = f"{prefix}{done}"
-    known = key in MESSAGES if allowed is None else done in allowed
-    return translate(lang, key) if done and known else None
+    known = has(key) if allowed is None else done in allowed
+    return gettext(lang, key) if done and known else None
 
 
 def field_errors(exc: AppError, rename: Mapping[str, str] | None = None) -> dict[str, str]:

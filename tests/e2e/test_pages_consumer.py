@@ -117,7 +117,7 @@ async def test_a_rated_merchant_shows_its_grade_and_reasons_in_plain_words(api: 
     assert "近 30 天投诉数：6（违约概率因此上升 5.2 个百分点）" in html
     assert "列入失信被执行人名单：是" in html
     assert "列入失信被执行人名单，等级为 E" in html  # the override, said why
-    assert "2026-01-02 00:30" in html  # rated at, Shanghai time
+    assert "2026/1/2 00:30" in html  # rated at, Shanghai time, as zh_CN writes it (Babel)
 
 
 async def test_refused_codes_show_a_warning_page_and_no_way_to_pay(api: Api) -> None:

@@ -1,0 +1,45 @@
+"""Money, dates and numbers as each language writes them, by Babel's locale rules."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
+
+from app.clock import SHANGHAI
+from app.i18n.catalogues import DEFAULT_LANG, locale_of
+
+if TYPE_CHECKING:
+    from datetime import date, datetime
+
+NOTHING = "—"
+
+
+def money(fen: int | None, lang: str = DEFAULT_LANG) -> str:
+    """Fen as yuan in ``lang``'s currency format (exact: fen are scaled, never divided)."""
+    if fen is None:
+        return NOTHING
+    return format_currency(Decimal(int(fen)).scaleb(-2), "CNY", locale=locale_of(lang))
+
+
+def number(value: float | Decimal | None, lang: str = DEFAULT_LANG) -> str:
+    """A count or a measure with ``lang``'s grouping and decimal signs."""
+    if value is None:
+        return NOTHING
+    return format_decimal(value, locale=locale_of(lang))
+
+
+def when(moment: datetime | None, lang: str = DEFAULT_LANG) -> str:
+    """A stored UTC time as Shanghai wall time (every business day is Shanghai's)."""
+    if moment is None:
+        return NOTHING
+    return format_datetime(moment, "short", tzinfo=SHANGHAI, locale=locale_of(lang))
+
+
+def day(value: date | None, lang: str = DEFAULT_LANG) -> str:
+    """A calendar date."""
+    if value is None:
+        return NOTHING
+    return format_date(value, "medium", locale=locale_of(lang))
