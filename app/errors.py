@@ -22,7 +22,7 @@ import escrow
 import qr
 import scoring
 from app import exceptions as app_errors
-from app.i18n import describe, field_messages
+from app.i18n import describe, field_messages, gettext, has
 from app.payments.provider import InvalidNotification
 
 if TYPE_CHECKING:
@@ -97,7 +97,8 @@ def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
         if exc.fields:
             said = field_messages(exc, "en")
             extra["errors"] = [
-                {"field": field, "code": code, "message": said[field]}
+                {"field": field, "message": said[field]}
+                | ({"code": code} if has(f"error.{code}") else {})
                 for field, code in exc.fields.items()
             ]
     if isinstance(exc, app_errors.RateLimited):
@@ -139,13 +140,15 @@ def _page_error(
     request: Request[Any, Any, Any], exc: Exception, status: int, title: str
 ) -> Response[Any]:
     """A page's error: sign in first, or an error page saying what happened."""
-    from app.pages.render import back_to, page  # noqa: PLC0415 - pages import this module
+    from app.pages.render import back_to, lang_of, page  # noqa: PLC0415 - pages import this module
 
     if isinstance(exc, app_errors.NotAuthenticated):
         # a controller names its sign-in page (consumers: ``/login/phone``); staff by default
         sign_in = str(request.route_handler.opt.get("sign_in", "/login"))
         return back_to(f"{sign_in}?next={quote(request.url.path)}")
-    rendered = page(request, "error.html", title=title, detail=str(exc))
+    lang = lang_of(request)
+    said = gettext(lang, f"status.{status}") if has(f"status.{status}") else title
+    rendered = page(request, "error.html", title=said, detail=describe(exc, lang))
     rendered.status_code = status
     return rendered
 
