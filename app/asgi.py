@@ -41,6 +41,7 @@ from app.pages.render import template_config
 from app.pages.routes import PAGE_ROUTES, SANDBOX_PAGE_ROUTES
 from app.security.pii import PiiCipher
 from app.settings import get_settings
+from app.wiring import wire
 from app.workers import background_workers
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ ROUTES = [
 
 def create_app(engine: AsyncEngine | None = None) -> Litestar:
     """Build the app; pass ``engine`` to share one (tests), else one is made at start-up."""
+    wire()
     settings = get_settings()
     configure_logging(settings.log)
     sandboxes = [

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from app.settings import get_settings
+from app.wiring import wire
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 @click.group()
 def main() -> None:
     """Prepaid Guard: keeps consumers' prepaid money safe."""
+    wire()  # domain-event handlers, before any command changes anything
 
 
 @main.command()

@@ -23,6 +23,7 @@ from app.db import (
     upgrade_schema,
 )
 from app.settings import PROJECT_ROOT
+from app.wiring import wire
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
@@ -99,3 +100,8 @@ def cli_env(database_url: str) -> Callable[[str], dict[str, str]]:
         return {**os.environ, SERVER_URL_ENV: url, "PYTHONUNBUFFERED": "1"}
 
     return env
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the domain-event handlers once, as the app and the CLI do at start-up."""
+    wire()
