@@ -39,6 +39,7 @@ from app.errors import exception_handlers
 from app.logging import configure_logging, request_id_middleware
 from app.pages.render import template_config
 from app.pages.routes import PAGE_ROUTES, SANDBOX_PAGE_ROUTES
+from app.payments.configured import payment_provider
 from app.security.pii import PiiCipher
 from app.settings import get_settings
 from app.wiring import wire
@@ -102,6 +103,7 @@ def create_app(engine: AsyncEngine | None = None) -> Litestar:
         app.state.engine = engine or create_engine()
         app.state.sessions = session_factory(app.state.engine)
         app.state.cipher = PiiCipher.from_master_key()
+        app.state.provider = payment_provider(settings)
         app.state.workers = (
             background_workers(
                 app.state.sessions, app.state.cipher, poll=settings.workers.poll_seconds

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, principal_of
 from app.exceptions import NotAuthenticated
+from app.payments.provider import PaymentProvider  # noqa: TC001 - read at run time
 from app.security.pii import PiiCipher
 
 
@@ -31,6 +32,12 @@ def provide_cipher(state: State) -> PiiCipher:
     return cipher
 
 
+def provide_provider(state: State) -> PaymentProvider:
+    """The deployment's payment provider (``app.payments.configured``)."""
+    provider: PaymentProvider = state.provider
+    return provider
+
+
 def provide_me(request: Request[Any, Any, Any]) -> Principal:
     """The signed-in caller (routes that take ``me`` also declare a role guard)."""
     who = principal_of(request)
@@ -47,6 +54,7 @@ def provide_maybe_me(request: Request[Any, Any, Any]) -> Principal | None:
 DEPENDENCIES = {
     "db": Provide(provide_db),
     "cipher": Provide(provide_cipher, sync_to_thread=False),
+    "provider": Provide(provide_provider, sync_to_thread=False),
     "me": Provide(provide_me, sync_to_thread=False),
     "maybe_me": Provide(provide_maybe_me, sync_to_thread=False),
 }

@@ -92,6 +92,14 @@ class RateLimited(AppError):
 
     code = "rate-limited"
 
-    def __init__(self, code: str | None = None, /, *, retry_after: int, **params: object) -> None:
-        super().__init__(code, retry_after=retry_after, **params)
+    def __init__(
+        self,
+        code: str | None = None,
+        /,
+        *,
+        retry_after: int,
+        fields: Mapping[str, str] | None = None,
+        **params: object,
+    ) -> None:
+        super().__init__(code, fields=fields, retry_after=retry_after, **params)
         self.retry_after = retry_after

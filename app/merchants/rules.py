@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from app.merchants.models import Industry
     from app.settings import CardRules
+
+DEFAULT_COOLING_OFF_DAYS = 7
+"""Days after a purchase in which a card is refunded in full, where no industry says otherwise."""
+
+
+def cooling_off_days(industry: Industry | None) -> int:
+    """The cooling-off period a merchant's cards carry: its industry's, else the default."""
+    return industry.cooling_off_days if industry is not None else DEFAULT_COOLING_OFF_DAYS
+
 
 FORBIDDEN_CLAUSES = re.compile(
     r"概不退|不予退|不退款|不可退|不能退|恕不退|过期作废|逾期作废|过期不退|到期作废|余额清零|"

@@ -845,7 +845,7 @@ async def file_complaint_page(
             status=409,
             data=shown,
             error=gettext(lang, "c_already_open"),
-            open_link=reach.complaint_path(uuid.UUID(open_id)) if open_id else None,
+            open_link=reach.complaint_path(uuid.UUID(str(open_id))) if open_id else None,
         )
     return back_to(reach.complaint_path(filed.view.dispute.id) + "?done=filed")
 
