@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, principal_of
 from app.exceptions import NotAuthenticated
-from app.payments.provider import PaymentProvider  # noqa: TC001 - read at run time
+from app.payments.provider import PaymentProvider
 from app.security.pii import PiiCipher
 
 
@@ -67,3 +67,5 @@ MaybeMe = NamedDependency[Principal | None]
 """Ask for the caller, if any, as ``maybe_me: MaybeMe``."""
 Cipher = NamedDependency[PiiCipher]
 """Ask for the personal-data cipher as ``cipher: Cipher``."""
+Provider = NamedDependency[PaymentProvider]
+"""Ask for the deployment's payment provider as ``provider: Provider``."""
