@@ -42,7 +42,7 @@ def provide_me(request: Request[Any, Any, Any]) -> Principal:
     """The signed-in caller (routes that take ``me`` also declare a role guard)."""
     who = principal_of(request)
     if who is None:
-        raise NotAuthenticated("sign in first")
+        raise NotAuthenticated
     return who
 
 

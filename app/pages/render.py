@@ -109,7 +109,7 @@ def same_origin(request: Request[Any, Any, Any]) -> None:
     if origin is None:
         return  # not a browser post (a test client, curl): the cookie is the only credential
     if urlsplit(origin).netloc != request.headers.get("host", ""):
-        raise Forbidden("this form was posted from another site")
+        raise Forbidden("cross-site-form")
 
 
 def back_to(path: str, fallback: str = "/") -> Redirect:
