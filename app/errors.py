@@ -1,7 +1,9 @@
 """The one place where errors become HTTP: RFC 9457 problem details for everything.
 
-Domain packages raise their own exceptions without HTTP codes; this module alone decides the
-status, the problem ``type`` and the human ``title``. Unexpected errors are logged with the
+Domain packages raise their own exceptions without HTTP codes or words; this module alone
+decides the status, the problem ``type`` (``/problems/<code>``) and the human ``title``; the
+``detail`` is the error's English words by its code (:func:`app.i18n.describe`), and its
+``params`` go into the body. Unexpected errors are logged with the
 request id and answered without internals.
 """
 
@@ -92,15 +94,18 @@ def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     code = getattr(exc, "code", "error")
     extra: dict[str, Any] = {}
     headers: dict[str, str] = {}
-    if isinstance(exc, app_errors.AppError):
-        extra.update({k: _plain(v) for k, v in exc.params.items() if k not in _RESERVED})
-        if exc.fields:
-            said = field_messages(exc, "en")
-            extra["errors"] = [
-                {"field": field, "message": said[field]}
-                | ({"code": code} if has(f"error.{code}") else {})
-                for field, code in exc.fields.items()
-            ]
+    params = getattr(exc, "params", None)  # app and domain errors alike carry them
+    if isinstance(params, dict):
+        extra.update({k: _plain(v) for k, v in params.items() if k not in _RESERVED})
+    if isinstance(exc, app_errors.AppError) and exc.fields:
+        said = field_messages(exc, "en")
+        extra["errors"] = [
+            {"field": field, "message": said[field]}
+            | ({"code": code} if has(f"error.{code}") else {})
+            for field, code in exc.fields.items()
+        ]
+    elif isinstance(params, dict) and isinstance(rows := params.get("errors"), list):
+        extra["errors"] = rows  # problems by row, not by field: an import's malformed lines
     if isinstance(exc, app_errors.RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, app_errors.NotAuthenticated):

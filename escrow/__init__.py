@@ -21,14 +21,16 @@ from escrow.errors import (
     UnknownBook,
     UnknownCard,
 )
-from escrow.ledger import (
+from escrow.ledger import EscrowLedger
+from escrow.models import AccountKind, CardKind, CardStatus, PayableKind, metadata
+from escrow.money import DEFAULT_CUSTODY_RATIO_BP, Split, refundable, split
+from escrow.receipts import (
     CardBalance,
     CardClaim,
     CardPayout,
     ClaimPaymentReceipt,
     CompensationReceipt,
     DefaultPayoutReceipt,
-    EscrowLedger,
     PayableClaimReceipt,
     PayablePart,
     PurchaseReceipt,
@@ -36,8 +38,6 @@ from escrow.ledger import (
     RefundReceipt,
     SettlementReceipt,
 )
-from escrow.models import AccountKind, CardKind, CardStatus, PayableKind, metadata
-from escrow.money import DEFAULT_CUSTODY_RATIO_BP, Split, refundable, split
 from escrow.reconcile import (
     Movement,
     Pair,

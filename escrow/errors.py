@@ -1,6 +1,9 @@
-"""The escrow package's errors: plain exceptions, no HTTP codes (``app`` maps them).
+"""The escrow package's errors: plain exceptions, no HTTP codes and no words (``app`` has both).
 
-Each message is written for the person who sees it, and says what to do where it can.
+Each error carries a stable ``code`` and the ``params`` its words need (amounts as integer fen
+in names ending ``_fen``, counts, dates, ids), so the app translates it by code without reading
+its message. The message, the first argument, stays English for developers and logs; a class
+raised for several distinct situations gets a more specific ``code=`` at the raise site.
 """
 
 from __future__ import annotations
@@ -10,7 +13,14 @@ class EscrowError(Exception):
     """Base of every error the escrow package raises on purpose."""
 
     code = "escrow-error"
-    """Stable machine-readable name, used as the problem type."""
+    """Stable machine-readable name: the problem type and the message id ``error.<code>``."""
+
+    def __init__(self, message: str, /, *, code: str | None = None, **params: object) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.params: dict[str, object] = dict(params)
+        """What a person needs to read: amounts in ``*_fen``, counts, dates, ids."""
 
 
 class InvalidRequest(EscrowError):
@@ -35,6 +45,7 @@ class NotFound(EscrowError):
     """The thing named does not exist (or is not the caller's to see)."""
 
     code = "not-found"
+    """Shared with ``app.exceptions.NotFound``: the same situation, the same words."""
 
 
 class UnknownBook(NotFound):
@@ -102,8 +113,10 @@ class BadStatement(EscrowError):
 
     code = "bad-statement"
 
-    def __init__(self, line: int, problem: str) -> None:
-        super().__init__(f"statement line {line}: {problem}")
+    def __init__(
+        self, line: int, problem: str, /, *, code: str | None = None, **params: object
+    ) -> None:
+        super().__init__(f"statement line {line}: {problem}", code=code, line=line, **params)
         self.line = line
         """1-based line of the file where the problem is."""
         self.problem = problem

@@ -55,6 +55,12 @@ Entry kinds: each operation writes entries of its own kind (``journal_entries.ki
 CHECK listing them; migration 0005 added ``claim_payment`` and ``compensation``).
 
 The ledger only flushes; the caller owns the transaction (one use case, one unit of work).
+
+Size: this module is longer than 500 lines on purpose. It is the ledger: one class whose
+operations share one lock order, one idempotency replay and one way of writing a chained
+entry, and the invariants above hold across all of them; split by operation, they would be
+read and changed one part at a time. What the operations return is :mod:`escrow.receipts`,
+their SQL :mod:`escrow.statements`, their errors :mod:`escrow.errors`.
 """
 
 from __future__ import annotations
@@ -103,6 +109,20 @@ from escrow.money import (
     refundable,
     split,
 )
+from escrow.receipts import (
+    CardBalance,
+    CardClaim,
+    CardPayout,
+    ClaimPaymentReceipt,
+    CompensationReceipt,
+    DefaultPayoutReceipt,
+    PayableClaimReceipt,
+    PayablePart,
+    PurchaseReceipt,
+    RedemptionReceipt,
+    RefundReceipt,
+    SettlementReceipt,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -113,158 +133,6 @@ MAX_KEY_LENGTH = 200
 _KEY_REUSED = (
     "this idempotency key was already used for a different request; use a new key for a new request"
 )
-
-
-class CardBalance(msgspec.Struct, frozen=True, kw_only=True):
-    """A card's balances after an operation."""
-
-    card_id: uuid.UUID
-    status: str
-    paid: int
-    units_total: int
-    units_remaining: int
-    custody_ratio_bp: int
-    outstanding: int
-    custody_share: int
-    insured_share: int
-
-
-class PurchaseReceipt(msgspec.Struct, frozen=True, kw_only=True):
-    """What a purchase wrote: the new card and how its price was split."""
-
-    merchant_id: uuid.UUID
-    seq: int
-    custody: int
-    insured: int
-    custody_ratio_bp: int
-    card: CardBalance
-    replayed: bool = False
-
-
-class RedemptionReceipt(msgspec.Struct, frozen=True, kw_only=True):
-    """What a redemption released: custody to the merchant, cover off the policy."""
-
-    merchant_id: uuid.UUID
-    seq: int
-    units: int
-    released_from_custody: int
-    released_from_cover: int
-    card: CardBalance
-    replayed: bool = False
-
-
-class RefundReceipt(msgspec.Struct, frozen=True, kw_only=True):
-    """A solvent refund: custody pays its share now, the merchant owes the rest by a date."""
-
-    merchant_id: uuid.UUID
-    seq: int
-    refunded: int
-    paid_from_custody: int
-    owed_by_merchant: int
-    card: CardBalance
-    payable_seq: int | None = None
-    """The payable the merchant owes (this entry's seq); None when it owes nothing."""
-    due_at: datetime | None = None
-    replayed: bool = False
-
-
-class PayablePart(msgspec.Struct, frozen=True, kw_only=True):
-    """Part of one payable, settled or claimed."""
-
-    payable_seq: int
-    card_id: uuid.UUID
-    amount: int
-
-
-class SettlementReceipt(msgspec.Struct, frozen=True, kw_only=True):
-    """The merchant paid payables it owed consumers: itself, or out of its sales proceeds."""
-
-    merchant_id: uuid.UUID
-    seq: int
-    amount: int
-    via: str
-    """``merchant`` (it paid through the payment provider) or ``netting`` (withheld)."""
-    parts: tuple[PayablePart, ...]
-    """Oldest deadline first; ``amount`` is their sum."""
-    receivable_left: int
-    """What the merchant still owes consumers, not yet claimed from its insurer."""
-    replayed: bool = False
-
-
-class PayableClaimReceipt(msgspec.Struct, frozen=True, kw_only=True):
-    """Payables past their deadline, moved to a claim on the merchant's policy."""
-
-    merchant_id: uuid.UUID
-    seq: int
-    lines: tuple[PayablePart, ...]
-    total: int
-    replayed: bool = False
-
-
-class CardPayout(msgspec.Struct, frozen=True, kw_only=True):
-    """One card's share of a default payout; ``custody_paid + claim_amount = outstanding``."""
-
-    card_id: uuid.UUID
-    outstanding: int
-    custody_paid: int
-    claim_amount: int
-
-
-class CardClaim(msgspec.Struct, frozen=True, kw_only=True):
-    """One line of a claim payment: what the insurer paid a card's consumer, and for what.
-
-    ``payable_seq`` names the refund payable it pays; None for a defaulted card's insured
-    share.
-    """
-
-    card_id: uuid.UUID
-    amount: int
-    payable_seq: int | None = None
-
-
-class ClaimPaymentReceipt(msgspec.Struct, frozen=True, kw_only=True):
-    """The insurer paid claim lines (a default's, or payables past their deadline)."""
-
-    merchant_id: uuid.UUID
-    seq: int
-    reference: str
-    """The insurer's payment reference, as given."""
-    total: int
-    cards: tuple[CardClaim, ...]
-    """In ascending card id and payable order; ``total`` is their sum."""
-    replayed: bool = False
-
-
-class CompensationReceipt(msgspec.Struct, frozen=True, kw_only=True):
-    """A regulator's decision that the merchant owes a consumer ``amount`` fen."""
-
-    merchant_id: uuid.UUID
-    seq: int
-    card_id: uuid.UUID
-    amount: int
-    receivable: int
-    """Everything the merchant owes consumers after this decision (refunds and compensation)."""
-    card: CardBalance
-    """Unchanged: the card stays open with its value."""
-    payable_seq: int | None = None
-    due_at: datetime | None = None
-    replayed: bool = False
-
-
-class DefaultPayoutReceipt(msgspec.Struct, frozen=True, kw_only=True):
-    """A declared default: custody paid out per card, insured shares turned into a claim."""
-
-    merchant_id: uuid.UUID
-    seq: int
-    cards: list[CardPayout]
-    total_outstanding: int
-    total_custody_paid: int
-    total_claim: int
-    """The cards' insured shares, now claimed."""
-    payables: tuple[PayablePart, ...] = ()
-    """Refund payables the merchant still owed, claimed with the cards."""
-    total_payables: int = 0
-    replayed: bool = False
 
 
 ReceiptT = TypeVar(
@@ -329,7 +197,9 @@ def _utcnow() -> datetime:
 def _check_key(key: str) -> str:
     if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
         raise InvalidRequest(
-            f"an idempotency key must be a non-blank string of at most {MAX_KEY_LENGTH} characters"
+            f"an idempotency key must be a non-blank string of at most {MAX_KEY_LENGTH} characters",
+            code="idempotency-key-invalid",
+            max_length=MAX_KEY_LENGTH,
         )
     return key
 
@@ -342,7 +212,9 @@ def _check_reference(reference: str) -> str:
     ):
         raise InvalidRequest(
             f"a payment reference must be a non-blank string of at most {MAX_REFERENCE_LENGTH}"
-            " characters"
+            " characters",
+            code="payment-reference-invalid",
+            max_length=MAX_REFERENCE_LENGTH,
         )
     return reference
 
@@ -409,7 +281,9 @@ class EscrowLedger:
         rows = await (await self._conn()).execute(sql.BALANCES, {"merchant_id": merchant_id})
         found = {AccountKind(kind): balance for kind, balance in rows}
         if not found:
-            raise UnknownBook(f"no escrow book is open for merchant {merchant_id}")
+            raise UnknownBook(
+                f"no escrow book is open for merchant {merchant_id}", merchant_id=merchant_id
+            )
         return found
 
     async def card(self, merchant_id: uuid.UUID, card_id: uuid.UUID) -> CardBalance:
@@ -420,7 +294,7 @@ class EscrowLedger:
             )
         ).first()
         if row is None:
-            raise UnknownCard(f"card {card_id} does not exist at this merchant")
+            raise UnknownCard(f"card {card_id} does not exist at this merchant", card_id=card_id)
         return _balance(row)
 
     async def recorded_redemption(
@@ -464,7 +338,7 @@ class EscrowLedger:
         """
         kind = _card_kind(kind)
         check_positive(paid, "the price paid")
-        check_positive(units_total, "the card's units", MAX_UNITS)
+        check_positive(units_total, "the card's units", MAX_UNITS, units=True)
         check_ratio(custody_ratio_bp)
         _check_key(idempotency_key)
         params = {
@@ -486,7 +360,9 @@ class EscrowLedger:
         if card_id is None:
             card_id = uuid.uuid4()
         elif (await conn.execute(sql.CARD_EXISTS, {"card_id": card_id})).first():
-            raise InvalidRequest(f"card {card_id} already exists")
+            raise InvalidRequest(
+                f"card {card_id} already exists", code="card-exists", card_id=card_id
+            )
         parts = split(paid, custody_ratio_bp)
         now = self._clock()
         card = CardBalance(
@@ -554,7 +430,7 @@ class EscrowLedger:
         The card's custody share is brought down to ``ceil(outstanding' * r / 10000)``; the
         difference goes from custody to the merchant, and the insured share falls by the rest.
         """
-        check_positive(units, "the units to redeem", MAX_UNITS)
+        check_positive(units, "the units to redeem", MAX_UNITS, units=True)
         _check_key(idempotency_key)
         params = {"card_id": card_id, "units": units}
         conn = await self._conn()
@@ -566,11 +442,9 @@ class EscrowLedger:
             return replay
         _require_open(book)
 
-        card = await self._lock_open_card(conn, merchant_id, card_id)
+        card, kind = await self._lock_open(conn, merchant_id, card_id)
         if units > card.units_remaining:
-            raise InsufficientBalance(
-                f"the card has {card.units_remaining} units left; {units} cannot be redeemed"
-            )
+            raise _short(card, kind, units)
         remaining = card.units_remaining - units
         outstanding = refundable(card.paid, remaining, card.units_total)
         custody = custody_part(outstanding, card.custody_ratio_bp)
@@ -638,7 +512,9 @@ class EscrowLedger:
 
         card = await self._lock_open_card(conn, merchant_id, card_id)
         if require_unused and card.units_remaining != card.units_total:
-            raise CardUsed("the card has been used, so it is not refunded in full on request")
+            raise CardUsed(
+                "the card has been used, so it is not refunded in full on request", card_id=card_id
+            )
         owed = card.insured_share
         payable = book.seq + 1 if owed else None
         legs: Legs = [
@@ -689,7 +565,11 @@ class EscrowLedger:
         _check_key(idempotency_key)
         kind = VIA.get(via)
         if kind is None:
-            raise InvalidRequest(f"a payable is settled via merchant or netting, not {via!r}")
+            raise InvalidRequest(
+                f"a payable is settled via merchant or netting, not {via!r}",
+                code="settlement-way-unknown",
+                via=via,
+            )
         params = {"amount": amount, "via": via}
         conn = await self._conn()
         book = await self._lock_book(conn, merchant_id)
@@ -703,7 +583,12 @@ class EscrowLedger:
         owing = (await conn.execute(sql.OWED_PAYABLES, {"merchant_id": merchant_id})).all()
         owed = sum(int(row.owed) for row in owing)
         if amount > owed:
-            raise InsufficientBalance(f"the merchant owes {owed} fen; {amount} cannot be settled")
+            raise InsufficientBalance(
+                f"the merchant owes {owed} fen; {amount} cannot be settled",
+                code="settlement-over-owed",
+                owed_fen=owed,
+                asked_fen=amount,
+            )
         parts: list[PayablePart] = []
         left = amount
         for row in owing:
@@ -763,7 +648,11 @@ class EscrowLedger:
             if row.due_at <= due_by
         )
         if not lines:
-            raise NoClaimPending("no refund payable of this merchant is past its deadline")
+            raise NoClaimPending(
+                "no refund payable of this merchant is past its deadline",
+                code="no-payable-overdue",
+                merchant_id=merchant_id,
+            )
         entry = self._entry(
             book, PAYABLE_CLAIM, idempotency_key, _claim_legs(lines), now=self._clock()
         )
@@ -873,12 +762,15 @@ class EscrowLedger:
         if lines is None:
             if not pending and book.status == BookStatus.DEFAULTED:
                 raise NoClaimPending(
-                    "this merchant's insurance claim has already been paid; nothing is pending"
+                    "this merchant's insurance claim has already been paid; nothing is pending",
+                    code="claim-already-paid",
+                    merchant_id=merchant_id,
                 )
             if not pending:
                 raise NoClaimPending(
                     "no default has been declared for this merchant and no refund payable went"
-                    " past its deadline, so there is no claim to pay"
+                    " past its deadline, so there is no claim to pay",
+                    merchant_id=merchant_id,
                 )
             lines = [
                 CardClaim(card_id=card, payable_seq=payable, amount=fen)
@@ -891,7 +783,11 @@ class EscrowLedger:
             if claim.amount > held:
                 raise NoClaimPending(
                     f"card {claim.card_id} has {held} fen of this claim pending; a line of"
-                    f" {claim.amount} fen cannot be paid"
+                    f" {claim.amount} fen cannot be paid",
+                    code="claim-line-over-pending",
+                    card_id=claim.card_id,
+                    pending_fen=held,
+                    asked_fen=claim.amount,
                 )
             pending[claim.card_id, claim.payable_seq] = held - claim.amount
         legs: Legs = []
@@ -958,7 +854,11 @@ class EscrowLedger:
         if amount > card.paid:
             raise InvalidAmount(
                 f"the compensation of {amount} fen is more than the {card.paid} fen paid for"
-                " the card"
+                " the card",
+                code="compensation-over-paid",
+                card_id=card_id,
+                asked_fen=amount,
+                paid_fen=card.paid,
             )
         # Under the book lock, so racing decisions cannot both fit under the cap.
         ids = {"merchant_id": merchant_id, "card_id": card_id}
@@ -967,7 +867,13 @@ class EscrowLedger:
             left = max(card.paid - earlier, 0)
             raise CompensationOverPrice(
                 f"the card's earlier compensations total {earlier} fen of the {card.paid} fen"
-                f" paid for it, so at most {left} fen more can be decided; {amount} is too much"
+                f" paid for it, so at most {left} fen more can be decided; {amount} is too much",
+                code="compensation-cap-reached",
+                card_id=card_id,
+                earlier_fen=earlier,
+                paid_fen=card.paid,
+                left_fen=left,
+                asked_fen=amount,
             )
         owed = (await self.balances(merchant_id))[AccountKind.MERCHANT_RECEIVABLE]
         payable = book.seq + 1
@@ -1005,21 +911,37 @@ class EscrowLedger:
     async def _lock_book(self, conn: AsyncConnection, merchant_id: uuid.UUID) -> _Book:
         row = (await conn.execute(sql.LOCK_BOOK, {"merchant_id": merchant_id})).first()
         if row is None:
-            raise UnknownBook(f"no escrow book is open for merchant {merchant_id}")
+            raise UnknownBook(
+                f"no escrow book is open for merchant {merchant_id}", merchant_id=merchant_id
+            )
         return _Book(merchant_id, row.seq, row.head_hash, row.status)
 
     async def _lock_open_card(
         self, conn: AsyncConnection, merchant_id: uuid.UUID, card_id: uuid.UUID
     ) -> CardBalance:
+        return (await self._lock_open(conn, merchant_id, card_id))[0]
+
+    async def _lock_open(
+        self, conn: AsyncConnection, merchant_id: uuid.UUID, card_id: uuid.UUID
+    ) -> tuple[CardBalance, str]:
+        """The open card, locked, and its kind (which says what its units count)."""
         row = (
             await conn.execute(sql.LOCK_CARD, {"merchant_id": merchant_id, "card_id": card_id})
         ).first()
         if row is None:
-            raise UnknownCard(f"card {card_id} does not exist at this merchant")
+            raise UnknownCard(f"card {card_id} does not exist at this merchant", card_id=card_id)
         card = _balance(row)
         if card.status != CardStatus.OPEN:
-            raise CardNotOpen(f"card {card_id} is {card.status} and can no longer be used")
-        return card
+            raise CardNotOpen(
+                f"card {card_id} is {card.status} and can no longer be used",
+                code="card-refunded"
+                if card.status == CardStatus.REFUNDED
+                else "card-defaulted"
+                if card.status == CardStatus.DEFAULTED
+                else None,
+                card_id=card_id,
+            )
+        return card, str(row.kind)
 
     async def _add_payable(
         self,
@@ -1190,12 +1112,38 @@ def _card_kind(kind: object) -> CardKind:
         if kind == member.value:
             return member
     kinds = ", ".join(k.value for k in CardKind)
-    raise InvalidRequest(f"card kind must be one of {kinds}, got {kind!r}")
+    raise InvalidRequest(
+        f"card kind must be one of {kinds}, got {kind!r}",
+        code="card-kind-unknown",
+        kind=str(kind),
+        kinds=kinds,
+    )
 
 
 def _require_open(book: _Book) -> None:
     if book.status != BookStatus.OPEN:
         raise BookFrozen(
             "this merchant has been declared in default; its book is frozen and takes no new"
-            " operations"
+            " operations",
+            merchant_id=book.merchant_id,
         )
+
+
+def _short(card: CardBalance, kind: str, units: int) -> InsufficientBalance:
+    """A redemption above what is left, said in what the card counts: face value or sessions."""
+    message = f"the card has {card.units_remaining} units left; {units} cannot be redeemed"
+    if kind == CardKind.STORED_VALUE:  # its units are fen of face value
+        return InsufficientBalance(
+            message,
+            code="card-value-short",
+            card_id=card.card_id,
+            balance_fen=card.units_remaining,
+            asked_fen=units,
+        )
+    return InsufficientBalance(
+        message,
+        code="card-sessions-short",
+        card_id=card.card_id,
+        sessions_left=card.units_remaining,
+        sessions_asked=units,
+    )

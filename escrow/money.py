@@ -33,24 +33,54 @@ def check_ratio(ratio_bp: int) -> int:
     """Return ``ratio_bp`` if it is a whole number of basis points within 0..10000."""
     if isinstance(ratio_bp, bool) or not isinstance(ratio_bp, int):
         raise InvalidRatio(
-            f"custody ratio must be a whole number of basis points, got {ratio_bp!r}"
+            f"custody ratio must be a whole number of basis points, got {ratio_bp!r}",
+            code="ratio-not-whole",
+            ratio_bp=repr(ratio_bp),
         )
     if not 0 <= ratio_bp <= RATIO_SCALE:
         raise InvalidRatio(
-            f"custody ratio must be between 0 and {RATIO_SCALE} basis points, got {ratio_bp}"
+            f"custody ratio must be between 0 and {RATIO_SCALE} basis points, got {ratio_bp}",
+            code="ratio-out-of-range",
+            ratio_bp=ratio_bp,
+            max_bp=RATIO_SCALE,
         )
     return ratio_bp
 
 
-def check_positive(value: int, what: str, ceiling: int = MAX_AMOUNT_FEN) -> int:
-    """Return ``value`` if it is a positive whole number no larger than ``ceiling``."""
+def check_positive(
+    value: int, what: str, ceiling: int = MAX_AMOUNT_FEN, *, units: bool = False
+) -> int:
+    """Return ``value`` if it is a positive whole number no larger than ``ceiling``.
+
+    ``what`` names it in the developer's message; ``units`` says it counts a card's units
+    rather than fen, which picks the error's code and the names of its parameters.
+    """
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidAmount(f"{what} must be a whole number, got {value!r}")
+        raise InvalidAmount(
+            f"{what} must be a whole number, got {value!r}",
+            code="units-not-whole" if units else "amount-not-whole",
+            value=repr(value),
+        )
     if value <= 0:
-        raise InvalidAmount(f"{what} must be greater than zero, got {value}")
+        raise InvalidAmount(
+            f"{what} must be greater than zero, got {value}",
+            code="units-not-positive" if units else "amount-not-positive",
+            **_said(value, ceiling, units=units),
+        )
     if value > ceiling:
-        raise InvalidAmount(f"{what} of {value} is above the ceiling of {ceiling}")
+        raise InvalidAmount(
+            f"{what} of {value} is above the ceiling of {ceiling}",
+            code="units-above-ceiling" if units else "amount-above-ceiling",
+            **_said(value, ceiling, units=units),
+        )
     return value
+
+
+def _said(value: int, ceiling: int, *, units: bool) -> dict[str, object]:
+    """An amount's parameters: fen are money (``*_fen``), units are counts."""
+    if units:
+        return {"units": value, "max_units": ceiling}
+    return {"amount_fen": value, "max_fen": ceiling}
 
 
 def custody_part(amount: int, ratio_bp: int) -> int:

@@ -209,17 +209,29 @@ def parse_statement(text: str) -> list[StatementLine]:  # noqa: C901 - one check
     is a day without movements; blank lines are skipped.
     """
     if not isinstance(text, str):
-        raise BadStatement(1, "the statement must be text (a CSV file decoded as UTF-8)")
+        raise BadStatement(
+            1,
+            "the statement must be text (a CSV file decoded as UTF-8)",
+            code="statement-not-text",
+        )
     text = text.removeprefix("\ufeff")
     binary = _BINARY.search(text)
     if binary:
         line = text.count("\n", 0, binary.start()) + 1
+        character = f"U+{ord(binary.group()):04X}"
         raise BadStatement(
             line,
-            f"character U+{ord(binary.group()):04X} is not text; this is not a CSV statement",
+            f"character {character} is not text; this is not a CSV statement",
+            code="statement-binary",
+            character=character,
         )
     if not text.strip():
-        raise BadStatement(1, "the statement is empty; expected the header " + ",".join(HEADER))
+        raise BadStatement(
+            1,
+            "the statement is empty; expected the header " + ",".join(HEADER),
+            code="statement-empty",
+            header=",".join(HEADER),
+        )
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     lines: list[StatementLine] = []
     header_seen = False
@@ -229,7 +241,9 @@ def parse_statement(text: str) -> list[StatementLine]:  # noqa: C901 - one check
         except StopIteration:
             break
         except csv.Error as exc:
-            raise BadStatement(reader.line_num, f"malformed CSV ({exc})") from exc
+            raise BadStatement(
+                reader.line_num, f"malformed CSV ({exc})", code="statement-malformed-csv"
+            ) from exc
         number = reader.line_num
         cells = [cell.strip() for cell in row]
         if not any(cells):
@@ -237,17 +251,26 @@ def parse_statement(text: str) -> list[StatementLine]:  # noqa: C901 - one check
         if not header_seen:
             if tuple(cell.lower() for cell in cells) != HEADER:
                 raise BadStatement(
-                    number, f"expected the header {','.join(HEADER)}, found {','.join(cells)}"
+                    number,
+                    f"expected the header {','.join(HEADER)}, found {','.join(cells)}",
+                    code="statement-wrong-header",
+                    header=",".join(HEADER),
+                    found=",".join(cells),
                 )
             header_seen = True
             continue
         if len(cells) != len(HEADER):
             raise BadStatement(
-                number, f"expected {len(HEADER)} columns ({','.join(HEADER)}), found {len(cells)}"
+                number,
+                f"expected {len(HEADER)} columns ({','.join(HEADER)}), found {len(cells)}",
+                code="statement-wrong-columns",
+                columns=len(HEADER),
+                header=",".join(HEADER),
+                found=len(cells),
             )
         day, account, ref, amount = cells
         if not account:
-            raise BadStatement(number, "the account is empty")
+            raise BadStatement(number, "the account is empty", code="statement-no-account")
         lines.append(
             StatementLine(
                 line=number,
@@ -262,21 +285,43 @@ def parse_statement(text: str) -> list[StatementLine]:  # noqa: C901 - one check
 
 def _parse_day(number: int, value: str) -> date:
     if not _DATE.fullmatch(value):
-        raise BadStatement(number, f"date {value!r} is not in the form YYYY-MM-DD")
+        raise BadStatement(
+            number,
+            f"date {value!r} is not in the form YYYY-MM-DD",
+            code="statement-date-form",
+            value=value,
+        )
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise BadStatement(number, f"date {value!r} does not exist") from exc
+        raise BadStatement(
+            number, f"date {value!r} does not exist", code="statement-no-such-date", value=value
+        ) from exc
 
 
 def _parse_fen(number: int, value: str) -> int:
     if not _AMOUNT.fullmatch(value):
-        raise BadStatement(number, f"amount {value!r} is not a number of yuan such as 1234.50")
+        raise BadStatement(
+            number,
+            f"amount {value!r} is not a number of yuan such as 1234.50",
+            code="statement-amount-form",
+            value=value,
+        )
     if "." in value and len(value.split(".")[1]) > 2:  # noqa: PLR2004 - fen are 1/100 yuan
-        raise BadStatement(number, f"amount {value!r} has more than two decimals")
+        raise BadStatement(
+            number,
+            f"amount {value!r} has more than two decimals",
+            code="statement-amount-decimals",
+            value=value,
+        )
     fen = int(Decimal(value) * _FEN_PER_YUAN)
     if abs(fen) > MAX_AMOUNT_FEN:
-        raise BadStatement(number, f"amount {value!r} is above the ceiling of any custody account")
+        raise BadStatement(
+            number,
+            f"amount {value!r} is above the ceiling of any custody account",
+            code="statement-amount-ceiling",
+            value=value,
+        )
     return fen
 
 

@@ -280,5 +280,7 @@ def read_redemption_token(token: str, keyring: KeyRing, now: datetime) -> Redemp
     payload, kid, signature, claim = _parse_redemption(token)
     keyring.verify(kid, REDEMPTION_LABEL + payload, signature)
     if current >= claim.expires_at:
-        raise ExpiredCode(reason=f"expired at {claim.expires_at.isoformat()}")
+        raise ExpiredCode(
+            reason=f"expired at {claim.expires_at.isoformat()}", expired_at=claim.expires_at
+        )
     return claim

@@ -1,9 +1,12 @@
 """The qr package's errors: plain exceptions, no HTTP codes (``app`` maps them).
 
-Two families. ``RefusedCode`` means "do not trust this code": its message is written for the
-consumer or merchant holding the phone, because a refused code must stop a payment, not puzzle
-its reader; the technical cause goes in ``reason``, for the log only. ``KeyStoreError`` means
-the platform's own keys are unusable: the operator must act, nobody else can.
+Two families. ``RefusedCode`` means "do not trust this code": its words are for the consumer
+or merchant holding the phone, because a refused code must stop a payment, not puzzle its
+reader; the technical cause goes in ``reason``, for the log only. ``KeyStoreError`` means the
+platform's own keys are unusable: the operator must act, nobody else can.
+
+Each error carries a stable ``code`` and the ``params`` its words need, so the app translates
+it by code (``error.<code>``); the English message stays for developers and logs.
 """
 
 from __future__ import annotations
@@ -13,15 +16,27 @@ class QrError(Exception):
     """Base of every error the qr package raises on purpose."""
 
     code = "qr-error"
-    """Stable machine-readable name, used as the problem type."""
+    """Stable machine-readable name: the problem type and the message id ``error.<code>``."""
 
     default_message = "This QR code cannot be used."
     """What ``str(error)`` says when no message is given."""
 
-    def __init__(self, message: str | None = None, *, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        /,
+        *,
+        reason: str | None = None,
+        code: str | None = None,
+        **params: object,
+    ) -> None:
         super().__init__(message or self.default_message)
+        if code is not None:
+            self.code = code
         self.reason = reason
         """Technical cause for the log; never shown to the person holding the code."""
+        self.params: dict[str, object] = dict(params)
+        """What the words need (never the ``reason``)."""
 
 
 class RefusedCode(QrError):

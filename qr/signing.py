@@ -54,7 +54,11 @@ _SEAL_AAD = b"pguard/sealed-key/v1\n"
 def check_kid(kid: str) -> str:
     """``kid`` if it is a short url-safe id, else ``InvalidKeyMaterial``."""
     if not isinstance(kid, str) or not _KID.fullmatch(kid):
-        raise InvalidKeyMaterial(f"Key id {kid!r} is not 1-32 characters of A-Z a-z 0-9 _ -.")
+        raise InvalidKeyMaterial(
+            f"Key id {kid!r} is not 1-32 characters of A-Z a-z 0-9 _ -.",
+            code="qr-key-id-invalid",
+            kid=repr(kid),
+        )
     return kid
 
 
@@ -101,9 +105,19 @@ class PublicKeyRecord:
         """Refuse a damaged record at load time rather than at the first scan."""
         check_kid(self.kid)
         if not isinstance(self.public_key_raw, bytes) or len(self.public_key_raw) != KEY_BYTES:
-            raise InvalidKeyMaterial(f"Public key {self.kid} is not {KEY_BYTES} raw bytes.")
+            raise InvalidKeyMaterial(
+                f"Public key {self.kid} is not {KEY_BYTES} raw bytes.",
+                code="qr-public-key-invalid",
+                kid=self.kid,
+                size=KEY_BYTES,
+            )
         if self.status not in KEY_STATUSES:
-            raise InvalidKeyMaterial(f"Key {self.kid} has unknown status {self.status!r}.")
+            raise InvalidKeyMaterial(
+                f"Key {self.kid} has unknown status {self.status!r}.",
+                code="qr-key-status-unknown",
+                kid=self.kid,
+                key_status=str(self.status),
+            )
 
 
 def generate_key(kid: str | None = None) -> KeyPair:
@@ -115,7 +129,11 @@ def generate_key(kid: str | None = None) -> KeyPair:
 
 def _check_master_key(master_key: bytes) -> AESGCM:
     if not isinstance(master_key, bytes) or len(master_key) != MASTER_KEY_BYTES:
-        raise InvalidKeyMaterial(f"The master key must be {MASTER_KEY_BYTES} bytes.")
+        raise InvalidKeyMaterial(
+            f"The master key must be {MASTER_KEY_BYTES} bytes.",
+            code="qr-master-key-invalid",
+            size=MASTER_KEY_BYTES,
+        )
     return AESGCM(master_key)
 
 
@@ -127,7 +145,11 @@ def seal_private_key(private_key_raw: bytes, master_key: bytes, kid: str) -> byt
     """
     aead = _check_master_key(master_key)
     if not isinstance(private_key_raw, bytes) or len(private_key_raw) != KEY_BYTES:
-        raise InvalidKeyMaterial(f"A raw Ed25519 private key is {KEY_BYTES} bytes.")
+        raise InvalidKeyMaterial(
+            f"A raw Ed25519 private key is {KEY_BYTES} bytes.",
+            code="qr-private-key-invalid",
+            size=KEY_BYTES,
+        )
     nonce = secrets.token_bytes(_SEAL_NONCE_BYTES)
     aad = _SEAL_AAD + check_kid(kid).encode("ascii")
     return _SEAL_VERSION + nonce + aead.encrypt(nonce, private_key_raw, aad)
@@ -175,7 +197,9 @@ class KeyRing:
         self._verifiers: dict[str, Ed25519PublicKey] = {}
         for record in records:
             if record.kid in self._records:
-                raise InvalidKeyMaterial(f"Key id {record.kid} appears twice.")
+                raise InvalidKeyMaterial(
+                    f"Key id {record.kid} appears twice.", code="qr-key-id-repeated", kid=record.kid
+                )
             self._records[record.kid] = record
             self._verifiers[record.kid] = Ed25519PublicKey.from_public_bytes(record.public_key_raw)
         if signer is not None:
@@ -185,11 +209,23 @@ class KeyRing:
     def _check_signer(self, kid: str, private_key: Ed25519PrivateKey) -> None:
         record = self._records.get(kid)
         if record is None:
-            raise NoSigningKey(f"Signing key {kid} is not among the published keys.")
+            raise NoSigningKey(
+                f"Signing key {kid} is not among the published keys.",
+                code="qr-signing-key-unpublished",
+                kid=kid,
+            )
         if record.status != "active":
-            raise NoSigningKey(f"Signing key {kid} is revoked; generate and publish a new key.")
+            raise NoSigningKey(
+                f"Signing key {kid} is revoked; generate and publish a new key.",
+                code="qr-signing-key-revoked",
+                kid=kid,
+            )
         if not hmac.compare_digest(_raw_public(private_key.public_key()), record.public_key_raw):
-            raise InvalidKeyMaterial(f"The private key given for {kid} is not its published key.")
+            raise InvalidKeyMaterial(
+                f"The private key given for {kid} is not its published key.",
+                code="qr-private-key-mismatch",
+                kid=kid,
+            )
 
     @property
     def records(self) -> tuple[PublicKeyRecord, ...]:

@@ -70,9 +70,18 @@ def write_synthetic(synthetic: Synthetic, directory: Path) -> Written:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        raise CannotWrite(f"{directory}: exists and is not a directory") from None
+        raise CannotWrite(
+            f"{directory}: exists and is not a directory",
+            code="output-not-a-directory",
+            path=str(directory),
+        ) from None
     except OSError as exc:
-        raise CannotWrite(f"{directory}: cannot create the directory ({exc.strerror})") from None
+        raise CannotWrite(
+            f"{directory}: cannot create the directory ({exc.strerror})",
+            code="output-directory-unmade",
+            path=str(directory),
+            cause=str(exc.strerror),
+        ) from None
     header, rows = training_rows(synthetic)
     written = Written(directory / "indicators.csv", directory / "training.csv")
     _write(written.indicators, list(INDICATOR_COLUMNS), indicator_rows(synthetic))
@@ -91,7 +100,12 @@ def _write(path: Path, header: list[str], rows: Iterable[list[str]]) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
-        raise CannotWrite(f"{path}: cannot write ({exc.strerror or exc})") from None
+        raise CannotWrite(
+            f"{path}: cannot write ({exc.strerror or exc})",
+            code="output-unwritable",
+            path=str(path),
+            cause=str(exc.strerror or exc),
+        ) from None
 
 
 def _cell(value: float | str) -> str:

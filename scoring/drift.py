@@ -158,7 +158,9 @@ def psi(
     sample. ``bins`` is the number of quantile bins of a numeric column.
     """
     if bins < 2:  # noqa: PLR2004 - one bin cannot show a shift
-        raise BadSettings(f"PSI needs at least 2 bins, not {bins}")
+        raise BadSettings(
+            f"PSI needs at least 2 bins, not {bins}", code="psi-too-few-bins", bins=bins
+        )
     _require_ratings(expected, "expected")
     _require_ratings(actual, "actual")
     if _is_text(expected, actual, name):
@@ -217,12 +219,18 @@ def _require_ratings(values: Sequence[object], period: Period) -> None:
     if len(values) == 0:
         raise BadData(
             f"the {period} period ({_period_number(period)}) has no ratings; "
-            "drift compares two periods and needs ratings in both"
+            "drift compares two periods and needs ratings in both",
+            code="drift-period-empty",
+            period=_period_index(period),
         )
 
 
 def _period_number(period: Period) -> str:
-    return "period 1" if period == "expected" else "period 2"
+    return f"period {_period_index(period)}"
+
+
+def _period_index(period: Period) -> int:
+    return 1 if period == "expected" else 2
 
 
 def _is_text(expected: Sequence[object], actual: Sequence[object], name: str) -> bool:
@@ -242,6 +250,10 @@ def _is_text(expected: Sequence[object], actual: Sequence[object], name: str) ->
                 raise BadData(
                     f"rating {row} of the {period} period has {value!r}, neither a number nor text",
                     column=name,
+                    code="drift-value-unreadable",
+                    period=_period_index(period),
+                    rating=row,
+                    value=repr(value),
                 )
     if len(first) == 2:  # noqa: PLR2004 - both kinds seen
         t_period, t_row, text = first["text"]
@@ -251,6 +263,7 @@ def _is_text(expected: Sequence[object], actual: Sequence[object], name: str) ->
             f"rating {n_row} of the {n_period} period has {number!r}); a feature is either "
             "categorical (text) or numeric (numbers, NaN for no record)",
             column=name,
+            code="drift-column-mixed",
         )
     return "text" in first
 
@@ -264,6 +277,10 @@ def _numbers(values: Sequence[float | str], name: str, period: Period) -> NDArra
             f"rating {row} of the {period} period has {array[row - 1]}; numbers must be "
             "finite (NaN means no record)",
             column=name,
+            code="drift-value-infinite",
+            period=_period_index(period),
+            rating=row,
+            value=str(array[row - 1]),
         )
     return array
 
@@ -344,6 +361,10 @@ def _check_scores(scores: Sequence[float], period: Period) -> None:
                 f"rating {row} of the {period} period has score {score!r}; "
                 "scores are probabilities from 0 to 1",
                 column=SCORE,
+                code="drift-score-out-of-range",
+                period=_period_index(period),
+                rating=row,
+                score=repr(score),
             )
 
 
@@ -353,7 +374,11 @@ def _check_rows(
     if len(rows) != len(scores):
         raise BadData(
             f"the {period} period has {len(scores)} scores but {len(rows)} feature rows; "
-            "each rating needs one of each"
+            "each rating needs one of each",
+            code="drift-rows-mismatch",
+            period=_period_index(period),
+            scores=len(scores),
+            rows=len(rows),
         )
 
 
@@ -365,5 +390,9 @@ def _column(
     except KeyError:
         row = next(i for i, r in enumerate(rows, start=1) if name not in r)
         raise BadData(
-            f"rating {row} of the {period} period has no such feature", column=name
+            f"rating {row} of the {period} period has no such feature",
+            column=name,
+            code="drift-feature-missing",
+            period=_period_index(period),
+            rating=row,
         ) from None

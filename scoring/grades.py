@@ -94,18 +94,29 @@ class CutPoints:
     def __post_init__(self) -> None:
         """Refuse cut points that would make the bands overlap or leave [0, 1]."""
         if not self.version:
-            raise BadSettings("cut points need a version")
+            raise BadSettings("cut points need a version", code="cut-points-no-version")
         if len(self.bounds) != len(GRADES) - 1:
-            raise BadSettings(f"cut points need {len(GRADES) - 1} bounds, not {len(self.bounds)}")
+            raise BadSettings(
+                f"cut points need {len(GRADES) - 1} bounds, not {len(self.bounds)}",
+                code="cut-points-count",
+                needed=len(GRADES) - 1,
+                given=len(self.bounds),
+            )
         if not all(0.0 < b < 1.0 for b in self.bounds) or list(self.bounds) != sorted(
             set(self.bounds)
         ):
-            raise BadSettings("cut points must be strictly increasing, between 0 and 1")
+            raise BadSettings(
+                "cut points must be strictly increasing, between 0 and 1", code="cut-points-order"
+            )
 
     def grade(self, probability: float) -> str:
         """The grade of a probability: the number of bounds at or below it picks the band."""
         if not (math.isfinite(probability) and 0.0 <= probability <= 1.0):
-            raise BadSettings(f"a probability is between 0 and 1, not {probability}")
+            raise BadSettings(
+                f"a probability is between 0 and 1, not {probability}",
+                code="probability-out-of-range",
+                probability=probability,
+            )
         return GRADES[sum(probability >= b for b in self.bounds)]
 
 

@@ -148,10 +148,21 @@ class Indicator:
         spec = KINDS.get((self.source, self.kind))
         if spec is None:
             carried = ", ".join(name for source, name in KINDS if source == self.source)
-            raise BadData(f"source {self.source} has no kind {self.kind!r}; it carries {carried}")
+            raise BadData(
+                f"source {self.source} has no kind {self.kind!r}; it carries {carried}",
+                code="indicator-kind-unknown",
+                source=str(self.source),
+                kind=str(self.kind),
+                kinds=carried,
+            )
         problem = value_problem(spec, self.value)
         if problem:
-            raise BadData(f"{spec.feature}: {problem}")
+            raise BadData(
+                f"{spec.feature}: {problem}",
+                code="indicator-value-wrong",
+                feature=spec.feature,
+                value=repr(self.value),
+            )
 
     @property
     def spec(self) -> Kind:
@@ -164,7 +175,12 @@ def _source(value: str) -> Source:
         return Source(value)
     except ValueError:
         known = ", ".join(s.value for s in Source)
-        raise BadData(f"there is no source {value!r}; the sources are {known}") from None
+        raise BadData(
+            f"there is no source {value!r}; the sources are {known}",
+            code="indicator-source-unknown",
+            source=str(value),
+            sources=known,
+        ) from None
 
 
 def value_problem(spec: Kind, value: object) -> str | None:

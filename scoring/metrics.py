@@ -81,10 +81,13 @@ def evaluate(label: NDArray[np.int8], probability: NDArray[np.float64]) -> Metri
     y = np.asarray(label, dtype=np.int8)
     p = np.asarray(probability, dtype=np.float64)
     if y.shape != p.shape or y.ndim != 1:
-        raise BadData("labels and probabilities must be two lists of the same length")
+        raise BadData(
+            "labels and probabilities must be two lists of the same length",
+            code="metrics-lengths-differ",
+        )
     positives = int(y.sum())
     if positives in (0, y.shape[0]):
-        raise BadData("the metrics need rows of both outcomes")
+        raise BadData("the metrics need rows of both outcomes", code="metrics-one-outcome")
     return Metrics(
         rows=int(y.shape[0]),
         positives=positives,

@@ -73,7 +73,9 @@ class Model:
     def predict(self, table: Table) -> NDArray[np.float64]:
         """Calibrated probability of the positive outcome for each row of ``table``."""
         if table.schema.columns != self.schema.columns:
-            raise BadData("the table was not read with this model's schema")
+            raise BadData(
+                "the table was not read with this model's schema", code="table-schema-mismatch"
+            )
         classes = list(self.estimator.classes_)
         with _threads(table.rows):
             proba: NDArray[np.float64] = self.estimator.predict_proba(table.features)
@@ -161,12 +163,16 @@ def cross_validate(
     covers every row once.
     """
     if folds < 2:  # noqa: PLR2004 - fewer is not cross-validation
-        raise BadSettings(f"--folds must be at least 2, not {folds}")
+        raise BadSettings(
+            f"--folds must be at least 2, not {folds}", code="folds-too-few", folds=folds
+        )
     _check_classes(table.label, folds, f"{folds}-fold cross-validation")
     smallest_training = int(min(np.bincount(table.label))) * (folds - 1) // folds
     if smallest_training < params.calibration_folds:
         raise BadData(
-            f"too few rows of one outcome for {folds}-fold cross-validation with calibration"
+            f"too few rows of one outcome for {folds}-fold cross-validation with calibration",
+            code="folds-too-few-rows",
+            folds=folds,
         )
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=params.seed)
     probabilities = np.empty(table.rows, dtype=np.float64)
@@ -189,11 +195,24 @@ def _directions(schema: Schema, monotone: Mapping[str, int]) -> dict[str, int]:
     kinds = {c.name: c.kind for c in schema.columns}
     for name, direction in monotone.items():
         if name not in kinds:
-            raise BadSettings(f"monotone direction for {name!r}, which is not a feature column")
+            raise BadSettings(
+                f"monotone direction for {name!r}, which is not a feature column",
+                code="monotone-not-a-feature",
+                column=name,
+            )
         if kinds[name] != "numeric":
-            raise BadSettings(f"{name!r} is categorical; only numeric columns take a direction")
+            raise BadSettings(
+                f"{name!r} is categorical; only numeric columns take a direction",
+                code="monotone-categorical",
+                column=name,
+            )
         if direction not in (-1, 0, 1):
-            raise BadSettings(f"the direction for {name!r} must be +1, -1 or 0, not {direction}")
+            raise BadSettings(
+                f"the direction for {name!r} must be +1, -1 or 0, not {direction}",
+                code="monotone-direction-invalid",
+                column=name,
+                direction=direction,
+            )
     return {name: int(monotone.get(name, 0)) for name in schema.names if kinds[name] == "numeric"}
 
 
@@ -202,7 +221,11 @@ def _check_classes(label: NDArray[np.int8], needed: int, purpose: str) -> None:
     if int(counts.min()) < needed:
         raise BadData(
             f"{purpose} needs at least {needed} rows of each outcome; there are"
-            f" {int(counts[1])} positive and {int(counts[0])} negative"
+            f" {int(counts[1])} positive and {int(counts[0])} negative",
+            code="outcome-rows-too-few",
+            needed=needed,
+            positives=int(counts[1]),
+            negatives=int(counts[0]),
         )
 
 

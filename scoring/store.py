@@ -99,7 +99,7 @@ def dumps(
     try:
         checked = _reference(model.schema, reference)
     except ValueError as exc:
-        raise BadData(f"the reference row {exc}") from None
+        raise BadData(f"the reference row {exc}", code="model-reference-invalid") from None
     payload = _canonical(skops.io.dumps(model.estimator))
     model_sha256 = hashlib.sha256(payload).hexdigest()
     manifest: dict[str, Any] = {
@@ -154,12 +154,20 @@ def load(path: Path) -> SavedModel:
     """Read a model file, refusing (:class:`ModelFileRefused`) anything not exactly as saved."""
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise ModelFileRefused(f"{path}: is too large to be a model file")
+            raise ModelFileRefused(
+                f"{path}: is too large to be a model file",
+                code="model-file-too-large",
+                path=str(path),
+            )
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ModelFileRefused(f"{path}: no such file") from None
+        raise ModelFileRefused(
+            f"{path}: no such file", code="model-file-missing", path=str(path)
+        ) from None
     except OSError:
-        raise ModelFileRefused(f"{path}: is not a Prepaid Guard model file") from None
+        raise ModelFileRefused(
+            f"{path}: is not a Prepaid Guard model file", code="model-file-not-ours", path=str(path)
+        ) from None
     return loads(data, origin=str(path))
 
 
@@ -172,21 +180,41 @@ def loads(data: bytes, *, origin: str) -> SavedModel:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
             if names != {MANIFEST, PAYLOAD}:
-                raise ModelFileRefused(f"{origin}: is not a Prepaid Guard model file")
+                raise ModelFileRefused(
+                    f"{origin}: is not a Prepaid Guard model file",
+                    code="model-file-not-ours",
+                    path=origin,
+                )
             for info in archive.infolist():
                 if info.file_size > MAX_MEMBER_BYTES:
-                    raise ModelFileRefused(f"{origin}: {info.filename} is too large to be ours")
+                    raise ModelFileRefused(
+                        f"{origin}: {info.filename} is too large to be ours",
+                        code="model-member-too-large",
+                        path=origin,
+                        member=info.filename,
+                    )
             raw_manifest = archive.read(MANIFEST)
             payload = archive.read(PAYLOAD)
     except (zipfile.BadZipFile, OSError, EOFError):
-        raise ModelFileRefused(f"{origin}: is not a Prepaid Guard model file") from None
+        raise ModelFileRefused(
+            f"{origin}: is not a Prepaid Guard model file", code="model-file-not-ours", path=origin
+        ) from None
     manifest = _read_manifest(raw_manifest, origin)
     if hashlib.sha256(payload).hexdigest() != manifest["model_sha256"]:
-        raise ModelFileRefused(f"{origin}: the model does not match its recorded hash; refused")
+        raise ModelFileRefused(
+            f"{origin}: the model does not match its recorded hash; refused",
+            code="model-hash-mismatch",
+            path=origin,
+        )
     untrusted = set(skops.io.get_untrusted_types(data=payload))
     unknown = sorted(untrusted - ALLOWED_TYPES)
     if unknown:
-        raise ModelFileRefused(f"{origin}: holds types this program does not load: {unknown}")
+        raise ModelFileRefused(
+            f"{origin}: holds types this program does not load: {unknown}",
+            code="model-types-refused",
+            path=origin,
+            types=", ".join(unknown),
+        )
     try:
         estimator = skops.io.loads(payload, trusted=sorted(untrusted))
         schema = Schema.from_dict(manifest["schema"])
@@ -194,9 +222,18 @@ def loads(data: bytes, *, origin: str) -> SavedModel:
         monotone = {str(k): int(v) for k, v in manifest["monotone"].items()}
         reference = _reference(schema, manifest["reference"])
     except Exception as exc:  # noqa: BLE001 - whatever fails to rebuild, the file is not ours
-        raise ModelFileRefused(f"{origin}: cannot be read as a model ({exc})") from None
+        raise ModelFileRefused(
+            f"{origin}: cannot be read as a model ({exc})",
+            code="model-file-unreadable",
+            path=origin,
+        ) from None
     if not isinstance(estimator, CalibratedClassifierCV):
-        raise ModelFileRefused(f"{origin}: holds a {type(estimator).__name__}, not our model")
+        raise ModelFileRefused(
+            f"{origin}: holds a {type(estimator).__name__}, not our model",
+            code="model-estimator-refused",
+            path=origin,
+            estimator=type(estimator).__name__,
+        )
     return _saved(Model(estimator, schema, monotone, params), manifest, reference)
 
 
@@ -230,16 +267,30 @@ def _read_manifest(raw: bytes, origin: str) -> dict[str, Any]:
     try:
         manifest = json.loads(raw)
     except ValueError:
-        raise ModelFileRefused(f"{origin}: is not a Prepaid Guard model file") from None
+        raise ModelFileRefused(
+            f"{origin}: is not a Prepaid Guard model file", code="model-file-not-ours", path=origin
+        ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ModelFileRefused(f"{origin}: is not a Prepaid Guard model file")
+        raise ModelFileRefused(
+            f"{origin}: is not a Prepaid Guard model file",
+            code="model-file-not-ours",
+            path=origin,
+        )
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ModelFileRefused(
             f"{origin}: model file format {manifest.get('format_version')!r};"
-            f" this program reads format {FORMAT_VERSION}"
+            f" this program reads format {FORMAT_VERSION}",
+            code="model-format-version",
+            path=origin,
+            format_version=repr(manifest.get("format_version")),
+            supported=FORMAT_VERSION,
         )
     if manifest.get("sha256") != _manifest_digest(manifest):
-        raise ModelFileRefused(f"{origin}: the manifest was changed after saving; refused")
+        raise ModelFileRefused(
+            f"{origin}: the manifest was changed after saving; refused",
+            code="model-manifest-changed",
+            path=origin,
+        )
     return manifest
 
 
@@ -294,7 +345,9 @@ def _canonical(payload: bytes) -> bytes:
         if name.endswith(".npy")
     }
     if len(files) + 1 != len(members):
-        raise ModelFileRefused("the model holds members this program does not know")
+        raise ModelFileRefused(
+            "the model holds members this program does not know", code="model-members-unknown"
+        )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr(zipfile.ZipInfo("schema.json", _FIXED_TIME), json.dumps(renamed, indent=2))

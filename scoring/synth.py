@@ -147,7 +147,11 @@ class Synthetic:
 def generate(merchants: int, seed: int) -> Synthetic:
     """Draw ``merchants`` merchants with their histories and outcomes from ``seed``."""
     if merchants < 1:
-        raise BadSettings(f"the number of merchants must be at least 1, not {merchants}")
+        raise BadSettings(
+            f"the number of merchants must be at least 1, not {merchants}",
+            code="synth-merchants-too-few",
+            merchants=merchants,
+        )
     rng = np.random.default_rng(seed)
     codes: set[str] = set()
     drawn = []

@@ -177,8 +177,11 @@ def read_scored_table(path: Path, schema: Schema) -> Table:
     absent = [name for name in schema.names if name not in header]
     if absent:
         raise BadData(
-            f"{path}: the model needs column(s) {', '.join(map(repr, absent))},"
-            " which this CSV does not have"
+            f"the model needs column(s) {', '.join(map(repr, absent))},"
+            " which this CSV does not have",
+            path=str(path),
+            code="csv-columns-missing",
+            columns=", ".join(absent),
         )
     return _build(schema, header, rows, label_index, str(path))
 
@@ -197,13 +200,18 @@ def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
                     f"has {len(row)} fields where the header has {len(header)}",
                     path=str(path),
                     line=reader.line_num,
+                    code="csv-row-fields",
+                    fields=len(row),
+                    header_fields=len(header),
                 )
             rows.append((reader.line_num, [cell.strip() for cell in row]))
     except csv.Error as exc:
-        raise BadData(f"not valid CSV ({exc})", path=str(path), line=reader.line_num) from None
+        raise BadData(
+            f"not valid CSV ({exc})", path=str(path), line=reader.line_num, code="csv-malformed"
+        ) from None
     _check_header(header, path)
     if not rows:
-        raise BadData(f"{path}: has a header but no data rows")
+        raise BadData("has a header but no data rows", path=str(path), code="csv-no-rows")
     return header, rows
 
 
@@ -212,48 +220,83 @@ def _read_text(path: Path) -> str:
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
-            raise BadData(f"{path}: {size} bytes is more than the {MAX_BYTES} this reads")
+            raise BadData(
+                f"{size} bytes is more than the {MAX_BYTES} this reads",
+                path=str(path),
+                code="csv-too-large",
+                size=size,
+                limit=MAX_BYTES,
+            )
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise BadData(f"{path}: no such file") from None
+        raise BadData("no such file", path=str(path), code="csv-missing") from None
     except IsADirectoryError:
-        raise BadData(f"{path}: is a directory, not a CSV file") from None
+        raise BadData(
+            "is a directory, not a CSV file", path=str(path), code="csv-is-directory"
+        ) from None
     except PermissionError:
-        raise BadData(f"{path}: not readable (permission denied)") from None
+        raise BadData(
+            "not readable (permission denied)", path=str(path), code="csv-unreadable"
+        ) from None
     if b"\x00" in raw:
-        raise BadData(f"{path}: is a binary file, not a CSV (text with a header line)")
+        raise BadData(
+            "is a binary file, not a CSV (text with a header line)",
+            path=str(path),
+            code="csv-binary",
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BadData(
-            f"{path}: is not UTF-8 text (byte {exc.start}); save the CSV as UTF-8"
+            f"is not UTF-8 text (byte {exc.start}); save the CSV as UTF-8",
+            path=str(path),
+            code="csv-not-utf8",
+            byte=exc.start,
         ) from None
     if not text.strip():
-        raise BadData(f"{path}: is empty; a CSV needs a header line and data rows")
+        raise BadData(
+            "is empty; a CSV needs a header line and data rows", path=str(path), code="csv-empty"
+        )
     return text
 
 
 def _check_header(header: list[str], path: Path) -> None:
     if len(header) < 2:  # noqa: PLR2004 - a label and at least one feature
         raise BadData(
-            f"{path}: the header has {len(header)} column; a labelled CSV needs a label column"
-            " and at least one feature, separated by commas"
+            f"the header has {len(header)} column; a labelled CSV needs a label column"
+            " and at least one feature, separated by commas",
+            path=str(path),
+            code="csv-header-too-short",
+            columns=len(header),
         )
     for position, name in enumerate(header, start=1):
         if not name:
-            raise BadData(f"header column {position} has no name", path=str(path), line=1)
+            raise BadData(
+                f"header column {position} has no name",
+                path=str(path),
+                line=1,
+                code="csv-header-unnamed",
+                position=position,
+            )
     duplicates = sorted(name for name, n in Counter(header).items() if n > 1)
     if duplicates:
         raise BadData(
-            f"the header repeats {', '.join(map(repr, duplicates))}", path=str(path), line=1
+            f"the header repeats {', '.join(map(repr, duplicates))}",
+            path=str(path),
+            line=1,
+            code="csv-header-repeats",
+            names=", ".join(duplicates),
         )
 
 
 def _label_index(header: list[str], label: str, path: Path) -> int:
     if label not in header:
         raise BadData(
-            f"{path}: there is no label column {label!r}; the columns are "
-            + ", ".join(map(repr, header))
+            f"there is no label column {label!r}; the columns are " + ", ".join(map(repr, header)),
+            path=str(path),
+            code="csv-no-label-column",
+            label=label,
+            columns=", ".join(header),
         )
     return header.index(label)
 
@@ -272,6 +315,7 @@ def _positive_value(
                 path=str(path),
                 line=line,
                 column=label,
+                code="csv-label-missing",
             )
     counts = Counter(labels)
     seen = ", ".join(f"{value!r} ({n})" for value, n in sorted(counts.items()))
@@ -280,6 +324,8 @@ def _positive_value(
             f"the label has only one value ({seen}); a model needs both outcomes",
             path=str(path),
             column=label,
+            code="csv-label-one-value",
+            values=seen,
         )
     if positive is None:
         if set(counts) == {"0", "1"}:
@@ -288,12 +334,17 @@ def _positive_value(
             f"the label's values are {seen}; name the positive (bad) outcome with --positive",
             path=str(path),
             column=label,
+            code="csv-positive-needed",
+            values=seen,
         )
     if positive not in counts:
         raise BadData(
             f"the positive value {positive!r} never occurs; the label's values are {seen}",
             path=str(path),
             column=label,
+            code="csv-positive-absent",
+            positive=positive,
+            values=seen,
         )
     return positive
 
@@ -339,6 +390,8 @@ def _build(
                         path=source,
                         line=line,
                         column=column.name,
+                        code="csv-not-a-number",
+                        value=value,
                     )
                 features[i, j] = number
             elif value in MISSING_TOKENS:
@@ -407,6 +460,8 @@ def _column_values(rows: Sequence[Mapping[str, object]], name: str, source: str)
             f"feature row {line} has no value for {name!r}, which the model reads",
             path=source,
             column=name,
+            code="feature-value-missing",
+            row=line,
         ) from None
 
 
@@ -421,12 +476,22 @@ def _numbers(values: list[object], name: str, source: str) -> NDArray[np.float64
             count=len(values),
         )
     if numbers.ndim != 1:
-        raise BadData("holds a value that is not a number", path=source, column=name)
+        raise BadData(
+            "holds a value that is not a number",
+            path=source,
+            column=name,
+            code="feature-not-numbers",
+        )
     infinite = np.flatnonzero(np.isinf(numbers))
     if infinite.size:
         i = int(infinite[0])
         raise BadData(
-            f"feature row {i}: {values[i]!r} is not a finite number", path=source, column=name
+            f"feature row {i}: {values[i]!r} is not a finite number",
+            path=source,
+            column=name,
+            code="feature-not-finite",
+            row=i,
+            value=repr(values[i]),
         )
     return numbers
 
@@ -449,6 +514,9 @@ def _cell_number(value: object, row: int, name: str, source: str) -> float:
             " as numeric",
             path=source,
             column=name,
+            code="feature-not-a-number",
+            row=row,
+            value=repr(value),
         )
     return number
 
@@ -476,4 +544,7 @@ def _odd_category(value: object, row: int, column: Column, source: str) -> int:
         " categorical",
         path=source,
         column=column.name,
+        code="feature-not-a-category",
+        row=row,
+        value=repr(value),
     )

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from app.demo.loader import Options, Outcome
+    from app.demo.loader import Outcome
+    from app.demo.options import Options
 
 
 @click.command("demo")
@@ -45,7 +46,8 @@ def demo(seed: int, merchants: int, cards: int, *, only_if_empty: bool) -> None:
     made through the product's own services. Run again, it changes nothing and prints the
     sign-ins. Refused with PGUARD_ENV=production.
     """
-    from app.demo.loader import DemoRefused, Options, sign_ins  # noqa: PLC0415
+    from app.demo.options import DemoRefused, Options  # noqa: PLC0415
+    from app.demo.printout import sign_ins  # noqa: PLC0415
     from app.settings import get_settings  # noqa: PLC0415
 
     settings = get_settings()

@@ -1,7 +1,8 @@
 """The demo district, drawn from a seed: merchants, products, people, sales, use, complaints.
 
 Pure data: nothing here touches the database, and the same seed, sizes and day give the same
-district. :mod:`app.demo.loader` turns it into rows through the product's own services.
+district. :mod:`app.demo.loader` turns it into rows through the product's own services; the
+products are :mod:`app.demo.catalogue`'s, the names :mod:`app.demo.names`'.
 
 The merchants are drawn from the synthetic world of :mod:`scoring.synth`, so each keeps its
 unified social credit code, its hidden type (healthy, strained or runner) and its indicator
@@ -22,11 +23,22 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from app.demo.catalogue import STORED, products_for
+from app.demo.names import (
+    GIVEN_NAMES,
+    ID_REGIONS,
+    ROADS,
+    SURNAMES,
+    TRADE_NAMES,
+    business_name,
+    id_number,
+)
 from scoring.synth import MONTHS, START, generate
 
 if TYPE_CHECKING:
     from numpy.random import Generator
 
+    from app.demo.catalogue import ProductSpec
     from scoring.indicators import Indicator
     from scoring.synth import Merchant, Synthetic
 
@@ -45,7 +57,6 @@ INDUSTRIES = (
     "other",
 )
 """The eight industries the schema seeds."""
-ANONYMOUS_VALIDITY_DAYS = 3 * 365 + 1
 MIN_MERCHANTS = 4
 MAX_PEOPLE = 9999
 """Phones run from 13900000001 to 13900009999."""
@@ -55,28 +66,6 @@ VANISHING_COMPLAINTS = 6
 """Complaints about the vanishing merchant in its last week: a surge (the threshold is 5)."""
 
 Progress = Literal["filed", "answered", "decided", "confirmed"]
-
-
-@dataclass(frozen=True)
-class ProductSpec:
-    """A card product as its merchant defines it."""
-
-    name: str
-    kind: Literal["stored_value", "sessions"]
-    price: int
-    units: int
-    """Face value in fen (stored value) or sessions."""
-    anonymous: bool = False
-
-    @property
-    def validity_days(self) -> int | None:
-        """Anonymous cards last three years; registered cards do not expire."""
-        return ANONYMOUS_VALIDITY_DAYS if self.anonymous else None
-
-    @property
-    def discount_pct(self) -> float:
-        """How far below its face value a stored-value card sells."""
-        return (self.units - self.price) * 100 / self.units if self.kind == "stored_value" else 0
 
 
 @dataclass(frozen=True)
@@ -178,142 +167,6 @@ def people_for(cards: int) -> int:
     return min(MAX_PEOPLE, max(10, cards * 2 // 15))
 
 
-# -- names --------------------------------------------------------------------------------
-
-TRADE_NAMES = (
-    "悦动", "力行", "博雅", "青禾", "云栖", "钱塘", "望江", "湖滨", "清波", "南星", "紫阳",
-    "凤凰", "吴山", "鼓楼", "河坊", "柳浪", "西子", "金沙", "运河", "之江", "明德", "启航",
-    "知行", "乐活", "晨曦", "瑞丰", "锦绣", "华彩", "嘉禾", "益康", "康宁", "安泰", "永和",
-    "德润", "恒信", "优品", "尚美", "丽人", "雅韵", "新桥", "涌金", "平海", "中河", "东河",
-    "采荷", "四季", "景芳", "笕桥", "九堡", "丁兰", "彭埠", "近江", "秋涛", "复兴", "水澄",
-    "钱江", "城站", "胜利", "天元", "百合", "橙子", "米粒", "小鹿", "元气", "星辰", "木棉",
-    "青柠", "向阳", "梧桐", "竹韵", "墨香", "拾光",
-)  # fmt: skip
-"""Made-up trade names (字号); any likeness to a real business is chance."""
-
-COMPANY = {
-    "fitness": ("健身有限公司", "体育发展有限公司"),
-    "education": ("教育科技有限公司", "艺术培训有限公司"),
-    "beauty": ("美容美发有限公司", "美业管理有限公司"),
-    "catering": ("餐饮管理有限公司", "餐饮有限公司"),
-    "car_wash": ("汽车服务有限公司", "汽车美容有限公司"),
-    "laundry": ("洗涤服务有限公司", "干洗有限公司"),
-    "retail": ("商贸有限公司", "超市有限公司"),
-    "other": ("文化传播有限公司", "摄影有限公司"),
-}
-"""Endings of a company's name (统一社会信用代码 starting 91), per industry."""
-
-SOLE_TRADER = {
-    "fitness": ("健身工作室", "瑜伽馆"),
-    "education": ("书画工作室", "琴行"),
-    "beauty": ("理发店", "美甲店"),
-    "catering": ("面馆", "小吃店"),
-    "car_wash": ("洗车店", "汽车美容店"),
-    "laundry": ("干洗店", "洗衣店"),
-    "retail": ("便利店", "水果店"),
-    "other": ("摄影工作室", "宠物店"),
-}
-"""Endings of an individual business's name (个体工商户, codes starting 92)."""
-
-ROADS = {
-    "上城区": ("解放路", "延安南路", "中山南路", "望江路", "秋涛路", "江城路", "清泰街",
-              "庆春路", "建国南路", "复兴路", "南星路", "近江路", "景芳路", "采荷路"),
-    "西湖区": ("文三路", "教工路", "天目山路", "学院路", "古墩路"),
-    "拱墅区": ("莫干山路", "湖墅南路", "大关路", "小河路", "上塘路"),
-}  # fmt: skip
-
-SURNAMES = tuple(
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈"
-)
-GIVEN_NAMES = (
-    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛",
-    "明", "超", "霞", "平", "刚", "晨", "浩", "宇", "秀英", "桂英", "欣怡", "子涵", "梓轩",
-    "一诺", "思远", "佳怡", "雨桐", "俊杰", "晓东", "海燕", "建华", "文博", "嘉怡", "子墨",
-)  # fmt: skip
-ID_REGIONS = ("330102", "330105", "330106", "330108", "330109", "330110")
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-
-
-def id_number(region: str, born: date, sequence: int) -> str:
-    """A resident ID number (GB 11643) with its check character; made up, never a real one."""
-    first17 = f"{region}{born:%Y%m%d}{sequence:03d}"
-    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
-    return first17 + _ID_CHECK[total % 11]
-
-
-# -- products -----------------------------------------------------------------------------
-
-_STORED: Literal["stored_value"] = "stored_value"
-_SESSIONS: Literal["sessions"] = "sessions"
-CATALOGUE: dict[str, tuple[ProductSpec, ...]] = {
-    "fitness": (
-        ProductSpec("健身储值卡 2000 元", _STORED, 200_000, 200_000),
-        ProductSpec("私教课 20 节", _SESSIONS, 360_000, 20),
-        ProductSpec("游泳 50 次卡", _SESSIONS, 150_000, 50),
-        ProductSpec("团课 30 次卡", _SESSIONS, 90_000, 30),
-    ),
-    "education": (
-        ProductSpec("钢琴课 24 课时", _SESSIONS, 432_000, 24),
-        ProductSpec("少儿英语 48 课时", _SESSIONS, 480_000, 48),
-        ProductSpec("学费储值卡 3000 元", _STORED, 300_000, 300_000),
-        ProductSpec("书法课 10 课时", _SESSIONS, 120_000, 10),
-    ),
-    "beauty": (
-        ProductSpec("美发储值卡 1000 元", _STORED, 100_000, 100_000),
-        ProductSpec("美发储值卡 3000 元", _STORED, 300_000, 300_000),
-        ProductSpec("面部护理 10 次", _SESSIONS, 168_000, 10),
-        ProductSpec("洗剪吹 12 次", _SESSIONS, 48_000, 12),
-    ),
-    "catering": (
-        ProductSpec("餐饮储值卡 500 元", _STORED, 50_000, 50_000, anonymous=True),
-        ProductSpec("会员储值卡 1000 元", _STORED, 100_000, 100_000),
-        ProductSpec("午餐 20 次卡", _SESSIONS, 36_000, 20),
-    ),
-    "car_wash": (
-        ProductSpec("洗车 20 次卡", _SESSIONS, 50_000, 20, anonymous=True),
-        ProductSpec("洗车储值卡 1000 元", _STORED, 100_000, 100_000, anonymous=True),
-        ProductSpec("精洗 10 次卡", _SESSIONS, 68_000, 10),
-    ),
-    "laundry": (
-        ProductSpec("洗衣储值卡 500 元", _STORED, 50_000, 50_000, anonymous=True),
-        ProductSpec("洗衣储值卡 1000 元", _STORED, 100_000, 100_000),
-        ProductSpec("衬衫干洗 30 件", _SESSIONS, 45_000, 30),
-    ),
-    "retail": (
-        ProductSpec("购物储值卡 500 元", _STORED, 50_000, 50_000, anonymous=True),
-        ProductSpec("购物储值卡 2000 元", _STORED, 200_000, 200_000),
-        ProductSpec("鲜果配送 30 次", _SESSIONS, 60_000, 30),
-    ),
-    "other": (
-        ProductSpec("摄影储值卡 2000 元", _STORED, 200_000, 200_000),
-        ProductSpec("亲子乐园 20 次卡", _SESSIONS, 80_000, 20),
-        ProductSpec("会员储值卡 1000 元", _STORED, 100_000, 100_000),
-    ),
-}
-"""What each industry sells; stored-value prices here are face values, discounted per shop."""
-
-MILD_DISCOUNTS = (0, 0, 5, 8, 10, 12, 15, 20)
-"""Percent off the face value of an ordinary stored-value card."""
-DEEP_DISCOUNT = ProductSpec("开业特惠储值卡 3000 元", _STORED, 120_000, 300_000)
-"""A runner's bargain: 60% off, far past the 40% warning threshold."""
-
-
-def _products(rng: Generator, industry: str, *, runner: bool) -> tuple[ProductSpec, ...]:
-    catalogue = CATALOGUE[industry]
-    count = min(len(catalogue), int(rng.integers(2, 5)))
-    chosen = [catalogue[int(i)] for i in sorted(rng.choice(len(catalogue), count, replace=False))]
-    made = []
-    for spec in chosen:
-        if spec.kind == _STORED:
-            off = MILD_DISCOUNTS[int(rng.integers(len(MILD_DISCOUNTS)))]
-            spec = replace(spec, price=spec.units * (100 - off) // 100 // 100 * 100)  # noqa: PLW2901
-        made.append(spec)
-    if runner:
-        made = [DEEP_DISCOUNT, *made[: max(1, count - 1)]]
-    return tuple(made)
-
-
 # -- merchants and their histories --------------------------------------------------------
 
 
@@ -390,13 +243,6 @@ def _cast(rng: Generator, world: Synthetic, merchants: int) -> list[Merchant]:
     return [first, vanishing, *(rest[int(i)] for i in order)]
 
 
-def _name(rng: Generator, trade: str, industry: str, district: str, uscc: str) -> str:
-    if uscc.startswith("92"):  # an individual business: no 有限公司
-        ending = SOLE_TRADER[industry][int(rng.integers(2))]
-        return f"杭州市{district}{trade}{ending}"
-    return f"杭州{trade}{COMPANY[industry][int(rng.integers(2))]}"
-
-
 def _shops(rng: Generator, world: Synthetic, merchants: int, today: date) -> list[Shop]:
     cast = _cast(rng, world, merchants)
     elsewhere = max(1, round(len(cast) * 0.1))
@@ -424,11 +270,11 @@ def _shops(rng: Generator, world: Synthetic, merchants: int, today: date) -> lis
                 story=merchant.type,
                 industry=industry,
                 district=district,
-                legal_name=_name(rng, trade, industry, district, merchant.uscc),
+                legal_name=business_name(rng, trade, industry, district, merchant.uscc),
                 address=address,
                 custody_account="6228" + "".join(str(int(d)) for d in rng.integers(0, 10, 15)),
                 policy_number=f"PA-HZ-{today.year}-{number:05d}",
-                products=_products(rng, industry, runner=merchant.type == "runner"),
+                products=products_for(rng, industry, runner=merchant.type == "runner"),
                 records=redate(
                     world.records[merchant.uscc],
                     _months_shown(rng, merchant, vanishing=vanishing),
@@ -482,7 +328,7 @@ def _uses(rng: Generator, shops: list[Shop], sales: list[Sale]) -> list[Use]:
         if rng.random() >= USE_SHARE:
             continue
         product = shops[sale.shop].products[sale.product]
-        if product.kind == _STORED:
+        if product.kind == STORED:
             units = max(100, int(product.units * rng.uniform(0.1, 0.7)) // 100 * 100)
         else:
             units = int(rng.integers(1, product.units))

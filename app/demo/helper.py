@@ -1,4 +1,4 @@
-"""A helper process of ``pguard demo``: loads the merchants it is given (see ``app.demo.loader``).
+"""A helper process of ``pguard demo``: loads the merchants it is given (``app.demo.trading``).
 
 Started by the loader, it imports the app, then reads one job (JSON) from stdin; an empty stdin
 means there is nothing to do. It exits 1 with the error on stderr when the job fails.
@@ -10,11 +10,13 @@ import asyncio
 import json
 import sys
 
-from app.demo.loader import trade_elsewhere
+from app.demo.trading import trade_elsewhere
+from app.wiring import wire
 
 
 def main() -> None:
     """Run the job on stdin, if any."""
+    wire()  # a fresh interpreter: the domain-event handlers, before the shops are loaded
     data = sys.stdin.buffer.read()
     if not data.strip():
         return

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from app.simulation.engine import Summary
+    from app.simulation.state import Summary
 
 
 @click.command("simulate")
@@ -47,8 +47,8 @@ def simulate(days: int, seed: int, merchants: int, consumers: int | None, *, kee
         libpq_url,
         upgrade_schema,
     )
-    from app.simulation.engine import SimulationBroke  # noqa: PLC0415
     from app.simulation.run import simulate as run  # noqa: PLC0415
+    from app.simulation.state import SimulationBroke  # noqa: PLC0415
 
     people = consumers or merchants * 10
     started = time.monotonic()

@@ -8,12 +8,15 @@ from typing import TYPE_CHECKING
 
 from app.clock import SHANGHAI, ManualClock, use_clock
 from app.db import create_engine, session_factory
-from app.demo.loader import train_model
-from app.simulation.engine import START, District, Summary
+from app.demo.training import train_model
+from app.simulation.engine import District
+from app.simulation.state import START
 from app.simulation.world import draw
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from app.simulation.state import Summary
 
 
 async def simulate(
@@ -28,7 +31,7 @@ async def simulate(
     """Live ``days`` days of a district drawn from ``seed`` in the database at ``url``.
 
     The database is empty and migrated; the first broken check raises
-    :class:`~app.simulation.engine.SimulationBroke`.
+    :class:`~app.simulation.state.SimulationBroke`.
     """
     world = draw(seed=seed, days=days, merchants=merchants, consumers=consumers)
     clock = ManualClock(datetime.combine(START, time(7), SHANGHAI))

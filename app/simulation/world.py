@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from app.demo.district import CATALOGUE, GIVEN_NAMES, ID_REGIONS, SURNAMES, id_number, phone_of
+from app.demo.catalogue import CATALOGUE
+from app.demo.district import phone_of
+from app.demo.names import GIVEN_NAMES, ID_REGIONS, SURNAMES, id_number
 from app.merchants.uscc import CHARSET, check_character
 
 Fate = Literal["steady", "declining", "exit", "abnormal"]

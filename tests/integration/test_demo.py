@@ -21,12 +21,12 @@ from app.demo.loader import (
     INSURER,
     OPERATOR,
     REGULATOR,
-    STORY_CARDS,
     DemoRefused,
     Options,
     Outcome,
     load,
 )
+from app.demo.shop import STORY_CARDS
 from app.insurance.models import Claim, ClaimCard, ClaimKind, ClaimStatus
 from app.merchants import service as merchants
 from app.merchants.models import Merchant, MerchantStatus
@@ -290,6 +290,19 @@ def production(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 async def test_production_refuses(demo: async_sessionmaker[AsyncSession], production: None) -> None:
     with pytest.raises(DemoRefused, match="production"):
         await load(demo, SMALL)
+
+
+async def test_a_deployment_without_the_sandbox_provider_refuses(
+    demo: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PGUARD_PAYMENTS", "none")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(DemoRefused, match="PGUARD_PAYMENTS=sandbox"):
+            await load(demo, SMALL)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
 
 
 def _demo_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

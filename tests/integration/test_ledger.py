@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import escrow
+from app.i18n import describe
 from escrow import AccountKind as A
 from escrow import CardKind
 from tests.integration.books import DUE
@@ -213,6 +214,37 @@ async def test_bad_redemptions_are_refused_and_write_nothing(books: Books) -> No
         )
     assert await books.counts(m) == before
     assert (await books.verify(m, other)).ok
+
+
+async def test_a_redemption_above_what_is_left_says_so_in_what_the_card_counts(
+    books: Books,
+) -> None:
+    m = await books.open()
+    value = (await books.buy(m, paid=40_000, units=50_000)).card.card_id
+    sessions = (await books.buy(m, paid=9_000, units=3, kind=CardKind.SESSIONS)).card.card_id
+    before = await books.counts(m)
+    with pytest.raises(escrow.InsufficientBalance) as short:
+        await books.do(lambda ledger: ledger.redeem(m, value, units=80_000, idempotency_key="v"))
+    assert str(short.value) == "the card has 50000 units left; 80000 cannot be redeemed"
+    assert short.value.code == "card-value-short"
+    assert short.value.params == {"card_id": value, "balance_fen": 50_000, "asked_fen": 80_000}
+    assert describe(short.value, "zh") == "卡内余额只剩 ¥500.00，不能核销 ¥800.00"
+    with pytest.raises(escrow.InsufficientBalance) as short:
+        await books.do(lambda ledger: ledger.redeem(m, sessions, units=5, idempotency_key="s"))
+    assert short.value.code == "card-sessions-short"
+    assert short.value.params == {"card_id": sessions, "sessions_left": 3, "sessions_asked": 5}
+    assert describe(short.value, "en") == "the card has 3 sessions left; 5 cannot be redeemed"
+    assert await books.counts(m) == before
+
+
+async def test_a_closed_card_says_why(books: Books) -> None:
+    m = await books.open()
+    card = (await books.buy(m, paid=1_000)).card.card_id
+    await books.do(lambda ledger: ledger.refund(m, card, idempotency_key="r", payable_due_at=DUE))
+    with pytest.raises(escrow.CardNotOpen) as closed:
+        await books.do(lambda ledger: ledger.redeem(m, card, units=1, idempotency_key="u"))
+    assert (closed.value.code, closed.value.params) == ("card-refunded", {"card_id": card})
+    assert describe(closed.value, "zh") == "这张卡已退款，不能再使用"
 
 
 async def test_unknown_card_kind_is_refused(books: Books) -> None:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from app.db import async_url
-from app.simulation.engine import SimulationBroke
 from app.simulation.run import simulate
+from app.simulation.state import SimulationBroke
 
 if TYPE_CHECKING:
     from tests.conftest import Databases

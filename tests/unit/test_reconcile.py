@@ -100,7 +100,27 @@ def test_bad_statement_names_its_line_and_the_problem(text: str, line: int, prob
     assert f"statement line {line}:" in str(caught.value)
     assert problem in str(caught.value)
     assert isinstance(caught.value, EscrowError)
-    assert caught.value.code == "bad-statement"
+    assert caught.value.code == _CODE_OF[problem]
+    assert caught.value.params["line"] == line
+
+
+_CODE_OF = {
+    "empty": "statement-empty",
+    "expected the header": "statement-wrong-header",
+    "expected 4 columns": "statement-wrong-columns",
+    "found 5": "statement-wrong-columns",
+    "does not exist": "statement-no-such-date",
+    "YYYY-MM-DD": "statement-date-form",
+    "account is empty": "statement-no-account",
+    "more than two decimals": "statement-amount-decimals",
+    "not a number": "statement-amount-form",
+    "above the ceiling": "statement-amount-ceiling",
+    "malformed CSV": "statement-malformed-csv",
+    "is not text": "statement-binary",
+    "U+0089": "statement-binary",
+    "U+FFFD": "statement-binary",
+}
+"""Each situation's own code, so the page words say what is wrong without the English."""
 
 
 def test_bytes_are_refused() -> None:
