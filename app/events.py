@@ -8,6 +8,12 @@ and a handler's writes commit or roll back with the change that raised the event
 Handlers are registered when their modules are imported; :func:`app.wiring.wire` imports
 them all, and :func:`publish` refuses to run before that, so no event is ever dropped
 because a handler's module was not loaded.
+
+A handler may refuse what happened by raising (a merchant activated without a registered
+policy, overdue payables with no insurer to claim from): the error reaches the publisher and
+the whole unit of work rolls back. The publishing area owns its events (``<area>/events.py``);
+the reacting area owns the handlers (``<area>/handlers.py``) and so depends on the publisher,
+never the other way round.
 """
 
 from __future__ import annotations

@@ -3,6 +3,16 @@
 Each area that reacts to another's events keeps its handlers in its own ``handlers`` module;
 importing it here is what registers them (direct imports, so the layers check sees them).
 ``create_app``, the CLI and the tests call :func:`wire` first.
+
+* :mod:`app.risk.handlers`: a sale or a registration queues the merchant for re-rating;
+* :mod:`app.insurance.handlers`: activation needs a registered policy; overdue payables
+  become a claim on it;
+* :mod:`app.supervision.handlers`: ratings, records, complaints and custody shortfalls raise
+  warnings and move grade actions.
+
+The imports are made when :func:`wire` runs, not when this module is imported: the handlers
+bring the use cases (and the scoring model's libraries) with them, which ``pguard --help``
+does not need.
 """
 
 from __future__ import annotations
@@ -12,4 +22,8 @@ from app.events import mark_wired
 
 def wire() -> None:
     """Register every handler (idempotent: a module is imported once)."""
+    from app.insurance import handlers as insurance  # noqa: PLC0415, F401 - registers
+    from app.risk import handlers as risk  # noqa: PLC0415, F401 - registers
+    from app.supervision import handlers as supervision  # noqa: PLC0415, F401 - registers
+
     mark_wired()

@@ -89,6 +89,7 @@ from app.merchants.uscc import CHARSET, uscc_problem
 from app.risk.ingest import Row, fingerprint, import_rows, stored_value
 from app.risk.service import MODELS, Cause, add_model, rate, rerate_all
 from app.risk.worker import RerateWorker
+from app.wiring import wire
 from scoring.dataset import training_rows
 from scoring.features import MONOTONE
 from scoring.indicators import Indicator
@@ -539,6 +540,7 @@ def main() -> None:
     if min(args.merchants, args.live, args.batch, args.templates) < 1 or min(args.poll) <= 0:
         parser.error("counts and poll intervals must be positive")
     server = async_url(args.database_url) if args.database_url else database_url()
+    wire()  # ratings and imports publish events: their handlers first
     with scratch_database(server, "pguard_bench") as url:
         asyncio.run(bench(url, args))
 

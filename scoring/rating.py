@@ -132,6 +132,22 @@ class Rating:
         raising.sort(key=lambda r: r.contribution, reverse=True)
         return tuple(raising[:TOP_REASONS])
 
+    def features(self) -> dict[str, float | str]:
+        """The feature values the rating was computed from, as drift compares them.
+
+        A feature with no record is NaN, or the word ``missing`` for a category.
+        """
+        categorical = {k.feature for k in CATALOGUE if k.type == "category"}
+        out: dict[str, float | str] = {}
+        for reason in self.contributions:
+            if reason.value is None:
+                out[reason.feature] = MISSING if reason.feature in categorical else math.nan
+            elif isinstance(reason.value, str):
+                out[reason.feature] = reason.value
+            else:
+                out[reason.feature] = float(reason.value)
+        return out
+
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-able data, as an API or an audit record would keep it."""
         graded = self.grade
@@ -285,13 +301,20 @@ def _check_model(saved: SavedModel, cut_points: CutPoints) -> None:
         )
         raise BadSettings(
             f"model {saved.model_version} does not read the indicator features"
-            f" (scoring.features.FEATURES, in order): {why}"
+            f" (scoring.features.FEATURES, in order): {why}",
+            code="model-features-differ",
+            model_version=saved.model_version,
+            missing=", ".join(absent),
+            extra=", ".join(extra),
         )
     for column, kind in zip(schema.columns, CATALOGUE, strict=True):
         wanted = "categorical" if kind.type == "category" else "numeric"
         if column.kind != wanted:
             raise BadSettings(
-                f"model {saved.model_version} reads {column.name} as {column.kind}; it is {wanted}"
+                f"model {saved.model_version} reads {column.name} as {column.kind}; it is {wanted}",
+                code="model-column-kind",
+                model_version=saved.model_version,
+                column=column.name,
             )
     wrong = [
         f"{name} {saved.model.monotone.get(name, 0):+d} (declared {direction:+d})"
@@ -302,12 +325,19 @@ def _check_model(saved: SavedModel, cut_points: CutPoints) -> None:
         raise BadSettings(
             f"model {saved.model_version} was not fitted with the declared monotone directions"
             f" (scoring.features.MONOTONE): {'; '.join(wrong)}; a live model must carry them"
-            " (pguard scoring train --indicator-directions)"
+            " (pguard scoring train --indicator-directions)",
+            code="model-monotone-differs",
+            model_version=saved.model_version,
+            directions="; ".join(wrong),
         )
     if saved.cut_points_version != cut_points.version:
         raise BadSettings(
             f"model {saved.model_version} is for cut points {saved.cut_points_version},"
-            f" not {cut_points.version}, which are in force"
+            f" not {cut_points.version}, which are in force",
+            code="model-cut-points-differ",
+            model_version=saved.model_version,
+            model_cut_points=saved.cut_points_version,
+            cut_points=cut_points.version,
         )
 
 

@@ -13,10 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CO
 from app.auth import service
 from app.auth.models import Role
 from app.auth.principal import Principal, public, requires
-from app.auth.ratelimit import hit
 from app.deps import Cipher, Db, Me
-from app.exceptions import NotAuthenticated
-from app.settings import get_settings
 
 ALL_ROLES = tuple(Role)
 
@@ -77,16 +74,9 @@ def _token(token: str, expires: datetime, who: Principal) -> Token:
     )
 
 
-async def limit_attempts(db: Db, request: Request[Any, Any, Any], identity: str) -> None:
-    """Count one attempt per identity and per client address, committed on its own."""
-    limits = get_settings().security
-    client = request.client.host if request.client else "unknown"
-    async with db.begin():
-        for bucket, limit in (
-            (f"signin:{identity}", limits.sign_in_limit),
-            (f"signin-ip:{client}", limits.sign_in_ip_limit),
-        ):
-            await hit(db, bucket, limit=limit, window_seconds=limits.sign_in_window_seconds)
+def client_of(request: Request[Any, Any, Any]) -> str | None:
+    """The caller's address, as the sign-in limits count it."""
+    return request.client.host if request.client else None
 
 
 class AuthController(Controller):
@@ -100,10 +90,10 @@ class AuthController(Controller):
         self, data: JSONBody[SignIn], db: Db, request: Request[Any, Any, Any]
     ) -> Token:
         """Merchant staff, regulators, insurers and operators."""
-        await limit_attempts(db, request, f"user:{data.username.strip().lower()}")
-        async with db.begin():
-            token, expires, who = await service.sign_in(db, data.username, data.password)
-        return _token(token, expires, who)
+        signed = await service.staff_sign_in(
+            db, data.username, data.password, client=client_of(request)
+        )
+        return _token(*signed)
 
     @post("/sms-code", guards=[public], status_code=HTTP_202_ACCEPTED)
     async def sms_code(
@@ -114,10 +104,7 @@ class AuthController(Controller):
         request: Request[Any, Any, Any],
     ) -> CodeSent:
         """Text a consumer a 6-digit sign-in code."""
-        phone = service.normalise_phone(data.phone)
-        await limit_attempts(db, request, f"sms:{cipher.lookup_hash(phone, field='phone').hex()}")
-        async with db.begin():
-            ttl = await service.send_otp(db, phone, cipher)
+        _, ttl = await service.request_sms_code(db, data.phone, cipher, client=client_of(request))
         return CodeSent(sent=True, expires_in=ttl)
 
     @post("/sms-sign-in", guards=[public], status_code=HTTP_200_OK)
@@ -125,13 +112,10 @@ class AuthController(Controller):
         self, data: JSONBody[SmsSignIn], db: Db, cipher: Cipher, request: Request[Any, Any, Any]
     ) -> Token:
         """A consumer signs in with the code (an account is made on first sign-in)."""
-        phone = service.normalise_phone(data.phone)
-        await limit_attempts(db, request, f"phone:{cipher.lookup_hash(phone, field='phone').hex()}")
-        async with db.begin():
-            result = await service.verify_otp(db, phone, data.code, cipher)
-        if result is None:
-            raise NotAuthenticated("the code is wrong or has expired; ask for a new one")
-        return _token(*result)
+        signed = await service.sms_sign_in(
+            db, data.phone, data.code, cipher, client=client_of(request)
+        )
+        return _token(*signed)
 
     @post("/sign-out", guards=[requires(*ALL_ROLES)], status_code=HTTP_204_NO_CONTENT)
     async def sign_out(self, db: Db, request: Request[Any, Any, Any]) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -16,7 +14,6 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from app.auth.models import Role
 from app.auth.principal import requires
 from app.deps import Db, Me
-from app.exceptions import Invalid
 from app.merchants import service as merchants
 from app.risk import drift as drift_service
 from app.risk import ingest, supervision
@@ -177,10 +174,7 @@ class IndicatorController(Controller):
             ingest.Row(i, r.uscc, r.source, r.kind, r.value, r.as_of, r.provenance)
             for i, r in enumerate(data.records, start=1)
         ]
-        canonical = json.dumps(
-            [msgspec.to_builtins(r) for r in data.records], sort_keys=True, ensure_ascii=False
-        )
-        digest = hashlib.sha256(b"api\x1f" + canonical.encode()).digest()
+        digest = ingest.batch_digest([msgspec.to_builtins(r) for r in data.records])
         async with db.begin():
             report = await ingest.import_rows(
                 db,
@@ -248,8 +242,6 @@ class RatingController(Controller):
         Both populations are scored by the active model from the records dated before each
         day, so the report isolates how the merchants changed. 0.10 investigate, 0.25 act.
         """
-        if expected >= actual:
-            raise Invalid("expected must be a day before actual", fields={"expected": "too late"})
         return await drift_service.report(db, me, expected, actual, district=district)
 
     @get("/failures", guards=[DATA_FEEDS])

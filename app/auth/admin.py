@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from app.auth.models import Role, User
+from app.auth.models import USERNAME, Role, User
 from app.exceptions import Conflict, Invalid
-from app.merchants.service import USERNAME
 from app.security.passwords import MIN_LENGTH, hash_password
 
 if TYPE_CHECKING:
@@ -31,13 +30,13 @@ async def create_staff(
     """A regulator (district ``None`` = city level), insurer or operator account."""
     username = username.strip().lower()
     if role in {Role.CONSUMER, Role.MERCHANT}:
-        raise Invalid(f"{role} accounts are not created here")
+        raise Invalid("staff-role-not-created-here", role=role.value)
     if not USERNAME.match(username):
-        raise Invalid("user names are 3 to 64 lower-case letters, digits, dots and dashes")
+        raise Invalid("staff-username-format")
     if len(password) < MIN_LENGTH:
-        raise Invalid(f"passwords have at least {MIN_LENGTH} characters")
+        raise Invalid("staff-password-too-short", min=MIN_LENGTH)
     if await session.scalar(select(User.id).where(User.username == username)):
-        raise Conflict(f"user {username} exists")
+        raise Conflict("staff-username-taken", username=username)
     user = User(
         username=username,
         password_hash=await asyncio.to_thread(hash_password, password),

@@ -38,9 +38,9 @@ class TokenAuthentication(AbstractAuthenticationMiddleware):
             return AuthenticationResult(user=principal, auth=cookie if principal else None)
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthenticated("use 'Authorization: Bearer <token>'")
+            raise NotAuthenticated("bearer-token-required")
         async with connection.app.state.sessions() as session:
             principal = await resolve(session, token.strip())
         if principal is None:
-            raise NotAuthenticated("your sign-in has expired or is unknown; sign in again")
+            raise NotAuthenticated("sign-in-expired")
         return AuthenticationResult(user=principal, auth=token)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 import uuid
 from datetime import datetime
 
@@ -20,6 +21,10 @@ class Role(enum.StrEnum):
     REGULATOR = "regulator"
     INSURER = "insurer"
     OPERATOR = "operator"
+
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+"""A user name: 3 to 64 lower-case letters, digits, dots and dashes (staff and merchants)."""
 
 
 class User(UUIDPrimaryKey, CreatedAt, Base):

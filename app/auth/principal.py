@@ -54,9 +54,9 @@ def requires(
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         who = principal_of(connection)
         if who is None:
-            raise NotAuthenticated("sign in first")
+            raise NotAuthenticated
         if who.role not in allowed:
-            raise Forbidden(f"only a {names} may do this")
+            raise Forbidden("role-required", roles=names)
 
     return guard
 

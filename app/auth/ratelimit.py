@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from app.auth.models import RateLimitHit
 from app.clock import utcnow
 from app.exceptions import RateLimited
+from app.settings import get_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,8 +37,24 @@ async def hit(session: AsyncSession, bucket: str, *, limit: int, window_seconds:
     )
     if hits is not None and hits > limit:
         retry = int((start + timedelta(seconds=window_seconds) - now).total_seconds()) + 1
-        raise RateLimited(f"too many attempts; try again in {retry} seconds", retry_after=retry)
+        raise RateLimited("too-many-attempts", retry_after=retry)
     # old windows are of no use to anyone
     await session.execute(
         delete(RateLimitHit).where(RateLimitHit.bucket == bucket, RateLimitHit.window_start < start)
     )
+
+
+async def limit_sign_in(session: AsyncSession, identity: str, client: str | None) -> None:
+    """Count one sign-in attempt per identity and per client address, committed on its own.
+
+    ``identity`` names what is being tried (``user:<name>``, ``sms:<phone hash>``...),
+    ``client`` the caller's address (``None`` when unknown). Raises :class:`RateLimited`
+    past either limit; the attempt is counted either way.
+    """
+    limits = get_settings().security
+    async with session.begin():
+        for bucket, limit in (
+            (f"signin:{identity}", limits.sign_in_limit),
+            (f"signin-ip:{client or 'unknown'}", limits.sign_in_ip_limit),
+        ):
+            await hit(session, bucket, limit=limit, window_seconds=limits.sign_in_window_seconds)

@@ -1,7 +1,9 @@
 """Sign-in use cases: staff by password, consumers by phone and SMS code, and sign-out.
 
-Each function only flushes; the caller owns the transaction. Rate limits are counted by the
-caller in a transaction of their own (see :func:`app.auth.ratelimit.hit`).
+The steps only flush and the caller owns the transaction. The front doors call the three
+whole sign-ins at the end (:func:`staff_sign_in`, :func:`request_sms_code`,
+:func:`sms_sign_in`): each counts the attempt against the rate limits in a transaction of its
+own (:func:`app.auth.ratelimit.limit_sign_in`), then runs its step in another.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import select, update
 
 from app.auth.models import AuthToken, Consumer, OtpCode, Role, SandboxSms, User
 from app.auth.principal import Principal
+from app.auth.ratelimit import limit_sign_in
 from app.clock import utcnow
 from app.exceptions import Invalid, NotAuthenticated
 from app.security.passwords import verify_password
@@ -40,10 +43,7 @@ def normalise_phone(phone: str) -> str:
     """A mainland mobile number, digits only; anything else is refused."""
     digits = re.sub(r"[\s-]", "", phone.removeprefix("+86"))
     if not PHONE.match(digits):
-        raise Invalid(
-            "enter an 11-digit mainland mobile number, e.g. 13800138000",
-            fields={"phone": "not a mainland mobile number"},
-        )
+        raise Invalid("phone-not-mainland-mobile", fields={"phone": "phone-not-mainland"})
     return digits
 
 
@@ -83,7 +83,7 @@ async def sign_in(
     # Argon2 takes ~0.1 s of CPU by design: off the event loop, or it stalls every request
     ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
     if not ok or user is None or user.disabled:
-        raise NotAuthenticated("wrong user name or password")
+        raise NotAuthenticated("wrong-username-or-password")
     principal = principal_of_user(user)
     token, expires = await _issue_token(session, principal)
     return token, expires, principal
@@ -184,3 +184,43 @@ async def sign_out(session: AsyncSession, token: str) -> None:
     await session.execute(
         update(AuthToken).where(AuthToken.token_hash == digest(token)).values(expires_at=utcnow())
     )
+
+
+Token = tuple[str, "datetime", Principal]
+"""A bearer token, when it expires, and who it stands for."""
+
+
+async def staff_sign_in(
+    session: AsyncSession, username: str, password: str, *, client: str | None
+) -> Token:
+    """A staff sign-in, counted against the limits first (``client``: the caller's address)."""
+    await limit_sign_in(session, f"user:{username.strip().lower()}", client)
+    async with session.begin():
+        return await sign_in(session, username, password)
+
+
+async def request_sms_code(
+    session: AsyncSession, phone: str, cipher: PiiCipher, *, client: str | None
+) -> tuple[str, int]:
+    """Text a sign-in code; return the phone as normalised and how long the code lasts."""
+    normal = normalise_phone(phone)
+    await limit_sign_in(
+        session, f"sms:{cipher.lookup_hash(normal, field=PHONE_FIELD).hex()}", client
+    )
+    async with session.begin():
+        return normal, await send_otp(session, normal, cipher)
+
+
+async def sms_sign_in(
+    session: AsyncSession, phone: str, code: str, cipher: PiiCipher, *, client: str | None
+) -> Token:
+    """A consumer sign-in with the code texted; a wrong or expired code still counts."""
+    normal = normalise_phone(phone)
+    await limit_sign_in(
+        session, f"phone:{cipher.lookup_hash(normal, field=PHONE_FIELD).hex()}", client
+    )
+    async with session.begin():
+        result = await verify_otp(session, normal, code, cipher)
+    if result is None:
+        raise NotAuthenticated("sms-code-wrong", fields={"code": "sms-code-wrong"})
+    return result

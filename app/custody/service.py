@@ -19,12 +19,13 @@ from sqlalchemy import select
 
 import escrow
 from app.clock import utcnow
+from app.custody.events import ShortfallFound
 from app.custody.models import CustodyStatement
+from app.events import publish
 from app.exceptions import Invalid
 from app.merchants import blocks
 from app.merchants.models import Merchant, SalesBlockKind
 from app.merchants.service import CUSTODY_FIELD
-from app.supervision import rules
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,13 +51,14 @@ async def import_statement(
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise Invalid(f"the statement is not UTF-8 text (byte {exc.start})") from None
+        raise Invalid("statement-not-utf8", byte=exc.start) from None
     lines = escrow.parse_statement(text)
     if not lines:
         raise escrow.BadStatement(
             1,
             "the statement has no lines, so it cannot say which day it covers;"
             " nothing was imported: import a statement that lists the day's movements",
+            code="statement-without-lines",
         )
     start = min(line.day for line in lines)
     end = max(line.day for line in lines)
@@ -104,12 +106,14 @@ async def import_statement(
                 "to": end.isoformat(),
             },
         )
-        await rules.on_shortfall(
+        await publish(
             session,
-            merchant_id,
-            statement_id=str(statement_id),
-            shortfall=shortfall,
-            evidence={"filename": filename, "from": start.isoformat(), "to": end.isoformat()},
+            ShortfallFound(
+                merchant_id,
+                statement_id=str(statement_id),
+                shortfall_fen=shortfall,
+                evidence={"filename": filename, "from": start.isoformat(), "to": end.isoformat()},
+            ),
         )
     await session.flush()
     return report, True

@@ -23,17 +23,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.base import Base, CreatedAt, UUIDPrimaryKey, one_of
 from app.clock import utcnow
+from app.outbox.models import Insurer
 
-
-class Insurer(UUIDPrimaryKey, CreatedAt, Base):
-    """An insurance company and where it wants its events delivered."""
-
-    __tablename__ = "insurers"
-
-    name: Mapped[str] = mapped_column(Text, unique=True)
-    webhook_url: Mapped[str | None] = mapped_column(Text)
-    webhook_secret_enc: Mapped[bytes]
-    """The Standard Webhooks signing secret, encrypted (``app.security.pii``)."""
+__all__ = [
+    "Claim",
+    "ClaimCard",
+    "ClaimKind",
+    "ClaimStatus",
+    "Insurer",
+    "Policy",
+    "PolicyStatus",
+]
+"""``Insurer`` is the outbox's (an insurer is where events go); kept importable from here."""
 
 
 class PolicyStatus(enum.StrEnum):

@@ -35,6 +35,7 @@ from app.ledger import escrow_ledger
 from app.merchants import blocks
 from app.merchants.models import Merchant, MerchantStatus, SalesBlockKind
 from app.merchants.uscc import normalise_uscc
+from app.outbox.models import Insurer
 from app.outbox.service import enqueue
 from app.risk.service import grades_of
 from app.risk.supervision import UNRATED
@@ -58,7 +59,7 @@ PREMIUM_SCHEDULE: dict[str, Any] = {
 def insurer_of(me: Principal) -> uuid.UUID:
     """The caller's insurer; an insurer account not linked to one can do nothing here."""
     if me.role is not Role.INSURER or me.insurer_id is None:
-        raise Forbidden("this account is not linked to an insurer")
+        raise Forbidden("insurer-account-unlinked")
     return me.insurer_id
 
 
@@ -87,20 +88,19 @@ async def create_policy(
         select(Merchant).where(Merchant.uscc == normalise_uscc(uscc)).with_for_update()
     )
     if merchant is None:
-        raise NotFound("no merchant on the platform has this unified social credit code")
+        raise NotFound("merchant-code-unknown")
     if await session.scalar(
         select(Policy.id).where(
             Policy.merchant_id == merchant.id, Policy.status == PolicyStatus.ACTIVE
         )
     ):
-        raise Conflict("this merchant already has an active policy; end it first")
+        raise Conflict("policy-already-active")
     if merchant.policy_ref != number:
         raise Conflict(
-            "the merchant has not declared this policy number; it must name the policy first",
-            fields={"number": "not the merchant's declared policy"},
+            "policy-number-not-declared", fields={"number": "policy-number-not-merchants"}
         )
     if await session.scalar(select(Policy.id).where(Policy.number == number)):
-        raise Conflict("a policy with this number exists", fields={"number": "taken"})
+        raise Conflict("policy-number-taken", fields={"number": "policy-number-taken-field"})
     policy = Policy(
         id=uuid.uuid4(),
         insurer_id=insurer_id,
@@ -120,7 +120,7 @@ async def end_policy(session: AsyncSession, me: Principal, policy_id: uuid.UUID)
     """End an active policy: it still covers the cards sold under it; new sales stop."""
     policy = await _own_policy(session, me, policy_id, lock=True)
     if policy.status != PolicyStatus.ACTIVE:
-        raise Conflict("this policy has already ended")
+        raise Conflict("policy-already-ended")
     policy.status = PolicyStatus.ENDED
     policy.ends_on = today()
     merchant = await session.get(Merchant, policy.merchant_id, with_for_update=True)
@@ -142,8 +142,28 @@ async def _own_policy(
     query = select(Policy).where(Policy.id == policy_id, Policy.insurer_id == insurer_of(me))
     policy = await session.scalar(query.with_for_update() if lock else query)
     if policy is None:
-        raise NotFound("no such policy")
+        raise NotFound("policy-not-found")
     return policy
+
+
+@dataclass(frozen=True)
+class Cover:
+    """Who insures the part of a merchant's card money that is not in custody."""
+
+    insurer: str
+    policy: str
+
+
+async def cover_of(session: AsyncSession, merchant_id: uuid.UUID) -> Cover | None:
+    """The insurer and policy number of the merchant's active policy, if it has one."""
+    row = (
+        await session.execute(
+            select(Insurer.name, Policy.number)
+            .join(Insurer, Insurer.id == Policy.insurer_id)
+            .where(Policy.merchant_id == merchant_id, Policy.status == PolicyStatus.ACTIVE)
+        )
+    ).first()
+    return Cover(str(row[0]), str(row[1])) if row else None
 
 
 @dataclass(frozen=True)
@@ -344,13 +364,13 @@ async def claim_of(
         query = query.where(Claim.insurer_id == insurer_of(me))
     claim = await session.scalar(query.with_for_update() if lock else query)
     if claim is None:
-        raise NotFound("no such claim")
+        raise NotFound("claim-not-found")
     if me.role is Role.REGULATOR:
         district = await session.scalar(
             select(Merchant.district).where(Merchant.id == claim.merchant_id)
         )
         if district is None or not me.sees_district(district):
-            raise NotFound("no such claim")
+            raise NotFound("claim-not-found")
     return claim
 
 
@@ -369,7 +389,7 @@ async def acknowledge(session: AsyncSession, me: Principal, claim_id: uuid.UUID)
     """The insurer has received the claim and is assessing it."""
     claim = await claim_of(session, me, claim_id, lock=True)
     if claim.status != ClaimStatus.TRIGGERED:
-        raise Conflict(f"this claim is {claim.status}; only a triggered claim is acknowledged")
+        raise Conflict("claim-not-triggered", status=claim.status)
     claim.status = ClaimStatus.ACKNOWLEDGED
     claim.acknowledged_at = utcnow()
     await session.flush()
@@ -386,11 +406,11 @@ async def pay(
     """
     claim = await claim_of(session, me, claim_id, lock=True)
     if claim.status in (ClaimStatus.PAID, ClaimStatus.CLOSED):
-        raise Conflict(f"this claim was already paid (reference {claim.payment_ref})")
+        raise Conflict("claim-paid-before", payment_ref=claim.payment_ref)
     if claim.status != ClaimStatus.ACKNOWLEDGED:
-        raise Conflict("acknowledge the claim before paying it")
+        raise Conflict("claim-not-acknowledged")
     if not payment_ref.strip():
-        raise Invalid("quote the payment reference", fields={"payment_ref": "required"})
+        raise Invalid("claim-payment-ref-missing", fields={"payment_ref": "payment-ref-required"})
     seq: int | None = None
     if claim.total_fen:
         lines = [
@@ -408,8 +428,7 @@ async def pay(
         )
         if receipt.total != claim.total_fen:
             raise Conflict(
-                f"the ledger holds {receipt.total} fen of pending claims, the claim says"
-                f" {claim.total_fen}; nothing was paid"
+                "claim-ledger-mismatch", held_fen=receipt.total, claimed_fen=claim.total_fen
             )
         seq = receipt.seq
     now = utcnow()

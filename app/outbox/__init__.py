@@ -1,1 +1,1 @@
-"""Guaranteed notification: events written with the change, delivered as Standard Webhooks."""
+"""Guaranteed notification: insurers, and events for them delivered as Standard Webhooks."""

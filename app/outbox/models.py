@@ -1,4 +1,4 @@
-"""The outbox: events for insurers, written in the transaction of the change that caused them.
+"""The outbox: insurers, and the events for them written in the transaction that caused them.
 
 A worker delivers each event until the insurer answers 2xx, with exponential backoff between
 attempts; every attempt is kept. ``locked_until`` is a lease: a worker takes an event with
@@ -26,8 +26,19 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.base import Base, one_of
+from app.base import Base, CreatedAt, UUIDPrimaryKey, one_of
 from app.clock import utcnow
+
+
+class Insurer(UUIDPrimaryKey, CreatedAt, Base):
+    """An insurance company and where it wants its events delivered."""
+
+    __tablename__ = "insurers"
+
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_secret_enc: Mapped[bytes]
+    """The Standard Webhooks signing secret, encrypted (``app.security.pii``)."""
 
 
 class EventStatus(enum.StrEnum):

@@ -26,8 +26,7 @@ from sqlalchemy import select, update
 from app.auth.models import Role, User
 from app.clock import utcnow
 from app.exceptions import Conflict, Forbidden, Invalid, NotFound
-from app.insurance.models import Insurer
-from app.outbox.models import DeliveryAttempt, EventStatus, OutboxEvent
+from app.outbox.models import DeliveryAttempt, EventStatus, Insurer, OutboxEvent
 from app.outbox.signing import new_secret
 from app.settings import get_settings
 
@@ -87,12 +86,12 @@ async def enqueue(
     miss an event that was still uncommitted when it read. Call this last in a transaction.
     """
     if len(type) > MAX_EVENT_TYPE or not EVENT_TYPE.match(type):
-        raise Invalid(f"event type {type!r} is not like 'claim.triggered'")
+        raise Invalid("event-type-malformed", event_type=type)
     locked = await session.scalar(
         select(Insurer.id).where(Insurer.id == insurer_id).with_for_update(key_share=True)
     )
     if locked is None:
-        raise NotFound("no such insurer")
+        raise NotFound("insurer-not-found")
     now = utcnow()
     event_id = new_event_id()
     session.add(
@@ -111,59 +110,70 @@ async def enqueue(
     return event_id
 
 
-async def address_problem(url: str) -> str | None:
-    """Why ``url``'s host may not receive webhooks here, or ``None``.
+async def check_address(url: str) -> None:
+    """Refuse ``url`` if its host may not receive webhooks here (:class:`Invalid`).
 
     Unless private addresses are allowed (development), every address the host resolves to
     must be a public one, and the scheme https: an insurer must not make this service call
-    its own network (metadata services, the database, admin ports).
+    its own network (metadata services, the database, admin ports). The problem is named
+    beside the ``url`` field by its code.
     """
     if get_settings().webhook_private_addresses:
-        return None
+        return
     parts = urlsplit(url)
     if parts.scheme != "https":
-        return "https only"
+        raise Invalid("webhook-url-unusable", fields={"url": "webhook-url-https-only"})
     try:
         found = await asyncio.get_running_loop().getaddrinfo(
             parts.hostname, parts.port or 443, type=socket.SOCK_STREAM
         )
     except OSError:
-        return "the host name does not resolve"
+        raise Invalid("webhook-url-unusable", fields={"url": "webhook-host-unresolved"}) from None
     for *_, address in found:
         if not ipaddress.ip_address(address[0]).is_global:
-            return "the host resolves to a private or reserved address"
+            raise Invalid("webhook-url-unusable", fields={"url": "webhook-host-private"})
+
+
+async def address_problem(url: str) -> str | None:
+    """Why ``url``'s host may not receive webhooks here (the code of the problem), or ``None``.
+
+    Checked again at each delivery (:func:`check_address`): a name may resolve elsewhere by
+    now.
+    """
+    try:
+        await check_address(url)
+    except Invalid as exc:
+        return exc.fields["url"]
     return None
 
 
 def check_webhook_url(url: str) -> str:
-    """The URL, trimmed, if it is an absolute http(s) URL we can POST to; else Invalid."""
+    """The URL, trimmed, if it is an absolute http(s) URL we can POST to; else Invalid.
+
+    The error names the problem beside the ``url`` field by its code (``webhook-url-…``).
+    """
     url = url.strip()
-    problem = None
     if len(url) > MAX_URL:
-        problem = f"at most {MAX_URL} characters"
-    elif any(c.isspace() or not c.isprintable() for c in url):
-        problem = "no spaces or control characters"
-    else:
-        try:
-            parts = urlsplit(url)
-            _ = parts.port  # raises on a port that is not a number
-        except ValueError:
-            parts = None
-        if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
-            problem = "an absolute http:// or https:// URL"
-        elif parts.username is not None or parts.password is not None:
-            problem = "no user name or password in the URL: the signature proves the sender"
-        elif parts.fragment:
-            problem = "no #fragment"
-    if problem:
-        raise Invalid("the webhook URL is not usable", fields={"url": problem})
+        raise Invalid("webhook-url-unusable", fields={"url": "webhook-url-too-long"}, max=MAX_URL)
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise Invalid("webhook-url-unusable", fields={"url": "webhook-url-spaces"})
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise Invalid("webhook-url-unusable", fields={"url": "webhook-url-not-absolute"})
+    if parts.username is not None or parts.password is not None:
+        raise Invalid("webhook-url-unusable", fields={"url": "webhook-url-credentials"})
+    if parts.fragment:
+        raise Invalid("webhook-url-unusable", fields={"url": "webhook-url-fragment"})
     return url
 
 
 async def _usable(url: str) -> str:
     checked = check_webhook_url(url)
-    if problem := await address_problem(checked):
-        raise Invalid("the webhook URL is not usable", fields={"url": problem})
+    await check_address(checked)
     return checked
 
 
@@ -173,10 +183,10 @@ async def create_insurer(
     """A new insurer and its signing secret, which is shown this once and stored encrypted."""
     name = name.strip()
     if not name or len(name) > MAX_NAME:
-        raise Invalid("an insurer needs a name", fields={"name": f"1 to {MAX_NAME} characters"})
+        raise Invalid("insurer-name-missing", fields={"name": "insurer-name-length"}, max=MAX_NAME)
     url = await _usable(webhook_url) if webhook_url else None
     if await session.scalar(select(Insurer.id).where(Insurer.name == name)):
-        raise Conflict(f"insurer {name} exists")
+        raise Conflict("insurer-exists", name=name)
     secret = new_secret()
     insurer = Insurer(
         name=name,
@@ -191,7 +201,7 @@ async def create_insurer(
 async def _locked_insurer(session: AsyncSession, insurer_id: uuid.UUID) -> Insurer:
     insurer = await session.get(Insurer, insurer_id, with_for_update=True)
     if insurer is None:
-        raise NotFound("no such insurer")
+        raise NotFound("insurer-not-found")
     return insurer
 
 
@@ -275,10 +285,10 @@ async def deliveries(session: AsyncSession, insurer_id: uuid.UUID, limit: int) -
 async def insurer_of(session: AsyncSession, me: Principal) -> uuid.UUID:
     """The insurer an insurer-staff caller works for."""
     if me.role is not Role.INSURER:
-        raise Forbidden("only an insurer may do this")
+        raise Forbidden("insurer-only")
     insurer_id: uuid.UUID | None = getattr(me, "insurer_id", None)
     if insurer_id is None and me.user_id is not None:
         insurer_id = await session.scalar(select(User.insurer_id).where(User.id == me.user_id))
     if insurer_id is None:
-        raise NotFound("this account is not linked to an insurer")
+        raise NotFound("insurer-account-unlinked")
     return insurer_id

@@ -46,9 +46,9 @@ def secret_key(secret: str) -> bytes:
     try:
         key = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise Invalid("a webhook secret is whsec_ followed by base64") from exc
+        raise Invalid("webhook-secret-malformed") from exc
     if not key:
-        raise Invalid("a webhook secret may not be empty")
+        raise Invalid("webhook-secret-empty")
     return key
 
 
@@ -87,16 +87,16 @@ def verify(
     stamp = lowered.get("webhook-timestamp")
     given = lowered.get("webhook-signature")
     if not (msg_id and stamp and given):
-        raise BadSignature("webhook-id, webhook-timestamp and webhook-signature are required")
+        raise BadSignature("webhook-headers-missing")
     try:
         at = int(stamp)
     except ValueError:
-        raise BadSignature("webhook-timestamp is not a number of seconds") from None
+        raise BadSignature("webhook-timestamp-not-number") from None
     current = utcnow().timestamp() if now is None else now
     if abs(current - at) > tolerance:
-        raise BadSignature("webhook-timestamp is outside the tolerance")
+        raise BadSignature("webhook-timestamp-stale")
     expected = signature(secret, msg_id, at, body).encode()
     for candidate in given.split(" "):
         if hmac.compare_digest(expected, candidate.encode()):
             return msg_id
-    raise BadSignature("no signature matches")
+    raise BadSignature("webhook-signature-mismatch")

@@ -33,8 +33,8 @@ from sqlalchemy import func, or_, select, update
 
 from app.background import BackgroundTask
 from app.clock import utcnow
-from app.insurance.models import Insurer
-from app.outbox.models import DeliveryAttempt, EventStatus, OutboxEvent
+from app.i18n.errors import say
+from app.outbox.models import DeliveryAttempt, EventStatus, Insurer, OutboxEvent
 from app.outbox.service import SECRET_FIELD, address_problem
 from app.outbox.signing import sign
 from app.security.pii import PiiDecryptionError
@@ -204,7 +204,7 @@ class DeliveryWorker(BackgroundTask):
         try:
             if problem := await address_problem(due.url):
                 # Checked again at each delivery: the name may resolve elsewhere by now.
-                return Outcome(attempted_at, 0, None, f"not sent: {problem}")
+                return Outcome(attempted_at, 0, None, f"not sent: {say('en', problem)}")
             secret = self.cipher.decrypt(due.secret_enc, field=SECRET_FIELD)
             body = json.dumps(due.payload, separators=(",", ":"), ensure_ascii=False).encode()
             headers = {

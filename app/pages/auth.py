@@ -9,16 +9,15 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
-from app.api.auth import limit_attempts
 from app.auth import service
 from app.auth.middleware import SESSION_COOKIE
 from app.auth.models import Role
 from app.auth.principal import principal_of, public
 from app.clock import utcnow
 from app.deps import Cipher, Db
-from app.exceptions import AppError, NotAuthenticated
-from app.i18n import LANG_COOKIE, LANGS
-from app.pages.render import Form, back_to, page, same_origin
+from app.exceptions import AppError
+from app.i18n import LANG_COOKIE, LANGS, describe
+from app.pages.render import Form, back_to, lang_of, page, refusal, same_origin
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -51,6 +50,10 @@ def _landing(role: Role, wanted: str | None) -> Redirect:
     return back_to(wanted or HOME_OF[role], HOME_OF[role])
 
 
+def _client(request: Request[Any, Any, Any]) -> str | None:
+    return request.client.host if request.client else None
+
+
 class PageAuthController(Controller):
     """Sign-in forms, sign-out, the language switch and ``/``."""
 
@@ -81,9 +84,9 @@ class PageAuthController(Controller):
         username = data.get("username", "").strip()
         wanted = data.get("next") or None
         try:
-            await limit_attempts(db, request, f"user:{username.lower()}")
-            async with db.begin():
-                token, expires, who = await service.sign_in(db, username, data.get("password", ""))
+            token, expires, who = await service.staff_sign_in(
+                db, username, data.get("password", ""), client=_client(request)
+            )
         except AppError as exc:
             return page(
                 request,
@@ -91,7 +94,7 @@ class PageAuthController(Controller):
                 next=wanted or "",
                 username=username,
                 errors={},
-                error=str(exc),
+                error=describe(exc, lang_of(request)),
             )
         response = _landing(who.role, wanted)
         response.cookies.append(_session_cookie(token, expires))
@@ -115,14 +118,9 @@ class PageAuthController(Controller):
         phone = data.get("phone", "")
         wanted = data.get("next", "")
         try:
-            normal = service.normalise_phone(phone)
-            await limit_attempts(
-                db, request, f"sms:{cipher.lookup_hash(normal, field='phone').hex()}"
-            )
-            async with db.begin():
-                await service.send_otp(db, normal, cipher)
+            normal, _ = await service.request_sms_code(db, phone, cipher, client=_client(request))
         except AppError as exc:
-            errors = exc.fields or {"phone": str(exc)}
+            errors = refusal(exc, lang_of(request), default_field="phone")
             return page(request, "login_phone.html", next=wanted, phone=phone, errors=errors)
         return page(
             request, "login_phone.html", next=wanted, phone=normal, code_sent=True, errors={}
@@ -137,14 +135,9 @@ class PageAuthController(Controller):
         phone = data.get("phone", "")
         wanted = data.get("next") or None
         try:
-            normal = service.normalise_phone(phone)
-            await limit_attempts(
-                db, request, f"phone:{cipher.lookup_hash(normal, field='phone').hex()}"
+            token, expires, who = await service.sms_sign_in(
+                db, phone, data.get("code", "").strip(), cipher, client=_client(request)
             )
-            async with db.begin():
-                result = await service.verify_otp(db, normal, data.get("code", "").strip(), cipher)
-            if result is None:
-                raise NotAuthenticated("the code is wrong or has expired; ask for a new one")
         except AppError as exc:
             return page(
                 request,
@@ -152,9 +145,8 @@ class PageAuthController(Controller):
                 next=wanted or "",
                 phone=phone,
                 code_sent=True,
-                errors={"code": str(exc)},
+                errors=refusal(exc, lang_of(request), default_field="code"),
             )
-        token, expires, who = result
         response = _landing(who.role, wanted)
         response.cookies.append(_session_cookie(token, expires))
         return response

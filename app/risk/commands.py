@@ -58,6 +58,7 @@ def import_indicators(source: str, file: Path, *, skip_bad: bool) -> None:
     """
     from app.exceptions import AppError  # noqa: PLC0415
     from app.risk import ingest  # noqa: PLC0415
+    from scoring import ScoringError  # noqa: PLC0415
 
     try:
         data = file.read_bytes()
@@ -83,7 +84,7 @@ def import_indicators(source: str, file: Path, *, skip_bad: bool) -> None:
     except ingest.BatchRefused as exc:
         _rejections(exc.report)
         raise click.ClickException(f"{file}: {exc}") from None
-    except AppError as exc:
+    except (AppError, ScoringError) as exc:
         raise click.ClickException(f"{file}: {exc}") from None
     _rejections(report)
     if report.replayed:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -12,7 +11,7 @@ from app.exceptions import Invalid
 from app.merchants.models import Merchant
 from app.risk.service import MODELS, records_for
 from app.risk.supervision import reach
-from scoring import CATALOGUE, FEATURES, drift_report
+from scoring import FEATURES, drift_report
 
 if TYPE_CHECKING:
     import uuid
@@ -23,22 +22,6 @@ if TYPE_CHECKING:
     from app.auth.principal import Principal
     from scoring.rating import Rater
     from scoring.rating import Rating as Scored
-
-CATEGORICAL = frozenset(k.feature for k in CATALOGUE if k.type == "category")
-
-
-def _features(item: Scored) -> dict[str, float | str]:
-    """The features a rating was computed from (no record: NaN, or "missing" for a category)."""
-    out: dict[str, float | str] = {}
-    for reason in item.contributions:
-        value = reason.value
-        if value is None:
-            out[reason.feature] = "missing" if reason.feature in CATEGORICAL else math.nan
-        elif isinstance(value, str):
-            out[reason.feature] = value
-        else:
-            out[reason.feature] = float(value)
-    return out
 
 
 async def _scored(
@@ -53,22 +36,24 @@ async def report(
     session: AsyncSession, me: Principal, expected: date, actual: date, *, district: str | None
 ) -> dict[str, Any]:
     """PSI of the score and every feature, ``expected`` day against ``actual`` day."""
+    if expected >= actual:
+        raise Invalid("drift-days-out-of-order", fields={"expected": "drift-expected-too-late"})
     rater = await MODELS.active(session)
     if rater is None:
-        raise Invalid("no scoring model is active yet, so there are no scores to compare")
+        raise Invalid("drift-no-active-model")
     query = select(Merchant.id).order_by(Merchant.id)
     if (where := reach(me, district)) is not None:
         query = query.where(Merchant.district == where)
     ids = list((await session.scalars(query)).all())
     if not ids:
-        raise Invalid("there are no merchants to compare in this district")
+        raise Invalid("drift-no-merchants")
     before = await _scored(session, rater, ids, expected)
     after = await _scored(session, rater, ids, actual)
     result = drift_report(
         [b.probability for b in before],
         [a.probability for a in after],
-        [_features(b) for b in before],
-        [_features(a) for a in after],
+        [b.features() for b in before],
+        [a.features() for a in after],
         FEATURES,
     )
     return {

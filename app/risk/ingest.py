@@ -16,54 +16,60 @@ Accepted records queue their merchants for re-rating in the same transaction.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import math
+import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.clock import today, utcnow
+from app.events import publish
 from app.exceptions import Invalid
 from app.merchants.models import Merchant
 from app.merchants.uscc import normalise_uscc, uscc_problem
+from app.risk.events import RecordIngested
 from app.risk.models import IndicatorImport, IndicatorRecord
 from app.risk.queue import request_rerate
-from app.supervision import rules
-from scoring import BadData, Indicator, Source
-from scoring.indicators import KINDS, Kind, format_value
+from scoring.intake import (
+    COLUMNS,
+    Row,
+    check_row,
+    csv_digest,
+    fingerprint,
+    read_csv,
+    stored_value,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
+    from datetime import datetime
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from scoring import Indicator
+
+__all__ = [
+    "COLUMNS",
+    "BatchRefused",
+    "ImportReport",
+    "OnError",
+    "Rejection",
+    "Row",
+    "batch_digest",
+    "csv_digest",
+    "fingerprint",
+    "import_rows",
+    "parse_csv",
+    "stored_value",
+]
+
 OnError = Literal["refuse", "skip"]
-COLUMNS = ("uscc", "kind", "value", "as_of", "provenance")
-"""Columns an import file must have; ``source`` may be present and must then match."""
 MAX_REPORTED = 1000
 """Rejections listed in a report; the counts are always complete."""
-MAX_BYTES = 100 * 1024 * 1024
-MAX_PROVENANCE = 500
 CHUNK = 2000
-
-
-@dataclass(frozen=True)
-class Row:
-    """One record as received, before any check: strings from a CSV, JSON values from the API."""
-
-    line: int
-    uscc: object
-    source: object
-    kind: object
-    value: object
-    as_of: object
-    provenance: object
 
 
 @dataclass(frozen=True)
@@ -126,9 +132,10 @@ class BatchRefused(Invalid):
     def __init__(self, report: ImportReport) -> None:
         first = report.rejections[0]
         super().__init__(
-            f"{report.malformed} malformed row(s), so nothing was imported; the first is"
-            f" line {first.line}: {first.reason}. Fix them, or import with skip to take the"
-            " valid rows",
+            "indicators-refused",
+            malformed=report.malformed,
+            line=first.line,
+            reason=first.reason,
             errors=[r.to_dict() for r in report.rejections if r.problem == "malformed"][
                 :MAX_REPORTED
             ],
@@ -143,146 +150,12 @@ class _Valid:
 
 
 def parse_csv(data: bytes, source: str) -> list[Row]:
-    """Rows of an import file for ``source``; a file that is not a usable CSV is refused."""
-    if len(data) > MAX_BYTES:
-        raise Invalid(f"the file is {len(data)} bytes; at most {MAX_BYTES} are imported at once")
-    if b"\x00" in data:
-        raise Invalid("this is a binary file, not a CSV")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise Invalid(f"the file is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = [h.strip() for h in next(reader, [])]
-        missing = [c for c in COLUMNS if c not in header]
-        if missing:
-            raise Invalid(
-                f"the header needs the column(s) {', '.join(missing)};"
-                f" an indicator file has {', '.join(COLUMNS)} (and optionally source)"
-            )
-        at = {name: header.index(name) for name in header}
-        rows = []
-        for cells in reader:
-            if not cells or all(not c.strip() for c in cells):
-                continue
-            line = reader.line_num
-            if len(cells) != len(header):
-                rows.append(Row(line, cells[0] if cells else "", source, None, None, None, None))
-                continue
-            rows.append(
-                Row(
-                    line,
-                    cells[at["uscc"]],
-                    cells[at["source"]].strip() if "source" in at else source,
-                    cells[at["kind"]].strip(),
-                    cells[at["value"]].strip(),
-                    cells[at["as_of"]].strip(),
-                    cells[at["provenance"]].strip(),
-                )
-            )
-    except csv.Error as exc:
-        raise Invalid(f"line {reader.line_num}: not valid CSV ({exc})") from None
-    if not rows:
-        raise Invalid("the file has a header but no records")
-    return rows
+    """Rows of an import file for ``source``; a file that is not a usable CSV is refused.
 
-
-def _value(raw: object, kind_type: str) -> object:
-    """A CSV cell as the kind's type; JSON values are already typed."""
-    if not isinstance(raw, str):
-        return raw
-    if kind_type == "bool":
-        return {"true": True, "false": False}.get(raw.lower(), raw)
-    if kind_type == "number":
-        try:
-            return float(raw)
-        except ValueError:
-            return raw
-    return raw
-
-
-def check_row(row: Row, *, source: str | None, latest: date) -> Indicator | str:
-    """The row as an :class:`Indicator`, or why it is malformed."""
-    if row.kind is None:
-        return "the row does not have as many fields as the header"
-    code = _code(row.uscc)
-    if code.startswith("!"):
-        return code[1:]
-    spec = _kind(row, source)
-    if isinstance(spec, str):
-        return spec
-    as_of = _date(row.as_of, latest)
-    if isinstance(as_of, str):
-        return as_of
-    return _indicator(row, code, spec, as_of)
-
-
-def _indicator(row: Row, code: str, spec: Kind, as_of: date) -> Indicator | str:
-    if not isinstance(row.provenance, str) or not row.provenance.strip():
-        return "provenance is missing: say where the record comes from"
-    if len(row.provenance) > MAX_PROVENANCE:
-        return f"provenance is longer than {MAX_PROVENANCE} characters"
-    value = _value(row.value, spec.type)
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, (bool, float, str)):
-        return f"{spec.feature}: {value!r} is not a value"
-    try:
-        return Indicator(code, spec.source, spec.name, value, as_of, str(row.provenance).strip())
-    except BadData as exc:
-        return str(exc)
-
-
-def _code(raw: object) -> str:
-    """The normalised code, or ``!`` and why it is not one."""
-    if not isinstance(raw, str) or not raw.strip():
-        return "!the unified social credit code is missing"
-    code = normalise_uscc(raw)
-    if problem := uscc_problem(code):
-        return f"!{code}: {problem}"
-    return code
-
-
-def _kind(row: Row, source: str | None) -> Kind | str:
-    """The catalogue entry of the row's source and kind, or why there is none."""
-    if source is not None and row.source != source:
-        return f"the row's source {row.source!r} is not this file's source {source!r}"
-    if not isinstance(row.source, str) or row.source not in Source.__members__.values():
-        return f"there is no source {row.source!r}; the sources are {', '.join(Source)}"
-    spec = KINDS.get((Source(row.source), str(row.kind)))
-    if spec is None:
-        carried = ", ".join(k for s, k in KINDS if s == row.source)
-        return f"source {row.source} has no kind {row.kind!r}; it carries {carried}"
-    return spec
-
-
-def _date(raw: object, latest: date) -> date | str:
-    if not isinstance(raw, str) or not raw:
-        return "as_of is missing; give the date as YYYY-MM-DD"
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        return f"as_of {raw!r} is not a date; give it as YYYY-MM-DD"
-    if day > latest:
-        return f"as_of {day} is in the future; a record says what was known on a past day"
-    return day
-
-
-def fingerprint(indicator: Indicator, *, snapshot: bool = False) -> bytes:
-    """What makes two records the same; a snapshot's value may change, so it is left out."""
-    parts = [indicator.source.value, indicator.kind, indicator.as_of.isoformat()]
-    parts.append(indicator.provenance)
-    if not snapshot:
-        parts.append(format_value(indicator.value))
-    return hashlib.sha256("\x1f".join(parts).encode()).digest()
-
-
-def stored_value(value: float | str | bool) -> object:  # noqa: FBT001
-    """The JSON value kept for a record (whole numbers stay exact)."""
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    return value
+    The refusal is :class:`scoring.BadData` with the file's problem as its code
+    (``indicator-file-…``, :func:`scoring.intake.read_csv`).
+    """
+    return read_csv(data, source)
 
 
 async def import_rows(
@@ -361,7 +234,9 @@ def _check_all(rows: Iterable[Row], source: str | None, report: ImportReport) ->
     latest = today()
     valid = []
     for row in rows:
-        checked = check_row(row, source=source, latest=latest)
+        checked = check_row(
+            row, source=source, latest=latest, normalise=normalise_uscc, code_problem=uscc_problem
+        )
         if isinstance(checked, str):
             report.malformed += 1
             uscc = row.uscc if isinstance(row.uscc, str) else ""
@@ -422,14 +297,16 @@ async def _insert(
         )
         for merchant_id, record_id, source, kind, value, as_of in result.all():
             inserted.append((merchant_id, record_id, f"{source}/{kind}"))
-            await rules.on_record(
+            await publish(
                 session,
-                merchant_id,
-                record_id=record_id,
-                source=source,
-                kind=kind,
-                value=value,
-                as_of=as_of.isoformat(),
+                RecordIngested(
+                    merchant_id,
+                    record_id=record_id,
+                    source=source,
+                    kind=kind,
+                    value=value,
+                    as_of=as_of.isoformat(),
+                ),
             )
     return inserted
 
@@ -454,6 +331,7 @@ def _replay(earlier: IndicatorImport) -> ImportReport:
     )
 
 
-def csv_digest(data: bytes, source: str) -> bytes:
-    """Identity of a CSV import: the source it was imported as and its bytes."""
-    return hashlib.sha256(b"csv\x1f" + source.encode() + b"\x1f" + data).digest()
+def batch_digest(records: Sequence[object]) -> bytes:
+    """Identity of an API batch: its records as plain JSON data, keys sorted."""
+    canonical = json.dumps(records, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(b"api\x1f" + canonical.encode()).digest()

@@ -6,7 +6,9 @@ platform's own sales. The model is loaded from PostgreSQL, so every process rate
 same active model; a process reloads it only when the active version changes.
 
 Ratings of one merchant are serialised by a transaction-level advisory lock, so two raters can
-never both record the same grade change.
+never both record the same grade change. What a rating changes is published as events
+(:mod:`app.risk.events`) in the rating's transaction; the areas that react (warnings, grade
+actions) handle them there, unknown to this module.
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ import structlog
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-import escrow
 from app.clock import today, utcnow
+from app.events import publish
 from app.exceptions import Conflict, NotFound
 from app.merchants.models import Merchant
-from app.risk.ingest import fingerprint, stored_value
-from app.risk.models import IndicatorRecord, Rating, RatingChange, RatingFailure, ScoringModel
+from app.risk.events import ExitPatternFound, GradeRevised, RatingChanged, RatingFailed
+from app.risk.figures import refresh_sales
+from app.risk.models import Rating, RatingChange, RatingFailure, ScoringModel
 from app.risk.queue import request_all
-from app.supervision import grade_actions, rules
 from scoring import Indicator, Override, Source, exit_pattern
 from scoring.features import EXIT_WINDOW
 from scoring.rating import Rater
@@ -46,8 +48,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 BATCH = 1000
-MAX_OUTSTANDING_RATIO = 100.0
-"""Unredeemed balances 100 times the last 90 days' sales, or owed with no sales at all."""
 
 _LATEST = text("""
     SELECT * FROM (
@@ -144,7 +144,7 @@ async def add_model(
         select(ScoringModel.sha256).where(ScoringModel.version == saved.model_version)
     )
     if stored != saved.sha256:
-        raise Conflict(f"another model file is already stored as version {saved.model_version}")
+        raise Conflict("model-version-taken", version=saved.model_version)
     if not activate:
         return saved.model_version, 0
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('scoring_models'))"))
@@ -257,30 +257,34 @@ async def rate(
         )
         change_ids = {m: i for i, m in stored.all()}
         for change in changes:
-            await rules.on_rating_change(
+            await publish(
                 session,
-                change["merchant_id"],
-                before=change["from_grade"],
-                after=change["to_grade"],
-                change_id=str(change_ids[change["merchant_id"]]),
-                evidence={
-                    "probability": change["probability"],
-                    "cause": change["cause"],
-                    "model_version": change["model_version"],
-                },
+                RatingChanged(
+                    change["merchant_id"],
+                    before=change["from_grade"],
+                    after=change["to_grade"],
+                    change_id=str(change_ids[change["merchant_id"]]),
+                    evidence={
+                        "probability": change["probability"],
+                        "cause": change["cause"],
+                        "model_version": change["model_version"],
+                    },
+                ),
             )
     for merchant_id, before, item, new_overrides in followed:
-        await grade_actions.follow_grade(
+        await publish(
             session,
-            merchant_id,
-            before=before,
-            grade=item.grade.grade,
-            cause=causes[merchant_id].text,
-            new_overrides=new_overrides,
+            GradeRevised(
+                merchant_id,
+                before=before,
+                grade=item.grade.grade,
+                cause=causes[merchant_id].text,
+                new_overrides=frozenset(new_overrides),
+            ),
         )
         if Override.EXIT_PATTERN in new_overrides:
             steps = exit_pattern(by_key[str(merchant_id)], at)
-            await rules.on_exit_pattern(session, merchant_id, [_cited(r) for r in steps])
+            await publish(session, ExitPatternFound(merchant_id, tuple(_cited(r) for r in steps)))
     return len(rows)
 
 
@@ -314,142 +318,6 @@ def _rating_row(
         "rated_at": now,
         "cause": cause.text,
     }
-
-
-_SALES = text("""
-    SELECT merchant_id,
-           coalesce(sum(amount) FILTER (WHERE paid_at >= :now - interval '30 days'), 0)::bigint
-             AS last_30,
-           coalesce(sum(amount) FILTER (WHERE paid_at < :now - interval '30 days'), 0)::bigint
-             AS before,
-           coalesce(sum(amount) FILTER (WHERE paid_at >= :now - interval '90 days'), 0)::bigint
-             AS last_90
-      FROM orders
-     WHERE merchant_id = ANY(:ids) AND status = 'paid'
-       AND paid_at >= :now - interval '120 days'
-     GROUP BY merchant_id
-""")
-"""Sums of fen are whole numbers: cast back from ``numeric`` so Python sees ints, not Decimals."""
-
-_DISCOUNT = text("""
-    SELECT merchant_id, max((units - price) * 100.0 / units) AS deepest
-      FROM products
-     WHERE merchant_id = ANY(:ids) AND status = 'active' AND kind = 'stored_value'
-     GROUP BY merchant_id
-""")
-
-
-async def refresh_sales(
-    session: AsyncSession, merchant_ids: Sequence[uuid.UUID], now: datetime
-) -> int:
-    """Today's platform sales indicators for these merchants, from orders, products and ledger.
-
-    * ``surge_pct``: card sales of the last 30 days against the monthly mean of the 90 before;
-    * ``max_discount_pct``: the deepest discount of a stored-value card now on sale;
-    * ``outstanding_to_revenue``: unredeemed balances against the last 90 days' card sales.
-
-    A figure with nothing to compare against is left out (missing), never written as zero;
-    balances still owed with no sales in 90 days count as the highest ratio
-    (:data:`MAX_OUTSTANDING_RATIO`), the pattern of a merchant that stopped selling. The
-    complaint counts are refreshed too, so a quiet week brings them back to zero.
-    One query per figure for the whole batch; returns how many snapshot records were written.
-    """
-    ids = list(merchant_ids)
-    figures: dict[tuple[uuid.UUID, str], float] = {}
-    sales = (await session.execute(_SALES, {"ids": ids, "now": now})).all()
-    for merchant_id, last_30, before, _ in sales:
-        if before > 0:
-            figures[merchant_id, "surge_pct"] = round((last_30 / (before / 3) - 1) * 100, 2)
-    for merchant_id, deepest in await session.execute(_DISCOUNT, {"ids": ids}):
-        figures[merchant_id, "max_discount_pct"] = round(float(deepest), 2)
-    revenue = {m: int(last_90) for m, _, _, last_90 in sales}
-    for merchant_id, held in (await escrow.outstanding(session, ids)).items():
-        if held > 0 or revenue.get(merchant_id, 0) > 0:
-            ratio = held / max(revenue.get(merchant_id, 0), 1)
-            figures[merchant_id, "outstanding_to_revenue"] = round(
-                min(ratio, MAX_OUTSTANDING_RATIO), 4
-            )
-    written = await _refresh_complaints(session, ids, now)
-    by_merchant: dict[uuid.UUID, dict[str, float]] = {}
-    for (merchant_id, kind), value in figures.items():
-        by_merchant.setdefault(merchant_id, {})[kind] = value
-    for merchant_id, values in sorted(by_merchant.items()):
-        written += await record_platform_figures(session, merchant_id, "sales", values, now)
-        await rules.on_sales_figures(session, merchant_id, values, now)
-    return written
-
-
-_COMPLAINTS = text("""
-    SELECT m.id,
-           count(d.id) FILTER (WHERE d.filed_at >= :now - interval '7 days') AS last_7,
-           count(d.id) FILTER (WHERE d.filed_at >= :now - interval '30 days') AS last_30
-      FROM unnest(CAST(:ids AS uuid[])) AS m(id)
-      LEFT JOIN disputes d ON d.merchant_id = m.id AND d.filed_at >= :now - interval '30 days'
-     WHERE EXISTS (SELECT 1 FROM disputes x
-                    WHERE x.merchant_id = m.id AND x.filed_at >= :now - interval '30 days')
-        OR EXISTS (SELECT 1 FROM indicator_records r
-                    WHERE r.merchant_id = m.id AND r.provenance = 'platform:complaints')
-     GROUP BY m.id
-""")
-"""Complaint counts for merchants with recent complaints or an earlier count to bring down."""
-
-
-async def _refresh_complaints(
-    session: AsyncSession, merchant_ids: list[uuid.UUID], now: datetime
-) -> int:
-    written = 0
-    for merchant_id, last_7, last_30 in await session.execute(
-        _COMPLAINTS, {"ids": merchant_ids, "now": now}
-    ):
-        written += await record_platform_figures(
-            session,
-            merchant_id,
-            "complaints",
-            {"count_7d": float(last_7), "count_30d": float(last_30)},
-            now,
-        )
-    return written
-
-
-async def record_platform_figures(
-    session: AsyncSession,
-    merchant_id: uuid.UUID,
-    source: str,
-    figures: Mapping[str, float],
-    now: datetime,
-) -> int:
-    """Write today's snapshot of figures the platform computes itself (sales, complaints).
-
-    One record per merchant, kind and day, updated in place during the day (its fingerprint
-    leaves the value out); provenance ``platform:<source>``.
-    """
-    if not figures:
-        return 0
-    as_of = today(now)
-    provenance = f"platform:{source}"
-    rows = []
-    for kind, value in figures.items():
-        record = Indicator(str(merchant_id), Source(source), kind, value, as_of, provenance)
-        rows.append(
-            {
-                "merchant_id": merchant_id,
-                "source": source,
-                "kind": kind,
-                "value": stored_value(value),
-                "as_of": as_of,
-                "provenance": provenance,
-                "fingerprint": fingerprint(record, snapshot=True),
-                "received_at": now,
-            }
-        )
-    stmt = pg_insert(IndicatorRecord).values(rows)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["merchant_id", "fingerprint"],
-            set_={"value": stmt.excluded.value, "received_at": stmt.excluded.received_at},
-        )
-    )
-    return len(rows)
 
 
 async def rerate_all(
@@ -555,8 +423,9 @@ async def set_aside(
         failure.last_failed_at = now
         failure.next_attempt_at = now + retry_delay(failure.attempts)
     await session.flush()
-    await rules.on_rating_failure(
-        session, merchant_id, since=failure.failed_at, error=error, attempts=failure.attempts
+    await publish(
+        session,
+        RatingFailed(merchant_id, since=failure.failed_at, error=error, attempts=failure.attempts),
     )
     return failure
 
@@ -595,7 +464,7 @@ async def grades_of(
 
 
 def require(rating: Rating | None) -> Rating:
-    """The rating, or :class:`NotFound` in words a person understands."""
+    """The rating, or :class:`NotFound` (``merchant-not-rated``)."""
     if rating is None:
-        raise NotFound("this merchant has not been rated yet")
+        raise NotFound("merchant-not-rated")
     return rating

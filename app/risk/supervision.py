@@ -34,10 +34,7 @@ def check_grades(grades: Sequence[str]) -> list[str]:
     wanted = [g.strip().upper() for g in grades]
     bad = [g for g in wanted if g not in (*GRADES, UNRATED)]
     if bad:
-        raise Invalid(
-            f"there is no grade {', '.join(bad)}; grades are A to E, and NR for not rated",
-            fields={"grade": "A, B, C, D, E or NR"},
-        )
+        raise Invalid("grade-unknown", fields={"grade": "grade-choices"}, grades=", ".join(bad))
     return wanted
 
 
@@ -46,8 +43,10 @@ def reach(me: Principal, district: str | None) -> str | None:
     if me.role is Role.REGULATOR and me.district is not None:
         if district is not None and district != me.district:
             raise Invalid(
-                f"you supervise district {me.district}, not {district}",
-                fields={"district": "outside your district"},
+                "district-outside-reach",
+                fields={"district": "district-not-yours"},
+                own=me.district,
+                asked=district,
             )
         return me.district
     return district

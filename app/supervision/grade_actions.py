@@ -88,25 +88,25 @@ def check_actions(raw: Mapping[str, Any]) -> dict[str, GradeAction]:
     for grade in GRADES:
         entry = raw.get(grade)
         if not isinstance(entry, dict):
-            problems[grade] = "required: custody_ratio_bp and sales"
+            problems[grade] = "grade-action-missing"
             continue
         ratio, sales = entry.get("custody_ratio_bp"), entry.get("sales")
         if isinstance(ratio, bool) or not isinstance(ratio, int) or not 0 <= ratio <= MAX_RATIO_BP:
-            problems[grade] = f"custody_ratio_bp must be a whole number from 0 to {MAX_RATIO_BP}"
+            problems[grade] = "grade-action-ratio-range"
         elif sales not in SALES:
-            problems[grade] = "sales must be allowed or review"
+            problems[grade] = "grade-action-sales"
         else:
             found[grade] = GradeAction(ratio, sales)
-    if extra := sorted(set(raw) - set(GRADES)):
-        problems[extra[0]] = f"there is no grade {extra[0]!r}; the grades are A to E"
+    extra = sorted(set(raw) - set(GRADES))
+    if extra:
+        problems[extra[0]] = "grade-action-unknown-grade"
     if not problems:
         for safer, riskier in itertools.pairwise(GRADES):
             if found[riskier].custody_ratio_bp < found[safer].custody_ratio_bp:
-                problems[riskier] = (
-                    f"grade {riskier} may not keep less in custody than grade {safer}"
-                )
+                problems[riskier] = "grade-action-below-safer"
     if problems:
-        raise Invalid("the grade actions are not complete or not sensible", fields=problems)
+        named: dict[str, object] = {"grade": extra[0]} if extra else {}
+        raise Invalid("grade-actions-not-sensible", fields=problems, max_bp=MAX_RATIO_BP, **named)
     return found
 
 
@@ -129,7 +129,7 @@ async def in_force(session: AsyncSession, district: str) -> Actions:
 
 def _district_of(me: Principal) -> str:
     if me.role is not Role.REGULATOR:
-        raise Forbidden("grade actions are set by a market regulator")
+        raise Forbidden("grade-actions-regulator-only")
     return me.district or CITY
 
 
@@ -156,7 +156,7 @@ async def set_actions(
     district = _district_of(me)
     why = reason.strip()
     if not why:
-        raise Invalid("say why the grade actions change", fields={"reason": "required"})
+        raise Invalid("grade-actions-reason-missing", fields={"reason": "grade-actions-reason"})
     actions = check_actions(raw)
     # Two regulators saving at once: the second waits and takes the next version.
     await session.execute(

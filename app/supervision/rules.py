@@ -11,24 +11,27 @@
 * a merchant that cannot be rated (its grade goes stale).
 
 Each names its cause precisely (``cause_key``) so that nothing is raised twice for one cause.
+The areas whose changes these rules watch publish events; :mod:`app.supervision.handlers`
+calls the rules. What counts as news (a grade drop, a complaint surge) is decided by
+:mod:`scoring.alerts`, pure; these functions gather the facts and raise the warning.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-
 from app.clock import today
+from app.risk.complaints import weekly_baseline
+from app.risk.figures import record_complaints
 from app.risk.queue import request_rerate
 from app.settings import get_settings
-from app.supervision.models import Dispute, WarningRule
+from app.supervision.models import WarningRule
 from app.supervision.warnings import raise_warning
-from scoring import GRADES
+from scoring.alerts import complaint_surge, grade_fell
 
 if TYPE_CHECKING:
     import uuid
+    from collections.abc import Mapping, Sequence
     from datetime import datetime
 
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,19 +47,11 @@ async def on_rating_change(
     before: str | None,
     after: str,
     change_id: str,
-    evidence: dict[str, Any],
+    evidence: Mapping[str, Any],
 ) -> None:
-    """Grade fell to D or E, or by two grades or more."""
-    if after not in GRADES or (before is not None and before not in GRADES):
+    """Grade fell to D or E, or by two grades or more (a first rating at D or E too)."""
+    if not grade_fell(before, after):
         return
-    if before is None:
-        # A first rating already at D or E is news for the regulator too.
-        if after not in ("D", "E"):
-            return
-    else:
-        drop = GRADES.index(after) - GRADES.index(before)
-        if drop <= 0 or (after not in ("D", "E") and drop < 2):  # noqa: PLR2004
-            return
     await raise_warning(
         session,
         merchant_id,
@@ -67,47 +62,19 @@ async def on_rating_change(
     )
 
 
-async def complaint_counts(
-    session: AsyncSession, merchant_id: uuid.UUID, now: datetime
-) -> tuple[int, int, float]:
-    """Complaints (disputes filed) in the last 7 and 30 days, and the weekly baseline before."""
-    filed = select(func.count()).where(Dispute.merchant_id == merchant_id)
-    last_7 = int(
-        await session.scalar(filed.where(Dispute.filed_at >= now - timedelta(days=7))) or 0
-    )
-    last_30 = int(
-        await session.scalar(filed.where(Dispute.filed_at >= now - timedelta(days=30))) or 0
-    )
-    earlier = int(
-        await session.scalar(
-            filed.where(
-                Dispute.filed_at < now - timedelta(days=7),
-                Dispute.filed_at >= now - timedelta(days=7 * (BASELINE_WEEKS + 1)),
-            )
-        )
-        or 0
-    )
-    return last_7, last_30, earlier / BASELINE_WEEKS
-
-
 async def on_complaint(
     session: AsyncSession, merchant_id: uuid.UUID, now: datetime, *, dispute_id: str
 ) -> None:
     """A complaint was filed: refresh the complaint indicators, re-rate, check for a surge."""
-    from app.risk.service import record_platform_figures  # noqa: PLC0415 - avoids a cycle
-
-    last_7, last_30, baseline = await complaint_counts(session, merchant_id, now)
-    await record_platform_figures(
-        session,
-        merchant_id,
-        "complaints",
-        {"count_7d": float(last_7), "count_30d": float(last_30)},
-        now,
-    )
+    counts = await record_complaints(session, merchant_id, now)
     await request_rerate(session, merchant_id, "complaint filed", dispute_id)
+    baseline = await weekly_baseline(session, merchant_id, now, weeks=BASELINE_WEEKS)
     limits = get_settings().warnings
-    if last_7 >= limits.complaint_surge_minimum and last_7 >= limits.complaint_surge_factor * max(
-        baseline, 1.0
+    if complaint_surge(
+        counts.last_7,
+        baseline,
+        minimum=limits.complaint_surge_minimum,
+        factor=limits.complaint_surge_factor,
     ):
         week = today(now).isocalendar()
         await raise_warning(
@@ -115,14 +82,18 @@ async def on_complaint(
             merchant_id,
             WarningRule.COMPLAINT_SURGE,
             f"week:{week.year}-W{week.week:02d}",
-            f"{last_7} complaints in 7 days (weekly baseline {baseline:.1f})",
-            {"last_7_days": last_7, "last_30_days": last_30, "weekly_baseline": baseline},
+            f"{counts.last_7} complaints in 7 days (weekly baseline {baseline:.1f})",
+            {
+                "last_7_days": counts.last_7,
+                "last_30_days": counts.last_30,
+                "weekly_baseline": baseline,
+            },
             once_while_open=True,
         )
 
 
 async def on_sales_figures(
-    session: AsyncSession, merchant_id: uuid.UUID, figures: dict[str, float], now: datetime
+    session: AsyncSession, merchant_id: uuid.UUID, figures: Mapping[str, float], now: datetime
 ) -> None:
     """Today's sales snapshot: a surge or a deep discount raises a warning (once a day)."""
     limits = get_settings().warnings
@@ -184,7 +155,7 @@ async def on_record(
 
 
 async def on_exit_pattern(
-    session: AsyncSession, merchant_id: uuid.UUID, steps: list[dict[str, Any]]
+    session: AsyncSession, merchant_id: uuid.UUID, steps: Sequence[Mapping[str, Any]]
 ) -> None:
     """Capital cut, equity transfer and a new legal representative within 180 days.
 
@@ -197,7 +168,7 @@ async def on_exit_pattern(
         WarningRule.EXIT_PATTERN,
         "records:" + ",".join(sorted(str(step["record"]) for step in steps)),
         "capital reduction, equity transfer and a new legal representative within 180 days",
-        {"steps": steps, "window_days": 180},
+        {"steps": [dict(step) for step in steps], "window_days": 180},
     )
 
 
@@ -222,7 +193,7 @@ async def on_shortfall(
     *,
     statement_id: str,
     shortfall: int,
-    evidence: dict[str, Any],
+    evidence: Mapping[str, Any],
 ) -> None:
     """Reconciliation found less in custody than the ledger holds."""
     await raise_warning(
@@ -230,6 +201,6 @@ async def on_shortfall(
         merchant_id,
         WarningRule.CUSTODY_SHORTFALL,
         f"statement:{statement_id}",
-        f"custody shortfall of ¥{shortfall / 100:,.2f}",
+        f"custody shortfall of ¥{shortfall // 100:,}.{shortfall % 100:02d}",
         {"shortfall_fen": shortfall, **evidence},
     )

@@ -84,7 +84,7 @@ async def warning_of(
     query = select(WarningRow).where(WarningRow.id == warning_id)
     found = await session.scalar(query.with_for_update() if lock else query)
     if found is None or not me.sees_district(found.district):
-        raise NotFound("no such warning")
+        raise NotFound("warning-not-found")
     return found
 
 
@@ -127,7 +127,7 @@ async def notes_of(session: AsyncSession, warning_id: uuid.UUID) -> Sequence[War
 
 def _user(me: Principal) -> uuid.UUID:
     if me.user_id is None:  # pragma: no cover - regulators and operators are users
-        raise NotFound("no such warning")
+        raise NotFound("warning-not-found")
     return me.user_id
 
 
@@ -135,7 +135,7 @@ async def acknowledge(session: AsyncSession, me: Principal, warning_id: uuid.UUI
     """Someone is looking at it."""
     found = await warning_of(session, me, warning_id, lock=True)
     if found.status != WarningStatus.OPEN:
-        raise Conflict(f"this warning is {found.status}; only an open one is acknowledged")
+        raise Conflict("warning-not-open", status=found.status)
     found.status = WarningStatus.ACKNOWLEDGED
     found.acknowledged_by = _user(me)
     found.acknowledged_at = utcnow()
@@ -149,7 +149,7 @@ async def assign(
     """Give the warning to a regulator who can see its district."""
     found = await warning_of(session, me, warning_id, lock=True)
     if found.status == WarningStatus.CLOSED:
-        raise Conflict("this warning is closed")
+        raise Conflict("warning-closed")
     user = await session.get(User, assignee)
     if (
         user is None
@@ -157,9 +157,7 @@ async def assign(
         or user.disabled
         or user.district not in (None, found.district)
     ):
-        raise Invalid(
-            "assign it to a regulator of this district", fields={"user_id": "not a regulator here"}
-        )
+        raise Invalid("warning-assignee-not-regulator", fields={"user_id": "not-regulator-here"})
     found.assigned_to = user.id
     await session.flush()
     return found
@@ -171,7 +169,7 @@ async def add_note(
     """A note on the warning (closed ones too: follow-up is still recorded)."""
     found = await warning_of(session, me, warning_id)
     if not text.strip():
-        raise Invalid("the note is empty", fields={"text": "required"})
+        raise Invalid("warning-note-empty", fields={"text": "warning-text-required"})
     note = WarningNote(id=uuid.uuid4(), warning_id=found.id, author=_user(me), text=text.strip())
     session.add(note)
     await session.flush()
@@ -184,9 +182,9 @@ async def close(
     """Close it with what was found and done: the feedback is what the rule is judged by."""
     found = await warning_of(session, me, warning_id, lock=True)
     if found.status == WarningStatus.CLOSED:
-        raise Conflict("this warning is already closed")
+        raise Conflict("warning-already-closed")
     if not feedback.strip():
-        raise Invalid("say what was found and done", fields={"feedback": "required"})
+        raise Invalid("warning-feedback-missing", fields={"feedback": "warning-text-required"})
     found.status = WarningStatus.CLOSED
     found.closed_by = _user(me)
     found.closed_at = utcnow()

@@ -27,7 +27,7 @@ async def test_wrong_password_and_unknown_user_look_the_same(api: Api) -> None:
         "POST", "/auth/sign-in", json={"username": "nobody-here", "password": PASSWORD}, expect=401
     )
     assert wrong["detail"] == "wrong user name or password"
-    assert wrong["type"] == "/problems/not-authenticated"
+    assert wrong["type"] == "/problems/wrong-username-or-password"
 
 
 async def test_anonymous_and_bad_tokens_are_refused_with_problem_details(api: Api) -> None:
@@ -90,7 +90,9 @@ async def test_a_code_works_once(api: Api) -> None:
 
 async def test_bad_phone_numbers_are_refused_next_to_the_field(api: Api) -> None:
     body = await api.call("POST", "/auth/sms-code", json={"phone": "12345"}, expect=422)
-    assert body["errors"] == [{"field": "phone", "message": "not a mainland mobile number"}]
+    assert body["errors"] == [
+        {"field": "phone", "message": "not a mainland mobile number", "code": "phone-not-mainland"}
+    ]
     body = await api.call("POST", "/auth/sms-sign-in", json={"phone": "13600003333"}, expect=400)
     assert body["status"] == 400
 

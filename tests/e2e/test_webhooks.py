@@ -224,8 +224,8 @@ async def test_an_insurer_sets_its_endpoint_and_rotates_its_secret(hapi: Api) ->
 
 
 PGUARD = (
-    "import click; from app.outbox.commands import COMMANDS;"
-    " click.Group('pguard', commands=list(COMMANDS))()"
+    "import click; from app.outbox.commands import COMMANDS; from app.workers import worker;"
+    " click.Group('pguard', commands=[*COMMANDS, worker])()"
 )
 """``pguard`` with only this package's commands (until ``app.cli`` registers them)."""
 

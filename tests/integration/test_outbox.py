@@ -588,11 +588,11 @@ async def test_insurer_of_finds_the_callers_insurer_or_refuses(
 @pytest.mark.parametrize(
     ("url", "problem"),
     [
-        ("http://insurer.example/hooks", "https only"),
-        ("https://127.0.0.1:5432/", "private or reserved"),
-        ("https://169.254.169.254/latest/meta-data", "private or reserved"),
-        ("https://[::1]:8000/", "private or reserved"),
-        ("https://10.0.0.7/hooks", "private or reserved"),
+        ("http://insurer.example/hooks", "webhook-url-https-only"),
+        ("https://127.0.0.1:5432/", "webhook-host-private"),
+        ("https://169.254.169.254/latest/meta-data", "webhook-host-private"),
+        ("https://[::1]:8000/", "webhook-host-private"),
+        ("https://10.0.0.7/hooks", "webhook-host-private"),
     ],
 )
 async def test_production_refuses_webhooks_into_private_networks(

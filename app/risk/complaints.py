@@ -1,0 +1,90 @@
+"""Complaints counted in one place: disputes filed against merchants, per merchant and window.
+
+Every count of complaints is :func:`complaints_filed`: the complaint indicators a rating reads
+(``complaints/count_7d`` and ``count_30d``, refreshed with every rating and on every new
+complaint), the surge rule's weekly baseline, the regulator's dashboard and the figure a
+consumer sees on a merchant's page. A complaint is a row of the ``disputes`` table, counted
+on the day it was filed whatever became of it. The table is read by name: the complaint desk
+(``app.supervision``) depends on ratings, so ratings do not import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import DateTime, Uuid, column, func, select, table
+
+from scoring.platform import complaint_figures
+
+if TYPE_CHECKING:
+    import uuid
+    from collections.abc import Collection
+    from datetime import datetime
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+_DISPUTES = table(
+    "disputes",
+    column("merchant_id", Uuid()),
+    column("filed_at", DateTime(timezone=True)),
+)
+"""The columns of ``disputes`` that a count reads (the table is the complaint desk's)."""
+
+
+async def complaints_filed(
+    session: AsyncSession,
+    merchant_ids: Collection[uuid.UUID],
+    *,
+    since: datetime,
+    before: datetime | None = None,
+) -> dict[uuid.UUID, int]:
+    """Complaints filed against each merchant from ``since`` (and before ``before``, if given).
+
+    Merchants with none are absent from the answer.
+    """
+    if not merchant_ids:
+        return {}
+    query = (
+        select(_DISPUTES.c.merchant_id, func.count())
+        .where(_DISPUTES.c.merchant_id.in_(list(merchant_ids)), _DISPUTES.c.filed_at >= since)
+        .group_by(_DISPUTES.c.merchant_id)
+    )
+    if before is not None:
+        query = query.where(_DISPUTES.c.filed_at < before)
+    return {merchant_id: int(count) for merchant_id, count in await session.execute(query)}
+
+
+@dataclass(frozen=True)
+class ComplaintCounts:
+    """A merchant's complaints of the last 7 and 30 days: its complaint indicators."""
+
+    last_7: int = 0
+    last_30: int = 0
+
+    def figures(self) -> dict[str, float]:
+        """The ``complaints`` records these counts become."""
+        return complaint_figures(self.last_7, self.last_30)
+
+
+async def complaint_counts(
+    session: AsyncSession, merchant_ids: Collection[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, ComplaintCounts]:
+    """Each merchant's complaints of the last 7 and 30 days (those with none are absent)."""
+    last_30 = await complaints_filed(session, merchant_ids, since=now - timedelta(days=30))
+    last_7 = await complaints_filed(session, list(last_30), since=now - timedelta(days=7))
+    return {m: ComplaintCounts(last_7.get(m, 0), n) for m, n in last_30.items()}
+
+
+async def weekly_baseline(
+    session: AsyncSession, merchant_id: uuid.UUID, now: datetime, *, weeks: int
+) -> float:
+    """The merchant's mean complaints a week over the ``weeks`` before the last 7 days."""
+    earlier = await complaints_filed(
+        session,
+        [merchant_id],
+        since=now - timedelta(days=7 * (weeks + 1)),
+        before=now - timedelta(days=7),
+    )
+    return earlier.get(merchant_id, 0) / weeks
