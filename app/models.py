@@ -10,6 +10,7 @@ from app.insurance import models as insurance_models
 from app.merchants import models as merchant_models
 from app.outbox import models as outbox_models
 from app.payables import models as payable_models
+from app.payments import models as payment_models
 from app.qrcodes import models as qr_models
 from app.risk import models as risk_models
 from app.supervision import models as supervision_models
@@ -25,6 +26,7 @@ __all__ = [
     "merchant_models",
     "outbox_models",
     "payable_models",
+    "payment_models",
     "qr_models",
     "risk_models",
     "supervision_models",

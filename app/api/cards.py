@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 import escrow
@@ -17,26 +17,16 @@ import qr
 from app.api.payables import PayableOut, payable_out
 from app.auth.models import Role
 from app.auth.principal import Principal, public, requires
-from app.auth.ratelimit import hit
 from app.cards import service
-from app.deps import Cipher, Db, MaybeMe, Me
+from app.cards.payments import pay_in_sandbox, receive_notification
+from app.cards.redemption import redeem_counting_digits
+from app.deps import Cipher, Db, MaybeMe, Me, Provider
 from app.exceptions import Invalid
-from app.ledger import escrow_ledger
+from app.idempotency import IdempotencyKey
 from app.merchants.service import own_merchant
-from app.payments.notifications import apply_notification, pay_in_sandbox
-from app.payments.sandbox import SandboxProvider
-from app.settings import get_settings
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
     from app.cards.models import Order, RefundRequest
-
-IdempotencyKey = Annotated[
-    str, HeaderParameter(name="Idempotency-Key", min_length=8, max_length=200)
-]
-"""Every money-moving call carries one; a retry with the same key and body is answered
-with the first result, a different body with 409."""
 
 Image = Annotated[Literal["svg"] | None, QueryParameter(name="image")]
 """Ask for the code drawn as a QR image as well."""
@@ -252,35 +242,6 @@ async def _code_out(
     return CodeOut(code.token, code.digits, code.expires_at, code.max_units, svg)
 
 
-async def redeem_counting_digits(
-    db: AsyncSession,
-    me: Principal,
-    *,
-    token: str | None,
-    digits: str | None,
-    units: int,
-    idempotency_key: str,
-) -> escrow.RedemptionReceipt:
-    """Redeem with the holder's code (the API's and the console's one way to do it).
-
-    Typed digits first count against the merchant's per-minute budget, in a transaction of
-    their own (kept even if the redemption fails), so guessing the six digits of someone
-    else's live code is hopeless; the redemption runs in the next transaction.
-    """
-    if digits:
-        async with db.begin():
-            await hit(
-                db,
-                f"redeem-digits:{me.merchant_id}",
-                limit=get_settings().security.typed_code_limit,
-                window_seconds=60,
-            )
-    async with db.begin():
-        return await service.redeem(
-            db, me, token=token, digits=digits, units=units, idempotency_key=idempotency_key
-        )
-
-
 class OrderController(Controller):
     """Buying a card: order, pay at the provider, the provider's signed notification."""
 
@@ -294,6 +255,7 @@ class OrderController(Controller):
         db: Db,
         maybe_me: MaybeMe,
         cipher: Cipher,
+        provider: Provider,
         idempotency_key: IdempotencyKey,
     ) -> Response[OrderOut]:
         """Order a card; anonymous cards need no sign-in and get a secret card link."""
@@ -307,7 +269,7 @@ class OrderController(Controller):
         )
         async with db.begin():
             made = await service.create_order(
-                db, maybe_me, request, idempotency_key, SandboxProvider(), cipher
+                db, maybe_me, request, idempotency_key, provider, cipher
             )
         return Response(
             _order_out(made.order, made.pay_url, made.card_secret),
@@ -321,11 +283,12 @@ class OrderController(Controller):
         order_id: FromPath[uuid.UUID],
         db: Db,
         maybe_me: MaybeMe,
+        provider: Provider,
         secret: Annotated[str | None, QueryParameter(name="card_link", max_length=100)] = None,
     ) -> OrderOut:
         """The buyer's order: signed in, or with the anonymous card link."""
         order = await service.visible_order(db, maybe_me, order_id, secret)
-        return _order_out(order, SandboxProvider().pay_url(order.provider_order_id))
+        return _order_out(order, provider.pay_url(order.provider_order_id))
 
 
 class PaymentController(Controller):
@@ -335,12 +298,15 @@ class PaymentController(Controller):
     tags = ["payments"]  # noqa: RUF012
 
     @post("/sandbox/notify", guards=[public], status_code=HTTP_200_OK)
-    async def sandbox_notify(self, request: Request[Any, Any, Any], db: Db) -> dict[str, str]:
+    async def sandbox_notify(
+        self, request: Request[Any, Any, Any], db: Db, provider: Provider
+    ) -> dict[str, str]:
         """Verify the signature, then apply the event exactly once (duplicates are ignored)."""
-        event = SandboxProvider().verify_notification(dict(request.headers), await request.body())
-        async with db.begin():
-            outcome = await apply_notification(db, event)
-        return {"code": "SUCCESS", "outcome": outcome}
+        headers, body = dict(request.headers), await request.body()
+        return {
+            "code": "SUCCESS",
+            "outcome": await receive_notification(db, provider, headers, body),
+        }
 
 
 class SandboxPayController(Controller):
@@ -350,12 +316,14 @@ class SandboxPayController(Controller):
     tags = ["payments"]  # noqa: RUF012
 
     @post("/{provider_order_id:str}", guards=[public], status_code=HTTP_200_OK)
-    async def pay(self, provider_order_id: FromPath[str], db: Db) -> dict[str, Any]:
+    async def pay(
+        self, provider_order_id: FromPath[str], db: Db, provider: Provider
+    ) -> dict[str, Any]:
         """Pay a pending sandbox order: a card, or a merchant's refunds owed.
 
         The notifications go through the same checks as the provider's.
         """
-        paid = await pay_in_sandbox(db, provider_order_id)
+        paid = await pay_in_sandbox(db, provider, provider_order_id)
         key = "order_id" if paid.kind == "order" else "payment_id"
         return {key: str(paid.id), "notifications": paid.outcomes}
 
@@ -371,18 +339,17 @@ class ConsumerCardController(Controller):
     async def list_(self, db: Db, me: Me) -> list[CardSummary]:
         """Every card the consumer holds, with its balance."""
         if me.consumer_id is None:  # pragma: no cover - the guard admits consumers only
-            raise Invalid("not a consumer")
-        ledger = escrow_ledger(db)
+            raise Invalid("not-a-consumer")
         return [
             CardSummary(
-                card_id=h.card_id,
-                merchant_id=h.merchant_id,
-                product_id=h.product_id,
-                registered=h.registered,
-                expires_at=h.expires_at,
-                balance=await ledger.card(h.merchant_id, h.card_id),
+                card_id=row.holder.card_id,
+                merchant_id=row.holder.merchant_id,
+                product_id=row.holder.product_id,
+                registered=row.holder.registered,
+                expires_at=row.holder.expires_at,
+                balance=row.balance,
             )
-            for h in await service.consumer_cards(db, me.consumer_id)
+            for row in await service.cards_of(db, me.consumer_id)
         ]
 
     @get("/{card_id:uuid}")
@@ -496,8 +463,6 @@ class MerchantCardController(Controller):
         self, request_id: FromPath[uuid.UUID], data: JSONBody[AnswerIn], db: Db, me: Me
     ) -> RefundRequestOut:
         """Refuse, saying why (the consumer may then complain to the regulator)."""
-        if not data.answer.strip():
-            raise Invalid("say why the refund is refused", fields={"answer": "required"})
         async with db.begin():
             answered = await service.answer_refund(
                 db, me, request_id, accept=False, answer=data.answer

@@ -17,20 +17,23 @@ from app.api.merchants import ProductOut, product_out
 from app.api.risk import ReasonOut, reasons_out
 from app.auth.models import Role
 from app.auth.principal import public, requires
-from app.cards.service import counter_merchant, selling_problem
 from app.deps import Db, Me
-from app.exceptions import MerchantNotSelling
 from app.merchants.models import Industry
+from app.merchants.rules import cooling_off_days
 from app.merchants.service import own_merchant, products_of
-from app.pages.consumer import merchant_page, wants_html
 from app.qrcodes import service
+from app.qrcodes.scan import scan_page, seller
 from app.risk.service import current as current_rating
 from app.risk.service import grades_of
 from app.risk.supervision import UNRATED
 from app.settings import get_settings
 from app.supervision.disputes import complaints_last_year
 
-"""Grade shown until the scoring service rates the merchant."""
+
+def wants_html(request: Request[Any, Any, Any]) -> bool:
+    """Whether the caller prefers a page to JSON (a phone's browser, not an app or a test)."""
+    best = request.accept.best_match(["application/json", "text/html"], "application/json")
+    return best == "text/html"
 
 
 class KeyOut(msgspec.Struct):
@@ -197,14 +200,11 @@ class ScanController(Controller):
         A phone's browser (``Accept`` preferring ``text/html``) gets the same as a page: the
         merchant page with its cards to buy, or a warning page without any way to pay.
         """
-        if wants_html(request):
-            return await merchant_page(request, db, merchant_id, kid, signature)
-        merchant = await counter_merchant(db, merchant_id, kid, signature)
-        why_not = await selling_problem(db, merchant)
-        if why_not:
-            raise MerchantNotSelling(
-                why_not, legal_name=merchant.legal_name, licence_status=merchant.status
-            )
+        page = scan_page()
+        if page is not None and wants_html(request):  # the consumer pages' merchant page
+            shown: Template = await page(request, db, merchant_id, kid, signature)
+            return shown
+        merchant = await seller(db, merchant_id, kid, signature)
         industry = await db.get(Industry, merchant.industry)
         products = await products_of(db, merchant.id, active_only=True)
         rating = await current_rating(db, merchant.id)
@@ -214,7 +214,7 @@ class ScanController(Controller):
             unified_social_credit_code=merchant.uscc,
             industry=merchant.industry,
             industry_name=industry.name_zh if industry else merchant.industry,
-            cooling_off_days=industry.cooling_off_days if industry else 7,
+            cooling_off_days=cooling_off_days(industry),
             district=merchant.district,
             address=merchant.address,
             licence_status=merchant.status,

@@ -1,4 +1,4 @@
-"""Orders, payment notifications, who holds each card, contracts, redemption codes, refunds.
+"""Orders, who holds each card, contracts, redemption codes, refunds.
 
 Balances live in the escrow ledger; these tables hold what the web of people around a card
 needs: who bought it, what they agreed to, and the codes and requests that move it.
@@ -76,27 +76,6 @@ class Order(UUIDPrimaryKey, CreatedAt, Base):
     real_name_enc: Mapped[bytes | None]
     id_number_enc: Mapped[bytes | None]
     paid_at: Mapped[datetime | None]
-
-
-class PaymentNotification(Base):
-    """Every notification received, once: duplicates are recognised by the provider's id."""
-
-    __tablename__ = "payment_notifications"
-    __table_args__ = (
-        CheckConstraint("(order_id IS NULL) <> (payment_id IS NULL)", name="about_one_payment"),
-    )
-
-    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
-    event_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    order_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("orders.id"), index=True)
-    """A consumer's card order, or..."""
-    payment_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("payable_payments.id"), index=True, default=None
-    )
-    """...a merchant's payment of the refunds it owes."""
-    kind: Mapped[str] = mapped_column(String(32))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    received_at: Mapped[datetime]
 
 
 class CardHolder(CreatedAt, Base):

@@ -7,7 +7,9 @@ notification is the only proof of payment: the order page never marks an order p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+
+from app.exceptions import AppError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -35,14 +37,21 @@ class PaymentEvent:
     payload: dict[str, object]
 
 
-class InvalidNotification(Exception):
-    """A notification whose signature, timestamp or body does not check out."""
+class InvalidNotification(AppError):
+    """A notification whose signature, timestamp or body does not check out (400).
+
+    Raised with the code of what is wrong (``notification-signature-too-old``...).
+    """
 
     code = "invalid-notification"
 
 
+@runtime_checkable
 class PaymentProvider(Protocol):
-    """The adapter each provider implements."""
+    """The adapter each provider implements.
+
+    Checkable at run time: Litestar checks the injected ``provider`` dependency against it.
+    """
 
     name: str
 

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from app.cards.models import PaymentNotification
 from app.clock import utcnow
+from app.payments.models import PaymentNotification
 
 if TYPE_CHECKING:
     import uuid

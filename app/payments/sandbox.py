@@ -83,21 +83,23 @@ class SandboxProvider:
             timestamp = int(parts["t"])
             given = parts["v1"]
         except (KeyError, ValueError) as exc:
-            raise InvalidNotification("missing or malformed signature header") from exc
+            raise InvalidNotification("notification-signature-malformed") from exc
         if abs(utcnow().timestamp() - timestamp) > TOLERANCE_SECONDS:
-            raise InvalidNotification("the notification's signature is too old")
+            raise InvalidNotification(
+                "notification-signature-too-old", tolerance_seconds=TOLERANCE_SECONDS
+            )
         if not hmac.compare_digest(
             self._sign(timestamp, body).encode(), given.encode("utf-8", "replace")
         ):
-            raise InvalidNotification("the notification's signature does not match")
+            raise InvalidNotification("notification-signature-mismatch")
         try:
             data = json.loads(body)
             status = data["status"]
             if status not in ("SUCCESS", "CLOSED"):
-                raise InvalidNotification(f"unknown status {status!r}")
+                raise InvalidNotification("notification-status-unknown", status=str(status))
             amount = data["amount"]
             if type(amount) is not int:
-                raise InvalidNotification("the amount must be a whole number of fen")
+                raise InvalidNotification("notification-amount-not-whole")
             return PaymentEvent(
                 provider=self.name,
                 event_id=str(data["event_id"]),
@@ -108,7 +110,7 @@ class SandboxProvider:
                 payload=data,
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidNotification("the notification body is not understood") from exc
+            raise InvalidNotification("notification-body-not-understood") from exc
 
 
 async def deliver(

@@ -57,9 +57,9 @@ async def revoke(session: AsyncSession, kid: str) -> QrKey:
     """Revoke a key: every code it signed stops working at once."""
     key = await session.get(QrKey, kid, with_for_update=True)
     if key is None:
-        raise NotFound(f"no key {kid}")
+        raise NotFound("qr-key-not-found", kid=kid)
     if key.status == "revoked":
-        raise Conflict(f"key {kid} is already revoked")
+        raise Conflict("qr-key-already-revoked", kid=kid)
     key.status = "revoked"
     key.revoked_at = utcnow()
     await session.flush()

@@ -149,7 +149,7 @@ async def test_duplicate_late_and_out_of_order_notifications_issue_one_card(api:
         headers={"x-sandbox-signature": "t=1,v1=00", "content-type": "application/json"},
         expect=400,
     )
-    assert forged["type"] == "/problems/invalid-notification"
+    assert forged["type"] == "/problems/notification-signature-too-old"  # signed at t=1
     first = await notify(api, pid, amount, event_id="evt-1")
     dup = await notify(api, pid, amount, event_id="evt-1")
     late_close = await notify(api, pid, amount, "CLOSED", event_id="evt-0")
@@ -174,7 +174,9 @@ async def test_wrong_amount_in_a_signed_notification_issues_nothing(api: Api) ->
     consumer = await api.consumer()
     placed = await order(api, counter, stored["id"], consumer, **ID)
     body = await notify(api, placed["provider_order_id"], 1, expect=422)
-    assert "the order is 80000" in body["detail"]
+    assert body["type"] == "/problems/notification-amount-mismatch"
+    assert (body["notified_fen"], body["order_fen"]) == (1, 80_000)
+    assert "the order is CN¥800.00" in body["detail"]
     status = await api.call("GET", f"/orders/{placed['id']}", consumer)
     assert status["status"] == "pending"
 
@@ -372,7 +374,7 @@ async def test_suspended_merchant_code_never_reaches_payment(api: Api, status: s
     consumer = await api.consumer()
     await api.call("POST", f"/merchants/{shop['merchant']['id']}/suspend", shop["regulator"])
     scan = await api.call("GET", counter.path, expect=403)
-    assert scan["type"] == "/problems/merchant-not-selling"
+    assert scan["type"] == "/problems/merchant-sales-suspended"
     assert "suspended" in scan["detail"]
     assert scan["licence_status"] == status
     refused = await order(api, counter, stored["id"], consumer, expect=403, **ID)

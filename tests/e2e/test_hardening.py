@@ -38,7 +38,10 @@ async def test_anonymous_orders_need_a_secret_sized_key(api: Api) -> None:
     shop, (anon,) = await shop_with(api, ANONYMOUS)
     counter = await counter_of(api, shop["token"])
     body = await order(api, counter, anon["id"], key="order-0001", expect=422)
-    assert body["errors"] == [{"field": "Idempotency-Key", "message": "too short to be secret"}]
+    assert body["type"] == "/problems/anonymous-key-too-short"
+    assert body["errors"] == [
+        {"field": "Idempotency-Key", "message": "too short to be secret", "code": "key-too-short"}
+    ]
     async with api.sessions() as session:
         count = await session.scalar(
             select(func.count())
@@ -78,7 +81,9 @@ async def test_consent_limits_what_the_merchant_takes(api: Api) -> None:
     consumer, paid = await buy_registered(api, shop, stored)
     card_id = paid["card_id"]
     too_much = await redemption_code(api, consumer, card_id, 100_001, expect=422)
-    assert too_much["errors"] == [{"field": "max_units", "message": "at most 100000"}]
+    assert too_much["errors"] == [
+        {"field": "max_units", "message": "at most CN¥1,000.00", "code": "consent-at-most-value"}
+    ]
     code = await redemption_code(api, consumer, card_id, 3_000)
     assert code["qr_svg"] is None  # drawn only when asked for (?image=svg)
     greedy = await redeem(
@@ -180,7 +185,9 @@ async def test_protection_cannot_be_swapped_after_approval(api: Api) -> None:
         json={"custody_account": "6222020200000000001"},
         expect=409,
     )
-    assert body["errors"] == [{"field": "custody_account", "message": "already set"}]
+    assert body["errors"] == [
+        {"field": "custody_account", "message": "already set", "code": "protection-already-set"}
+    ]
 
 
 async def test_nul_bytes_are_a_clear_400(api: Api) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.auth.middleware import SESSION_COOKIE
 from app.auth.models import Role
 from app.insurance.models import Insurer, Policy
-from app.pages.consumer import fen_of
+from app.pages.forms import parse_yuan
 from tests.e2e.api import (
     ANONYMOUS,
     ID,
@@ -42,12 +42,12 @@ def _hidden(html: str, name: str) -> str:
 
 
 def test_yuan_typed_in_forms() -> None:
-    assert fen_of("100") == 10_000
-    assert fen_of("99.5") == 9_950
-    assert fen_of(" ¥1,000.01 ") == 100_001
-    assert fen_of("1.234") is None
-    assert fen_of("-1") is None
-    assert fen_of("") is None
+    assert parse_yuan("100") == 10_000
+    assert parse_yuan("99.5") == 9_950
+    assert parse_yuan(" ¥1,000.01 ") == 100_001
+    assert parse_yuan("1.234") is None
+    assert parse_yuan("-1") is None
+    assert parse_yuan("") is None
 
 
 async def test_the_scanned_url_is_a_page_for_browsers_and_json_for_apps(api: Api) -> None:
@@ -114,7 +114,7 @@ async def test_a_rated_merchant_shows_its_grade_and_reasons_in_plain_words(api: 
     assert "grade-D" in html
     assert "#fc8d59" in html  # D's orange
     assert "风险较高" in html
-    assert "近 30 天投诉数：6（违约概率因此上升 5.2 个百分点）" in html
+    assert "近30日投诉：6（违约概率因此上升 5.2 个百分点）" in html
     assert "列入失信被执行人名单：是" in html
     assert "列入失信被执行人名单，等级为 E" in html  # the override, said why
     assert "2026/1/2 00:30" in html  # rated at, Shanghai time, as zh_CN writes it (Babel)
@@ -153,7 +153,7 @@ async def test_refused_codes_show_a_warning_page_and_no_way_to_pay(api: Api) -> 
     assert "暂停该商户售卡" in suspended.text
     assert shop["merchant"]["legal_name"] in suspended.text  # genuine: it says who
     assert "/buy/" not in suspended.text
-    assert (await api.client.get(counter.path)).json()["type"].endswith("merchant-not-selling")
+    assert (await api.client.get(counter.path)).json()["type"].endswith("merchant-sales-suspended")
 
 
 async def test_consumer_pages_ask_for_the_phone_sign_in(api: Api) -> None:

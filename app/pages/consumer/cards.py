@@ -1,0 +1,159 @@
+"""A card's page and what the holder does there: show a redemption code, ask for a refund.
+
+The same functions serve a signed-in consumer's card (``/my/cards/{card}``) and an anonymous
+card through its secret link (``/card/{secret}``): :class:`~.reach.Reach` says which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import TYPE_CHECKING, Any
+
+import escrow
+import qr
+from app.cards import service as cards
+from app.exceptions import AppError, Conflict, Invalid
+from app.i18n import day, describe, gettext
+from app.idempotency import form_key, new_key
+from app.insurance.service import cover_of
+from app.pages.consumer.layout import view
+from app.pages.forms import parse_count, parse_yuan
+from app.pages.render import lang_of, refusal, same_origin
+from app.supervision import disputes
+
+if TYPE_CHECKING:
+    from litestar import Request
+    from litestar.response import Template
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from app.cards.models import CardHolder
+    from app.pages.consumer.reach import Reach
+
+MAX_REASON = 2000
+"""The longest refund reason kept (the form says so too)."""
+
+
+def yuan_field(fen: int) -> str:
+    """Fen as a form field's yuan (``1000.00``): what :func:`parse_yuan` reads back."""
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+async def _card_context(
+    session: AsyncSession, holder: CardHolder, reach: Reach, lang: str
+) -> dict[str, Any]:
+    shown = await cards.card_view(session, holder)
+    cover = await cover_of(session, holder.merchant_id)
+    cooling = await cards.cooling_off_of(session, holder)
+    complaints = [
+        v.dispute
+        for v in await disputes.consumer_disputes(session, reach.side(holder))
+        if v.dispute.card_id == holder.card_id
+    ]
+    balance = shown.balance
+    return {
+        "view": shown,
+        "b": balance,
+        "reach": reach,
+        "insurer": cover.insurer if cover else None,
+        "cooling_until": day(cooling.last_day, lang),
+        "in_cooling_off": cooling.running,
+        "usable": balance.status == escrow.CardStatus.OPEN and balance.units_remaining > 0,
+        "refund_requests": await cards.refund_requests_of(session, holder.card_id),
+        "complaints": complaints,
+        "code_errors": {},
+        "code_default": yuan_field(balance.units_remaining),
+        "refund_key": new_key(),
+    }
+
+
+async def card_page(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    reach: Reach,
+    *,
+    status: int = 200,
+    **extra: Any,  # noqa: ANN401
+) -> Template:
+    """A card: balance, protection, actions, refund requests, complaints, history, contract."""
+    holder = await reach.holder(session)
+    context = await _card_context(session, holder, reach, lang_of(request))
+    rendered = view(
+        request,
+        "consumer/card.html",
+        path=reach.base,
+        private=reach.secret is not None,
+        **{**context, **extra},
+    )
+    rendered.status_code = status
+    return rendered
+
+
+def _max_units(text: str, kind: str, lang: str) -> int | str:
+    """The consent's limit in the card's units, or the words to show beside the field."""
+    if kind == escrow.CardKind.STORED_VALUE:
+        fen = parse_yuan(text)
+        return fen or gettext(lang, "c_err_amount")
+    count = parse_count(text)
+    return count or gettext(lang, "c_err_positive")
+
+
+async def redemption_code(
+    request: Request[Any, Any, Any], session: AsyncSession, reach: Reach, data: dict[str, str]
+) -> Template:
+    """Issue a one-time consent code and show its 6 digits and QR."""
+    same_origin(request)
+    lang = lang_of(request)
+    typed = data.get("max_units", "")
+    async with session.begin():
+        kind = (await cards.product_of(session, await reach.holder(session))).kind
+    wanted = _max_units(typed, kind, lang)
+    if isinstance(wanted, str):
+        return await card_page(
+            request, session, reach, status=422, code_errors={"max_units": wanted}, code_value=typed
+        )
+    try:
+        async with session.begin():
+            holder = await reach.holder(session)
+            code = await cards.issue_redemption_code(session, holder, wanted)
+    except Invalid as exc:
+        return await card_page(
+            request,
+            session,
+            reach,
+            status=422,
+            code_errors=refusal(exc, lang, default_field="max_units"),
+            code_value=typed,
+        )
+    except Conflict as exc:
+        flash = describe(exc, lang)
+        return await card_page(request, session, reach, status=409, flash=flash, flash_kind="error")
+    svg = await asyncio.to_thread(qr.svg, code.token)  # ~15 ms of pure Python: off the loop
+    return view(
+        request,
+        "consumer/code.html",
+        path=reach.base,
+        private=True,
+        code=code,
+        svg_b64=base64.b64encode(svg.encode()).decode(),
+        reach=reach,
+        kind=kind,
+        value=typed,
+    )
+
+
+async def ask_refund(
+    request: Request[Any, Any, Any], session: AsyncSession, reach: Reach, data: dict[str, str]
+) -> Template:
+    """Refund at once in cooling-off (unused), else send the request to the merchant."""
+    same_origin(request)
+    reason = data.get("reason", "").strip()[:MAX_REASON]
+    key = form_key(data.get("key", ""))
+    try:
+        async with session.begin():
+            holder = await reach.holder(session, lock=True)
+            outcome = await cards.request_refund(session, holder, reason, key)
+    except (AppError, escrow.EscrowError) as exc:
+        flash = describe(exc, lang_of(request))
+        return await card_page(request, session, reach, status=409, flash=flash, flash_kind="error")
+    return view(request, "consumer/refund.html", path=reach.base, outcome=outcome, reach=reach)

@@ -1,0 +1,146 @@
+"""A signed-in consumer's pages (``/my/…``): every card and complaint, and one of each.
+
+Signed-out visitors are sent to ``/login/phone``; another consumer's card or complaint is
+"not found".
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from app.auth.models import Role
+from app.auth.principal import requires
+from app.cards import service as cards
+from app.clock import utcnow
+from app.deps import Db, Me
+from app.exceptions import NotFound
+from app.merchants.service import legal_names
+from app.pages.consumer.cards import ask_refund, card_page, redemption_code
+from app.pages.consumer.complaints import (
+    complaint_page,
+    confirm_decision,
+    file_complaint_page,
+    reopen_decision,
+    show_complaint_form,
+)
+from app.pages.consumer.layout import CONSUMER_PAGE, flash, view
+from app.pages.consumer.reach import Reach
+from app.pages.render import Done, Form
+from app.supervision import disputes
+from app.supervision.disputes import ConsumerSide
+
+
+class MyPages(Controller):
+    """A signed-in consumer's cards and complaints."""
+
+    path = "/my"
+    include_in_schema = False
+    guards = [requires(Role.CONSUMER)]  # noqa: RUF012
+    opt = {**CONSUMER_PAGE}  # noqa: RUF012
+
+    @get("/cards")
+    async def list_cards(self, request: Request[Any, Any, Any], db: Db, me: Me) -> Template:
+        """Every card: merchant, balance, sessions left, protection split."""
+        if me.consumer_id is None:  # pragma: no cover - the guard admits consumers only
+            raise NotFound("not-a-consumer")
+        rows = await cards.cards_of(db, me.consumer_id)
+        return view(request, "consumer/cards.html", rows=rows)
+
+    @get("/cards/{card_id:uuid}")
+    async def card(
+        self,
+        request: Request[Any, Any, Any],
+        card_id: FromPath[uuid.UUID],
+        db: Db,
+        me: Me,
+        done: Done = None,
+    ) -> Template:
+        """One card (another consumer's card is "not found")."""
+        reach = Reach(me, card_id=card_id)
+        return await card_page(request, db, reach, flash=flash(request, done))
+
+    @post("/cards/{card_id:uuid}/code")
+    async def code(
+        self,
+        request: Request[Any, Any, Any],
+        card_id: FromPath[uuid.UUID],
+        data: Form,
+        db: Db,
+        me: Me,
+    ) -> Template:
+        """Show a redemption code."""
+        return await redemption_code(request, db, Reach(me, card_id=card_id), data)
+
+    @post("/cards/{card_id:uuid}/refund")
+    async def refund(
+        self,
+        request: Request[Any, Any, Any],
+        card_id: FromPath[uuid.UUID],
+        data: Form,
+        db: Db,
+        me: Me,
+    ) -> Template:
+        """Ask for a refund."""
+        return await ask_refund(request, db, Reach(me, card_id=card_id), data)
+
+    @get("/cards/{card_id:uuid}/complaint")
+    async def complaint_form(
+        self, request: Request[Any, Any, Any], card_id: FromPath[uuid.UUID], db: Db, me: Me
+    ) -> Template:
+        """The complaint form."""
+        return await show_complaint_form(request, db, Reach(me, card_id=card_id))
+
+    @post("/cards/{card_id:uuid}/complaint")
+    async def file(
+        self,
+        request: Request[Any, Any, Any],
+        card_id: FromPath[uuid.UUID],
+        data: Form,
+        db: Db,
+        me: Me,
+    ) -> Template | Redirect:
+        """File the complaint."""
+        return await file_complaint_page(request, db, Reach(me, card_id=card_id), data)
+
+    @get("/complaints")
+    async def complaints(self, request: Request[Any, Any, Any], db: Db, me: Me) -> Template:
+        """Every complaint, newest first, with where it stands."""
+        found = await disputes.consumer_disputes(db, ConsumerSide.of(me))
+        names = await legal_names(db, [v.dispute.merchant_id for v in found])
+        return view(request, "consumer/complaints.html", found=found, names=names, now=utcnow())
+
+    @get("/complaints/{dispute_id:uuid}")
+    async def complaint(
+        self,
+        request: Request[Any, Any, Any],
+        dispute_id: FromPath[uuid.UUID],
+        db: Db,
+        me: Me,
+        done: Done = None,
+    ) -> Template:
+        """One complaint and its timeline."""
+        return await complaint_page(request, db, Reach(me), dispute_id, done=done)
+
+    @post("/complaints/{dispute_id:uuid}/confirm")
+    async def confirm(
+        self, request: Request[Any, Any, Any], dispute_id: FromPath[uuid.UUID], db: Db, me: Me
+    ) -> Template | Redirect:
+        """Accept the decision."""
+        return await confirm_decision(request, db, Reach(me), dispute_id)
+
+    @post("/complaints/{dispute_id:uuid}/reopen")
+    async def reopen(
+        self,
+        request: Request[Any, Any, Any],
+        dispute_id: FromPath[uuid.UUID],
+        data: Form,
+        db: Db,
+        me: Me,
+    ) -> Template | Redirect:
+        """Reopen the decision."""
+        return await reopen_decision(request, db, Reach(me), dispute_id, data)
