@@ -15,7 +15,7 @@ from app.auth.models import Role
 from app.auth.principal import public, requires
 from app.deps import Cipher, Db, Me
 from app.merchants import service
-from app.merchants.rules import ProductDraft
+from app.merchants.rules import MAX_NAME, MAX_TERMS, MAX_VALIDITY_DAYS, ProductDraft
 
 if TYPE_CHECKING:
     from app.merchants.models import Merchant, Product
@@ -68,13 +68,13 @@ class MerchantOut(msgspec.Struct):
 class ProductIn(msgspec.Struct, forbid_unknown_fields=True):
     """A card product; stored value counts face value in fen, sessions count uses."""
 
-    name: Text
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME)]
     kind: Literal["stored_value", "sessions"]
     price: Fen
     units: Annotated[int, msgspec.Meta(gt=0, le=10**12)]
     anonymous: bool = False
-    validity_days: Annotated[int, msgspec.Meta(gt=0, le=100 * 365)] | None = None
-    terms: Annotated[str, msgspec.Meta(max_length=5000)] = ""
+    validity_days: Annotated[int, msgspec.Meta(gt=0, le=MAX_VALIDITY_DAYS)] | None = None
+    terms: Annotated[str, msgspec.Meta(max_length=MAX_TERMS)] = ""
     no_refund: bool = False
     forfeit_on_expiry: bool = False
 

@@ -7,23 +7,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
-from litestar.params import HeaderParameter
 from litestar.status_codes import HTTP_201_CREATED
 
 from app.auth.models import Role
 from app.auth.principal import requires
-from app.clock import utcnow
-from app.deps import Db, Me
+from app.deps import Db, Me, Provider
+from app.idempotency import IdempotencyKey
 from app.payables import service
-from app.payments.sandbox import SandboxProvider
-
-IdempotencyKey = Annotated[
-    str, HeaderParameter(name="Idempotency-Key", min_length=8, max_length=200)
-]
 
 
 class PayableOut(msgspec.Struct):
@@ -119,19 +112,16 @@ class OwnPayablesController(Controller):
     @get("/")
     async def mine(self, db: Db, me: Me) -> OwnPayablesOut:
         """Every payable, earliest deadline first, with what is owed and claimed now."""
-        merchant_id = service.merchant_of(me)
-        found = await service.payables_of(db, [merchant_id])
+        own = await service.own_payables(db, me)
         return OwnPayablesOut(
-            owed=sum(p.owed for p in found),
-            claimed=sum(p.claimed for p in found),
-            payables=[payable_out(p) for p in found],
+            owed=own.owed, claimed=own.claimed, payables=[payable_out(p) for p in own.payables]
         )
 
     @post("/payments", status_code=HTTP_201_CREATED)
-    async def pay(self, db: Db, me: Me, key: IdempotencyKey) -> PaymentOut:
+    async def pay(self, db: Db, me: Me, provider: Provider, key: IdempotencyKey) -> PaymentOut:
         """Pay everything owed now at the payment provider; its notification settles it."""
         async with db.begin():
-            started = await service.start_payment(db, me, SandboxProvider(), key)
+            started = await service.start_payment(db, me, provider, key)
         return PaymentOut(
             payment_id=started.payment.id,
             amount=started.payment.amount,
@@ -152,11 +142,11 @@ class SupervisedPayablesController(Controller):
     @get("/")
     async def supervised(self, db: Db, me: Me) -> SupervisedPayablesOut:
         """Pending payables by days since the refund, then each one (earliest deadline first)."""
-        found = await service.supervised(db, me)
+        seen = await service.supervised_payables(db, me)
         return SupervisedPayablesOut(
             by_age=[
                 AgeOut(days=row.bucket, count=row.count, owed=row.owed, claimed=row.claimed)
-                for row in service.by_age(found, utcnow())
+                for row in seen.by_age
             ],
-            pending=[payable_out(p) for p in found],
+            pending=[payable_out(p) for p in seen.pending],
         )

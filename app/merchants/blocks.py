@@ -15,6 +15,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.clock import utcnow
+from app.i18n.errors import say
 from app.merchants.models import SalesBlock, SalesBlockKind
 
 if TYPE_CHECKING:
@@ -23,16 +24,12 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 WHY = {
-    SalesBlockKind.CUSTODY_SHORTFALL: "new sales are blocked until the merchant's custody"
-    " account is reconciled: the bank holds less than the ledger",
-    SalesBlockKind.POLICY_ENDED: "new sales are blocked: the merchant's insurance policy has"
-    " ended, so a new card would have no insured share",
-    SalesBlockKind.GRADE_REVIEW: "new sales are held until a regulator reviews the merchant's"
-    " risk grade",
-    SalesBlockKind.HARD_STOP: "new sales are stopped: the merchant's licence was revoked or it"
-    " filed for deregistration",
+    SalesBlockKind.CUSTODY_SHORTFALL: "sales-blocked-custody-shortfall",
+    SalesBlockKind.POLICY_ENDED: "sales-blocked-policy-ended",
+    SalesBlockKind.GRADE_REVIEW: "sales-held-grade-review",
+    SalesBlockKind.HARD_STOP: "sales-stopped-hard-stop",
 }
-"""What a consumer is told, per kind of block."""
+"""What a consumer is told, per kind of block: an error code (words in the catalogues)."""
 
 
 async def place(
@@ -91,6 +88,16 @@ async def lift(
     return lifted
 
 
-def why_blocked(blocks: Sequence[SalesBlock]) -> str | None:
-    """What the consumer is told when blocks hold (the first placed), or None."""
+def blocked_code(blocks: Sequence[SalesBlock]) -> str | None:
+    """The error code saying why new sales are blocked (the first block placed), or None."""
     return WHY[SalesBlockKind(blocks[0].kind)] if blocks else None
+
+
+def why_blocked(blocks: Sequence[SalesBlock]) -> str | None:
+    """What the consumer is told when blocks hold, in English, or None.
+
+    Transitional, for callers that still raise with words: new code raises
+    :func:`blocked_code` and lets the catalogues say it.
+    """
+    code = blocked_code(blocks)
+    return None if code is None else say("en", code)

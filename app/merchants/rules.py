@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,6 +27,13 @@ FORBIDDEN_CLAUSES = re.compile(
 """Clauses no product may carry: a consumer's balance is always refundable and never lapses."""
 
 
+KINDS = ("stored_value", "sessions")
+"""Stored value counts face value in fen; sessions count uses."""
+MAX_NAME = 200
+MAX_TERMS = 5000
+MAX_VALIDITY_DAYS = 100 * 365
+
+
 @dataclass(frozen=True)
 class ProductDraft:
     """A product as a merchant proposes it."""
@@ -42,32 +49,87 @@ class ProductDraft:
     forfeit_on_expiry: bool = False
 
 
-def product_problems(draft: ProductDraft, rules: CardRules) -> dict[str, str]:
-    """Every rule the draft breaks, by field; empty when it may be sold."""
-    problems: dict[str, str] = {}
-    if draft.kind == "stored_value" and draft.price > draft.units:
-        problems["price"] = "the price may not be above the card's face value"
-    limit = rules.anonymous_limit if draft.anonymous else rules.registered_limit
-    if draft.price > limit:
-        kind = "an anonymous" if draft.anonymous else "a registered"
-        problems["price"] = f"{kind} card may not be sold for more than {limit / 100:,.2f} yuan"
-    if draft.kind == "stored_value" and draft.units > limit:
-        problems["units"] = f"the face value may not be above {limit / 100:,.2f} yuan"
-    if draft.anonymous:
-        if draft.validity_days is None or draft.validity_days < rules.anonymous_min_validity_days:
-            problems["validity_days"] = (
-                f"an anonymous card must be valid for at least "
-                f"{rules.anonymous_min_validity_days} days (3 years)"
-            )
-    elif draft.validity_days is not None:
-        problems["validity_days"] = "a registered card does not expire; leave validity empty"
-    if draft.no_refund:
-        problems["no_refund"] = "a product may not exclude refunds"
-    if draft.forfeit_on_expiry:
-        problems["forfeit_on_expiry"] = "a balance may not be forfeited when a card expires"
-    clause = FORBIDDEN_CLAUSES.search(draft.terms) or FORBIDDEN_CLAUSES.search(draft.name)
-    if clause:
-        problems["terms"] = (
-            f"the terms say {clause.group(0)!r}: no product may refuse refunds or forfeit a balance"
-        )
+@dataclass
+class ProductProblems:
+    """Every rule a draft breaks: field -> error code, and the parameters their words need."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    params: dict[str, object] = field(default_factory=dict)
+
+    def add(self, name: str, code: str, **params: object) -> None:
+        """Field ``name`` breaks rule ``code`` (a later rule on the same field says it instead)."""
+        self.fields[name] = code
+        self.params.update(params)
+
+
+def product_problems(draft: ProductDraft, rules: CardRules) -> ProductProblems:
+    """Every rule the draft breaks, by field; no ``fields`` when it may be sold."""
+    problems = ProductProblems()
+    _name_and_kind(draft, problems)
+    _money(draft, rules, problems)
+    _validity(draft, rules, problems)
+    _terms(draft, problems)
     return problems
+
+
+def _name_and_kind(draft: ProductDraft, problems: ProductProblems) -> None:
+    name = draft.name.strip()
+    if not name:
+        problems.add("name", "merchant-field-required")
+    elif len(name) > MAX_NAME:
+        problems.add("name", "product-name-too-long", name_max=MAX_NAME)
+    if draft.kind not in KINDS:
+        problems.add("kind", "product-kind-unknown")
+
+
+def _money(draft: ProductDraft, rules: CardRules, problems: ProductProblems) -> None:
+    """Price and face value: positive, the price within the face, both within the limit."""
+    stored = draft.kind == "stored_value"
+    limit = rules.anonymous_limit if draft.anonymous else rules.registered_limit
+    if draft.price <= 0:
+        problems.add("price", "product-price-not-positive")
+    elif stored and draft.price > draft.units:
+        problems.add("price", "product-price-above-face")
+    if draft.price > limit:
+        problems.add(
+            "price",
+            "product-price-above-anonymous-limit"
+            if draft.anonymous
+            else "product-price-above-registered-limit",
+            limit_fen=limit,
+        )
+    if draft.units <= 0:
+        problems.add("units", "product-units-not-positive")
+    elif stored and draft.units > limit:
+        problems.add("units", "product-face-above-limit", limit_fen=limit)
+
+
+def _validity(draft: ProductDraft, rules: CardRules, problems: ProductProblems) -> None:
+    """An anonymous card lasts at least the minimum; a registered one never expires."""
+    days = draft.validity_days
+    if days is not None and not 0 < days <= MAX_VALIDITY_DAYS:
+        problems.add(
+            "validity_days", "product-validity-out-of-range", validity_max=MAX_VALIDITY_DAYS
+        )
+    elif draft.anonymous:
+        if days is None or days < rules.anonymous_min_validity_days:
+            problems.add(
+                "validity_days",
+                "product-anonymous-validity-too-short",
+                validity_min=rules.anonymous_min_validity_days,
+            )
+    elif days is not None:
+        problems.add("validity_days", "product-registered-never-expires")
+
+
+def _terms(draft: ProductDraft, problems: ProductProblems) -> None:
+    """No clause may refuse refunds or forfeit a balance, in the terms or the name."""
+    if draft.no_refund:
+        problems.add("no_refund", "product-excludes-refunds")
+    if draft.forfeit_on_expiry:
+        problems.add("forfeit_on_expiry", "product-forfeits-balance")
+    clause = FORBIDDEN_CLAUSES.search(draft.terms) or FORBIDDEN_CLAUSES.search(draft.name)
+    if len(draft.terms) > MAX_TERMS:
+        problems.add("terms", "product-terms-too-long", terms_max=MAX_TERMS)
+    elif clause:
+        problems.add("terms", "product-forbidden-clause", clause=clause.group(0))

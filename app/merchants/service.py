@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.auth.models import Role, User
+from app.auth.models import USERNAME, Role, User
 from app.clock import utcnow
+from app.events import publish
 from app.exceptions import Conflict, Forbidden, Invalid, NotFound
-from app.insurance.models import Policy, PolicyStatus
 from app.ledger import escrow_ledger
+from app.merchants.events import MerchantActivated, MerchantRegistered
 from app.merchants.models import Industry, Merchant, MerchantStatus, Product, ProductStatus
 from app.merchants.rules import ProductDraft, product_problems
-from app.merchants.uscc import normalise_uscc, uscc_problem
-from app.risk.queue import request_rerate
+from app.merchants.uscc import normalise_uscc, uscc_fault
 from app.security.passwords import MIN_LENGTH, hash_password
 from app.settings import get_settings
 
@@ -31,8 +31,11 @@ if TYPE_CHECKING:
     from app.auth.principal import Principal
     from app.security.pii import PiiCipher
 
-ACCOUNT_NUMBER = re.compile(r"^\d{8,32}$")
-USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+ACCOUNT_DIGITS = (8, 32)
+"""A custody account number is 8 to 32 digits."""
+ACCOUNT_NUMBER = re.compile(rf"^\d{{{ACCOUNT_DIGITS[0]},{ACCOUNT_DIGITS[1]}}}$")
+ACCOUNT_PARAMS = {"account_min": ACCOUNT_DIGITS[0], "account_max": ACCOUNT_DIGITS[1]}
+"""The parameters of the words for a wrong account number."""
 CUSTODY_FIELD = "custody_account"
 
 
@@ -52,36 +55,43 @@ class Registration:
     policy_ref: str | None = None
 
 
-async def _registration_problems(session: AsyncSession, reg: Registration) -> dict[str, str]:
-    problems: dict[str, str] = {}
-    if why := uscc_problem(normalise_uscc(reg.uscc)):
-        problems["uscc"] = why
+async def _registration_problems(
+    session: AsyncSession, reg: Registration
+) -> tuple[dict[str, str], dict[str, object]]:
+    """Every wrong field (field -> error code) and the parameters their words need."""
+    fields: dict[str, str] = {}
+    params: dict[str, object] = {}
+    if fault := uscc_fault(normalise_uscc(reg.uscc)):
+        fields["uscc"] = fault.code
+        params.update(fault.params)
     if not USERNAME.match(reg.owner_username.strip().lower()):
-        problems["owner_username"] = "3 to 64 lower-case letters, digits, dots, dashes"
+        fields["owner_username"] = "owner-username-format"
     if len(reg.owner_password) < MIN_LENGTH:
-        problems["owner_password"] = f"at least {MIN_LENGTH} characters"
+        fields["owner_password"] = "owner-password-too-short"  # noqa: S105 - a code
+        params["password_min"] = MIN_LENGTH
     if reg.custody_account and not ACCOUNT_NUMBER.match(reg.custody_account):
-        problems[CUSTODY_FIELD] = "a bank account number of 8 to 32 digits"
+        fields[CUSTODY_FIELD] = "custody-account-format"
+        params.update(ACCOUNT_PARAMS)
     for name in ("legal_name", "district", "address"):
         if not getattr(reg, name).strip():
-            problems[name] = "required"
+            fields[name] = "merchant-field-required"
     if await session.get(Industry, reg.industry) is None:
-        codes = ", ".join((await session.scalars(select(Industry.code))).all())
-        problems["industry"] = f"unknown industry; one of {codes}"
-    return problems
+        fields["industry"] = "industry-unknown"
+        params["industries"] = ", ".join((await session.scalars(select(Industry.code))).all())
+    return fields, params
 
 
 async def register(session: AsyncSession, reg: Registration, cipher: PiiCipher) -> Merchant:
     """A pending merchant and its owner's account; refused whole if any field is wrong."""
-    problems = await _registration_problems(session, reg)
-    if problems:
-        raise Invalid("the registration has errors", fields=problems)
+    fields, params = await _registration_problems(session, reg)
+    if fields:
+        raise Invalid("registration-invalid", fields=fields, **params)
     uscc = normalise_uscc(reg.uscc)
     username = reg.owner_username.strip().lower()
     if await session.scalar(select(Merchant.id).where(Merchant.uscc == uscc)):
-        raise Conflict("a merchant with this unified social credit code is already registered")
+        raise Conflict("uscc-already-registered")
     if await session.scalar(select(User.id).where(User.username == username)):
-        raise Conflict("this user name is taken", fields={"owner_username": "taken"})
+        raise Conflict("user-name-taken", fields={"owner_username": "user-name-in-use"})
     merchant = Merchant(
         id=uuid.uuid4(),
         uscc=uscc,
@@ -112,9 +122,9 @@ async def register(session: AsyncSession, reg: Registration, cipher: PiiCipher) 
     try:
         await session.flush()
     except IntegrityError as exc:  # a concurrent registration won the race
-        raise Conflict("this merchant or user name was registered a moment ago") from exc
-    # Rated from the start: with no records yet, every source counts as missing.
-    await request_rerate(session, merchant.id, "registered")
+        raise Conflict("merchant-registered-concurrently") from exc
+    # Rated from the start (app.risk.handlers): with no records yet, every source is missing.
+    await publish(session, MerchantRegistered(merchant.id))
     return merchant
 
 
@@ -124,22 +134,22 @@ async def visible_merchant(
     """The merchant if the caller may see it; otherwise 'not found', telling nothing."""
     merchant = await session.get(Merchant, merchant_id)
     if merchant is None:
-        raise NotFound("no such merchant")
+        raise NotFound("merchant-not-found")
     allowed = (me.role is Role.MERCHANT and me.merchant_id == merchant.id) or me.sees_district(
         merchant.district
     )
     if not allowed:
-        raise NotFound("no such merchant")
+        raise NotFound("merchant-not-found")
     return merchant
 
 
 async def own_merchant(session: AsyncSession, me: Principal, *, lock: bool = False) -> Merchant:
     """The merchant a merchant-staff caller works for."""
     if me.merchant_id is None:
-        raise Forbidden("only merchant staff may do this")
+        raise Forbidden("merchant-staff-only")
     merchant = await session.get(Merchant, me.merchant_id, with_for_update=lock)
     if merchant is None:
-        raise NotFound("no such merchant")
+        raise NotFound("merchant-not-found")
     return merchant
 
 
@@ -147,13 +157,13 @@ async def _supervised(session: AsyncSession, me: Principal, merchant_id: uuid.UU
     """A merchant in the calling regulator's reach, locked for a status change."""
     merchant = await session.get(Merchant, merchant_id, with_for_update=True)
     if merchant is None or not me.sees_district(merchant.district):
-        raise NotFound("no such merchant in your district")
+        raise NotFound("merchant-not-in-district")
     return merchant
 
 
 def _transition(merchant: Merchant, allowed_from: set[MerchantStatus], to: MerchantStatus) -> None:
     if merchant.status not in allowed_from:
-        raise Conflict(f"a {merchant.status} merchant cannot become {to}")
+        raise Conflict("merchant-status-change", merchant_status=merchant.status, to=to.value)
     merchant.status = to
 
 
@@ -210,15 +220,14 @@ async def update_protection(
         ]
         if changed:
             raise Conflict(
-                "after approval the custody account and insurance policy change only through"
-                " the regulator",
-                fields=dict.fromkeys(changed, "already set"),
+                "protection-locked", fields=dict.fromkeys(changed, "protection-already-set")
             )
     if custody_account is not None:
         if not ACCOUNT_NUMBER.match(custody_account):
             raise Invalid(
-                "invalid custody account",
-                fields={CUSTODY_FIELD: "a bank account number of 8 to 32 digits"},
+                "custody-account-invalid",
+                fields={CUSTODY_FIELD: "custody-account-format"},
+                **ACCOUNT_PARAMS,
             )
         merchant.custody_account_enc = cipher.encrypt(custody_account, field=CUSTODY_FIELD)
     if custody_bank is not None:
@@ -237,7 +246,7 @@ async def activate(session: AsyncSession, me: Principal) -> Merchant:
     """
     merchant = await own_merchant(session, me, lock=True)
     missing = {
-        name: "required before selling"
+        name: "needed-before-selling"
         for name, value in (
             (CUSTODY_FIELD, merchant.custody_account_enc),
             ("policy_ref", merchant.policy_ref),
@@ -245,21 +254,10 @@ async def activate(session: AsyncSession, me: Principal) -> Merchant:
         if not value
     }
     if missing:
-        raise Invalid("a custody account and an insurance policy are needed first", fields=missing)
+        raise Invalid("protection-missing", fields=missing)
     _transition(merchant, {MerchantStatus.APPROVED}, MerchantStatus.ACTIVE)
-    registered = await session.scalar(
-        select(Policy.id).where(
-            Policy.merchant_id == merchant.id,
-            Policy.number == merchant.policy_ref,
-            Policy.status == PolicyStatus.ACTIVE,
-        )
-    )
-    if registered is None:
-        raise Invalid(
-            f"the insurer has not yet registered policy {merchant.policy_ref} for this merchant;"
-            " the insured 70% of every card needs it",
-            fields={"policy_ref": "not registered by an insurer yet"},
-        )
+    # The insurer must have registered the declared policy (app.insurance.handlers refuses).
+    await publish(session, MerchantActivated(merchant.id, merchant.policy_ref or ""))
     await escrow_ledger(session).open_book(merchant.id)
     await session.flush()
     return merchant
@@ -279,14 +277,23 @@ async def list_merchants(
     return (await session.scalars(query)).all()
 
 
-async def create_product(session: AsyncSession, me: Principal, draft: ProductDraft) -> Product:
-    """A new card product, refused with every reason when it breaks a rule."""
+async def check_product(session: AsyncSession, me: Principal, draft: ProductDraft) -> Merchant:
+    """The caller's merchant if it may define ``draft``; refused with every reason otherwise.
+
+    Writes nothing: a form that could not read some fields shows what else is wrong too.
+    """
     merchant = await own_merchant(session, me)
     if merchant.status not in {MerchantStatus.APPROVED, MerchantStatus.ACTIVE}:
-        raise Conflict(f"a {merchant.status} merchant cannot define products")
+        raise Conflict("merchant-cannot-define-products", merchant_status=merchant.status)
     problems = product_problems(draft, get_settings().cards)
-    if problems:
-        raise Invalid("this product may not be sold", fields=problems)
+    if problems.fields:
+        raise Invalid("product-refused", fields=problems.fields, **problems.params)
+    return merchant
+
+
+async def create_product(session: AsyncSession, me: Principal, draft: ProductDraft) -> Product:
+    """A new card product, refused with every reason when it breaks a rule."""
+    merchant = await check_product(session, me, draft)
     product = Product(
         id=uuid.uuid4(),
         merchant_id=merchant.id,
@@ -318,7 +325,7 @@ async def retire_product(session: AsyncSession, me: Principal, product_id: uuid.
     """Stop selling a product; cards already sold are unaffected."""
     product = await session.get(Product, product_id, with_for_update=True)
     if product is None or product.merchant_id != me.merchant_id:
-        raise NotFound("no such product")
+        raise NotFound("product-not-found")
     product.status = ProductStatus.RETIRED
     await session.flush()
     return product

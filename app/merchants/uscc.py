@@ -6,6 +6,10 @@ check character is right.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from app.i18n.errors import say
+
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 """The 31 characters a code may use (no I, O, S, V, Z)."""
 
@@ -14,24 +18,38 @@ LENGTH = 18
 MODULUS = 31
 
 
+@dataclass(frozen=True)
+class UsccFault:
+    """Why a code is not a unified social credit code: an error code and its parameters."""
+
+    code: str
+    params: dict[str, object] = field(default_factory=dict)
+
+
 def check_character(first17: str) -> str:
     """The 18th character that the first 17 call for."""
     total = sum(CHARSET.index(ch) * w for ch, w in zip(first17, WEIGHTS, strict=True))
     return CHARSET[(MODULUS - total % MODULUS) % MODULUS]
 
 
-def uscc_problem(code: str) -> str | None:
+def uscc_fault(code: str) -> UsccFault | None:
     """Why ``code`` is not a valid unified social credit code, or ``None`` if it is."""
     if len(code) != LENGTH:
-        return f"a unified social credit code has {LENGTH} characters, this one has {len(code)}"
+        return UsccFault("uscc-length", {"uscc_length": LENGTH, "uscc_given": len(code)})
     bad = sorted({ch for ch in code if ch not in CHARSET})
     if bad:
-        return f"characters not allowed in a unified social credit code: {' '.join(bad)}"
+        return UsccFault("uscc-characters", {"uscc_bad": " ".join(bad)})
     if not code[2:8].isdigit():
-        return "characters 3 to 8 must be the digits of an administrative division code"
+        return UsccFault("uscc-division")
     if check_character(code[:17]) != code[17]:
-        return "the check character does not match; please check the code for a typo"
+        return UsccFault("uscc-check-character")
     return None
+
+
+def uscc_problem(code: str) -> str | None:
+    """Why ``code`` is not valid, in English (for data-file reports), or ``None`` if it is."""
+    fault = uscc_fault(code)
+    return None if fault is None else say("en", fault.code, fault.params)
 
 
 def normalise_uscc(code: str) -> str:

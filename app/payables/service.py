@@ -29,12 +29,14 @@ from sqlalchemy import select, text
 import escrow
 from app.auth.models import Role
 from app.clock import utcnow
+from app.events import publish
 from app.exceptions import Conflict, Forbidden, Invalid, NotFound
-from app.insurance.service import open_payable_claim
 from app.ledger import escrow_ledger
 from app.merchants.models import Merchant
+from app.payables.events import OverduePayablesClaimed
 from app.payables.models import PayablePayment, PaymentStatus
 from app.payments.received import first_time
+from app.settings import get_settings
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -164,7 +166,7 @@ class PaymentStarted:
 def merchant_of(me: Principal) -> uuid.UUID:
     """The caller's merchant: only its own staff see and pay what it owes."""
     if me.role is not Role.MERCHANT or me.merchant_id is None:
-        raise Forbidden("only the merchant's own staff pay what it owes")
+        raise Forbidden("payables-merchant-staff-only")
     return me.merchant_id
 
 
@@ -186,7 +188,7 @@ async def start_payment(
         return PaymentStarted(earlier, provider.pay_url(earlier.provider_order_id), replayed=True)
     owed = await escrow_ledger(session).owed(merchant_id)
     if owed <= 0:
-        raise Conflict("the merchant owes no refund payable now; nothing to pay")
+        raise Conflict("nothing-owed")
     payment_id = uuid.uuid4()
     handle = provider.create_order(str(payment_id), owed, "refunds owed to consumers")
     payment = PayablePayment(
@@ -219,13 +221,17 @@ async def apply_payment(session: AsyncSession, event: PaymentEvent) -> str:
     """
     payment = await payment_for(session, event.provider_order_id)
     if payment is None:
-        raise NotFound("no payment has this provider order id")
+        raise NotFound("payable-payment-not-found")
     # The payment's row lock first, then the notification: duplicates wait, then see it.
     await session.refresh(payment, with_for_update=True)
     if not await first_time(session, event, payment_id=payment.id):
         return "duplicate"
     if event.amount != payment.amount:
-        raise Invalid(f"the notification says {event.amount} fen, the payment is {payment.amount}")
+        raise Invalid(
+            "payable-payment-amount-mismatch",
+            notified_fen=event.amount,
+            amount_fen=payment.amount,
+        )
     if payment.status == PaymentStatus.PAID:
         return "already paid"
     if event.status == "CLOSED":
@@ -303,13 +309,9 @@ async def claim_merchant_overdue(
         )
     except escrow.NoClaimPending:
         return 0  # paid or netted meanwhile
-    claim = await open_payable_claim(session, merchant, receipt)
-    if claim is None:  # no insurer would hear of it: the payables stay with the merchant
-        msg = (
-            f"payables of merchant {merchant_id} are past their deadline, but it has no"
-            " insurance policy on record to claim them from"
-        )
-        raise LookupError(msg)
+    # The insurer hears of it in this transaction (app.insurance.handlers); with no policy on
+    # record the handler refuses and the payables stay with the merchant.
+    await publish(session, OverduePayablesClaimed(merchant.id, receipt))
     return 1
 
 
@@ -358,3 +360,48 @@ async def supervised(session: AsyncSession, me: Principal) -> list[PayableView]:
         query = query.where(Merchant.district == me.district)
     ids = list((await session.scalars(query)).all())
     return await payables_of(session, ids, open_only=True)
+
+
+# -- what the merchant and the regulator see ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class OwnPayables:
+    """What the merchant owes consumers now, and every payable it has had."""
+
+    owed: int
+    """Owed now and payable by the merchant (before the deadline)."""
+    claimed: int
+    """Past the deadline: claimed from its insurer, which it owes instead."""
+    payables: list[PayableView]
+    """Earliest deadline first."""
+    by_age: list[AgeRow]
+    business_days: int
+    """Shanghai business days the merchant has to pay a payable."""
+
+
+async def own_payables(session: AsyncSession, me: Principal) -> OwnPayables:
+    """The caller's merchant's payables, what it owes and has had claimed, by age."""
+    found = await payables_of(session, [merchant_of(me)])
+    return OwnPayables(
+        owed=sum(p.owed for p in found),
+        claimed=sum(p.claimed for p in found),
+        payables=found,
+        by_age=by_age(found, utcnow()),
+        business_days=get_settings().cards.payable_business_days,
+    )
+
+
+@dataclass(frozen=True)
+class SupervisedPayables:
+    """The regulator's view: pending payables by age, and each of them."""
+
+    by_age: list[AgeRow]
+    pending: list[PayableView]
+    """Earliest deadline first."""
+
+
+async def supervised_payables(session: AsyncSession, me: Principal) -> SupervisedPayables:
+    """The pending payables in the caller's reach, by days since the refund, then each."""
+    found = await supervised(session, me)
+    return SupervisedPayables(by_age=by_age(found, utcnow()), pending=found)

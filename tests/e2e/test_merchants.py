@@ -81,6 +81,7 @@ async def test_bad_registrations_are_refused_whole_and_write_nothing(api: Api) -
         {
             "field": "uscc",
             "message": "the check character does not match; please check the code for a typo",
+            "code": "uscc-check-character",
         }
     ]
     body = await api.call(
@@ -127,7 +128,9 @@ async def test_duplicate_uscc_and_username_are_conflicts(api: Api) -> None:
         },
         expect=409,
     )
-    assert taken["errors"] == [{"field": "owner_username", "message": "taken"}]
+    assert taken["errors"] == [
+        {"field": "owner_username", "message": "taken", "code": "user-name-in-use"}
+    ]
 
 
 async def test_custody_account_is_encrypted_at_rest(api: Api) -> None:

@@ -13,7 +13,9 @@ from sqlalchemy import update
 
 from app.auth.models import Role
 from app.clock import utcnow
-from app.pages.merchant import explain, parse_yuan
+from app.i18n.errors import say
+from app.pages.forms import parse_yuan
+from app.pages.merchant import explain
 from app.supervision.models import Dispute
 from scoring import CATALOGUE
 from tests.e2e.api import (
@@ -50,6 +52,11 @@ async def sign_in(api: Api, username: str) -> None:
     assert response.headers["location"] == "/console"
 
 
+def words(code: str, **params: object) -> str:
+    """What a Chinese page says for error ``code`` (its words are its area's catalogue's)."""
+    return say("zh", code, params)
+
+
 def error_beside(text: str, field: str) -> str:
     """The error shown next to ``field`` (the ``<small id="field-error">`` the macro writes)."""
     found = re.search(rf'<small class="error" id="{field}-error">([^<]*)</small>', text)
@@ -63,7 +70,7 @@ def test_every_feature_has_words_and_advice_follows_its_direction() -> None:
         said = explain(reason(kind.feature, 1.0, 0.0, 0.1), "zh")
         assert "m_" not in said.said + said.advice, kind.feature
     tax = explain(reason("tax_arrears_fen", 120_000.0, 0.0, 0.12), "en")
-    assert tax.advice == "overdue tax (欠税): ¥1,200.00 → pay it down (typical: ¥0.00)"
+    assert tax.advice == "overdue tax: CN¥1,200.00 → pay it down (typical: CN¥0.00)"
     staff = explain(reason("social_security_headcount", 1.0, 6.0, 0.02), "en")
     assert "enrol your staff" in staff.advice
     assert "(typical: 6)" in staff.advice
@@ -122,7 +129,7 @@ async def test_overview_says_why_the_grade_and_what_would_improve_it(api: Api) -
     assert "来源：税务局 feed，截至 2025-01-02" in page
     api.client.cookies.set("lang", "en")
     english = (await api.client.get("/console")).text
-    assert "overdue tax (欠税): ¥1,200.00 → pay it down (typical: ¥0.00)" in english
+    assert "overdue tax: CN¥1,200.00 → pay it down (typical: CN¥0.00)" in english
     assert "employees with social insurance: 1 → enrol your staff in social insurance" in english
 
 
@@ -184,7 +191,8 @@ async def test_retiring_works_for_own_products_only(api: Api) -> None:
     foreign = await api.client.post(f"/console/products/{other['id']}/retire")
     assert foreign.status_code == 404
     assert foreign.headers["content-type"].startswith("text/html")
-    assert "找不到" in foreign.text or "Not found" in foreign.text
+    assert "未找到" in foreign.text  # the status, in the page's language
+    assert "没有这个卡产品" in foreign.text  # error.product-not-found
     still = await api.call("GET", "/merchants/me/products", theirs["token"])
     assert still[0]["status"] == "active"
     retired = await api.client.post(f"/console/products/{own['id']}/retire", follow_redirects=False)
@@ -246,24 +254,27 @@ async def test_redeem_by_typed_digits_with_the_receipt_or_the_error_beside_the_c
     _, consumer, card_id = await card_holder(api)
     code = await redemption_code(api, consumer, card_id, 5_000)
     form = (await api.client.get("/console/redeem")).text
-    key = re.search(r'name="key" value="([0-9a-f]{32})"', form)
+    key = re.search(r'name="key" value="([A-Za-z0-9_-]{43})"', form)
     assert key
     other = "000000" if code["digits"] != "000000" else "111111"
     wrong = await api.client.post(
         "/console/redeem",
         data={"code": other, "measure": "yuan", "units": "50", "key": key.group(1)},
     )
-    assert "没有这个有效的核销码" in error_beside(wrong.text, "code")
+    assert error_beside(wrong.text, "code") == words("live-code-not-found")
     forged = await api.client.post(
         "/console/redeem",
         data={"code": "r1.not-a-token", "measure": "yuan", "units": "50", "key": key.group(1)},
     )
-    assert "不是有效的核销码" in error_beside(forged.text, "code")
+    assert error_beside(forged.text, "code") == words("redemption-code-malformed")
+    assert "请勿" not in forged.text  # a merchant at the counter, not a consumer being warned
     too_much = await api.client.post(
         "/console/redeem",
         data={"code": code["digits"], "measure": "yuan", "units": "60", "key": key.group(1)},
     )
-    assert "同意的用量为 5000" in error_beside(too_much.text, "code")
+    assert error_beside(too_much.text, "code") == words(
+        "units-above-consent", agreed=5_000, asked=6_000
+    )
     unreadable = await api.client.post(
         "/console/redeem",
         data={"code": code["digits"], "measure": "yuan", "units": "5.555", "key": key.group(1)},
@@ -294,7 +305,7 @@ async def test_a_token_pasted_from_the_scanner_redeems_sessions(api: Api) -> Non
     code = await redemption_code(api, consumer, card_id, 2)
     await sign_in(api, shop["username"])
     form = (await api.client.get("/console/redeem")).text
-    key = re.search(r'name="key" value="([0-9a-f]{32})"', form)
+    key = re.search(r'name="key" value="([A-Za-z0-9_-]{43})"', form)
     assert key
     done = await api.client.post(
         "/console/redeem",
@@ -322,7 +333,7 @@ async def test_refund_requests_are_refused_with_a_reason_or_accepted(api: Api) -
     assert "¥792.00" in listed  # 800 × 990 / 1000
     assert "data-confirm=" in listed
     blank = await api.client.post(f"/console/refunds/{request_id}/refuse", data={"answer": " "})
-    assert error_beside(blank.text, f"answer-{request_id}") == "拒绝时请说明理由"
+    assert error_beside(blank.text, f"answer-{request_id}") == words("reason-required")
     accepted = await api.client.post(
         f"/console/refunds/{request_id}/accept", data={"answer": ""}, follow_redirects=False
     )
@@ -331,7 +342,8 @@ async def test_refund_requests_are_refused_with_a_reason_or_accepted(api: Api) -
     assert "已同意退款" in after
     assert "¥792.00" in after
     twice = await api.client.post(f"/console/refunds/{request_id}/refuse", data={"answer": "不"})
-    assert re.search(r'role="alert">[^<]*该申请已处理（已同意）', twice.text)
+    answered = words("refund-request-answered", status="accepted")
+    assert f'role="alert">{answered}<' in twice.text
     card = await api.call("GET", f"/me/cards/{card_id}", consumer)
     assert card["balance"]["outstanding"] == 0
 
@@ -378,7 +390,7 @@ async def test_complaints_show_their_deadline_and_take_an_answer(api: Api) -> No
     again = await api.client.post(
         f"/console/complaints/{filed['id']}/answer", data={"text": "再说一次"}
     )
-    assert 'role="alert">该投诉已答复<' in again.text
+    assert f'role="alert">{words("dispute-already-answered")}<' in again.text
     elsewhere = await api.client.post(
         f"/console/complaints/{uuid.uuid4()}/answer", data={"text": "?"}
     )
