@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from app.auth.models import Role
@@ -19,18 +19,14 @@ from app.auth.principal import public, requires
 from app.cards.service import holder_for
 from app.clock import utcnow
 from app.deps import Db, Me
+from app.idempotency import IdempotencyKey
 from app.supervision import disputes
 from app.supervision.disputes import ConsumerSide, Decision, DisputeKind, DisputeView
 from app.supervision.models import DisputeStatus
 
-IdempotencyKey = Annotated[
-    str, HeaderParameter(name="Idempotency-Key", min_length=8, max_length=120)
-]
-"""A retried filing (same key, same complaint) is answered with the dispute it filed."""
-
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=disputes.MAX_TEXT)]
+"""A blank (spaces only) text passes here and is refused by the use case, beside its field."""
 Fen = Annotated[int, msgspec.Meta(ge=0, le=10**12)]
-StatusName = Literal["filed", "mediation", "decided", "confirmed", "reopened"]
 
 CONSUMER = requires(Role.CONSUMER)
 MERCHANT = requires(Role.MERCHANT)
@@ -162,7 +158,7 @@ class ConsumerDisputeController(Controller):
         data: JSONBody[ComplaintIn],
         db: Db,
         me: Me,
-        idempotency_key: IdempotencyKey,  # noqa: ARG002 - see disputes.py: one open per card
+        idempotency_key: IdempotencyKey,  # noqa: ARG002 - a retry is a replay: one open per card
     ) -> Response[DisputeOut]:
         """File a complaint; the merchant has 3 days to answer. A retry replays (200)."""
         async with db.begin():
@@ -211,7 +207,7 @@ class AnonymousDisputeController(Controller):
         secret: FromPath[str],
         data: JSONBody[ComplaintIn],
         db: Db,
-        idempotency_key: IdempotencyKey,  # noqa: ARG002 - see disputes.py: one open per card
+        idempotency_key: IdempotencyKey,  # noqa: ARG002 - a retry is a replay: one open per card
     ) -> Response[DisputeOut]:
         """File a complaint about the card behind the link."""
         async with db.begin():
@@ -270,7 +266,7 @@ class MerchantDisputeController(Controller):
 
     @get("/")
     async def list_(
-        self, db: Db, me: Me, status: FromQuery[StatusName | None] = None
+        self, db: Db, me: Me, status: FromQuery[DisputeStatus | None] = None
     ) -> list[DisputeOut]:
         """Complaints, those waiting for the merchant's answer first (earliest deadline)."""
         return [dispute_out(v) for v in await disputes.merchant_disputes(db, me, status)]
@@ -302,7 +298,7 @@ class RegulatorDisputeController(Controller):
         self,
         db: Db,
         me: Me,
-        status: FromQuery[StatusName | None] = None,
+        status: FromQuery[DisputeStatus | None] = None,
         overdue: FromQuery[bool] = False,  # noqa: FBT002 - a query flag
         merchant_id: FromQuery[uuid.UUID | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 200,
@@ -310,7 +306,7 @@ class RegulatorDisputeController(Controller):
     ) -> list[DisputeOut]:
         """Open disputes (or those of ``status``), earliest deadline first."""
         wanted = disputes.QueueFilter(
-            status=DisputeStatus(status) if status else None,
+            status=status,
             overdue=overdue,
             merchant_id=merchant_id,
             limit=limit,

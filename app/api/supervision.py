@@ -14,7 +14,6 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from app.auth.models import Role
 from app.auth.principal import requires
 from app.deps import Db, Me
-from app.exceptions import Invalid
 from app.supervision import grade_actions, measures, warnings
 
 if TYPE_CHECKING:
@@ -22,7 +21,8 @@ if TYPE_CHECKING:
     from app.supervision.models import Warning as WarningRow
 
 SUPERVISORS = requires(Role.REGULATOR, Role.OPERATOR)
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=measures.MAX_REASON)]
+"""Why (a blank one is refused by the use case: a measure says why)."""
 
 
 class NoteOut(msgspec.Struct):
@@ -63,7 +63,7 @@ class MeasureIn(msgspec.Struct, forbid_unknown_fields=True):
         "declare-default",
     ]
     reason: Reason
-    custody_ratio_bp: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | None = None
+    custody_ratio_bp: Annotated[int, msgspec.Meta(ge=0, le=measures.MAX_RATIO_BP)] | None = None
     confirm: bool = False
     """Declaring default moves money and cannot be undone: it must be confirmed."""
 
@@ -100,6 +100,20 @@ def warning_out(w: WarningRow, notes: list[WarningNote] | None = None) -> Warnin
         if notes is None
         else [NoteOut(n.id, n.author, n.text, n.created_at) for n in notes],
     )
+
+
+def taken_out(taken: measures.Taken) -> dict[str, Any]:
+    """A measure just taken; declaring default adds what was paid and the claim opened."""
+    extra: dict[str, Any] = {}
+    if taken.payout is not None:
+        extra = {
+            "cards": len(taken.payout.cards),
+            "outstanding_fen": taken.payout.total_outstanding,
+            "custody_paid_fen": taken.payout.total_custody_paid,
+            "claim_fen": taken.payout.total_claim,
+            "claim_id": str(taken.claim.id) if taken.claim else None,
+        }
+    return {**msgspec.to_builtins(measure_out(taken.measure)), **extra}
 
 
 def measure_out(m: Measure) -> MeasureOut:
@@ -155,7 +169,9 @@ class GradeActionsView(msgspec.Struct):
 class LiftBlocksIn(msgspec.Struct, forbid_unknown_fields=True):
     """Merchants whose sales blocks to lift, all or none, and why."""
 
-    merchant_ids: Annotated[list[uuid.UUID], msgspec.Meta(min_length=1, max_length=500)]
+    merchant_ids: Annotated[
+        list[uuid.UUID], msgspec.Meta(min_length=1, max_length=measures.MAX_BULK)
+    ]
     reason: Reason
 
 
@@ -318,38 +334,12 @@ class MeasureController(Controller):
         self, merchant_id: FromPath[uuid.UUID], data: JSONBody[MeasureIn], db: Db, me: Me
     ) -> dict[str, Any]:
         """Take a measure. Declaring default pays custody shares and opens the claim."""
+        order = measures.MeasureOrder(
+            kind=data.kind,
+            reason=data.reason,
+            ratio_bp=data.custody_ratio_bp,
+            confirmed=data.confirm,
+        )
         async with db.begin():
-            extra: dict[str, Any] = {}
-            if data.kind == "raise-custody-ratio":
-                if data.custody_ratio_bp is None:
-                    raise Invalid(
-                        "give the new custody ratio in basis points",
-                        fields={"custody_ratio_bp": "required"},
-                    )
-                taken = await measures.raise_custody_ratio(
-                    db, me, merchant_id, ratio_bp=data.custody_ratio_bp, reason=data.reason
-                )
-            elif data.kind == "lift-custody-ratio":
-                taken = await measures.lift_custody_ratio(db, me, merchant_id, reason=data.reason)
-            elif data.kind == "suspend-sales":
-                taken = await measures.suspend_sales(db, me, merchant_id, reason=data.reason)
-            elif data.kind == "lift-suspension":
-                taken = await measures.lift_suspension(db, me, merchant_id, reason=data.reason)
-            else:
-                if not data.confirm:
-                    raise Invalid(
-                        "declaring default pays out every card and cannot be undone;"
-                        " send confirm: true",
-                        fields={"confirm": "required"},
-                    )
-                taken, receipt, claim = await measures.declare_default(
-                    db, me, merchant_id, reason=data.reason
-                )
-                extra = {
-                    "cards": len(receipt.cards),
-                    "outstanding_fen": receipt.total_outstanding,
-                    "custody_paid_fen": receipt.total_custody_paid,
-                    "claim_fen": receipt.total_claim,
-                    "claim_id": str(claim.id) if claim else None,
-                }
-        return {**msgspec.to_builtins(measure_out(taken)), **extra}
+            taken = await measures.take(db, me, merchant_id, order)
+        return taken_out(taken)

@@ -2,7 +2,8 @@
 
 :func:`probability_chart` draws a merchant's probability of default over time, one point per
 grade change and one for the current rating, over the grade bands A to E shaded in the grade
-colours. Every piece of text in it is escaped, so a cause or a label can hold anything.
+colours. Every piece of text in it is escaped, so a cause or a label can hold anything; days
+are written in the page's language (:func:`app.i18n.day`).
 
 The probability axis gives each grade band the same height and is linear inside a band, with
 a tick at every cut point. On a plain linear axis the bands that matter most (A at 0-5%, B at
@@ -17,7 +18,8 @@ from html import escape
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
-from app.clock import SHANGHAI
+from app.clock import today
+from app.i18n import DEFAULT_LANG, day
 from scoring import COLOURS, CUT_POINTS, GRADES
 
 if TYPE_CHECKING:
@@ -53,8 +55,9 @@ def _n(value: float) -> str:
     return f"{value:.1f}"
 
 
-def _day(at: datetime) -> str:
-    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d")
+def _day(at: datetime, lang: str) -> str:
+    """The Shanghai calendar day of a moment, as ``lang`` writes a day."""
+    return day(today(at), lang)
 
 
 def _percent(probability: float) -> str:
@@ -120,7 +123,7 @@ def _backdrop(frame: _Frame) -> list[str]:
     return parts
 
 
-def _line(frame: _Frame, ordered: Sequence[Point]) -> list[str]:
+def _line(frame: _Frame, ordered: Sequence[Point], lang: str) -> list[str]:
     """The line through the points, each point with its tooltip, and the first and last day."""
     start, end = ordered[0].at, ordered[-1].at
     span = (end - start).total_seconds()
@@ -137,7 +140,7 @@ def _line(frame: _Frame, ordered: Sequence[Point]) -> list[str]:
     ]
     for point, (cx, cy) in zip(ordered, coords, strict=True):
         kind = "point current" if point.current else "point"
-        tip = f"{_day(point.at)} · {point.grade} · {_percent(point.probability)}"
+        tip = f"{_day(point.at, lang)} · {point.grade} · {_percent(point.probability)}"
         if point.note:
             tip += f" · {point.note}"
         parts.append(
@@ -149,12 +152,12 @@ def _line(frame: _Frame, ordered: Sequence[Point]) -> list[str]:
     first_x, anchor = (LEFT, "start") if span > 0 else (LEFT + frame.inner_w / 2, "middle")
     parts.append(
         f'<text class="date" x="{_n(first_x)}" y="{baseline}" font-size="13"'
-        f' text-anchor="{anchor}" fill="#5b6576">{_day(start)}</text>'
+        f' text-anchor="{anchor}" fill="#5b6576">{_q(_day(start, lang))}</text>'
     )
     if span > 0:
         parts.append(
             f'<text class="date" x="{WIDTH - RIGHT}" y="{baseline}" font-size="13"'
-            f' text-anchor="end" fill="#5b6576">{_day(end)}</text>'
+            f' text-anchor="end" fill="#5b6576">{_q(_day(end, lang))}</text>'
         )
     return parts
 
@@ -165,13 +168,15 @@ def probability_chart(
     label: str,
     empty: str = "",
     cut_points: CutPoints = CUT_POINTS,
+    lang: str = DEFAULT_LANG,
 ) -> str:
     """An SVG line chart of the probability of default over time, on the grade bands.
 
     ``label`` names the chart for screen readers; ``empty`` is written in the chart when
-    there is no point. Points are drawn in time order; the x axis spans the first to the
-    last (a single point stands in the middle). Each grade band is an equal slice of the
-    height (see the module's note), ticked at the cut points.
+    there is no point; days are written as ``lang`` writes them. Points are drawn in time
+    order; the x axis spans the first to the last (a single point stands in the middle).
+    Each grade band is an equal slice of the height (see the module's note), ticked at the
+    cut points.
     """
     ordered = sorted(points, key=lambda p: p.at)
     frame = _Frame(edges=(0.0, *cut_points.bounds, 1.0))
@@ -181,7 +186,7 @@ def probability_chart(
     )
     parts = [opening, f"<title>{_q(label)}</title>", *_backdrop(frame)]
     if ordered:
-        parts.extend(_line(frame, ordered))
+        parts.extend(_line(frame, ordered, lang))
     else:
         parts.append(
             f'<text class="empty" x="{LEFT + frame.inner_w / 2}" y="{TOP + frame.inner_h / 2}"'

@@ -2,7 +2,9 @@
 
 An insurer sees its own book only (the insurance and outbox services scope every read to the
 caller's insurer). Acknowledging and paying a claim are forms that run the insurance service's
-use case in one transaction; a refused form comes back with the message beside the field.
+use case in one transaction; a refused form comes back with the error's words, in the page's
+language, beside the field (:func:`app.pages.render.refusal`, shared by the supervisors'
+pages).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from app.auth.models import Role
 from app.auth.principal import requires
 from app.deps import Db, Me
 from app.exceptions import NotFound
+from app.i18n import day
 from app.insurance import service
 from app.insurance.models import ClaimStatus
 from app.merchants.service import legal_names
@@ -36,7 +39,7 @@ ATTEMPTS_SHOWN = 200
 CLAIM_STEPS = ("acknowledge", "pay")
 
 
-async def book(db: AsyncSession, me: Principal) -> dict[str, Any]:
+async def book(db: AsyncSession, me: Principal, lang: str) -> dict[str, Any]:
     """The insurer's policies (with exposure and premium) and claims (with their lines)."""
     views = await service.policies(db, me)
     claims = await service.claims(db, me)
@@ -52,6 +55,7 @@ async def book(db: AsyncSession, me: Principal) -> dict[str, Any]:
         "merchants": names,
         "numbers": numbers,
         "colour": colour,
+        "day": lambda value: day(value, lang),
         "errors": {},
         "values": {},
     }
@@ -85,7 +89,8 @@ class InsurerPages(Controller):
     ) -> Template:
         """Policies, exposure per merchant and in total, premiums, claims."""
         flash = said_done(lang_of(request), "i_done_", done, CLAIM_STEPS)
-        return page(request, "insurer/overview.html", flash=flash, **await book(db, me))
+        context = await book(db, me, lang_of(request))
+        return page(request, "insurer/overview.html", flash=flash, **context)
 
     @post("/claims/{claim_id:uuid}/{step:str}")
     async def claim_step(
@@ -100,12 +105,12 @@ class InsurerPages(Controller):
         """Acknowledge a claim, or record its payment (each card's insured share is paid)."""
         same_origin(request)
         if step not in CLAIM_STEPS:
-            raise NotFound("no such step")
+            raise NotFound("insurer-no-such-step")
         return await run_form(
             request,
             _claim_step(db, me, claim_id, step, data),
             done=f"/insurer-view?done={step}#c-{claim_id}",
-            again=lambda: book(db, me),
+            again=lambda: book(db, me, lang_of(request)),
             name="insurer/overview.html",
             row=claim_id,
             data=data,

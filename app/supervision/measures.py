@@ -1,5 +1,10 @@
 """Regulator measures: raise the custody ratio, suspend new sales, lift either, declare default.
 
+Both front doors (the JSON API and the regulator's pages) take a measure through one entry
+point, :func:`take`, with a :class:`MeasureOrder` (the kind, the reason, what the kind
+needs); every rule of a measure (which kinds a regulator may take, that each says why, which
+apply to a merchant as it stands, the bounds of a ratio, that default is confirmed) is here.
+
 Every measure is one unit of work with its record (who, when, why). Declaring default is the
 one that moves money: in a single transaction the merchant is frozen, the ledger pays every
 open card's custody share to its holder and moves each insured share to a pending claim
@@ -12,6 +17,7 @@ is refused; nothing is paid twice.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -36,6 +42,44 @@ if TYPE_CHECKING:
     from app.insurance.models import Claim
 
 MAX_RATIO_BP = 10_000
+MAX_REASON = 2000
+"""The longest reason a measure is recorded with."""
+MAX_BULK = 500
+"""Merchants whose blocks one request lifts at most."""
+
+REGULATOR_MEASURES = (
+    MeasureKind.RAISE_CUSTODY_RATIO,
+    MeasureKind.LIFT_CUSTODY_RATIO,
+    MeasureKind.SUSPEND_SALES,
+    MeasureKind.LIFT_SUSPENSION,
+    MeasureKind.DECLARE_DEFAULT,
+)
+"""The measures a regulator takes (grade actions are the platform's own)."""
+
+_SELLING = (MerchantStatus.ACTIVE, MerchantStatus.SUSPENDED)
+_NOTHING_HELD = (MerchantStatus.PENDING, MerchantStatus.APPROVED, MerchantStatus.CLOSED)
+
+
+@dataclass(frozen=True)
+class MeasureOrder:
+    """A measure a regulator orders against one merchant, and why."""
+
+    kind: str
+    """A :class:`MeasureKind` a regulator takes; anything else is refused."""
+    reason: str
+    ratio_bp: int | None = None
+    """``raise-custody-ratio``: the new ratio of new sales, in basis points."""
+    confirmed: bool = False
+    """``declare-default``: it moves money and cannot be undone, so it must be confirmed."""
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A measure taken; declaring default also says what was paid and which claim opened."""
+
+    measure: Measure
+    payout: escrow.DefaultPayoutReceipt | None = None
+    claim: Claim | None = None
 
 
 async def supervised_merchant(
@@ -45,17 +89,77 @@ async def supervised_merchant(
     query = select(Merchant).where(Merchant.id == merchant_id)
     merchant = await session.scalar(query.with_for_update() if lock else query)
     if merchant is None or not me.sees_district(merchant.district):
-        raise NotFound("no such merchant")
+        raise NotFound("measure-merchant-not-found")
     return merchant
 
 
+def applicable(merchant: Merchant, *, blocked: bool) -> list[MeasureKind]:
+    """The measures that apply to the merchant as it stands, in the order pages offer them."""
+    status = MerchantStatus(merchant.status)
+    selling = status in _SELLING
+    found: list[MeasureKind] = []
+    if selling:
+        found.append(MeasureKind.RAISE_CUSTODY_RATIO)
+        if merchant.ratio_floor_bp is not None:
+            found.append(MeasureKind.LIFT_CUSTODY_RATIO)
+    if status is MerchantStatus.ACTIVE:
+        found.append(MeasureKind.SUSPEND_SALES)
+    if status is MerchantStatus.SUSPENDED or (blocked and selling):
+        found.append(MeasureKind.LIFT_SUSPENSION)
+    if selling:
+        found.append(MeasureKind.DECLARE_DEFAULT)
+    return found
+
+
+def _kind(text: str) -> MeasureKind:
+    found = next((kind for kind in REGULATOR_MEASURES if kind.value == text), None)
+    if found is None:
+        raise Invalid("measure-kind-unknown", fields={"kind": "measure-kind-unknown"})
+    return found
+
+
 def _reason(reason: str) -> str:
+    """Say why: every measure is recorded with its reason."""
     text = reason.strip()
     if not text:
-        raise Invalid(
-            "say why: a measure is recorded with its reason", fields={"reason": "required"}
-        )
+        raise Invalid("measure-reason-required", fields={"reason": "measure-reason-required"})
     return text
+
+
+def _needs(kind: MeasureKind, order: MeasureOrder) -> None:
+    """What the kind needs besides a reason: a new ratio, a confirmation."""
+    if kind is MeasureKind.RAISE_CUSTODY_RATIO and order.ratio_bp is None:
+        code = "measure-ratio-required"
+        raise Invalid(code, fields={"custody_ratio_bp": code})
+    if kind is MeasureKind.DECLARE_DEFAULT and not order.confirmed:
+        code = "measure-default-unconfirmed"
+        raise Invalid(code, fields={"confirm": code})
+
+
+async def take(
+    session: AsyncSession, me: Principal, merchant_id: uuid.UUID, order: MeasureOrder
+) -> Taken:
+    """Take a measure against a merchant in the caller's reach; one unit of work with its record.
+
+    Refused whole (nothing written, nothing paid) if the kind is not a regulator's, the
+    reason is blank, what the kind needs is missing or the merchant as it stands does not
+    take it.
+    """
+    kind = _kind(order.kind)
+    _needs(kind, order)
+    why = _reason(order.reason)
+    merchant = await supervised_merchant(session, me, merchant_id, lock=True)
+    if kind is MeasureKind.DECLARE_DEFAULT:
+        return await _declare_default(session, me, merchant, why)
+    if kind is MeasureKind.RAISE_CUSTODY_RATIO:
+        params = _raise_custody_ratio(merchant, order.ratio_bp or 0)
+    elif kind is MeasureKind.LIFT_CUSTODY_RATIO:
+        params = await _lift_custody_ratio(session, merchant)
+    elif kind is MeasureKind.SUSPEND_SALES:
+        params = _suspend_sales(merchant)
+    else:
+        params = await _lift_suspension(session, me, merchant, why)
+    return Taken(await _record(session, me, merchant, kind, why, params))
 
 
 async def _record(
@@ -67,7 +171,7 @@ async def _record(
     params: dict[str, Any],
 ) -> Measure:
     if me.user_id is None:  # pragma: no cover - regulators and operators are users
-        raise Invalid("measures are taken by a signed-in regulator")
+        raise Invalid("measure-needs-user")
     measure = Measure(
         id=uuid.uuid4(),
         merchant_id=merchant.id,
@@ -82,81 +186,62 @@ async def _record(
     return measure
 
 
-async def raise_custody_ratio(
-    session: AsyncSession, me: Principal, merchant_id: uuid.UUID, *, ratio_bp: int, reason: str
-) -> Measure:
+def _not_closed(merchant: Merchant) -> None:
+    if merchant.status in (MerchantStatus.DEFAULTED, MerchantStatus.CLOSED):
+        raise Conflict("measure-merchant-closed", merchant_status=str(merchant.status))
+
+
+def _raise_custody_ratio(merchant: Merchant, ratio_bp: int) -> dict[str, Any]:
     """New sales keep more in custody; cards already sold keep the ratio they were sold with.
 
     The raised ratio is a floor: a worse grade may raise the ratio further, a better one never
     takes it below this until the regulator lifts it.
     """
-    why = _reason(reason)
-    merchant = await supervised_merchant(session, me, merchant_id, lock=True)
     _not_closed(merchant)
     if not merchant.custody_ratio_bp < ratio_bp <= MAX_RATIO_BP:
+        code = "measure-ratio-out-of-range"
         raise Invalid(
-            f"the new custody ratio must be above the current {merchant.custody_ratio_bp} bp"
-            f" and at most {MAX_RATIO_BP} bp",
-            fields={"custody_ratio_bp": "out of range"},
+            code,
+            fields={"custody_ratio_bp": code},
+            current_bp=merchant.custody_ratio_bp,
+            max_bp=MAX_RATIO_BP,
         )
     before = merchant.custody_ratio_bp
     merchant.ratio_floor_bp = ratio_bp
     merchant.custody_ratio_bp = ratio_bp
-    return await _record(
-        session,
-        me,
-        merchant,
-        MeasureKind.RAISE_CUSTODY_RATIO,
-        why,
-        {"from": before, "to": ratio_bp},
-    )
+    return {"from": before, "to": ratio_bp}
 
 
-async def lift_custody_ratio(
-    session: AsyncSession, me: Principal, merchant_id: uuid.UUID, *, reason: str
-) -> Measure:
+async def _lift_custody_ratio(session: AsyncSession, merchant: Merchant) -> dict[str, Any]:
     """Back to the ratio the merchant's grade calls for (the standard one, if not rated)."""
-    why = _reason(reason)
-    merchant = await supervised_merchant(session, me, merchant_id, lock=True)
     _not_closed(merchant)
     if merchant.ratio_floor_bp is None:
-        raise Conflict(
-            f"no raised custody ratio to lift: {merchant.custody_ratio_bp} bp is what the"
-            " merchant's grade calls for"
-        )
+        raise Conflict("measure-ratio-not-raised", current_bp=merchant.custody_ratio_bp)
     before = merchant.custody_ratio_bp
     merchant.ratio_floor_bp = None
     grade = (await grades_of(session, [merchant.id])).get(merchant.id)
     actions = await grade_actions.in_force(session, merchant.district)
     after = grade_actions.new_sales_ratio(merchant, actions.actions.get(grade or ""))
     merchant.custody_ratio_bp = after
-    return await _record(
-        session, me, merchant, MeasureKind.LIFT_CUSTODY_RATIO, why, {"from": before, "to": after}
-    )
+    return {"from": before, "to": after}
 
 
-async def suspend_sales(
-    session: AsyncSession, me: Principal, merchant_id: uuid.UUID, *, reason: str
-) -> Measure:
+def _suspend_sales(merchant: Merchant) -> dict[str, Any]:
     """No new cards are sold; the QR profile says so. Cards already sold are still honoured."""
-    why = _reason(reason)
-    merchant = await supervised_merchant(session, me, merchant_id, lock=True)
     if merchant.status != MerchantStatus.ACTIVE:
-        raise Conflict(f"only an active merchant's sales can be suspended; it is {merchant.status}")
+        raise Conflict("measure-suspend-needs-active", merchant_status=str(merchant.status))
     merchant.status = MerchantStatus.SUSPENDED
-    return await _record(session, me, merchant, MeasureKind.SUSPEND_SALES, why, {})
+    return {}
 
 
-async def lift_suspension(
-    session: AsyncSession, me: Principal, merchant_id: uuid.UUID, *, reason: str
-) -> Measure:
+async def _lift_suspension(
+    session: AsyncSession, me: Principal, merchant: Merchant, why: str
+) -> dict[str, Any]:
     """Sales may resume: lifts a suspension and every sales block.
 
     The blocks (a reconciliation shortfall, an ended policy, a grade held for review, a hard
     stop) are kept, each with this reason.
     """
-    why = _reason(reason)
-    merchant = await supervised_merchant(session, me, merchant_id, lock=True)
     lifted: dict[str, Any] = {}
     if merchant.status == MerchantStatus.SUSPENDED:
         merchant.status = MerchantStatus.ACTIVE
@@ -164,52 +249,18 @@ async def lift_suspension(
     if found := await blocks.lift(session, merchant.id, by=me.user_id, reason=why):
         lifted["sales_blocks"] = [block.kind for block in found]
     if not lifted:
-        raise Conflict("this merchant's sales are neither suspended nor blocked")
-    return await _record(session, me, merchant, MeasureKind.LIFT_SUSPENSION, why, lifted)
+        raise Conflict("measure-nothing-to-lift")
+    return lifted
 
 
-MAX_BULK = 500
-"""Merchants whose blocks one request lifts at most."""
-
-
-async def lift_sales_blocks(
-    session: AsyncSession, me: Principal, merchant_ids: Sequence[uuid.UUID], *, reason: str
-) -> list[Measure]:
-    """Lift the sales blocks of several merchants at once, one measure each, all or none.
-
-    After a partial bank statement, or a policy renewed for a whole group, a regulator lifts
-    many blocks with one reason. Every merchant must be in the caller's reach and blocked;
-    otherwise nothing is lifted and the error names the merchant.
-    """
-    why = _reason(reason)
-    if not merchant_ids or len(merchant_ids) > MAX_BULK:
-        raise Invalid(
-            f"name between 1 and {MAX_BULK} merchants", fields={"merchant_ids": "1 to 500"}
-        )
-    taken = []
-    for merchant_id in sorted(set(merchant_ids)):
-        merchant = await supervised_merchant(session, me, merchant_id, lock=True)
-        found = await blocks.lift(session, merchant.id, by=me.user_id, reason=why)
-        if not found:
-            raise Conflict(
-                f"{merchant.legal_name} has no sales block to lift; nothing was lifted",
-                fields={"merchant_ids": str(merchant.id)},
-            )
-        params = {"sales_blocks": [block.kind for block in found], "bulk": True}
-        taken.append(await _record(session, me, merchant, MeasureKind.LIFT_SUSPENSION, why, params))
-    return taken
-
-
-async def declare_default(
-    session: AsyncSession, me: Principal, merchant_id: uuid.UUID, *, reason: str
-) -> tuple[Measure, escrow.DefaultPayoutReceipt, Claim | None]:
+async def _declare_default(
+    session: AsyncSession, me: Principal, merchant: Merchant, why: str
+) -> Taken:
     """Freeze the merchant, pay every custody share, open the insurance claim."""
-    why = _reason(reason)
-    merchant = await supervised_merchant(session, me, merchant_id, lock=True)
     if merchant.status == MerchantStatus.DEFAULTED:
-        raise Conflict("this merchant was already declared in default")
-    if merchant.status in (MerchantStatus.PENDING, MerchantStatus.APPROVED, MerchantStatus.CLOSED):
-        raise Conflict(f"a {merchant.status} merchant holds no prepaid money to pay back")
+        raise Conflict("measure-already-defaulted")
+    if merchant.status in _NOTHING_HELD:
+        raise Conflict("measure-default-nothing-to-pay", merchant_status=str(merchant.status))
     merchant.status = MerchantStatus.DEFAULTED
     receipt = await escrow_ledger(session).default_payout(
         merchant.id, idempotency_key=f"default:{merchant.id}"
@@ -230,12 +281,49 @@ async def declare_default(
             "claim_id": str(claim.id) if claim else None,
         },
     )
-    return measure, receipt, claim
+    return Taken(measure, receipt, claim)
 
 
-def _not_closed(merchant: Merchant) -> None:
-    if merchant.status in (MerchantStatus.DEFAULTED, MerchantStatus.CLOSED):
-        raise Conflict(f"this merchant is {merchant.status}; it sells nothing any more")
+async def declare_default(
+    session: AsyncSession, me: Principal, merchant_id: uuid.UUID, *, reason: str
+) -> tuple[Measure, escrow.DefaultPayoutReceipt, Claim | None]:
+    """Declare default, confirmed (for the demo and the simulation, which script it)."""
+    order = MeasureOrder(MeasureKind.DECLARE_DEFAULT.value, reason, confirmed=True)
+    taken = await take(session, me, merchant_id, order)
+    if taken.payout is None:  # pragma: no cover - declaring default always pays out
+        raise Conflict("measure-already-defaulted")
+    return taken.measure, taken.payout, taken.claim
+
+
+async def lift_sales_blocks(
+    session: AsyncSession, me: Principal, merchant_ids: Sequence[uuid.UUID], *, reason: str
+) -> list[Measure]:
+    """Lift the sales blocks of several merchants at once, one measure each, all or none.
+
+    After a partial bank statement, or a policy renewed for a whole group, a regulator lifts
+    many blocks with one reason. Every merchant must be in the caller's reach and blocked;
+    otherwise nothing is lifted and the error names the merchant.
+    """
+    why = _reason(reason)
+    if not merchant_ids or len(merchant_ids) > MAX_BULK:
+        raise Invalid(
+            "measure-bulk-count", fields={"merchant_ids": "measure-bulk-count"}, max=MAX_BULK
+        )
+    taken = []
+    for merchant_id in sorted(set(merchant_ids)):
+        merchant = await supervised_merchant(session, me, merchant_id, lock=True)
+        found = await blocks.lift(session, merchant.id, by=me.user_id, reason=why)
+        if not found:
+            code = "measure-bulk-not-blocked"
+            raise Conflict(
+                code,
+                fields={"merchant_ids": code},
+                merchant=merchant.legal_name,
+                merchant_id=str(merchant.id),
+            )
+        params = {"sales_blocks": [block.kind for block in found], "bulk": True}
+        taken.append(await _record(session, me, merchant, MeasureKind.LIFT_SUSPENSION, why, params))
+    return taken
 
 
 async def measures_of(session: AsyncSession, merchant_id: uuid.UUID) -> Sequence[Measure]:

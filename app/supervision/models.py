@@ -1,7 +1,8 @@
 """Warnings, their notes, regulator measures, and disputes with every step they took.
 
 Each row about a merchant leads with ``merchant_id`` so that it shards with the books. A
-warning is unique per (merchant, rule, cause): the same cause never raises it twice.
+warning is unique per (merchant, rule, cause): the same cause never raises it twice. A
+dispute's statuses and owners are the workflow's (:mod:`app.supervision.dispute_rules`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.base import Base, CreatedAt, UUIDPrimaryKey, one_of
 from app.clock import utcnow
+from app.supervision.dispute_rules import DisputeOwner, DisputeStatus
 
 
 class WarningRule(enum.StrEnum):
@@ -145,25 +147,6 @@ class GradeActionsVersion(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class DisputeStatus(enum.StrEnum):
-    """filed → answered (in mediation) → decided → confirmed; decided → reopened → decided."""
-
-    FILED = "filed"
-    MEDIATION = "mediation"
-    DECIDED = "decided"
-    CONFIRMED = "confirmed"
-    REOPENED = "reopened"
-
-
-class DisputeOwner(enum.StrEnum):
-    """Whose move it is."""
-
-    MERCHANT = "merchant"
-    REGULATOR = "regulator"
-    CONSUMER = "consumer"
-    NOBODY = "nobody"
-
-
 class Dispute(UUIDPrimaryKey, Base):
     """A consumer's complaint about a card, and where it stands."""
 
@@ -216,3 +199,18 @@ class DisputeEvent(Base):
     actor_id: Mapped[uuid.UUID | None]
     note: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+__all__ = [
+    "Dispute",
+    "DisputeEvent",
+    "DisputeOwner",
+    "DisputeStatus",
+    "GradeActionsVersion",
+    "Measure",
+    "MeasureKind",
+    "Warning",
+    "WarningNote",
+    "WarningRule",
+    "WarningStatus",
+]

@@ -65,7 +65,8 @@ async def settle(page: Page, claim_id: str) -> None:
     accept_next_dialog(page, asked)
     await claim.locator("form.pay button[type=submit]").click()  # no reference: refused
     await claim.locator("input[name=payment_ref][aria-invalid=true]").wait_for()
-    assert "payment reference" in await claim.locator("small.error").inner_text()
+    assert "必填" in await claim.locator("small.error").inner_text()  # beside the field
+    assert "请填写付款凭证号" in await claim.locator("p.flash.error").inner_text()
     await shot(page, "insurer-claim-acknowledged")
 
     accept_next_dialog(page, asked)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text, update
 
 from app.auth.models import Role
 from app.clock import SHANGHAI, today, utcnow
+from app.idempotency import MAX_LENGTH, MIN_LENGTH
 from app.risk.models import IndicatorRecord, RerateRequest
 from app.supervision.disputes import escalate_overdue
 from app.supervision.models import Dispute, DisputeEvent
@@ -272,7 +273,7 @@ async def test_second_money_decision_on_a_refunded_card_is_refused(api: Api) -> 
 
     for body in ({"decision": "refund"}, {"decision": "partial", "amount_fen": 5_000}):
         refused = await decide(api, shop["regulator"], dispute_id, expect=409, **body)
-        assert refused["type"] == "/problems/conflict"
+        assert refused["type"] == "/problems/dispute-card-refunded"
         assert "already refunded" in refused["detail"]
         assert "reject" in refused["detail"]
     # nothing half-written: same state, same timeline, no ledger entry
@@ -455,12 +456,21 @@ async def test_bad_payloads_get_problem_details(api: Api) -> None:
     ):
         await refused(400, body)
     await refused(400, COMPLAINT, headers={})  # no Idempotency-Key
-    await refused(400, COMPLAINT, headers={"Idempotency-Key": "short"})
-    await refused(400, COMPLAINT, headers={"Idempotency-Key": "k" * 121})
+    await refused(400, COMPLAINT, headers={"Idempotency-Key": "k" * (MIN_LENGTH - 1)})
+    await refused(400, COMPLAINT, headers={"Idempotency-Key": "k" * (MAX_LENGTH + 1)})
     too_much = await refused(422, {**COMPLAINT, "amount_asked": 80_001})
-    assert too_much["errors"] == [{"field": "amount_asked", "message": "0 to 80000 fen"}]
+    assert too_much["type"] == "/problems/dispute-amount-above-paid"
+    assert too_much["paid_fen"] == 80_000
+    assert too_much["errors"] == [
+        {
+            "field": "amount_asked",
+            "message": "you can ask for at most the CN¥800.00 paid for the card",
+            "code": "dispute-amount-above-paid",
+        }
+    ]
     blank = await refused(422, {**COMPLAINT, "text": "   "})
     assert blank["errors"][0]["field"] == "text"
+    assert blank["errors"][0]["code"] == "dispute-complaint-blank"
     assert await api.call("GET", "/me/disputes", consumer) == []  # nothing was filed
 
     dispute_id = (await file(api, card_id, consumer))["id"]
@@ -481,7 +491,11 @@ async def test_bad_payloads_get_problem_details(api: Api) -> None:
     over = await decide(
         api, regulator, dispute_id, expect=422, decision="partial", amount_fen=80_001
     )
-    assert over["errors"][0] == {"field": "amount_fen", "message": "1 to 80000 fen"}
+    assert over["errors"][0] == {
+        "field": "amount_fen",
+        "message": "the amount is at most the CN¥800.00 paid for the card",
+        "code": "dispute-decided-above-paid",
+    }
     await api.call(
         "POST", f"/disputes/{dispute_id}/decide", regulator, json={"decision": "reject"}, expect=400
     )

@@ -177,7 +177,7 @@ async def test_dashboard_lists_the_district_by_grade_with_totals(
 
         bad = html(await browser.get("/dashboard", params={"grade": "Z"}))
         assert 'id="grade-error"' in bad
-        assert "there is no grade Z" in bad
+        assert "没有等级 Z" in bad
         other = html(await browser.get("/dashboard", params={"district": "别的区"}))
         assert 'id="district-error"' in other
         assert risky["merchant"]["id"] not in other
@@ -243,7 +243,12 @@ async def test_measures_are_taken_with_errors_beside_the_fields(
     async with signed_in(engine, regulator) as browser:
         blank = html(await browser.post(form, data={"kind": "suspend-sales", "reason": " "}))
         assert 'aria-describedby="suspend-sales-reason-error"' in blank
-        assert "say why" in blank
+        assert "请说明理由" in blank
+        assert "say why" not in blank  # no English on a Chinese page
+        browser.cookies.set("lang", "en")
+        english = html(await browser.post(form, data={"kind": "suspend-sales", "reason": " "}))
+        assert "say why: a measure is recorded with its reason" in english
+        browser.cookies.set("lang", "zh")
         low = html(
             await browser.post(
                 form,
@@ -255,7 +260,7 @@ async def test_measures_are_taken_with_errors_beside_the_fields(
             )
         )
         assert 'id="raise-custody-ratio-custody_ratio_pct-error"' in low
-        assert "above the current 3000" in low
+        assert "新的存管比例须高于当前的 3000 个基点" in low
         assert 'value="20"' in low  # what was typed is kept
         junk = html(
             await browser.post(
@@ -276,7 +281,7 @@ async def test_measures_are_taken_with_errors_beside_the_fields(
         await redirected(browser, form, {"kind": "suspend-sales", "reason": "投诉集中"})
         twice = html(await browser.post(form, data={"kind": "suspend-sales", "reason": "再次"}))
         assert 'role="alert"' in twice
-        assert "only an active merchant" in twice
+        assert "只有正常经营的商户才能被暂停售卡" in twice
 
         unconfirmed = html(
             await browser.post(form, data={"kind": "declare-default", "reason": "跑路"})
@@ -323,16 +328,16 @@ async def test_warning_queue_acknowledge_assign_note_close(api: Api, engine: Asy
         assert outsider not in text
         assert (await redirected(browser, f"{base}/acknowledge")).count("已受理预警") == 1
         again = html(await browser.post(f"{base}/acknowledge"))
-        assert "only an open one" in again
+        assert "只有未处理的预警才能确认" in again
         unchosen = html(await browser.post(f"{base}/assign", data={"user_id": ""}))
         assert "请选择本辖区的监管人员" in unchosen
         await redirected(browser, f"{base}/assign", {"user_id": str(colleague_id)})
         empty = html(await browser.post(f"{base}/note", data={"text": ""}))
         assert 'aria-invalid="true"' in empty
-        assert "the note is empty" in empty
+        assert "备注为空" in empty
         await browser.post(f"{base}/note", data={"text": "已电话联系商户"})
         no_feedback = html(await browser.post(f"{base}/close", data={"feedback": ""}))
-        assert "found and done" in no_feedback
+        assert "请说明发现了什么" in no_feedback
         await redirected(browser, f"{base}/close", {"feedback": "周年促销，无风险"})
         final = html(await browser.get("/dashboard/warnings", params={"status": "closed"}))
         assert "周年促销，无风险" in final
@@ -365,7 +370,7 @@ async def test_dispute_queue_shows_deadlines(api: Api, engine: AsyncEngine) -> N
                 data={"decision": "reject", "text": "x"},
             )
         )
-        assert "the merchant has not answered yet" in early
+        assert "商户尚未答复" in early
     await api.call(
         "POST",
         f"/merchants/me/disputes/{filed['id']}/answer",
@@ -385,7 +390,7 @@ async def test_dispute_queue_shows_deadlines(api: Api, engine: AsyncEngine) -> N
         assert "已逾期" in text
         form = f"/dashboard/disputes/{filed['id']}/decide"
         no_amount = html(await browser.post(form, data={"decision": "partial", "text": "部分"}))
-        assert "a partial decision states the amount" in no_amount
+        assert "部分补偿须写明商户应付的金额" in no_amount
         bad_amount = html(
             await browser.post(form, data={"decision": "partial", "amount": "1.234", "text": "x"})
         )
@@ -451,13 +456,13 @@ async def test_insurer_sees_exposure_and_settles_a_claim(api: Api, engine: Async
         early = html(
             await browser.post(f"/insurer-view/claims/{claim}/pay", data={"payment_ref": "x"})
         )
-        assert "acknowledge the claim before paying it" in early
+        assert "请先确认受理理赔，再支付" in early
         await redirected(browser, f"/insurer-view/claims/{claim}/acknowledge")
         blank = html(
             await browser.post(f"/insurer-view/claims/{claim}/pay", data={"payment_ref": " "})
         )
         assert 'aria-invalid="true"' in blank
-        assert "quote the payment reference" in blank
+        assert "请填写付款凭证号" in blank
         text = await redirected(
             browser, f"/insurer-view/claims/{claim}/pay", {"payment_ref": "TX-2026-0001"}
         )
@@ -507,6 +512,6 @@ def test_every_word_on_these_pages_has_both_languages() -> None:
     }
     for prefix, values in families.items():
         used |= {prefix + v.value for v in values}
-    used |= {f"r_feat_{k.feature}" for k in CATALOGUE}
+    used |= {f"feature.{k.feature}" for k in CATALOGUE}
     missing = sorted(used - message_ids())
     assert not missing  # each has words in Chinese and in English

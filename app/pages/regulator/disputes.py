@@ -1,0 +1,124 @@
+"""``/dashboard/disputes``: the disputes in reach, the earliest deadline first; deciding one."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from app.clock import utcnow
+from app.deps import Db, Me
+from app.exceptions import Invalid
+from app.merchants.service import legal_names
+from app.pages.forms import parse_yuan
+from app.pages.regulator.dashboard import SUPERVISORS
+from app.pages.render import Form, lang_of, page, run_form, said_done, same_origin
+from app.supervision import disputes
+from app.supervision.models import DisputeOwner, DisputeStatus
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from app.auth.principal import Principal
+
+QUEUE_ROWS = 100
+
+
+async def dispute_queue(
+    db: AsyncSession, me: Principal, *, status: str | None, overdue: bool
+) -> dict[str, Any]:
+    """The disputes in reach, the most urgent first, each marked overdue or not."""
+    wanted = DisputeStatus(status) if status in {s.value for s in DisputeStatus} else None
+    views = await disputes.queue(
+        db, me, disputes.QueueFilter(status=wanted, overdue=overdue, limit=QUEUE_ROWS)
+    )
+    now = utcnow()
+    return {
+        "views": views,
+        "late": {
+            v.dispute.id
+            for v in views
+            if v.dispute.deadline_at is not None
+            and v.dispute.deadline_at < now
+            and v.dispute.status != DisputeStatus.CONFIRMED
+        },
+        "merchants": await legal_names(db, [v.dispute.merchant_id for v in views]),
+        "statuses": [s.value for s in DisputeStatus],
+        "status": wanted.value if wanted else "",
+        "overdue": overdue,
+        "regulator": DisputeOwner.REGULATOR.value,
+        "errors": {},
+        "values": {},
+    }
+
+
+def ruling(data: dict[str, str]) -> disputes.Ruling:
+    """The decision form as the use case takes it (an amount in yuan becomes fen)."""
+    try:
+        decision = disputes.Decision(data.get("decision", ""))
+    except ValueError:
+        code = "regulator-decision-unchosen"
+        raise Invalid(code, fields={"decision": code}) from None
+    typed = data.get("amount", "").strip()
+    amount = parse_yuan(typed) if typed else None
+    if typed and amount is None:
+        code = "regulator-amount-unreadable"
+        raise Invalid(code, fields={"amount": code})
+    return disputes.Ruling(decision=decision, text=data.get("text", ""), amount_fen=amount)
+
+
+async def _decide(
+    db: AsyncSession, me: Principal, dispute_id: uuid.UUID, data: dict[str, str]
+) -> None:
+    asked = ruling(data)
+    async with db.begin():
+        await disputes.decide(db, me, dispute_id, asked)
+
+
+class DisputePages(Controller):
+    """The regulator's dispute queue and its decisions."""
+
+    path = "/dashboard/disputes"
+    include_in_schema = False
+    guards = [SUPERVISORS]  # noqa: RUF012
+    opt = {"page": True}  # noqa: RUF012 - errors render as pages (app.errors)
+
+    @get("/")
+    async def disputes_queue(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        me: Me,
+        status: FromQuery[str | None] = None,
+        overdue: FromQuery[bool] = False,  # noqa: FBT002 - a query flag
+        done: FromQuery[str | None] = None,
+    ) -> Template:
+        """Open disputes, earliest deadline first, the overdue ones marked; decide here."""
+        context = await dispute_queue(db, me, status=status, overdue=overdue)
+        flash = said_done(lang_of(request), "r_done_", done, ("decide",))
+        return page(request, "regulator/disputes.html", flash=flash, **context)
+
+    @post("/{dispute_id:uuid}/decide")
+    async def decide(
+        self,
+        request: Request[Any, Any, Any],
+        dispute_id: FromPath[uuid.UUID],
+        data: Form,
+        db: Db,
+        me: Me,
+    ) -> Template | Redirect:
+        """Decide a dispute: the money moves in the same transaction."""
+        same_origin(request)
+        return await run_form(
+            request,
+            _decide(db, me, dispute_id, data),
+            done=f"/dashboard/disputes?done=decide#d-{dispute_id}",
+            again=lambda: dispute_queue(db, me, status=None, overdue=False),
+            name="regulator/disputes.html",
+            row=dispute_id,
+            data=data,
+            rename={"amount_fen": "amount"},
+        )
