@@ -34,10 +34,10 @@ class AppError(Exception):
         fields: Mapping[str, str] | None = None,
         **params: object,
     ) -> None:
-        self.legacy_message: str | None = None
-        if code is not None and not _CODE.match(code):
-            self.legacy_message = code  # transitional: English words not yet given a code
-        elif code is not None:
+        if code is not None:
+            if not _CODE.match(code):
+                msg = f"{code!r} is not an error code (kebab-case; the words go in the catalogues)"
+                raise ValueError(msg)
             self.code = code
         self.params: dict[str, object] = dict(params)
         """What the message says (amounts in ``*_fen``, dates, names); also sent to API clients."""

@@ -17,14 +17,18 @@ from app.i18n.catalogues import (
     message_ids,
 )
 from app.i18n.errors import describe, field_messages
+from app.i18n.features import BOOLEAN_FEATURES, feature_label, feature_value
 from app.i18n.formats import day, money, number, when
 
 __all__ = [
+    "BOOLEAN_FEATURES",
     "DEFAULT_LANG",
     "LANGS",
     "LANG_COOKIE",
     "day",
     "describe",
+    "feature_label",
+    "feature_value",
     "field_messages",
     "gettext",
     "has",

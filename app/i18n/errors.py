@@ -37,12 +37,7 @@ def say(lang: str, code: str, params: Mapping[str, object] | None = None) -> str
 
 def describe(exc: BaseException, lang: str) -> str:
     """What went wrong, in ``lang``: by the error's ``code`` and ``params``."""
-    legacy = getattr(exc, "legacy_message", None)
     code = str(getattr(exc, "code", "error"))
-    if legacy is not None or not has(ERROR_PREFIX + code):
-        return (
-            legacy if legacy is not None else Exception.__str__(exc)
-        )  # transitional: words not yet in the catalogues
     params = getattr(exc, "params", None) or {}
     return say(lang, code, params)
 

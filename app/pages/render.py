@@ -15,7 +15,17 @@ from litestar.template.config import TemplateConfig
 
 from app.auth.principal import principal_of
 from app.exceptions import AppError, Forbidden, NotFound
-from app.i18n import DEFAULT_LANG, LANG_COOKIE, LANGS, gettext, has, locale_of, money
+from app.i18n import (
+    DEFAULT_LANG,
+    LANG_COOKIE,
+    LANGS,
+    describe,
+    field_messages,
+    gettext,
+    has,
+    locale_of,
+    money,
+)
 from app.i18n import when as when_in
 from app.i18n.catalogues import translations
 
@@ -130,12 +140,37 @@ def said_done(
     return gettext(lang, key) if done and known else None
 
 
-def field_errors(exc: AppError, rename: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The service's message beside each field it names (``_form`` when it names none)."""
+FORM = "_form"
+"""Where the words of an error that names no field go (``macros.form_error`` shows them)."""
+
+
+def refusal(
+    exc: Exception,
+    lang: str,
+    *,
+    default_field: str = FORM,
+    rename: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """A use case's refusal in ``lang``: words beside each field it names, else the whole.
+
+    A field whose code has words of its own shows them (a short hint such as "required"), and
+    then the whole error is also said for the form (``_form``), so the reader learns what was
+    wrong and where; a field without words of its own shows the whole error. An error that
+    names no field is said beside ``default_field``.
+    """
+    said = describe(exc, lang)
+    fields: Mapping[str, str] = getattr(exc, "fields", None) or {}
+    if not fields:
+        return {default_field: said}
     rename = rename or {}
-    if not exc.fields:
-        return {"_form": str(exc)}
-    return {rename.get(name, name): str(exc) for name in exc.fields}
+    beside = field_messages(exc, lang)
+    shown = {
+        rename.get(name, name): beside[name] if has(f"error.{code}") else said
+        for name, code in fields.items()
+    }
+    if any(words != said for words in shown.values()):
+        shown[FORM] = said
+    return shown
 
 
 async def run_form(
@@ -152,8 +187,8 @@ async def run_form(
     """Run a row's form (its use case), then go to ``done``; refused, show page ``name`` again.
 
     ``again`` gathers the page's context; the template finds the refused form by ``row``: the
-    service's message beside each field in ``errors[row]`` (:func:`field_errors`, its names
-    through ``rename``) and what was typed in ``values[row]``. "Not found" stays the 404 page.
+    words beside each field in ``errors[row]`` (:func:`refusal`, field names through
+    ``rename``) and what was typed in ``values[row]``. "Not found" stays the 404 page.
     """
     try:
         await use_case
@@ -161,7 +196,7 @@ async def run_form(
         raise
     except AppError as exc:
         context = await again()
-        context["errors"] = {row: field_errors(exc, rename)}
+        context["errors"] = {row: refusal(exc, lang_of(request), rename=rename)}
         context["values"] = {row: data}
         return page(request, name, **context)
     return back_to(done)

@@ -9,7 +9,7 @@ from litestar.static_files import create_static_files_router
 from app.pages.auth import PageAuthController
 from app.pages.consumer import CONSUMER_PAGES, SANDBOX_PAGES
 from app.pages.insurer import InsurerPages
-from app.pages.merchant import MerchantConsoleController
+from app.pages.merchant import MERCHANT_PAGES
 from app.pages.regulator import RegulatorPages
 from app.pages.render import STATIC
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 PAGE_ROUTES: list[ControllerRouterHandler] = [
     PageAuthController,
     *CONSUMER_PAGES,
-    MerchantConsoleController,
+    *MERCHANT_PAGES,
     RegulatorPages,
     InsurerPages,
     create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),

@@ -1,0 +1,37 @@
+"""Risk signals in words: each feature's name and value as a person reads it, in zh or en.
+
+Consumers, merchants and regulators all read a rating's reasons; the words for a signal and
+the way its value is shown (money, yes/no, a status, a number) are written here once, from the
+``features`` catalogue.
+"""
+
+from __future__ import annotations
+
+from app.i18n.catalogues import gettext, has
+from app.i18n.formats import money, number
+from scoring import CATALOGUE
+
+BOOLEAN_FEATURES = frozenset(k.feature for k in CATALOGUE if k.type == "bool")
+"""Signals that are facts (listed, revoked, frozen): shown as yes or no."""
+
+
+def feature_label(feature: str, lang: str) -> str:
+    """A signal's name in ``lang`` (a signal without words shows its name, spaced)."""
+    key = f"feature.{feature}"
+    return gettext(lang, key) if has(key) else feature.replace("_", " ")
+
+
+def feature_value(feature: str | None, value: object, lang: str) -> str:
+    """A signal's (or a record's) value in ``lang``: yes/no, money, a status, a number."""
+    if value is None:
+        return gettext(lang, "feature.no-data")
+    if isinstance(value, bool) or (feature in BOOLEAN_FEATURES and value in (0, 1)):
+        return gettext(lang, "feature.yes" if value else "feature.no")
+    if isinstance(value, str):
+        key = f"feature.value.{value}"
+        return gettext(lang, key) if has(key) else value
+    if not isinstance(value, int | float):
+        return str(value)
+    if feature is not None and feature.endswith("_fen"):
+        return money(round(value), lang)
+    return number(round(float(value), 2), lang)
