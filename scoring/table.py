@@ -10,6 +10,9 @@ training (or beyond the most frequent ``MAX_CATEGORIES``) gets the reserved "oth
 :func:`table_from_features` builds the same matrix from feature values held in memory (live
 scoring), and :func:`reference_row` summarises a training table as one typical row (the
 starting point from which a rating's reasons are measured).
+
+It is over 500 lines on purpose: reading a CSV, coding live features and summarising a
+reference row all hang on the one column schema, which is easier to keep right in one module.
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ The workflow, each step with the party who takes it and the deadline it sets::
 A step that misses its deadline escalates (:func:`escalated`): the regulator owns the
 dispute, or, when the consumer kept silent, the decision stands and the dispute closes.
 A confirmed dispute is closed for good: no step moves it again.
+
+The module is a little over 500 lines on purpose: the whole state machine reads top to bottom
+in one place, which is why it was drawn out of the use cases.
 """
 
 from __future__ import annotations
