@@ -15,7 +15,7 @@ from app.merchants.models import Merchant, MerchantStatus
 from app.pages.regulator.disputes import ruling
 from app.pages.regulator.merchants import actions_for, measure_order
 from app.pages.regulator.protection import grade_table, ticked
-from app.pages.regulator.refusals import FORM, refusal
+from app.pages.render import FORM, refusal
 from app.supervision import measures
 from app.supervision.dispute_rules import Decision
 from app.supervision.models import MeasureKind
@@ -140,7 +140,7 @@ def test_a_refusal_is_shown_in_the_pages_language_beside_its_fields() -> None:
         current_bp=3000,
         max_bp=10_000,
     )
-    beside = refusal(renamed, "zh", {"custody_ratio_bp": "custody_ratio_pct"})
+    beside = refusal(renamed, "zh", rename={"custody_ratio_bp": "custody_ratio_pct"})
     assert "3000" in beside["custody_ratio_pct"]
     assert "above" not in beside["custody_ratio_pct"]
     no_field = Conflict("measure-nothing-to-lift")

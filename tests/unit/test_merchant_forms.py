@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from app.exceptions import Invalid
 from app.merchants.rules import product_problems
-from app.pages.merchant.console import refusal
 from app.pages.merchant.products import read_product
+from app.pages.render import FORM, refusal
 from app.settings import CardRules
 
 
@@ -37,6 +37,9 @@ def test_what_cannot_be_read_is_said_and_never_sold() -> None:
 
 def test_a_refusal_goes_beside_its_fields_or_the_default_one() -> None:
     named = Invalid("product-refused", fields={"price": "product-price-above-face"})
-    assert refusal(named, "name", "zh") == {"price": "售价不得高于卡面值"}
+    assert refusal(named, "zh", default_field="name") == {
+        "price": "售价不得高于卡面值",
+        FORM: "该卡产品不符合规定，不能销售",  # the whole refusal, above the form
+    }
     bare = Invalid("product-not-found")
-    assert refusal(bare, "code", "en") == {"code": "no such product"}
+    assert refusal(bare, "en", default_field="code") == {"code": "no such product"}
