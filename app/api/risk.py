@@ -14,11 +14,11 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from app.auth.models import Role
 from app.auth.principal import requires
 from app.deps import Db, Me
+from app.i18n import reason_sentence
 from app.merchants import service as merchants
 from app.risk import drift as drift_service
 from app.risk import ingest, supervision
 from app.risk import service as ratings
-from app.risk.words import reason_text
 
 if TYPE_CHECKING:
     from app.risk.models import Rating, RatingChange
@@ -134,7 +134,7 @@ def reasons_out(rating: Rating) -> list[ReasonOut]:
     return [
         ReasonOut(
             feature=r["feature"],
-            text=reason_text(r),
+            text=reason_sentence(r, "en"),
             contribution=r["contribution"],
             value=r.get("value"),
             record=r.get("record"),

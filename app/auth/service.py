@@ -22,6 +22,7 @@ from app.auth.principal import Principal
 from app.auth.ratelimit import limit_sign_in
 from app.clock import utcnow
 from app.exceptions import Invalid, NotAuthenticated
+from app.i18n import LANGS, gettext
 from app.security.passwords import verify_password
 from app.security.pii import PiiCipher, mask_phone
 from app.security.tokens import digest, new_secret, numeric_code
@@ -107,8 +108,9 @@ async def send_otp(session: AsyncSession, phone: str, cipher: PiiCipher) -> int:
             expires_at=now + timedelta(seconds=ttl),
         )
     )
-    body = (
-        f"【预付卡保障】登录验证码 {code}，{ttl // 60} 分钟内有效。Your Prepaid Guard code: {code}"
+    # one text in both languages: the phone's owner has not chosen a language yet
+    body = " ".join(
+        gettext(lang, "sms.sign-in-code", code=code, minutes=ttl // 60) for lang in LANGS
     )
     if get_settings().security.sms_sandbox:
         session.add(SandboxSms(phone_hash=phone_hash, body=body, created_at=now))

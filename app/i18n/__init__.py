@@ -17,7 +17,7 @@ from app.i18n.catalogues import (
     message_ids,
 )
 from app.i18n.errors import describe, field_messages
-from app.i18n.features import BOOLEAN_FEATURES, feature_label, feature_value
+from app.i18n.features import BOOLEAN_FEATURES, feature_label, feature_value, reason_sentence
 from app.i18n.formats import day, money, number, when
 
 __all__ = [
@@ -36,5 +36,6 @@ __all__ = [
     "message_ids",
     "money",
     "number",
+    "reason_sentence",
     "when",
 ]

@@ -7,9 +7,14 @@ the way its value is shown (money, yes/no, a status, a number) are written here 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from app.i18n.catalogues import gettext, has
 from app.i18n.formats import money, number
 from scoring import CATALOGUE
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 BOOLEAN_FEATURES = frozenset(k.feature for k in CATALOGUE if k.type == "bool")
 """Signals that are facts (listed, revoked, frozen): shown as yes or no."""
@@ -35,3 +40,16 @@ def feature_value(feature: str | None, value: object, lang: str) -> str:
     if feature is not None and feature.endswith("_fen"):
         return money(round(value), lang)
     return number(round(float(value), 2), lang)
+
+
+def reason_sentence(reason: Mapping[str, object], lang: str) -> str:
+    """One stored reason of a rating as a sentence: the signal, its value, its weight."""
+    feature = str(reason.get("feature", ""))
+    points = number(round(float(str(reason.get("contribution", 0.0))) * 100, 1), lang)
+    return gettext(
+        lang,
+        "feature.reason",
+        label=feature_label(feature, lang),
+        value=feature_value(feature, reason.get("value"), lang),
+        points=points,
+    )

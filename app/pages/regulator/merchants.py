@@ -20,7 +20,7 @@ import escrow
 from app.clock import today, utcnow
 from app.deps import Db, Me
 from app.exceptions import Invalid
-from app.i18n import day, feature_label, feature_value, gettext
+from app.i18n import day, feature_label, feature_value, gettext, reason_sentence
 from app.merchants import blocks
 from app.pages.charts import Point, probability_chart
 from app.pages.forms import parse_percent
@@ -89,7 +89,7 @@ def _reasons(lang: str, rating: Rating | None) -> list[dict[str, Any]]:
         label = feature_label(str(r["feature"]), lang)
         value = feature_value(str(r["feature"]), r.get("value"), lang)
         points = f"{float(r['contribution']) * 100:.1f}"
-        sentence = gettext(lang, "r_reason_sentence", label=label, value=value, points=points)
+        sentence = reason_sentence(r, lang)
         found.append(
             {
                 "label": label,
