@@ -33,6 +33,7 @@ from app.api.supervision import (
     WarningController,
 )
 from app.auth.middleware import TokenAuthentication
+from app.auth.sms import sms_sender
 from app.db import create_engine, session_factory
 from app.deps import DEPENDENCIES
 from app.errors import exception_handlers
@@ -104,6 +105,7 @@ def create_app(engine: AsyncEngine | None = None) -> Litestar:
         app.state.sessions = session_factory(app.state.engine)
         app.state.cipher = PiiCipher.from_master_key()
         app.state.provider = payment_provider(settings)
+        app.state.sms = sms_sender(settings)
         app.state.workers = (
             background_workers(
                 app.state.sessions, app.state.cipher, poll=settings.workers.poll_seconds

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, principal_of
+from app.auth.sms import SmsSender
 from app.exceptions import NotAuthenticated
 from app.payments.provider import PaymentProvider
 from app.security.pii import PiiCipher
@@ -38,6 +39,12 @@ def provide_provider(state: State) -> PaymentProvider:
     return provider
 
 
+def provide_sms(state: State) -> SmsSender:
+    """The deployment's SMS sender (``app.auth.sms``)."""
+    sms: SmsSender = state.sms
+    return sms
+
+
 def provide_me(request: Request[Any, Any, Any]) -> Principal:
     """The signed-in caller (routes that take ``me`` also declare a role guard)."""
     who = principal_of(request)
@@ -55,6 +62,7 @@ DEPENDENCIES = {
     "db": Provide(provide_db),
     "cipher": Provide(provide_cipher, sync_to_thread=False),
     "provider": Provide(provide_provider, sync_to_thread=False),
+    "sms": Provide(provide_sms, sync_to_thread=False),
     "me": Provide(provide_me, sync_to_thread=False),
     "maybe_me": Provide(provide_maybe_me, sync_to_thread=False),
 }
@@ -69,3 +77,5 @@ Cipher = NamedDependency[PiiCipher]
 """Ask for the personal-data cipher as ``cipher: Cipher``."""
 Provider = NamedDependency[PaymentProvider]
 """Ask for the deployment's payment provider as ``provider: Provider``."""
+Sms = NamedDependency[SmsSender]
+"""Ask for the deployment's SMS sender as ``sms: Sms``."""

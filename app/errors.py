@@ -50,6 +50,7 @@ DOMAIN_STATUS: list[tuple[type[Exception], int, str]] = [
     (app_errors.Invalid, 422, "Invalid request"),
     (app_errors.Conflict, 409, "Conflict"),
     (app_errors.RateLimited, 429, "Too many attempts"),
+    (app_errors.Unavailable, 503, "Unavailable"),
     (escrow.IdempotencyConflict, 409, "Idempotency key reused"),
     (escrow.InvalidRequest, 400, "Invalid request"),
     (escrow.NotFound, 404, "Not found"),

@@ -87,6 +87,12 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class Unavailable(AppError):
+    """A service this needs is not there (not configured, or down); nothing was changed."""
+
+    code = "unavailable"
+
+
 class RateLimited(AppError):
     """Too many attempts; try again later."""
 

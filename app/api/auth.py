@@ -13,7 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CO
 from app.auth import service
 from app.auth.models import Role
 from app.auth.principal import Principal, public, requires
-from app.deps import Cipher, Db, Me
+from app.deps import Cipher, Db, Me, Sms
 
 ALL_ROLES = tuple(Role)
 
@@ -101,10 +101,13 @@ class AuthController(Controller):
         data: JSONBody[SmsCodeRequest],
         db: Db,
         cipher: Cipher,
+        sms: Sms,
         request: Request[Any, Any, Any],
     ) -> CodeSent:
         """Text a consumer a 6-digit sign-in code."""
-        _, ttl = await service.request_sms_code(db, data.phone, cipher, client=client_of(request))
+        _, ttl = await service.request_sms_code(
+            db, data.phone, cipher, sms, client=client_of(request)
+        )
         return CodeSent(sent=True, expires_in=ttl)
 
     @post("/sms-sign-in", guards=[public], status_code=HTTP_200_OK)

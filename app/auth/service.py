@@ -17,14 +17,13 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy import select, update
 
-from app.auth.models import AuthToken, Consumer, OtpCode, Role, SandboxSms, User
+from app.auth.models import AuthToken, Consumer, OtpCode, Role, User
 from app.auth.principal import Principal
 from app.auth.ratelimit import limit_sign_in
 from app.clock import utcnow
 from app.exceptions import Invalid, NotAuthenticated
 from app.i18n import LANGS, gettext
 from app.security.passwords import verify_password
-from app.security.pii import PiiCipher, mask_phone
 from app.security.tokens import digest, new_secret, numeric_code
 from app.settings import get_settings
 
@@ -32,6 +31,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from app.auth.sms import SmsSender
+    from app.security.pii import PiiCipher
 
 log = structlog.get_logger(__name__)
 
@@ -90,7 +92,7 @@ async def sign_in(
     return token, expires, principal
 
 
-async def send_otp(session: AsyncSession, phone: str, cipher: PiiCipher) -> int:
+async def send_otp(session: AsyncSession, phone: str, cipher: PiiCipher, sms: SmsSender) -> int:
     """Text a 6-digit sign-in code; return how long it lasts, in seconds.
 
     Earlier codes stay valid until they expire, so someone who knows a phone number cannot
@@ -112,9 +114,7 @@ async def send_otp(session: AsyncSession, phone: str, cipher: PiiCipher) -> int:
     body = " ".join(
         gettext(lang, "sms.sign-in-code", code=code, minutes=ttl // 60) for lang in LANGS
     )
-    if get_settings().security.sms_sandbox:
-        session.add(SandboxSms(phone_hash=phone_hash, body=body, created_at=now))
-        log.info("sandbox sms", to=mask_phone(phone), body=body)
+    await sms.send(session, phone, phone_hash, body)
     await session.flush()
     return ttl
 
@@ -202,7 +202,7 @@ async def staff_sign_in(
 
 
 async def request_sms_code(
-    session: AsyncSession, phone: str, cipher: PiiCipher, *, client: str | None
+    session: AsyncSession, phone: str, cipher: PiiCipher, sms: SmsSender, *, client: str | None
 ) -> tuple[str, int]:
     """Text a sign-in code; return the phone as normalised and how long the code lasts."""
     normal = normalise_phone(phone)
@@ -210,7 +210,7 @@ async def request_sms_code(
         session, f"sms:{cipher.lookup_hash(normal, field=PHONE_FIELD).hex()}", client
     )
     async with session.begin():
-        return normal, await send_otp(session, normal, cipher)
+        return normal, await send_otp(session, normal, cipher, sms)
 
 
 async def sms_sign_in(

@@ -14,7 +14,7 @@ from app.auth.middleware import SESSION_COOKIE
 from app.auth.models import Role
 from app.auth.principal import principal_of, public
 from app.clock import utcnow
-from app.deps import Cipher, Db
+from app.deps import Cipher, Db, Sms
 from app.exceptions import AppError
 from app.i18n import LANG_COOKIE, LANGS, describe
 from app.pages.render import Form, back_to, lang_of, page, refusal, same_origin
@@ -111,14 +111,16 @@ class PageAuthController(Controller):
 
     @post("/login/phone/code", guards=[public])
     async def phone_code(
-        self, request: Request[Any, Any, Any], data: Form, db: Db, cipher: Cipher
+        self, request: Request[Any, Any, Any], data: Form, db: Db, cipher: Cipher, sms: Sms
     ) -> Template:
         """Text a code, then ask for it."""
         same_origin(request)
         phone = data.get("phone", "")
         wanted = data.get("next", "")
         try:
-            normal, _ = await service.request_sms_code(db, phone, cipher, client=_client(request))
+            normal, _ = await service.request_sms_code(
+                db, phone, cipher, sms, client=_client(request)
+            )
         except AppError as exc:
             errors = refusal(exc, lang_of(request), default_field="phone")
             return page(request, "login_phone.html", next=wanted, phone=phone, errors=errors)

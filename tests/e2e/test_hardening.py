@@ -13,10 +13,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select, update
 
 from app.asgi import create_app
-from app.auth.models import Role
+from app.auth.models import OtpCode, Role
 from app.cards.models import Order, RedemptionCode
 from app.logging import loggable_path
 from app.payments.sandbox import SandboxProvider
+from app.security.pii import PiiCipher
 from app.settings import get_settings
 from tests.e2e.api import (
     ANONYMOUS,
@@ -284,3 +285,20 @@ async def test_staff_cannot_buy(api: Api) -> None:
     regulator = await api.staff(Role.REGULATOR)
     body = await order(api, counter, stored["id"], regulator, expect=403)
     assert "only consumers" in body["detail"]
+
+
+async def test_without_an_sms_gateway_no_code_is_made_that_nobody_receives(
+    api: Api, engine, env
+) -> None:
+    env(PGUARD_SMS="none")
+    phone = "13912345678"
+    async with AsyncTestClient(app=create_app(engine)) as client:
+        response = await client.post("/auth/sms-code", json={"phone": phone})
+    assert response.status_code == 503
+    assert response.json()["type"] == "/problems/sms-unavailable"
+    hashed = PiiCipher.from_master_key().lookup_hash(phone, field="phone")
+    async with api.sessions() as session:
+        made = await session.scalar(
+            select(func.count()).select_from(OtpCode).where(OtpCode.phone_hash == hashed)
+        )
+    assert made == 0
