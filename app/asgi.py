@@ -38,6 +38,7 @@ from app.db import create_engine, session_factory
 from app.deps import DEPENDENCIES
 from app.errors import exception_handlers
 from app.logging import configure_logging, request_id_middleware
+from app.pages.consumer.merchant import merchant_page
 from app.pages.render import template_config
 from app.pages.routes import PAGE_ROUTES, SANDBOX_PAGE_ROUTES
 from app.payments.configured import payment_provider
@@ -140,6 +141,9 @@ def create_app(engine: AsyncEngine | None = None) -> Litestar:
         ),
         debug=settings.debug,
     )
+    # ``/q/…`` is the API's route; a phone's browser gets the consumer pages' merchant page,
+    # handed over here so that neither front door imports the other
+    app.state.scan_page = merchant_page
     # Outside Litestar's own exception handling, so that every response, 404s included,
     # carries the request id and gets its log line.
     app.asgi_handler = request_id_middleware(app.asgi_handler)

@@ -22,7 +22,7 @@ from app.merchants.models import Industry
 from app.merchants.rules import cooling_off_days
 from app.merchants.service import own_merchant, products_of
 from app.qrcodes import service
-from app.qrcodes.scan import scan_page, seller
+from app.qrcodes.scan import seller
 from app.risk.service import current as current_rating
 from app.risk.service import grades_of
 from app.risk.supervision import UNRATED
@@ -200,8 +200,8 @@ class ScanController(Controller):
         A phone's browser (``Accept`` preferring ``text/html``) gets the same as a page: the
         merchant page with its cards to buy, or a warning page without any way to pay.
         """
-        page = scan_page()
-        if page is not None and wants_html(request):  # the consumer pages' merchant page
+        page = request.app.state.get("scan_page")  # set by create_app: the consumer pages'
+        if page is not None and wants_html(request):
             shown: Template = await page(request, db, merchant_id, kid, signature)
             return shown
         merchant = await seller(db, merchant_id, kid, signature)

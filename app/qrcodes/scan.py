@@ -1,14 +1,13 @@
 """What a scanned counter code leads to: the genuine merchant, and whether it may sell now.
 
-Both front doors answer ``/q/…``: the API with the merchant's profile (JSON), and, for a
-phone's browser, the consumer pages' merchant page. The two never import each other: the
-consumer pages hand their renderer to :func:`show_scans_with` when they are loaded (as every
-app loads them), and the API asks :func:`scan_page` for it.
+Both front doors answer ``/q/…`` from these rules: the API with the merchant's profile
+(JSON), and, for a phone's browser, the consumer pages' merchant page, which ``create_app``
+hands to the API's route (the two front doors never import each other).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import qr
 from app.exceptions import MerchantNotSelling, NotFound
@@ -17,12 +16,8 @@ from app.merchants.models import Merchant, MerchantStatus
 from app.qrcodes.service import keyring
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    ScanPage = Callable[[Any, AsyncSession, str, str, str], Awaitable[Any]]
-    """``(request, session, merchant_id, kid, signature)`` -> the page for a browser."""
 
 NOT_SELLING = {
     MerchantStatus.SUSPENDED: "merchant-sales-suspended",
@@ -31,8 +26,6 @@ NOT_SELLING = {
 }
 """Why a merchant that is not active may not sell, by status: an error code."""
 NOT_APPROVED = "merchant-not-approved"
-
-_pages: list[ScanPage] = []
 
 
 async def counter_merchant(
@@ -109,14 +102,3 @@ def refusal(why: str, merchant: Merchant) -> MerchantNotSelling:  # noqa: PLR091
             return MerchantNotSelling(
                 "merchant-not-selling", legal_name=name, licence_status=status
             )
-
-
-def show_scans_with(render: ScanPage) -> ScanPage:
-    """Register the page a browser gets for a scanned code (the consumer pages' merchant page)."""
-    _pages[:] = [render]
-    return render
-
-
-def scan_page() -> ScanPage | None:
-    """The registered page for browsers, or None (an app without the consumer pages)."""
-    return _pages[0] if _pages else None

@@ -21,7 +21,7 @@ from app.merchants.rules import cooling_off_days
 from app.merchants.service import products_of
 from app.pages.consumer.layout import view
 from app.pages.render import lang_of
-from app.qrcodes.scan import counter_merchant, seller, show_scans_with
+from app.qrcodes.scan import counter_merchant, seller
 from app.risk.service import current as current_rating
 from app.risk.supervision import UNRATED, colour
 from app.supervision import disputes
@@ -141,7 +141,6 @@ async def warning(
     return None
 
 
-@show_scans_with
 async def merchant_page(
     request: Request[Any, Any, Any], session: AsyncSession, merchant_id: str, kid: str, sig: str
 ) -> Template:
