@@ -18,7 +18,7 @@ from app.i18n.catalogues import (
 )
 from app.i18n.errors import describe, field_messages
 from app.i18n.features import BOOLEAN_FEATURES, feature_label, feature_value, reason_sentence
-from app.i18n.formats import day, money, number, when
+from app.i18n.formats import day, money, number, probability, share, when
 
 __all__ = [
     "BOOLEAN_FEATURES",
@@ -36,6 +36,8 @@ __all__ = [
     "message_ids",
     "money",
     "number",
+    "probability",
     "reason_sentence",
+    "share",
     "when",
 ]

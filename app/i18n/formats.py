@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 
 from app.clock import SHANGHAI
 from app.i18n.catalogues import DEFAULT_LANG, locale_of
@@ -43,3 +43,17 @@ def day(value: date | None, lang: str = DEFAULT_LANG) -> str:
     if value is None:
         return NOTHING
     return format_date(value, "medium", locale=locale_of(lang))
+
+
+def share(bp: int | None, lang: str = DEFAULT_LANG) -> str:
+    """A share in basis points as a percentage (3000 -> 30%, 4550 -> 45.5%)."""
+    if bp is None:
+        return NOTHING
+    return format_percent(Decimal(int(bp)).scaleb(-4), "#,##0.##%", locale=locale_of(lang))
+
+
+def probability(value: float | None, lang: str = DEFAULT_LANG) -> str:
+    """A probability as a percentage with one decimal (0.0523 -> 5.2%)."""
+    if value is None:
+        return NOTHING
+    return format_percent(value, "#,##0.0%", locale=locale_of(lang))

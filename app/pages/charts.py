@@ -19,7 +19,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from app.clock import today
-from app.i18n import DEFAULT_LANG, day
+from app.i18n import DEFAULT_LANG, day, probability
 from scoring import COLOURS, CUT_POINTS, GRADES
 
 if TYPE_CHECKING:
@@ -58,10 +58,6 @@ def _n(value: float) -> str:
 def _day(at: datetime, lang: str) -> str:
     """The Shanghai calendar day of a moment, as ``lang`` writes a day."""
     return day(today(at), lang)
-
-
-def _percent(probability: float) -> str:
-    return f"{probability * 100:.1f}%"
 
 
 def _tick(probability: float) -> str:
@@ -140,7 +136,7 @@ def _line(frame: _Frame, ordered: Sequence[Point], lang: str) -> list[str]:
     ]
     for point, (cx, cy) in zip(ordered, coords, strict=True):
         kind = "point current" if point.current else "point"
-        tip = f"{_day(point.at, lang)} · {point.grade} · {_percent(point.probability)}"
+        tip = f"{_day(point.at, lang)} · {point.grade} · {probability(point.probability, lang)}"
         if point.note:
             tip += f" · {point.note}"
         parts.append(

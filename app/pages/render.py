@@ -25,6 +25,8 @@ from app.i18n import (
     has,
     locale_of,
     money,
+    probability,
+    share,
 )
 from app.i18n import when as when_in
 from app.i18n.catalogues import translations
@@ -63,6 +65,16 @@ def _money(context: Context, fen: int | None) -> str:
 
 
 @pass_context
+def _share(context: Context, bp: int | None) -> str:
+    return share(bp, str(context.get("lang", DEFAULT_LANG)))
+
+
+@pass_context
+def _probability(context: Context, value: float | None) -> str:
+    return probability(value, str(context.get("lang", DEFAULT_LANG)))
+
+
+@pass_context
 def _when(context: Context, moment: datetime | None) -> str:
     return when_in(moment, str(context.get("lang", DEFAULT_LANG)))
 
@@ -70,8 +82,8 @@ def _when(context: Context, moment: datetime | None) -> str:
 def environment() -> Environment:
     """The pages' Jinja environment: autoescaped, with gettext in the visitor's language.
 
-    Templates say ``_("key", n=1)``, ``fen|yuan`` and ``when(moment)``; money and times follow
-    Babel's rules for the language.
+    Templates say ``_("key", n=1)``, ``fen|yuan``, ``bp|share``, ``p|probability`` and
+    ``when(moment)``; money, shares, probabilities and times follow Babel's rules.
     """
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -85,6 +97,8 @@ def environment() -> Environment:
     )
     env.globals["when"] = _when
     env.filters["yuan"] = _money
+    env.filters["share"] = _share
+    env.filters["probability"] = _probability
     return env
 
 

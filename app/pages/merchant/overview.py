@@ -64,8 +64,8 @@ class OverviewPage(ConsolePages):
                 for c in reversed(history[-HISTORY_SHOWN:])
             ],
             figures=figures,
-            custody_pct=merchant.custody_ratio_bp / 100,
-            insured_pct=(10_000 - merchant.custody_ratio_bp) / 100,
+            custody_bp=merchant.custody_ratio_bp,
+            insured_bp=10_000 - merchant.custody_ratio_bp,
             complaints_waiting=len(to_answer),
             refunds_waiting=len(refunds),
             ratio_changes=[

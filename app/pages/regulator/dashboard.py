@@ -16,9 +16,9 @@ from app.auth.principal import requires
 from app.clock import utcnow
 from app.deps import Db, Me
 from app.exceptions import Invalid
+from app.i18n import probability
 from app.insurance.service import insured_exposure
 from app.merchants.service import industries
-from app.pages.regulator.figures import percent
 from app.pages.render import lang_of, page, refusal
 from app.risk import supervision
 from app.supervision import directory
@@ -98,7 +98,7 @@ class DashboardPages(Controller):
                     "merchant": m,
                     "grade": r.grade if r else supervision.UNRATED,
                     "colour": supervision.colour(r.grade if r else supervision.UNRATED),
-                    "probability": percent(r.probability if r else None),
+                    "probability": probability(r.probability if r else None, lang),
                     "outstanding": held.get(m.id, 0),
                 }
                 for m, r in rows

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.i18n import gettext, money
+from app.i18n import gettext, money, share
 from app.supervision.models import MeasureKind
 from scoring import CATALOGUE
 
@@ -19,17 +19,6 @@ FEATURE_OF = {(k.source.value, k.name): k.feature for k in CATALOGUE}
 """An indicator record's (source, kind) and the feature the model reads it as."""
 
 
-def percent(probability: float | None) -> str:
-    """A probability as a percentage with one decimal."""
-    return "—" if probability is None else f"{probability * 100:.1f}%"
-
-
-def ratio(bp: int) -> str:
-    """Basis points as a percentage: 3000 -> 30%."""
-    whole, part = divmod(bp, 100)
-    return f"{whole}%" if part == 0 else f"{whole}.{part:02d}%"
-
-
 def measure_summary(lang: str, measure: Measure) -> str:
     """What a measure did, in a line."""
     params = measure.params
@@ -38,7 +27,7 @@ def measure_summary(lang: str, measure: Measure) -> str:
         MeasureKind.LIFT_CUSTODY_RATIO,
         MeasureKind.GRADE_ACTION,
     ):
-        return f"{ratio(int(params['from']))} → {ratio(int(params['to']))}"
+        return f"{share(int(params['from']), lang)} → {share(int(params['to']), lang)}"
     if measure.kind == MeasureKind.DECLARE_DEFAULT:
         return gettext(
             lang,

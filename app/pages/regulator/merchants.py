@@ -25,7 +25,7 @@ from app.merchants import blocks
 from app.pages.charts import Point, probability_chart
 from app.pages.forms import parse_percent
 from app.pages.regulator.dashboard import SUPERVISORS, industry_names
-from app.pages.regulator.figures import FEATURE_OF, measure_summary, percent, ratio
+from app.pages.regulator.figures import FEATURE_OF, measure_summary
 from app.pages.render import Form, lang_of, page, run_form, said_done, same_origin
 from app.risk import service as ratings
 from app.risk import supervision
@@ -157,8 +157,6 @@ async def merchant_file(
         "people": await directory.usernames(db, [m.taken_by for m in taken]),
         "actions": actions_for(merchant, blocked=bool(holding)),
         "now": utcnow(),
-        "percent": percent,
-        "ratio": ratio,
         "day": lambda value: day(value, lang),
         "errors": {},
         "values": {},
