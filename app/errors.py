@@ -4,7 +4,8 @@ Domain packages raise their own exceptions without HTTP codes or words; this mod
 decides the status, the problem ``type`` (``/problems/<code>``) and the human ``title``; the
 ``detail`` is the error's English words by its code (:func:`app.i18n.describe`), and its
 ``params`` go into the body. Unexpected errors are logged with the
-request id and answered without internals.
+request id and answered without internals. A database out of reach (down, restarting, failing
+over) is a 503 with ``Retry-After``, for the API and the pages alike, never a 500.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import psycopg
 import structlog
 from litestar import Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 import escrow
 import qr
@@ -107,7 +109,7 @@ def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
         ]
     elif isinstance(params, dict) and isinstance(rows := params.get("errors"), list):
         extra["errors"] = rows  # problems by row, not by field: an import's malformed lines
-    if isinstance(exc, app_errors.RateLimited):
+    if isinstance(exc, app_errors.RateLimited | app_errors.DatabaseUnavailable):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, app_errors.NotAuthenticated):
         headers["WWW-Authenticate"] = "Bearer"
@@ -156,6 +158,8 @@ def _page_error(
     said = gettext(lang, f"status.{status}") if has(f"status.{status}") else title
     rendered = page(request, "error.html", title=said, detail=describe(exc, lang))
     rendered.status_code = status
+    if isinstance(exc, app_errors.RateLimited | app_errors.DatabaseUnavailable):
+        rendered.headers["Retry-After"] = str(exc.retry_after)
     return rendered
 
 
@@ -198,6 +202,36 @@ def _clash(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[dic
     )
 
 
+CONNECTION_STATES = frozenset({"57P01", "57P02", "57P03"})
+"""Admin shutdown, crash shutdown, cannot connect now: the server is going away or not back yet."""
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database is out of reach, rather than that a statement failed.
+
+    Connection-level only: a serialization failure or a statement timeout is an
+    ``OperationalError`` too, and stays what it is.
+    """
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig if exc.orig is not None else exc
+    if isinstance(exc, psycopg.InterfaceError):
+        return True
+    if isinstance(exc, psycopg.OperationalError):
+        state = exc.sqlstate
+        return state is None or state.startswith("08") or state in CONNECTION_STATES
+    return False
+
+
+def _database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The database out of reach is a 503 to retry; any other driver error is unexpected."""
+    if not connection_lost(exc):
+        return _unexpected(request, exc)
+    log.warning("database unreachable", error=(str(exc).splitlines() or [""])[0])
+    return _domain_error(request, app_errors.DatabaseUnavailable())
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.error("unhandled error", exc_info=exc)
     return problem(
@@ -220,6 +254,8 @@ def exception_handlers() -> ExceptionHandlersMap:
         HTTPException: _http_error,
         DataError: _unstorable,
         IntegrityError: _clash,
+        DBAPIError: _database_error,
+        psycopg.Error: _database_error,
         Exception: _unexpected,
     }
 

@@ -109,3 +109,15 @@ class RateLimited(AppError):
     ) -> None:
         super().__init__(code, fields=fields, retry_after=retry_after, **params)
         self.retry_after = retry_after
+
+
+class DatabaseUnavailable(Unavailable):
+    """PostgreSQL cannot be reached now: down, restarting, or failing over to its standby.
+
+    Made by ``app.errors`` from the driver's connection-level errors, so that a client waits
+    and retries (with the same idempotency key) instead of reading a bug into a 500.
+    """
+
+    code = "database-unavailable"
+    retry_after = 5
+    """Seconds a client is asked to wait (``Retry-After``): a restart or a failover's order."""

@@ -29,12 +29,13 @@ class DatabaseSettings:
     """Database created inside the embedded server."""
     pool_size: int = field(default_factory=lambda: int(_env("PGUARD_DB_POOL_SIZE", "10")))
     """Connections each app process keeps open."""
-    pre_ping: bool = field(default_factory=lambda: _env("PGUARD_DB_PRE_PING", "") == "1")
-    """Test each pooled connection before use: one more round trip on every request.
+    pre_ping: bool = field(default_factory=lambda: _env("PGUARD_DB_PRE_PING", "1") != "0")
+    """Test each pooled connection before use (``0`` turns it off).
 
-    Off by default: a connection that died is dropped from the pool on first failure, that
-    request fails having written nothing, and its client retries with the same idempotency
-    key; connections are also recycled every 30 minutes.
+    On by default: after PostgreSQL restarted or failed over, every pooled connection is
+    dead, and without the test the first request on each would fail. It costs one round trip
+    per checkout (measured with ``bench/http.py``, see the README). A connection that fails
+    anyway invalidates the whole pool, so the next checkout connects afresh.
     """
     echo: bool = field(default_factory=lambda: _env("PGUARD_DB_ECHO", "") == "1")
     """Log every SQL statement (development only)."""
