@@ -29,10 +29,13 @@ def main() -> None:
 @click.option("--host", default=None, help="Interface to bind (default PGUARD_HOST or 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default PGUARD_PORT or 8000).")
 def run(host: str | None, port: int | None) -> None:
-    """Serve the API; on the embedded database, bring the schema up to date first."""
+    """Serve the API; on the embedded database, bring the schema up to date first.
+
+    The embedded database is watched meanwhile: if its server dies, it is started again.
+    """
     import uvicorn  # noqa: PLC0415 - keep other commands quick to start
 
-    from app.db import database_url, upgrade_schema  # noqa: PLC0415
+    from app.db import EmbeddedSupervisor, database_url, upgrade_schema  # noqa: PLC0415
 
     settings = get_settings()
     host = host or settings.server.host
@@ -40,6 +43,7 @@ def run(host: str | None, port: int | None) -> None:
     url = database_url()
     if settings.database.url is None:
         upgrade_schema(url)
+        EmbeddedSupervisor(settings.database.embedded_dir.resolve()).start()
         click.echo("embedded PostgreSQL ready, schema up to date")
     click.echo(f"Prepaid Guard on http://{host}:{port}/  (API schema: /schema, health: /health)")
     uvicorn.run(

