@@ -42,6 +42,7 @@ from app.pages.consumer.merchant import merchant_page
 from app.pages.render import template_config
 from app.pages.routes import PAGE_ROUTES, SANDBOX_PAGE_ROUTES
 from app.payments.configured import payment_provider
+from app.requests import RequestChecks
 from app.security.pii import PiiCipher
 from app.settings import get_settings
 from app.wiring import wire
@@ -128,7 +129,7 @@ def create_app(engine: AsyncEngine | None = None) -> Litestar:
         on_startup=[open_database],
         on_shutdown=[close_database],
         dependencies=DEPENDENCIES,
-        middleware=[DefineMiddleware(TokenAuthentication)],
+        middleware=[RequestChecks(), DefineMiddleware(TokenAuthentication)],
         exception_handlers=exception_handlers(),
         template_config=template_config(),
         logging_config=None,  # app.logging configures logging; Litestar's default would reset it

@@ -36,6 +36,7 @@ def run(host: str | None, port: int | None) -> None:
     import uvicorn  # noqa: PLC0415 - keep other commands quick to start
 
     from app.db import EmbeddedSupervisor, database_url, upgrade_schema  # noqa: PLC0415
+    from app.serving import server_config  # noqa: PLC0415
 
     settings = get_settings()
     host = host or settings.server.host
@@ -46,14 +47,7 @@ def run(host: str | None, port: int | None) -> None:
         EmbeddedSupervisor(settings.database.embedded_dir.resolve()).start()
         click.echo("embedded PostgreSQL ready, schema up to date")
     click.echo(f"Prepaid Guard on http://{host}:{port}/  (API schema: /schema, health: /health)")
-    uvicorn.run(
-        "app.asgi:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        log_config=None,
-        forwarded_allow_ips=settings.trusted_proxies,
-    )
+    uvicorn.Server(server_config("app.asgi:create_app", host=host, port=port, factory=True)).run()
 
 
 @main.group()

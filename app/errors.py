@@ -49,6 +49,8 @@ DOMAIN_STATUS: list[tuple[type[Exception], int, str]] = [
     (app_errors.NotAuthenticated, 401, "Sign-in required"),
     (app_errors.Forbidden, 403, "Not allowed"),
     (app_errors.NotFound, 404, "Not found"),
+    (app_errors.Malformed, 400, "Malformed request"),
+    (app_errors.UnsupportedMediaType, 415, "Unsupported media type"),
     (app_errors.Invalid, 422, "Invalid request"),
     (app_errors.Conflict, 409, "Conflict"),
     (app_errors.RateLimited, 429, "Too many attempts"),

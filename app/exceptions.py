@@ -75,6 +75,18 @@ class NotFound(AppError):
     code = "not-found"
 
 
+class Malformed(AppError):
+    """The request cannot be read at all (its JSON, its shape); nothing was written."""
+
+    code = "malformed"
+
+
+class UnsupportedMediaType(AppError):
+    """The body is not of a type this endpoint reads (the API reads JSON only)."""
+
+    code = "unsupported-media-type"
+
+
 class Invalid(AppError):
     """The request breaks a rule; nothing was written."""
 

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from app.settings import LogSettings
 
 REQUEST_ID_HEADER = "x-request-id"
-_SECRET_PATHS = re.compile(r"^(/cards/anonymous/)[^/]+")
-"""Paths that carry a bearer secret (an anonymous card link): never written to a log."""
+_SECRET_PATHS = re.compile(r"^(/cards/anonymous/|/card/)[^/]+")
+"""Paths that carry a bearer secret (an anonymous card's link, in the API and on the pages):
+never written to a log. Queries are never logged at all (``?card_link=`` is one)."""
 
 
 def loggable_path(path: str) -> str:

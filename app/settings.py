@@ -94,6 +94,17 @@ class SecuritySettings:
     )
     """Typed redemption codes a merchant may try a minute: ample at a counter, hopeless for
     guessing someone's live six digits."""
+    secure_cookies: bool = field(
+        default_factory=lambda: (
+            _env(
+                "PGUARD_SECURE_COOKIES",
+                "0" if _env("PGUARD_ENV", "development") == "development" else "1",
+            )
+            == "1"
+        )
+    )
+    """Mark the session cookie ``Secure`` (sent over HTTPS only). On everywhere but local
+    development (``PGUARD_ENV=development``), where the service is plain http on 127.0.0.1."""
     sms_sandbox: bool = field(default_factory=lambda: _env("PGUARD_SMS", "sandbox") == "sandbox")
     """Send SMS through the sandbox (codes kept for tests and logged); no real gateway yet."""
 
@@ -184,10 +195,10 @@ class Settings:
     """``development`` or ``production``; production refuses every sandbox adapter."""
     payments: str = field(default_factory=lambda: _env("PGUARD_PAYMENTS", "sandbox"))
     """The payment provider; only ``sandbox`` exists so far, with its public pay page."""
-    trusted_proxies: str = field(
-        default_factory=lambda: _env("PGUARD_TRUSTED_PROXIES", "127.0.0.1")
-    )
-    """Addresses whose X-Forwarded-For is believed (the load balancers), comma-separated."""
+    trusted_proxies: str = field(default_factory=lambda: _env("PGUARD_TRUSTED_PROXIES", ""))
+    """Addresses or networks whose X-Forwarded-For is believed (the load balancers),
+    comma-separated; none by default, so that no client can choose the address its sign-in
+    attempts count against. Behind a load balancer, name it (``10.0.0.0/8``)."""
     webhook_private_addresses: bool = field(
         default_factory=lambda: (
             _env(

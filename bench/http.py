@@ -372,7 +372,6 @@ async def purchase(
     token = slot.consumer_token
     placed = await call(client, "POST", "/orders", token, json=body, headers=key(), expect=201)
     headers, notice = provider.notification(placed["provider_order_id"], placed["amount"])
-    headers["content-type"] = "application/json"
     path = "/payments/sandbox/notify"
     done = await call(client, "POST", path, content=notice, headers=headers)
     if done["outcome"] != "issued":

@@ -22,7 +22,7 @@ from app.db import (
     session_factory,
     upgrade_schema,
 )
-from app.settings import PROJECT_ROOT
+from app.settings import PROJECT_ROOT, get_settings
 from app.wiring import wire
 
 if TYPE_CHECKING:
@@ -105,3 +105,17 @@ def cli_env(database_url: str) -> Callable[[str], dict[str, str]]:
 def pytest_configure(config: pytest.Config) -> None:
     """Register the domain-event handlers once, as the app and the CLI do at start-up."""
     wire()
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Set environment variables for one test; settings are read again, then restored."""
+
+    def set_(**values: str) -> None:
+        for k, v in values.items():
+            monkeypatch.setenv(k, v)
+        get_settings.cache_clear()
+
+    yield set_
+    monkeypatch.undo()
+    get_settings.cache_clear()

@@ -95,14 +95,19 @@ async def sign_in(
 async def send_otp(session: AsyncSession, phone: str, cipher: PiiCipher, sms: SmsSender) -> int:
     """Text a 6-digit sign-in code; return how long it lasts, in seconds.
 
-    Earlier codes stay valid until they expire, so someone who knows a phone number cannot
-    lock its owner out by asking for codes (requests are rate-limited per phone).
+    Only the newest code signs in: a new one spends the earlier ones, so that a guess tests
+    one code, not every code still alive (requests are rate-limited per phone and address).
     """
     phone = normalise_phone(phone)
     ttl = get_settings().security.otp_ttl_seconds
     code = numeric_code()
     phone_hash = cipher.lookup_hash(phone, field=PHONE_FIELD)
     now = utcnow()
+    await session.execute(
+        update(OtpCode)
+        .where(OtpCode.phone_hash == phone_hash, OtpCode.used_at.is_(None))
+        .values(used_at=now)
+    )
     session.add(
         OtpCode(
             phone_hash=phone_hash,
@@ -124,34 +129,31 @@ async def verify_otp(
 ) -> tuple[str, datetime, Principal] | None:
     """A consumer token for a phone whose newest code matches; the consumer is made on first use.
 
-    ``None`` for a wrong or expired code; the caller commits anyway, so that the failed
-    attempt counts against the code.
+    ``None`` for a wrong, expired or superseded code; the caller commits anyway, so that the
+    failed attempt counts against the code.
     """
     phone = normalise_phone(phone)
     phone_hash = cipher.lookup_hash(phone, field=PHONE_FIELD)
     now = utcnow()
-    live = (
-        await session.scalars(
-            select(OtpCode)
-            .where(
-                OtpCode.phone_hash == phone_hash,
-                OtpCode.used_at.is_(None),
-                OtpCode.expires_at > now,
-                OtpCode.attempts < OTP_MAX_ATTEMPTS,
-            )
-            .order_by(OtpCode.created_at)
-            .with_for_update()
+    newest = await session.scalar(
+        select(OtpCode)
+        .where(
+            OtpCode.phone_hash == phone_hash,
+            OtpCode.used_at.is_(None),
+            OtpCode.expires_at > now,
+            OtpCode.attempts < OTP_MAX_ATTEMPTS,
         )
-    ).all()
-    given = digest(f"{phone}:{code.strip()}")
-    matching = [otp for otp in live if hmac.compare_digest(otp.code_hash, given)]
-    if not matching:
-        for otp in live:  # a wrong guess counts against every live code of the phone
-            otp.attempts += 1
+        .order_by(OtpCode.created_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if newest is None:
+        return None
+    if not hmac.compare_digest(newest.code_hash, digest(f"{phone}:{code.strip()}")):
+        newest.attempts += 1
         await session.flush()
         return None
-    for otp in live:  # signing in spends every code sent to this phone
-        otp.used_at = now
+    newest.used_at = now
     consumer = await session.scalar(select(Consumer).where(Consumer.phone_hash == phone_hash))
     if consumer is None:
         consumer = Consumer(

@@ -1,8 +1,10 @@
 """Text messages to phones: the sender is chosen from settings in this one place.
 
-Only a sandbox exists so far: it keeps each text in the ``sandbox_sms`` table (tests and the
-demo read codes there) and logs it. Without it (``PGUARD_SMS`` set to anything else) there is
-no gateway yet, so sign-in by SMS is refused with a clear error rather than texting nobody.
+Only a sandbox exists so far: it keeps each text in the ``sandbox_sms`` table, where tests
+read codes and from where the sign-in page shows the demo's visitor the text "received". It
+never writes a text to the log: a sign-in code is a secret. Without it (``PGUARD_SMS`` set to
+anything else) there is no gateway yet, so sign-in by SMS is refused with a clear error
+rather than texting nobody.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import structlog
+from sqlalchemy import select
 
 from app.auth.models import SandboxSms
 from app.clock import utcnow
@@ -33,12 +36,21 @@ class SmsSender(Protocol):
 
 
 class SandboxTexts:
-    """The sandbox: each text is kept in ``sandbox_sms`` and logged, never sent."""
+    """The sandbox: each text is kept in ``sandbox_sms``, never sent."""
 
     async def send(self, session: AsyncSession, phone: str, phone_hash: bytes, body: str) -> None:
         """Keep the text where tests and the demo's users can read it."""
         session.add(SandboxSms(phone_hash=phone_hash, body=body, created_at=utcnow()))
-        log.info("sandbox sms", to=mask_phone(phone), body=body)
+        log.info("sandbox sms kept", to=mask_phone(phone), chars=len(body))
+
+    async def last_text(self, session: AsyncSession, phone_hash: bytes) -> str | None:
+        """The newest text "sent" to a phone: what its owner would read on the phone."""
+        return await session.scalar(
+            select(SandboxSms.body)
+            .where(SandboxSms.phone_hash == phone_hash)
+            .order_by(SandboxSms.id.desc())
+            .limit(1)
+        )
 
 
 class NoTexts:

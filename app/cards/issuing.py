@@ -45,16 +45,19 @@ async def apply_payment(session: AsyncSession, event: PaymentEvent) -> str:
     Duplicates are recognised by the provider's event id; a late CLOSED after SUCCESS is
     ignored; a SUCCESS after CLOSED still issues the card (the money was taken).
     """
-    order_id = await session.scalar(
-        select(Order.id).where(Order.provider_order_id == event.provider_order_id)
+    # The order's row lock first, then the notification row: the notification's foreign key
+    # takes a share lock on the order, and taking that before FOR UPDATE deadlocks two
+    # notifications of one order. Locked first, the others wait and then see the first's work.
+    order = await session.scalar(
+        select(Order)
+        .where(Order.provider_order_id == event.provider_order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
-    if order_id is None:
+    if order is None:
         raise NotFound("provider-order-unknown")
-    if not await first_time(session, event, order_id=order_id):
+    if not await first_time(session, event, order_id=order.id):
         return "duplicate"
-    order = await session.get(Order, order_id, with_for_update=True, populate_existing=True)
-    if order is None:  # pragma: no cover - the NOT NULL order_id makes this unreachable
-        raise NotFound("order-not-found")
     if event.amount != order.amount:
         raise Invalid(
             "notification-amount-mismatch", notified_fen=event.amount, order_fen=order.amount

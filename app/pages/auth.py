@@ -13,11 +13,14 @@ from app.auth import service
 from app.auth.middleware import SESSION_COOKIE
 from app.auth.models import Role
 from app.auth.principal import principal_of, public
+from app.auth.service import PHONE_FIELD
+from app.auth.sms import SandboxTexts
 from app.clock import utcnow
 from app.deps import Cipher, Db, Sms
 from app.exceptions import AppError
 from app.i18n import LANG_COOKIE, LANGS, describe
-from app.pages.render import Form, back_to, lang_of, page, refusal, same_origin
+from app.pages.render import Form, back_to, lang_of, page, refusal
+from app.settings import get_settings
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -41,6 +44,7 @@ def _session_cookie(token: str, expires: datetime) -> Cookie:
         value=token,
         path="/",
         httponly=True,
+        secure=get_settings().security.secure_cookies,
         samesite="strict",
         max_age=max(0, int((expires - utcnow()).total_seconds())),
     )
@@ -80,7 +84,6 @@ class PageAuthController(Controller):
         self, request: Request[Any, Any, Any], data: Form, db: Db
     ) -> Template | Redirect:
         """Sign in; on success the session cookie is set and the role's page opens."""
-        same_origin(request)
         username = data.get("username", "").strip()
         wanted = data.get("next") or None
         try:
@@ -114,7 +117,6 @@ class PageAuthController(Controller):
         self, request: Request[Any, Any, Any], data: Form, db: Db, cipher: Cipher, sms: Sms
     ) -> Template:
         """Text a code, then ask for it."""
-        same_origin(request)
         phone = data.get("phone", "")
         wanted = data.get("next", "")
         try:
@@ -124,8 +126,20 @@ class PageAuthController(Controller):
         except AppError as exc:
             errors = refusal(exc, lang_of(request), default_field="phone")
             return page(request, "login_phone.html", next=wanted, phone=phone, errors=errors)
+        # the sandbox's "phone" is this page: the demo's visitor reads the text here
+        sandbox_text = (
+            await sms.last_text(db, cipher.lookup_hash(normal, field=PHONE_FIELD))
+            if isinstance(sms, SandboxTexts)
+            else None
+        )
         return page(
-            request, "login_phone.html", next=wanted, phone=normal, code_sent=True, errors={}
+            request,
+            "login_phone.html",
+            next=wanted,
+            phone=normal,
+            code_sent=True,
+            sandbox_text=sandbox_text,
+            errors={},
         )
 
     @post("/login/phone", guards=[public])
@@ -133,7 +147,6 @@ class PageAuthController(Controller):
         self, request: Request[Any, Any, Any], data: Form, db: Db, cipher: Cipher
     ) -> Template | Redirect:
         """Sign in with the code (an account is made on first sign-in)."""
-        same_origin(request)
         phone = data.get("phone", "")
         wanted = data.get("next") or None
         try:
@@ -156,7 +169,6 @@ class PageAuthController(Controller):
     @post("/logout", guards=[public])
     async def logout(self, request: Request[Any, Any, Any], db: Db) -> Redirect:
         """End the sign-in and forget the cookie."""
-        same_origin(request)
         token = request.cookies.get(SESSION_COOKIE)
         if token:
             async with db.begin():

@@ -25,7 +25,7 @@ from app.insurance import service
 from app.insurance.models import ClaimStatus
 from app.merchants.service import legal_names
 from app.outbox import service as outbox
-from app.pages.render import Form, lang_of, page, run_form, said_done, same_origin
+from app.pages.render import Form, lang_of, page, run_form, said_done
 from app.risk.supervision import colour
 
 if TYPE_CHECKING:
@@ -103,7 +103,6 @@ class InsurerPages(Controller):
         me: Me,
     ) -> Template | Redirect:
         """Acknowledge a claim, or record its payment (each card's insured share is paid)."""
-        same_origin(request)
         if step not in CLAIM_STEPS:
             raise NotFound("insurer-no-such-step")
         return await run_form(

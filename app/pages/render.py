@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from litestar.enums import RequestEncodingType
@@ -14,7 +13,7 @@ from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
 from app.auth.principal import principal_of
-from app.exceptions import AppError, Forbidden, NotFound
+from app.exceptions import AppError, NotFound
 from app.i18n import (
     DEFAULT_LANG,
     LANG_COOKIE,
@@ -125,15 +124,6 @@ def page(request: Request[Any, Any, Any], name: str, **context: Any) -> Template
         },
         media_type="text/html",
     )
-
-
-def same_origin(request: Request[Any, Any, Any]) -> None:
-    """Refuse a form post from another site (with the SameSite cookie, a second lock)."""
-    origin = request.headers.get("origin") or request.headers.get("referer")
-    if origin is None:
-        return  # not a browser post (a test client, curl): the cookie is the only credential
-    if urlsplit(origin).netloc != request.headers.get("host", ""):
-        raise Forbidden("cross-site-form")
 
 
 def back_to(path: str, fallback: str = "/") -> Redirect:

@@ -70,7 +70,11 @@ class SandboxProvider:
             separators=(",", ":"),
         ).encode()
         timestamp = signed_at if signed_at is not None else int(utcnow().timestamp())
-        return {SIGNATURE_HEADER: f"t={timestamp},v1={self._sign(timestamp, body)}"}, body
+        headers = {
+            SIGNATURE_HEADER: f"t={timestamp},v1={self._sign(timestamp, body)}",
+            "content-type": "application/json",
+        }
+        return headers, body
 
     def _sign(self, timestamp: int, body: bytes) -> str:
         return hmac.new(self._secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()

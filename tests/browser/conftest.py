@@ -8,16 +8,12 @@ skipped elsewhere, saying why.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import socket
-import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import uvicorn
 from litestar.testing import AsyncTestClient
 from playwright.async_api import async_playwright
 
@@ -25,6 +21,7 @@ from app.asgi import create_app
 from app.db import create_engine, session_factory
 from app.settings import PROJECT_ROOT
 from tests.e2e.api import Api
+from tests.live import Server
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -49,47 +46,6 @@ FLAGS = [
     "--disable-sync",
 ]
 """Without the networking flags Chromium keeps trying Google's hosts on a closed network."""
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Server:
-    """``create_app`` under uvicorn on a thread, as ``pguard run`` serves it."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.ready = threading.Event()
-        self.server: uvicorn.Server | None = None
-        self.thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
-
-    async def _main(self) -> None:
-        engine = create_engine(self.url, pool_size=5, max_overflow=5)
-        config = uvicorn.Config(
-            create_app(engine), host="127.0.0.1", port=self.port, log_config=None, lifespan="on"
-        )
-        self.server = uvicorn.Server(config)
-        serving = asyncio.create_task(self.server.serve())
-        while not self.server.started:  # noqa: ASYNC110 - uvicorn offers only this flag
-            await asyncio.sleep(0.02)
-        self.ready.set()
-        await serving
-        await engine.dispose()
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        assert self.ready.wait(30), "the server did not start"
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        assert self.server is not None
-        self.server.should_exit = True
-        self.thread.join(30)
 
 
 @pytest.fixture(scope="session")

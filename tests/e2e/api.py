@@ -86,7 +86,10 @@ class Api:
     async def call(
         self, method: str, path: str, token: str | None = None, *, expect: int = 200, **kw: Any
     ) -> Any:
-        headers = {**kw.pop("headers", {}), **(bearer(token) if token else {})}
+        # The client may hold a page's session cookie too: then it calls as the site's own
+        # script would, from the site's origin (a cross-site call is refused; tested apart).
+        origin = str(self.client.base_url).rstrip("/")
+        headers = {"origin": origin, **kw.pop("headers", {}), **(bearer(token) if token else {})}
         response = await self.client.request(method, path, headers=headers, **kw)
         assert response.status_code == expect, (response.status_code, response.text)
         if response.headers.get("content-type", "").startswith("application/problem+json"):

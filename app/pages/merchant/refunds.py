@@ -18,7 +18,7 @@ from app.exceptions import Conflict, Invalid
 from app.i18n import gettext
 from app.ledger import escrow_ledger
 from app.pages.merchant.console import ConsolePages
-from app.pages.render import Done, Form, back_to, lang_of, page, refusal, said_done, same_origin
+from app.pages.render import Done, Form, back_to, lang_of, page, refusal, said_done
 from app.supervision.disputes import MAX_TEXT
 
 if TYPE_CHECKING:
@@ -117,7 +117,6 @@ class RefundPages(ConsolePages):
         *,
         accept: bool,
     ) -> Template | Redirect:
-        same_origin(request)
         lang = lang_of(request)
         answer = data.get("answer", "").strip()
         errors: dict[str, str] = {}

@@ -15,7 +15,7 @@ from app.exceptions import Invalid
 from app.merchants.service import legal_names
 from app.pages.forms import parse_yuan
 from app.pages.regulator.dashboard import SUPERVISORS
-from app.pages.render import Form, lang_of, page, run_form, said_done, same_origin
+from app.pages.render import Form, lang_of, page, run_form, said_done
 from app.supervision import disputes
 from app.supervision.models import DisputeOwner, DisputeStatus
 
@@ -111,7 +111,6 @@ class DisputePages(Controller):
         me: Me,
     ) -> Template | Redirect:
         """Decide a dispute: the money moves in the same transaction."""
-        same_origin(request)
         return await run_form(
             request,
             _decide(db, me, dispute_id, data),

@@ -26,7 +26,7 @@ from app.pages.charts import Point, probability_chart
 from app.pages.forms import parse_percent
 from app.pages.regulator.dashboard import SUPERVISORS, industry_names
 from app.pages.regulator.figures import FEATURE_OF, measure_summary
-from app.pages.render import Form, lang_of, page, run_form, said_done, same_origin
+from app.pages.render import Form, lang_of, page, run_form, said_done
 from app.risk import service as ratings
 from app.risk import supervision
 from app.supervision import directory, disputes, measures, warnings
@@ -231,7 +231,6 @@ class MerchantPages(Controller):
         me: Me,
     ) -> Template | Redirect:
         """Take a measure; declaring default pays custody shares and opens the claim."""
-        same_origin(request)
         kind = data.get("kind", "")
         return await run_form(
             request,

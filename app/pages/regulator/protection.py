@@ -19,7 +19,7 @@ from app.exceptions import Invalid
 from app.merchants import blocks
 from app.pages.forms import parse_percent
 from app.pages.regulator.dashboard import SUPERVISORS
-from app.pages.render import Form, lang_of, page, run_form, said_done, same_origin
+from app.pages.render import Form, lang_of, page, run_form, said_done
 from app.payables import service as payables
 from app.supervision import directory, grade_actions, measures
 from scoring import GRADES
@@ -100,7 +100,6 @@ class ProtectionPages(Controller):
         self, request: Request[Any, Any, Any], data: Form, db: Db, me: Me
     ) -> Template | Redirect:
         """Lift the blocks of every merchant ticked, one measure each, all or none."""
-        same_origin(request)
 
         async def lift() -> None:
             ids = ticked(data)
@@ -122,7 +121,6 @@ class ProtectionPages(Controller):
         self, request: Request[Any, Any, Any], data: Form, db: Db, me: Me
     ) -> Template | Redirect:
         """A new version of the district's grade actions, with its reason."""
-        same_origin(request)
 
         async def change() -> None:
             table = grade_table(data)

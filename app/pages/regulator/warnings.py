@@ -14,7 +14,7 @@ from app.exceptions import Invalid, NotFound
 from app.i18n import gettext
 from app.merchants.service import legal_names
 from app.pages.regulator.dashboard import SUPERVISORS
-from app.pages.render import Form, lang_of, page, run_form, said_done, same_origin
+from app.pages.render import Form, lang_of, page, run_form, said_done
 from app.supervision import directory, warnings
 
 if TYPE_CHECKING:
@@ -122,7 +122,6 @@ class WarningPages(Controller):
         me: Me,
     ) -> Template | Redirect:
         """One step of a warning's handling."""
-        same_origin(request)
         if action not in WARNING_ACTIONS:
             raise NotFound("regulator-no-such-step")
         status = data.get("status") or None
