@@ -294,6 +294,8 @@ class Seen:
     times: list[float] = field(default_factory=list)
     """When each was acknowledged (monotonic seconds)."""
     retries: int = 0
+    replayed: int = 0
+    """Orders whose first answer was lost and whose retry got it back (``Idempotent-Replayed``)."""
     unexpected: list[str] = field(default_factory=list)
     abandoned: int = 0
 
@@ -317,6 +319,10 @@ async def persist(
         if response is not None and response.status_code == expect:
             body: dict[str, Any] = response.json()
             return body
+        if response is not None and response.headers.get("idempotent-replayed") == "true":
+            seen.replayed += 1  # the first attempt was done, its answer lost: 200, not 201
+            replayed: dict[str, Any] = response.json()
+            return replayed
         if response is not None and (
             response.status_code != 503 or "retry-after" not in response.headers  # noqa: PLR2004
         ):
@@ -534,7 +540,8 @@ def rehearse(args: argparse.Namespace, root: Path, cleanup: list[Callable[[], No
     after = sum(1 for t in seen.times if t > when.promoted)
     say(
         f"{len(seen.acknowledged)} purchases acknowledged, {after} after the promotion;"
-        f" {seen.retries} requests retried, {seen.abandoned} purchases given up,"
+        f" {seen.retries} requests retried, {seen.replayed} orders replayed,"
+        f" {seen.abandoned} purchases given up,"
         f" {len(seen.unexpected)} unexpected answers"
     )
     for answer in seen.unexpected[:10]:
