@@ -24,6 +24,7 @@ from app.api.insurance import ClaimController, InsurerController
 from app.api.merchants import MerchantController, ProductController
 from app.api.outbox import InsurerEventsController
 from app.api.payables import OwnPayablesController, SupervisedPayablesController
+from app.api.problems import document_problems
 from app.api.qrcodes import CounterQrController, QrKeyController, ScanController
 from app.api.risk import IndicatorController, MerchantRatingController, RatingController
 from app.api.supervision import (
@@ -145,6 +146,7 @@ def create_app(engine: AsyncEngine | None = None) -> Litestar:
     # ``/q/…`` is the API's route; a phone's browser gets the consumer pages' merchant page,
     # handed over here so that neither front door imports the other
     app.state.scan_page = merchant_page
+    document_problems(app)
     # Outside Litestar's own exception handling, so that every response, 404s included,
     # carries the request id and gets its log line.
     app.asgi_handler = request_id_middleware(app.asgi_handler)

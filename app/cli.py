@@ -78,10 +78,15 @@ def users() -> None:
 
 
 @users.command("create")
-@click.option("--username", required=True)
+@click.option("--username", required=True, help="Staff names are name@organisation.")
 @click.option("--role", required=True, type=click.Choice(["regulator", "insurer", "operator"]))
 @click.option("--district", default=None, help="A regulator's district; omit for city level.")
-@click.option("--organisation", default=None, help="The insurer's or operator's name.")
+@click.option(
+    "--organisation",
+    default=None,
+    help="The operator's name, or the insurer's (an insurer's account is linked to it; a new"
+    " insurer is registered under that name and its webhook secret printed once).",
+)
 @click.password_option()
 def create_user(
     username: str, role: str, district: str | None, organisation: str | None, password: str
@@ -90,11 +95,23 @@ def create_user(
     from app.auth.admin import create_staff  # noqa: PLC0415
     from app.auth.models import Role  # noqa: PLC0415
     from app.db import create_engine, session_factory  # noqa: PLC0415
+    from app.outbox.service import insurer_for_account  # noqa: PLC0415
+    from app.security.pii import PiiCipher  # noqa: PLC0415
 
-    async def go() -> None:
+    if role == "insurer" and not organisation:
+        raise click.UsageError("an insurer's account needs --organisation: the insurer's name")
+
+    async def go() -> str | None:
         engine = create_engine()
         try:
             async with session_factory(engine)() as session, session.begin():
+                insurer, secret = (
+                    await insurer_for_account(
+                        session, PiiCipher.from_master_key(), name=organisation or ""
+                    )
+                    if role == "insurer"
+                    else (None, None)
+                )
                 await create_staff(
                     session,
                     username=username,
@@ -102,12 +119,18 @@ def create_user(
                     role=Role(role),
                     district=district,
                     organisation=organisation,
+                    insurer_id=insurer.id if insurer else None,
                 )
         finally:
             await engine.dispose()
+        return secret
 
-    asyncio.run(go())
+    secret = asyncio.run(go())
     click.echo(f"{role} {username} created")
+    if secret:
+        click.echo(
+            f"insurer {organisation} registered; webhook signing secret (shown once): {secret}"
+        )
 
 
 @main.group()

@@ -58,6 +58,15 @@ def provide_maybe_me(request: Request[Any, Any, Any]) -> Principal | None:
     return principal_of(request)
 
 
+def client_address(request: Request[Any, Any, Any]) -> str | None:
+    """The caller's address as the rate limits count it.
+
+    The peer's, or the address a configured proxy forwarded (``PGUARD_TRUSTED_PROXIES``, read
+    by :mod:`app.serving`).
+    """
+    return request.client.host if request.client else None
+
+
 DEPENDENCIES = {
     "db": Provide(provide_db),
     "cipher": Provide(provide_cipher, sync_to_thread=False),

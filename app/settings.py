@@ -80,7 +80,25 @@ class SecuritySettings:
     otp_ttl_seconds: int = field(default_factory=lambda: int(_env("PGUARD_OTP_TTL_SECONDS", "300")))
     """How long an SMS sign-in code works."""
     sign_in_limit: int = field(default_factory=lambda: int(_env("PGUARD_SIGN_IN_LIMIT", "10")))
-    """Sign-in attempts or code requests per identity (user name, phone) in one window."""
+    """Sign-in attempts per identity (user name, phone) from one address in one window; SMS
+    codes texted to one phone in one window, from anywhere."""
+    sign_in_account_limit: int = field(
+        default_factory=lambda: int(_env("PGUARD_SIGN_IN_ACCOUNT_LIMIT", "50"))
+    )
+    """Attempts on one identity from all addresses in one window; past it every attempt is
+    answered ``sign_in_slow_seconds`` later, never refused (the owner still gets in)."""
+    sign_in_slow_seconds: float = field(
+        default_factory=lambda: float(_env("PGUARD_SIGN_IN_SLOW_SECONDS", "3"))
+    )
+    """The slower path's wait for an identity under attack from many addresses."""
+    registration_limit: int = field(
+        default_factory=lambda: int(_env("PGUARD_REGISTRATION_LIMIT", "5"))
+    )
+    """Merchant registrations from one address in one registration window."""
+    registration_window_seconds: int = field(
+        default_factory=lambda: int(_env("PGUARD_REGISTRATION_WINDOW_SECONDS", "3600"))
+    )
+    """The registration limit's window."""
     sign_in_ip_limit: int = field(
         default_factory=lambda: int(_env("PGUARD_SIGN_IN_IP_LIMIT", "100"))
     )

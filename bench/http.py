@@ -101,6 +101,7 @@ SERVER_ENV = {
     "PGUARD_LOG_LEVEL": "WARNING",
     "PGUARD_SIGN_IN_IP_LIMIT": NO_LIMIT,
     "PGUARD_SIGN_IN_LIMIT": NO_LIMIT,
+    "PGUARD_REGISTRATION_LIMIT": NO_LIMIT,
     "PYTHONUNBUFFERED": "1",
 }
 
@@ -267,7 +268,7 @@ class Setup:
 
     async def regulator(self) -> str:
         """A district regulator, made in the database as ``pguard users create`` does."""
-        username = f"bench-regulator-{secrets.token_hex(4)}"
+        username = f"regulator-{secrets.token_hex(4)}@bench"
         async with self.sessions() as session, session.begin():
             await create_staff(
                 session,
@@ -281,7 +282,7 @@ class Setup:
     async def insurer(self) -> str:
         """An insurer's staff member, both made as ``pguard insurers create`` and ``pguard users
         create`` make them; it registers each merchant's policy, as activation needs."""
-        username = f"bench-insurer-{secrets.token_hex(4)}"
+        username = f"insurer-{secrets.token_hex(4)}@bench"
         async with self.sessions() as session, session.begin():
             made, _ = await create_insurer(session, self.cipher, name=f"保险公司 {username}")
             await create_staff(

@@ -7,6 +7,7 @@ never the database: the app stores keys and passes plain records in.
 from qr.codes import (
     CounterCode,
     RedemptionClaim,
+    counter_query,
     counter_url,
     issue_redemption_token,
     parse_counter_url,
@@ -58,6 +59,7 @@ __all__ = [
     "RevokedKey",
     "UnknownKey",
     "UnreadableKey",
+    "counter_query",
     "counter_url",
     "generate_key",
     "issue_redemption_token",

@@ -160,14 +160,24 @@ def parse_counter_url(url: str, *, base_url: str | None = None) -> CounterCode:
     if not parts.path.startswith(path_start):
         raise MalformedCode(reason="wrong path")
     merchant_text = parts.path.removeprefix(path_start)
+    kid, signature = counter_query(parts.query)
+    return CounterCode.from_parts(merchant_text, kid, signature)
+
+
+def counter_query(query: str) -> tuple[str, str]:
+    """The key id and signature of a counter URL's query: exactly ``k`` and ``s``, once each.
+
+    A repeated parameter is refused, not resolved: ``k=bad&k=good`` could be read one way by
+    the verifier and another by whatever shows the result.
+    """
     try:
-        fields = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=True)
+        fields = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
     except ValueError as exc:
         raise MalformedCode(reason="unreadable query") from exc
     params = dict(fields)
     if len(fields) != len(params) or set(params) != {"k", "s"}:
         raise MalformedCode(reason="query must be exactly k and s, once each")
-    return CounterCode.from_parts(merchant_text, params["k"], params["s"])
+    return params["k"], params["s"]
 
 
 def verify_counter(code: CounterCode, keyring: KeyRing) -> None:

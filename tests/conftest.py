@@ -35,6 +35,7 @@ SERVER_URL_ENV = "DATABASE_URL"
 # Every test request comes from one client address; the per-address sign-in limit is
 # tested on its own (tests/integration/test_rate_limit.py), the per-identity one over HTTP.
 os.environ["PGUARD_SIGN_IN_IP_LIMIT"] = "1000000"
+os.environ["PGUARD_REGISTRATION_LIMIT"] = "1000000"  # tested on its own, like the above
 # The test client runs the app's start-up hooks on an event loop of its own, where a worker
 # would share the tests' connection pool across loops. Tests that need the re-rating worker
 # start it on their own loop (tests/e2e/test_risk.py).

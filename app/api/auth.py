@@ -13,7 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CO
 from app.auth import service
 from app.auth.models import Role
 from app.auth.principal import Principal, public, requires
-from app.deps import Cipher, Db, Me, Sms
+from app.deps import Cipher, Db, Me, Sms, client_address
 
 ALL_ROLES = tuple(Role)
 
@@ -74,11 +74,6 @@ def _token(token: str, expires: datetime, who: Principal) -> Token:
     )
 
 
-def client_of(request: Request[Any, Any, Any]) -> str | None:
-    """The caller's address, as the sign-in limits count it."""
-    return request.client.host if request.client else None
-
-
 class AuthController(Controller):
     """Staff sign in with a password, consumers with their phone; everyone can sign out."""
 
@@ -91,7 +86,7 @@ class AuthController(Controller):
     ) -> Token:
         """Merchant staff, regulators, insurers and operators."""
         signed = await service.staff_sign_in(
-            db, data.username, data.password, client=client_of(request)
+            db, data.username, data.password, client=client_address(request)
         )
         return _token(*signed)
 
@@ -106,7 +101,7 @@ class AuthController(Controller):
     ) -> CodeSent:
         """Text a consumer a 6-digit sign-in code."""
         _, ttl = await service.request_sms_code(
-            db, data.phone, cipher, sms, client=client_of(request)
+            db, data.phone, cipher, sms, client=client_address(request)
         )
         return CodeSent(sent=True, expires_in=ttl)
 
@@ -116,7 +111,7 @@ class AuthController(Controller):
     ) -> Token:
         """A consumer signs in with the code (an account is made on first sign-in)."""
         signed = await service.sms_sign_in(
-            db, data.phone, data.code, cipher, client=client_of(request)
+            db, data.phone, data.code, cipher, client=client_address(request)
         )
         return _token(*signed)
 

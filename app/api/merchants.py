@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, get, patch, post
+from litestar import Controller, Request, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from app.auth.models import Role
 from app.auth.principal import public, requires
-from app.deps import Cipher, Db, Me
+from app.deps import Cipher, Db, Me, client_address
 from app.merchants import service
 from app.merchants.rules import MAX_NAME, MAX_TERMS, MAX_VALIDITY_DAYS, ProductDraft
 
@@ -157,12 +157,20 @@ class MerchantController(Controller):
         ]
 
     @post("/", guards=[public])
-    async def register(self, data: JSONBody[RegistrationIn], db: Db, cipher: Cipher) -> MerchantOut:
+    async def register(
+        self,
+        data: JSONBody[RegistrationIn],
+        db: Db,
+        cipher: Cipher,
+        request: Request[Any, Any, Any],
+    ) -> MerchantOut:
         """Apply to join. The merchant starts pending until a regulator approves it."""
-        async with db.begin():
-            merchant = await service.register(
-                db, service.Registration(**msgspec.structs.asdict(data)), cipher
-            )
+        merchant = await service.apply(
+            db,
+            service.Registration(**msgspec.structs.asdict(data)),
+            cipher,
+            client=client_address(request),
+        )
         return merchant_out(merchant)
 
     @get("/me", guards=[MERCHANT])

@@ -200,6 +200,8 @@ class ScanController(Controller):
         A phone's browser (``Accept`` preferring ``text/html``) gets the same as a page: the
         merchant page with its cards to buy, or a warning page without any way to pay.
         """
+        # exactly k and s, once each, as the qr package reads a scanned code
+        qr.counter_query(request.scope["query_string"].decode("latin-1"))
         page = request.app.state.get("scan_page")  # set by create_app: the consumer pages'
         if page is not None and wants_html(request):
             shown: Template = await page(request, db, merchant_id, kid, signature)

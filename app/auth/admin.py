@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from app.auth.models import USERNAME, Role, User
+from app.auth.models import STAFF_USERNAME, Role, User
 from app.exceptions import Conflict, Invalid
 from app.security.passwords import MIN_LENGTH, hash_password
 
@@ -31,7 +31,7 @@ async def create_staff(
     username = username.strip().lower()
     if role in {Role.CONSUMER, Role.MERCHANT}:
         raise Invalid("staff-role-not-created-here", role=role.value)
-    if not USERNAME.match(username):
+    if not STAFF_USERNAME.match(username):
         raise Invalid("staff-username-format")
     if len(password) < MIN_LENGTH:
         raise Invalid("staff-password-too-short", min=MIN_LENGTH)

@@ -24,6 +24,11 @@ class Role(enum.StrEnum):
 
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+"""A merchant owner's sign-in name, chosen at registration: never with an ``@``."""
+STAFF_USERNAME = re.compile(r"^(?=.{3,64}$)[a-z0-9][a-z0-9._-]*@[a-z0-9][a-z0-9.-]*$")
+"""A regulator's, insurer's or operator's name: ``name@organisation``. The two forms never
+meet, so the registration form's "this user name is taken" can only ever name a merchant's
+owner: it tells nobody which staff accounts exist."""
 """A user name: 3 to 64 lower-case letters, digits, dots and dashes (staff and merchants)."""
 
 

@@ -198,7 +198,8 @@ async def staff_sign_in(
     session: AsyncSession, username: str, password: str, *, client: str | None
 ) -> Token:
     """A staff sign-in, counted against the limits first (``client``: the caller's address)."""
-    await limit_sign_in(session, f"user:{username.strip().lower()}", client)
+    if await limit_sign_in(session, f"user:{username.strip().lower()}", client):
+        await asyncio.sleep(get_settings().security.sign_in_slow_seconds)
     async with session.begin():
         return await sign_in(session, username, password)
 
@@ -209,7 +210,10 @@ async def request_sms_code(
     """Text a sign-in code; return the phone as normalised and how long the code lasts."""
     normal = normalise_phone(phone)
     await limit_sign_in(
-        session, f"sms:{cipher.lookup_hash(normal, field=PHONE_FIELD).hex()}", client
+        session,
+        f"sms:{cipher.lookup_hash(normal, field=PHONE_FIELD).hex()}",
+        client,
+        cap_identity=True,
     )
     async with session.begin():
         return normal, await send_otp(session, normal, cipher, sms)
@@ -220,9 +224,9 @@ async def sms_sign_in(
 ) -> Token:
     """A consumer sign-in with the code texted; a wrong or expired code still counts."""
     normal = normalise_phone(phone)
-    await limit_sign_in(
-        session, f"phone:{cipher.lookup_hash(normal, field=PHONE_FIELD).hex()}", client
-    )
+    phone_key = f"phone:{cipher.lookup_hash(normal, field=PHONE_FIELD).hex()}"
+    if await limit_sign_in(session, phone_key, client):
+        await asyncio.sleep(get_settings().security.sign_in_slow_seconds)
     async with session.begin():
         result = await verify_otp(session, normal, code, cipher)
     if result is None:

@@ -32,10 +32,10 @@ if TYPE_CHECKING:
     from app.payments.sandbox import SandboxProvider
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed for everyone to use: it is a demo
-OPERATOR = "demo-operator"
-REGULATOR = "demo-regulator"
-CITY_REGULATOR = "demo-city-regulator"
-INSURER = "demo-insurer"
+OPERATOR = "operator@demo"
+REGULATOR = "regulator@shangcheng"
+CITY_REGULATOR = "regulator@hangzhou"
+INSURER = "claims@pingan"
 INSURER_NAME = "平安财产保险杭州分公司"
 
 _MISMATCH = (

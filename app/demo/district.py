@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from scoring.synth import Merchant, Synthetic
 
 DISTRICT = "上城区"
-"""The district the demo is about; its regulator is ``demo-regulator``."""
+"""The district the demo is about; its regulator is ``regulator@shangcheng``."""
 OTHER_DISTRICTS = ("西湖区", "拱墅区")
 """A few merchants of the city elsewhere (seen by the city-level regulator)."""
 INDUSTRIES = (

@@ -143,6 +143,6 @@ def sign_ins(outcome: Outcome, options: Options = DEFAULT_OPTIONS) -> list[str]:
         + (f"; every shop has one, up to {shop_username(s.merchants)}" if s else ""),
         f"  consumers sign in at {url}login/phone",
         f"    consumer   {phone_of(0)} (any of {phone_of(0)} to {last_phone})",
-        "               sandbox SMS: the text is shown on the sign-in page (never logged)",
+        "               sandbox SMS: shown on the sign-in page, kept in sandbox_sms, never logged",
     ]
     return lines

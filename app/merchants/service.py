@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.models import USERNAME, Role, User
+from app.auth.ratelimit import limit_registration
 from app.clock import utcnow
 from app.events import publish
 from app.exceptions import Conflict, Forbidden, Invalid, NotFound
@@ -126,6 +127,19 @@ async def register(session: AsyncSession, reg: Registration, cipher: PiiCipher) 
     # Rated from the start (app.risk.handlers): with no records yet, every source is missing.
     await publish(session, MerchantRegistered(merchant.id))
     return merchant
+
+
+async def apply(
+    session: AsyncSession, reg: Registration, cipher: PiiCipher, *, client: str | None
+) -> Merchant:
+    """A registration from the front doors, counted against ``client``'s address first.
+
+    The count commits in a transaction of its own, so refused registrations count too; the
+    registration is made in another.
+    """
+    await limit_registration(session, client)
+    async with session.begin():
+        return await register(session, reg, cipher)
 
 
 async def visible_merchant(

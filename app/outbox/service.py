@@ -198,6 +198,19 @@ async def create_insurer(
     return insurer, secret
 
 
+async def insurer_for_account(
+    session: AsyncSession, cipher: PiiCipher, *, name: str
+) -> tuple[Insurer, str | None]:
+    """The insurer a new staff account belongs to: the one of that name, else a new one.
+
+    A new insurer's webhook signing secret comes back this once; an existing one's, ``None``.
+    """
+    found = await session.scalar(select(Insurer).where(Insurer.name == name.strip()))
+    if found is not None:
+        return found, None
+    return await create_insurer(session, cipher, name=name)
+
+
 async def _locked_insurer(session: AsyncSession, insurer_id: uuid.UUID) -> Insurer:
     insurer = await session.get(Insurer, insurer_id, with_for_update=True)
     if insurer is None:

@@ -16,7 +16,7 @@ from app.auth.principal import principal_of, public
 from app.auth.service import PHONE_FIELD
 from app.auth.sms import SandboxTexts
 from app.clock import utcnow
-from app.deps import Cipher, Db, Sms
+from app.deps import Cipher, Db, Sms, client_address
 from app.exceptions import AppError
 from app.i18n import LANG_COOKIE, LANGS, describe
 from app.pages.render import Form, back_to, lang_of, page, refusal
@@ -54,10 +54,6 @@ def _landing(role: Role, wanted: str | None) -> Redirect:
     return back_to(wanted or HOME_OF[role], HOME_OF[role])
 
 
-def _client(request: Request[Any, Any, Any]) -> str | None:
-    return request.client.host if request.client else None
-
-
 class PageAuthController(Controller):
     """Sign-in forms, sign-out, the language switch and ``/``."""
 
@@ -88,7 +84,7 @@ class PageAuthController(Controller):
         wanted = data.get("next") or None
         try:
             token, expires, who = await service.staff_sign_in(
-                db, username, data.get("password", ""), client=_client(request)
+                db, username, data.get("password", ""), client=client_address(request)
             )
         except AppError as exc:
             return page(
@@ -121,7 +117,7 @@ class PageAuthController(Controller):
         wanted = data.get("next", "")
         try:
             normal, _ = await service.request_sms_code(
-                db, phone, cipher, sms, client=_client(request)
+                db, phone, cipher, sms, client=client_address(request)
             )
         except AppError as exc:
             errors = refusal(exc, lang_of(request), default_field="phone")
@@ -151,7 +147,7 @@ class PageAuthController(Controller):
         wanted = data.get("next") or None
         try:
             token, expires, who = await service.sms_sign_in(
-                db, phone, data.get("code", "").strip(), cipher, client=_client(request)
+                db, phone, data.get("code", "").strip(), cipher, client=client_address(request)
             )
         except AppError as exc:
             return page(

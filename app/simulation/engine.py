@@ -57,8 +57,8 @@ class District(Run):
         async with self.sessions() as session, session.begin():
             insurer, _ = await create_insurer(session, self.cipher, name="模拟保险公司")
             for username, role, extra in (
-                ("sim-regulator", Role.REGULATOR, {"district": "上城区"}),
-                ("sim-insurer", Role.INSURER, {"insurer_id": insurer.id}),
+                ("regulator@sim", Role.REGULATOR, {"district": "上城区"}),
+                ("insurer@sim", Role.INSURER, {"insurer_id": insurer.id}),
             ):
                 await create_staff(
                     session,
@@ -81,8 +81,8 @@ class District(Run):
             await keyring(session, signing=True)
             await add_model(session, model, activate=True, by=None)
             await session.flush()
-            self.regulator = principal_of_user(await self._user(session, "sim-regulator"))
-            self.insurer = principal_of_user(await self._user(session, "sim-insurer"))
+            self.regulator = principal_of_user(await self._user(session, "regulator@sim"))
+            self.insurer = principal_of_user(await self._user(session, "insurer@sim"))
             hashes = [
                 self.cipher.lookup_hash(p.phone, field=PHONE_FIELD) for p in self.world.consumers
             ]

@@ -100,7 +100,7 @@ class Api:
 
     async def staff_user(self, role: Role, district: str | None = None) -> str:
         """A new staff account of ``role`` (password :data:`PASSWORD`); returns its user name."""
-        username = f"{role.value}-{uuid.uuid4().hex[:12]}"
+        username = f"{role.value}-{uuid.uuid4().hex[:12]}@test"
         async with self.sessions() as session, session.begin():
             await create_staff(
                 session,
@@ -203,7 +203,7 @@ class Api:
     async def new_insurer(self, url: str | None = None) -> InsurerAccount:
         """A new insurer (webhooks to ``url``, if any) and a signed-in member of its staff."""
         tag = uuid.uuid4().hex[:10]
-        username = f"insurer-{tag}"
+        username = f"insurer-{tag}@test"
         async with self.sessions() as session, session.begin():
             made, secret = await create_insurer(
                 session, PiiCipher.from_master_key(), name=f"保险公司 {tag}", webhook_url=url

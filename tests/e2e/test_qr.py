@@ -74,6 +74,10 @@ async def test_tampered_codes_are_refused_with_a_reason(api: Api) -> None:
         (f"/q/not-a-uuid?k={ca.k}&s={ca.s}", 400, "malformed"),
         (f"/q/{ca.merchant_id}?k={ca.k}&s=abc", 400, "malformed"),
         (f"/q/{ca.merchant_id}?k={ca.k}", 400, None),
+        # a parameter twice: refused, as the qr package refuses it in a scanned URL
+        (f"/q/{ca.merchant_id}?k=bad&k={ca.k}&s={ca.s}", 400, "malformed"),
+        (f"/q/{ca.merchant_id}?k={ca.k}&s={ca.s}&s={ca.s}", 400, "malformed"),
+        (f"/q/{ca.merchant_id}?k={ca.k}&s={ca.s}&extra=1", 400, "malformed"),
     ]
     for path, status, code in cases:
         body = await api.call("GET", path, expect=status)

@@ -129,3 +129,19 @@ async def test_the_session_cookie_is_secure_outside_development(api: Api, engine
     assert "secure" in served.headers["set-cookie"].lower()
     env(PGUARD_ENV="development", PGUARD_SECURE_COOKIES="1")
     assert get_settings().security.secure_cookies
+
+
+async def test_the_openapi_document_names_every_problem_answer(api: Api) -> None:
+    document = (await api.client.get("/schema/openapi.json")).json()
+    operations = [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in {"get", "post", "patch", "put", "delete"}
+    ]
+    assert len(operations) > 50
+    for path, method, operation in operations:
+        for status in ("400", "401", "403", "404", "409", "422", "429", "503"):
+            answer = operation["responses"].get(status)
+            assert answer is not None, (method, path, status)
+            assert list(answer["content"]) == ["application/problem+json"], (method, path, status)

@@ -334,7 +334,7 @@ def test_the_command_prints_a_sign_in_for_every_role(
     second = _demo_cli(env, "--merchants", "6", "--cards", "60")
     assert second.returncode == 0, second.stderr
     assert "already loaded; nothing was changed" in second.stdout
-    assert "demo-operator" in second.stdout
+    assert "operator@demo" in second.stdout
     refused = _demo_cli({**env, "PGUARD_ENV": "production"})
     assert refused.returncode == 1
     assert "production" in refused.stderr

@@ -562,13 +562,13 @@ async def test_insurer_of_finds_the_callers_insurer_or_refuses(
     async with db() as session, session.begin():
         linked = await create_staff(
             session,
-            username=f"ins-{uuid.uuid4().hex[:10]}",
+            username=f"ins-{uuid.uuid4().hex[:10]}@test",
             password="correct horse battery",
             role=Role.INSURER,
         )
         unlinked = await create_staff(
             session,
-            username=f"ins-{uuid.uuid4().hex[:10]}",
+            username=f"ins-{uuid.uuid4().hex[:10]}@test",
             password="correct horse battery",
             role=Role.INSURER,
         )
