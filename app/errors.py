@@ -21,6 +21,7 @@ from litestar import Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 import escrow
 import qr
@@ -234,6 +235,12 @@ def _database_error(request: Request[Any, Any, Any], exc: Exception) -> Response
     return _domain_error(request, app_errors.DatabaseUnavailable())
 
 
+def _pool_exhausted(request: Request[Any, Any, Any], exc: PoolTimeout) -> Response[Any]:
+    """Every pooled connection busy for the pool's whole timeout: a 503 to retry, not a bug."""
+    log.warning("connection pool exhausted", error=(str(exc).splitlines() or [""])[0])
+    return _domain_error(request, app_errors.DatabaseUnavailable("database-busy"))
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.error("unhandled error", exc_info=exc)
     return problem(
@@ -258,6 +265,7 @@ def exception_handlers() -> ExceptionHandlersMap:
         IntegrityError: _clash,
         DBAPIError: _database_error,
         psycopg.Error: _database_error,
+        PoolTimeout: _pool_exhausted,
         Exception: _unexpected,
     }
 

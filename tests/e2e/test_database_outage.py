@@ -200,3 +200,19 @@ async def test_a_killed_database_is_a_503_to_retry_and_the_app_recovers_by_itsel
             assert (await client.get("/health")).status_code == 200
     finally:
         await engine.dispose()
+
+
+async def test_an_exhausted_connection_pool_is_a_503_to_retry(database_url: str) -> None:
+    engine = create_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    try:
+        async with engine.connect() as held:  # the pool's only connection, kept busy
+            await held.exec_driver_sql("SELECT 1")
+            async with AsyncTestClient(app=create_app(engine)) as client:
+                busy = await client.get("/merchants/industries")
+        assert busy.status_code == 503, busy.text
+        assert busy.headers["retry-after"] == "5"
+        assert busy.json()["type"] == "/problems/database-busy"
+        async with AsyncTestClient(app=create_app(engine)) as client:
+            assert (await client.get("/merchants/industries")).status_code == 200
+    finally:
+        await engine.dispose()
