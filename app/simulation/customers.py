@@ -95,7 +95,7 @@ async def uses(district: Run) -> None:
                 idempotency_key=f"sim-use-{uuid.UUID(int=district.rng.getrandbits(128))}",
             )
         card.units_used += units
-        if card.units_used == card.units_total:
+        if card.used_up:
             district.open_cards.remove(card)  # used up: nothing left to use or refund
         district.checks.used(card, shop.merchant_id)
         district.summary.count("redemptions")

@@ -121,14 +121,13 @@ async def _declare_default(district: Run, shop: Shop) -> None:
             session, district.regulator, shop.merchant_id, reason="经核实停止经营，依法认定违约"
         )
     shop.status = "defaulted"
-    for card in [c for c in district.open_cards if c.shop == shop.plan.number]:
-        outstanding = escrow.refundable(
-            card.paid, card.units_total - card.units_used, card.units_total
-        )
+    # every card the ledger still has open, used-up ones (at nothing outstanding) included
+    for card in [c for c in district.cards if c.shop == shop.plan.number and c.status == "open"]:
         card.status = "defaulted"
-        district.open_cards.remove(card)
-        if outstanding:
-            district.owe(card, outstanding)
+        if card in district.open_cards:
+            district.open_cards.remove(card)
+        if card.outstanding:
+            district.owe(card, card.outstanding)
     district.summary.count("defaults")
 
 

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from app.cards import service as cards
 from app.cards.payments import apply_notification
 from app.exceptions import AppError
-from app.ledger import escrow_ledger
 from app.payables import service as payables
 from app.supervision import disputes
 
@@ -31,8 +30,7 @@ async def answers(district: Run) -> None:
             continue
         accept = district.rng.random() < 0.7  # noqa: PLR2004
         async with district.sessions() as session, session.begin():
-            balance = await escrow_ledger(session).card(shop.merchant_id, card.card_id)
-            await cards.answer_refund(
+            answered = await cards.answer_refund(
                 session,
                 shop.owner,
                 request_id,
@@ -40,7 +38,7 @@ async def answers(district: Run) -> None:
                 answer="同意退款" if accept else "卡已使用过半，按合同不退",
             )
         if accept:
-            district.refunded(card, balance.outstanding)
+            district.refunded(card, answered.refunded or 0)
             district.summary.count("accepted refund requests")
         else:
             district.summary.count("refused refund requests")
@@ -67,13 +65,13 @@ async def _decide(district: Run, dispute_id: uuid.UUID, card: SimCard, shop: Sho
         amount = district.rng.randint(1, max(1, card.paid // 10))
         ruling = disputes.Ruling(disputes.Decision.PARTIAL, "部分补偿", amount_fen=amount)
     async with district.sessions() as session, session.begin():
-        before = await escrow_ledger(session).card(shop.merchant_id, card.card_id)
-        await disputes.decide(session, district.regulator, dispute_id, ruling)
+        decided = await disputes.decide(session, district.regulator, dispute_id, ruling)
         await disputes.confirm(
             session, disputes.ConsumerSide.of(district.person(card.person)), dispute_id
         )
     if ruling.decision is disputes.Decision.REFUND:
-        district.refunded(card, before.outstanding)
+        # a card used up since the complaint is refunded for nothing (its units say 0)
+        district.refunded(card, decided.dispute.decided_amount or 0)
     elif ruling.decision is disputes.Decision.PARTIAL and ruling.amount_fen:
         district.owe(card, ruling.amount_fen)
     district.summary.count(f"dispute decisions ({ruling.decision.value})")

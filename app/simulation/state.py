@@ -11,8 +11,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
+import escrow
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.clock import SHANGHAI, business_days_after, utcnow
@@ -63,6 +64,16 @@ class SimCard:
     """Everything the consumer must get back after refunds, compensations or a default."""
     whole_by: date | None = None
     """The day by which all of ``owed_back`` must have reached the consumer."""
+
+    @property
+    def used_up(self) -> bool:
+        """Every unit used: nothing left to use or to refund."""
+        return self.units_used == self.units_total
+
+    @property
+    def outstanding(self) -> int:
+        """What its own units say the card is worth at its paid price (0 once used up)."""
+        return escrow.refundable(self.paid, self.units_total - self.units_used, self.units_total)
 
 
 @dataclass
@@ -137,10 +148,26 @@ class Run:
         return Principal(role=Role.CONSUMER, consumer_id=self.people[index])
 
     def refunded(self, card: SimCard, amount: int) -> None:
-        """The card is refunded: closed, and ``amount`` is owed back to its holder."""
+        """The service refunded the card ``amount``: it is closed, and that is owed back.
+
+        A card is refunded once, for what its own units say. A used-up card has already left
+        :attr:`open_cards` (nothing is left to use or to refund), but the ledger keeps it open
+        at nothing outstanding, so a refund can still be decided on it (a dispute filed
+        before its last use): that closes it for nothing.
+        """
+        if card.status != "open":
+            self.broke(f"card {card.card_id} refunded again, after it was {card.status}")
+        if amount != card.outstanding:
+            self.broke(f"card {card.card_id} refunded {amount}, its units say {card.outstanding}")
+        if card in self.open_cards:
+            self.open_cards.remove(card)
+        elif not card.used_up:
+            self.broke(f"card {card.card_id} refunded, but the run had it neither open nor used up")
         card.status = "refunded"
-        self.owe(card, amount)
-        self.open_cards.remove(card)
+        if amount:
+            self.owe(card, amount)
+        else:
+            self.checks.moved(self.shops[card.shop - 1].merchant_id)  # closed by an entry
 
     def owe(self, card: SimCard, amount: int) -> None:
         """The consumer must get ``amount`` more back.
@@ -184,3 +211,7 @@ class Run:
         """Stop the run at the first broken check, naming the seed and the day."""
         if problems:
             raise SimulationBroke(self.world.seed, self.day, "; ".join(problems[:5]))
+
+    def broke(self, problem: str) -> NoReturn:
+        """Stop the run now, naming the seed and the day."""
+        raise SimulationBroke(self.world.seed, self.day, problem)
