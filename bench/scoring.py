@@ -12,8 +12,9 @@ even on error, and measures two things:
    the ratings, and the Python in between; this costs two clock reads a statement
    (``--no-breakdown`` measures without it). Afterwards the ratings table must hold one row
    a merchant, and the grade distribution is printed.
-2. **Live re-rating.** ``RerateWorker`` polls the re-rate queue in the same event loop (at
-   each ``--poll`` interval in turn). ``--live`` times: a random merchant gets one new tax
+2. **Live re-rating.** ``RerateWorker`` in the same event loop, woken by the queue's NOTIFY
+   (LISTEN on a connection of its own; ``--poll`` is its polling interval when it cannot
+   listen, each in turn). ``--live`` times: a random merchant gets one new tax
    record (``arrears_fen``, dated yesterday, a unique provenance) through
    ``app.risk.ingest.import_rows`` in its own transaction; the clock starts when the commit
    returns and stops when ``ratings.rated_at`` (polled every 2 ms on a separate connection)

@@ -8,18 +8,29 @@ ledger's transaction) never waits for a rating. A merchant that cannot be rated 
 with its error and retried with backoff while the rest of its batch is rated
 (:func:`app.risk.service.rate_apart`); a process that dies between the two transactions loses
 those re-ratings until the nightly ``pguard scoring rerate-all``, which re-rates everyone.
+
+An idle worker does not poll: it LISTENs on ``rerate_queue`` (a trigger NOTIFYs at the commit
+of every transaction that queues a merchant) on a connection of its own, and looks at the
+queue again when told, or after ``fallback`` seconds in case a notification was lost (the
+listening connection broke, the database failed over). Without a listening connection it
+polls every ``interval`` seconds, as before.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+import psycopg
 import structlog
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.background import BackgroundTask
 from app.clock import utcnow
+from app.db import libpq_url
 from app.risk.service import Cause, rate_apart
 
 if TYPE_CHECKING:
@@ -76,17 +87,80 @@ async def drain_once(sessions: async_sessionmaker[AsyncSession], batch: int = 20
     return len(rows) + len(retries)
 
 
+CHANNEL = "rerate_queue"
+"""What the queue's trigger NOTIFYs (migration 0010)."""
+
+
 class RerateWorker(BackgroundTask):
-    """Polls the queue; ``stop`` waits for the pass in hand to finish."""
+    """Drains the queue when told (LISTEN), else every ``interval``.
+
+    ``stop`` waits for the pass in hand to finish.
+    """
 
     name = "rerate-worker"
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, interval: float = 0.25
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        interval: float = 0.25,
+        fallback: float = 5.0,
     ) -> None:
         super().__init__()
         self.sessions = sessions
         self.interval = interval
+        self.fallback = max(fallback, interval)
+        self._listener: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+
+    async def _listen(self) -> psycopg.AsyncConnection[tuple[object, ...]] | None:
+        """The listening connection, (re)opened as needed; ``None`` if it cannot be had now."""
+        if self._listener is not None and not self._listener.closed:
+            return self._listener
+        bind = self.sessions.kw.get("bind")
+        if not isinstance(bind, AsyncEngine):
+            return None
+        try:
+            url = libpq_url(bind.url.render_as_string(hide_password=False))
+            self._listener = await psycopg.AsyncConnection.connect(url, autocommit=True)
+            await self._listener.execute(f"LISTEN {CHANNEL}")
+        except psycopg.Error as exc:
+            log.warning("cannot listen for queued re-ratings; polling", error=str(exc))
+            await self._closed()
+            return None
+        return self._listener
+
+    async def _wait(self, seconds: float) -> None:
+        """Until a notification, a stop, or ``fallback`` seconds; without a listener, poll."""
+        listener = await self._listen()
+        if listener is None:
+            await self._pause(seconds)
+            return
+
+        async def notified() -> None:
+            async for _ in listener.notifies(timeout=max(seconds, self.fallback), stop_after=1):
+                return
+
+        waiting = asyncio.ensure_future(notified())
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if waiting.done() and (error := waiting.exception()) is not None:
+                log.warning("listening for queued re-ratings failed", error=str(error))
+                await self._closed()
+        finally:
+            for task in (waiting, stopping):
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, psycopg.Error):
+                        await task
+            if not waiting.done() or waiting.cancelled():
+                await self._closed()  # a cancelled wait leaves the connection mid-read
+
+    async def _closed(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(psycopg.Error):
+                await self._listener.close()
+            self._listener = None
 
     async def _run(self) -> None:
         failures = 0
@@ -100,4 +174,7 @@ class RerateWorker(BackgroundTask):
                 taken = 0
             if taken:
                 continue
-            await self._pause(self.interval * min(2**failures, 120))
+            if failures:
+                await self._pause(self.interval * min(2**failures, 120))
+            else:
+                await self._wait(self.interval)

@@ -159,9 +159,10 @@ class Receiver:
 class WorkerThread:
     """A background worker on a thread with its own event loop and connections.
 
-    ``kind`` is ``rerate`` (the re-rating worker) or ``delivery`` (webhook delivery, taking
-    ``settings`` such as tiny backoffs); :meth:`stop` with ``grace=0`` cancels deliveries in
-    flight, as if the process were killed.
+    ``kind`` is ``rerate`` (the re-rating worker, ``settings`` its ``interval`` and
+    ``fallback``) or ``delivery`` (webhook delivery, taking ``settings`` such as tiny
+    backoffs); :meth:`stop` with ``grace=0`` cancels deliveries in flight, as if the process
+    were killed.
     """
 
     def __init__(self, url: str, kind: str = "rerate", **settings: float) -> None:
@@ -190,7 +191,7 @@ class WorkerThread:
             await self.stopping.wait()
             await delivery.stop(grace=self.grace)
         else:
-            rerate = RerateWorker(sessions, interval=0.05)
+            rerate = RerateWorker(sessions, **{"interval": 0.05, **self.settings})
             rerate.start()
             self.started.set()
             await self.stopping.wait()

@@ -48,7 +48,9 @@ async def risk_engine(risk_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture(scope="module")
 def worker(risk_url: str) -> Iterator[WorkerThread]:
-    with WorkerThread(risk_url) as running:
+    # Woken by the queue's NOTIFY alone: its polls are ten minutes apart, so every live
+    # re-rating in this module shows that the LISTEN path works.
+    with WorkerThread(risk_url, interval=600, fallback=600) as running:
         yield running
 
 
