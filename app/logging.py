@@ -17,14 +17,20 @@ if TYPE_CHECKING:
     from app.settings import LogSettings
 
 REQUEST_ID_HEADER = "x-request-id"
-_SECRET_PATHS = re.compile(r"^(/cards/anonymous/|/card/)[^/]+")
+_SECRET_PATHS = re.compile(r"(/cards/anonymous/|/card/)[^/]+", re.IGNORECASE)
 """Paths that carry a bearer secret (an anonymous card's link, in the API and on the pages):
 never written to a log. Queries are never logged at all (``?card_link=`` is one)."""
 
 
 def loggable_path(path: str) -> str:
-    """The request path with any secret in it replaced."""
-    return _SECRET_PATHS.sub(r"\1[secret]", path)
+    """The request path with any secret in it replaced, and control characters escaped.
+
+    Anywhere in the path and in any case (``/Card/…``, ``/./card/…``, ``/x/cards/anonymous/…``
+    reach no page, but their log line would still carry the link); a NUL or a terminal escape
+    sequence is written as a hex escape, never raw into the log.
+    """
+    hidden = _SECRET_PATHS.sub(r"\1[secret]", path)
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in hidden)
 
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

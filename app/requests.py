@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from litestar.types import ASGIApp, HTTPScope, Receive, ReceiveMessage, Scope, Send
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_DEPTH = 32
+"""Deeper JSON than any request of this API (a few levels) is refused here, well before any
+parser's recursion limit: checked at one depth, parsed later at another, a body just under the
+limit here could still exhaust the stack there."""
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -98,6 +102,19 @@ def _replay(messages: list[ReceiveMessage], receive: Receive) -> Receive:
     return replay
 
 
+def _depth(value: object) -> int:
+    """How deeply lists and objects nest in a decoded JSON value (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in item if isinstance(child, dict | list))
+    return deepest
+
+
 def check_json(body: bytes, expected: Any) -> None:  # noqa: ANN401 - any body type a route reads
     """Refuse absurd depth, and values JSON typed otherwise than ``expected`` says.
 
@@ -105,11 +122,13 @@ def check_json(body: bytes, expected: Any) -> None:  # noqa: ANN401 - any body t
     Litestar answers them with its own field-by-field 400.
     """
     try:
-        msgspec.json.decode(body)
+        decoded = msgspec.json.decode(body)
     except RecursionError:
         raise Malformed("json-too-deep") from None
     except msgspec.DecodeError:
         return
+    if _depth(decoded) > MAX_DEPTH:
+        raise Malformed("json-too-deep", max_depth=MAX_DEPTH)
     if expected is None:
         return
     try:

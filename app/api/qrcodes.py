@@ -200,12 +200,12 @@ class ScanController(Controller):
         A phone's browser (``Accept`` preferring ``text/html``) gets the same as a page: the
         merchant page with its cards to buy, or a warning page without any way to pay.
         """
-        # exactly k and s, once each, as the qr package reads a scanned code
-        qr.counter_query(request.scope["query_string"].decode("latin-1"))
         page = request.app.state.get("scan_page")  # set by create_app: the consumer pages'
         if page is not None and wants_html(request):
             shown: Template = await page(request, db, merchant_id, kid, signature)
             return shown
+        # exactly k and s, once each, as the qr package reads a scanned code (the page too)
+        qr.counter_query(request.scope["query_string"].decode("latin-1"))
         merchant = await seller(db, merchant_id, kid, signature)
         industry = await db.get(Industry, merchant.industry)
         products = await products_of(db, merchant.id, active_only=True)

@@ -262,6 +262,12 @@ async def test_only_the_newest_sms_code_signs_in(api: Api) -> None:
 def test_card_links_never_reach_the_log() -> None:
     assert loggable_path("/cards/anonymous/s3cr3t/refund") == "/cards/anonymous/[secret]/refund"
     assert loggable_path("/me/cards/abc") == "/me/cards/abc"
+    # paths that reach no page still carry the link, in any case and anywhere in the path
+    assert loggable_path("/Card/s3cr3t/redeem") == "/Card/[secret]/redeem"
+    assert loggable_path("/./card/s3cr3t") == "/./card/[secret]"
+    assert loggable_path("/api/cards/anonymous/s3cr3t") == "/api/cards/anonymous/[secret]"
+    # control characters never reach the log raw (a NUL, a terminal escape sequence)
+    assert loggable_path("/merchants/a\x1b[31mRED\x00") == "/merchants/a\\x1b[31mRED\\x00"
 
 
 async def test_sandbox_pay_page_exists_only_with_the_sandbox(api: Api, engine, env) -> None:

@@ -128,6 +128,12 @@ async def test_refused_codes_show_a_warning_page_and_no_way_to_pay(api: Api) -> 
         (forged, 403, "不是预付保签发的"),
         (f"/q/{counter.merchant_id}?k=zzzzzzzz&s={counter.s}", 403, "不是预付保签发的"),
         (f"/q/not-a-uuid?k={counter.k}&s={counter.s}", 400, "不是有效的预付保二维码"),
+        # a parameter twice is a forged sticker, whichever of the two a page would read
+        (
+            f"/q/{counter.merchant_id}?k=bad&k={counter.k}&s={counter.s}",
+            400,
+            "不是有效的预付保二维码",
+        ),
     ]
     for path, status, words in cases:
         page = await api.client.get(path, headers=BROWSER)
@@ -142,6 +148,11 @@ async def test_refused_codes_show_a_warning_page_and_no_way_to_pay(api: Api) -> 
     assert refused.status_code == 403
     assert "warning-page" in refused.text
     assert "c_pay" not in refused.text
+    assert 'method="post"' not in refused.text.split("</header>")[1]
+    doubled = f"/buy/{counter.merchant_id}/{product['id']}?k=bad&k={counter.k}&s={counter.s}"
+    refused = await api.client.get(doubled, headers=BROWSER)
+    assert refused.status_code == 400
+    assert "warning-page" in refused.text
     assert 'method="post"' not in refused.text.split("</header>")[1]
 
     measures = f"/merchants/{counter.merchant_id}/measures"

@@ -34,7 +34,7 @@ from app.exceptions import Conflict, Invalid, MerchantNotSelling, NotAuthenticat
 from app.i18n import describe
 from app.idempotency import form_key, new_key
 from app.pages.consumer.layout import CONSUMER_PAGE, CodeK, CodeS, sign_in, view
-from app.pages.consumer.merchant import warning
+from app.pages.consumer.merchant import refused, scanned_once, warning
 from app.pages.render import Form, back_to, lang_of, refusal
 from app.settings import get_settings
 
@@ -172,6 +172,10 @@ class BuyPages(Controller):
         s: CodeS,
     ) -> Template | Redirect:
         """The contract's key points, the real-name fields if needed, and the pay button."""
+        try:
+            scanned_once(request)
+        except qr.MalformedCode as exc:
+            return refused(request, exc)
         order = cards.OrderRequest(
             merchant_id=merchant_id, kid=k, signature=s, product_id=product_id
         )

@@ -122,6 +122,15 @@ def not_selling(request: Request[Any, Any, Any], merchant: Merchant) -> Template
     return rendered
 
 
+def scanned_once(request: Request[Any, Any, Any]) -> None:
+    """Refuse a code whose query is not ``k`` and ``s`` exactly once each.
+
+    The qr package reads a scanned URL by the same rule: ``k=bad&k=good`` is a forged sticker,
+    whichever of the two a page would use.
+    """
+    qr.counter_query(request.scope["query_string"].decode("latin-1"))
+
+
 async def warning(
     request: Request[Any, Any, Any],
     session: AsyncSession,
@@ -146,6 +155,7 @@ async def merchant_page(
 ) -> Template:
     """What a phone shows after scanning a counter code: the merchant, or a warning."""
     try:
+        scanned_once(request)
         merchant = await seller(session, merchant_id, kid, sig)
     except (qr.RefusedCode, NotFound, MerchantNotSelling) as exc:
         shown = await warning(request, session, exc, (merchant_id, kid, sig))
