@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import func, select, update
 
@@ -24,6 +25,7 @@ from tests.e2e.api import (
     redeem,
     shop_with,
 )
+from tests.live import Server
 
 
 async def test_consumer_journey_scan_buy_hold_redeem(api: Api) -> None:
@@ -344,14 +346,21 @@ async def test_consumers_never_see_each_others_cards(api: Api) -> None:
     assert len(orders) == 1
 
 
-async def test_thirty_concurrent_purchases_leave_the_ledger_verified(api: Api) -> None:
+async def test_thirty_concurrent_purchases_leave_the_ledger_verified(
+    api: Api, live: Server
+) -> None:
     shop, (stored,) = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
     consumers = [await api.consumer() for _ in range(30)]
-    placed = await asyncio.gather(*(order(api, counter, stored["id"], c, **ID) for c in consumers))
-    results = await asyncio.gather(
-        *(notify(api, p["provider_order_id"], p["amount"]) for p in placed)
-    )
+    # on a served app: the in-process test client answers one request at a time
+    async with httpx.AsyncClient(base_url=live.base, timeout=60) as client:
+        served = Api(client, api.sessions)  # type: ignore[arg-type]
+        placed = await asyncio.gather(
+            *(order(served, counter, stored["id"], c, **ID) for c in consumers)
+        )
+        results = await asyncio.gather(
+            *(notify(served, p["provider_order_id"], p["amount"]) for p in placed)
+        )
     assert [r["outcome"] for r in results] == ["issued"] * 30
     async with api.sessions() as session:
         report = await escrow.verify(session, [uuid.UUID(shop["merchant"]["id"])])
