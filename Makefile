@@ -10,5 +10,5 @@ test:  ## install and run every check: lint, types, layering, migrations, tests 
 bench:  ## run the benchmarks under bench/ (prints figures; asserts nothing)
 	scripts/bootstrap --dev
 	.venv/bin/python bench/ledger.py
-	.venv/bin/python bench/http.py
-	.venv/bin/python bench/scoring.py
+	.venv/bin/python bench/api_load.py
+	.venv/bin/python bench/rating_speed.py

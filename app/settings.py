@@ -34,7 +34,7 @@ class DatabaseSettings:
 
     On by default: after PostgreSQL restarted or failed over, every pooled connection is
     dead, and without the test the first request on each would fail. It costs one round trip
-    per checkout (measured with ``bench/http.py``, see the README). A connection that fails
+    per checkout (measured with ``bench/api_load.py``, see the README). A connection that fails
     anyway invalidates the whole pool, so the next checkout connects afresh.
     """
     echo: bool = field(default_factory=lambda: _env("PGUARD_DB_ECHO", "") == "1")

@@ -13,15 +13,6 @@ trigger is on) and drops it at the end, even on error.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this file's directory comes first on sys.path, where its neighbours http.py
-# and scoring.py would hide the standard library's ``http`` and the ``scoring`` package: the
-# directory goes last, and the checkout (where the packages live) first.
-sys.path.sort(key=lambda entry: Path(entry or ".").resolve() == Path(__file__).resolve().parent)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import argparse
 import asyncio
 import hashlib

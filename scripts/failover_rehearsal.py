@@ -6,7 +6,7 @@ two and needs Debian's ``pg_autoctl`` (``postgresql-15-auto-failover``, ``pg-aut
 In a temporary directory it starts a pg_auto_failover monitor and two nodes, a primary and
 its synchronous standby, on loopback ports; creates and migrates the database with ``pguard
 db upgrade`` over the URL ``pg_autoctl show uri`` prints (both servers in it); sets up
-merchants and consumers through the API as ``bench/http.py`` does; and starts two ``pguard
+merchants and consumers through the API as ``bench/api_load.py`` does; and starts two ``pguard
 run`` (workers in process). Clients buy cards through both (order, the provider's signed
 notification, the order read back as paid), retrying a 503 or a refused connection with the
 same idempotency key and the same notification, and record every purchase the service
@@ -107,13 +107,13 @@ def say(message: str) -> None:
 
 
 def load_bench() -> ModuleType:
-    """``bench/http.py``, whose setup and server helpers the rehearsal reuses.
+    """``bench/api_load.py``, whose setup and server helpers the rehearsal reuses.
 
-    Loaded by path: as ``http`` it would hide the standard library's module of that name.
+    Loaded by path: ``bench/`` is not a package.
     """
-    spec = importlib.util.spec_from_file_location("bench_http", ROOT / "bench" / "http.py")
+    spec = importlib.util.spec_from_file_location("bench_http", ROOT / "bench" / "api_load.py")
     if spec is None or spec.loader is None:
-        raise RehearsalError("bench/http.py cannot be loaded")
+        raise RehearsalError("bench/api_load.py cannot be loaded")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up while being made
     spec.loader.exec_module(module)
@@ -335,7 +335,7 @@ async def persist(
 
 
 class Shop(Protocol):
-    """What one shopper buys with: ``bench/http.py``'s ``Slot``."""
+    """What one shopper buys with: ``bench/api_load.py``'s ``Slot``."""
 
     merchant_id: str
     k: str
@@ -577,7 +577,7 @@ def main() -> int:
     cleanup: list[Callable[[], None]] = []
     try:
         return rehearse(args, root, cleanup)
-    except RuntimeError as error:  # ours, or bench/http.py's BenchError
+    except RuntimeError as error:  # ours, or bench/api_load.py's BenchError
         say(f"FAILED: {error}")
         return 1
     finally:

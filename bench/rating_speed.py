@@ -35,21 +35,12 @@ are loaded: per (source, kind), the latest dated before the template's scoring d
 so that the scoring date falls on today (Shanghai), so every record is dated before today.
 The tables are ANALYZEd after the load, as autovacuum would do on a live database.
 
-    python bench/scoring.py [--merchants 100000] [--seed 7] [--live 200] [--batch 1000]
+    python bench/rating_speed.py [--merchants 100000] [--seed 7] [--live 200] [--batch 1000]
                             [--poll 0.05,0.25] [--templates 10000] [--no-breakdown]
                             [--database-url URL]
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as a script, this file's directory comes first on sys.path, where its neighbours http.py
-# and scoring.py would hide the standard library's ``http`` and the ``scoring`` package: the
-# directory goes last, and the checkout (where the packages live) first.
-sys.path.sort(key=lambda entry: Path(entry or ".").resolve() == Path(__file__).resolve().parent)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
 import asyncio
@@ -68,6 +59,7 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
@@ -402,7 +394,7 @@ async def live(
                         s,
                         [row],
                         channel="api",
-                        origin="bench/scoring.py",
+                        origin="bench/rating_speed.py",
                         digest=hashlib.sha256(provenance.encode()).digest(),
                         source="tax",
                         on_error="refuse",

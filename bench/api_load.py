@@ -20,19 +20,10 @@ connection each) for a fixed time per cell and measures:
 Nothing but 127.0.0.1 is contacted. The ledger is verified at the end and the database is
 dropped, even on error; the server is stopped in any case.
 
-    python bench/http.py [--seconds N] [--clients 1,8] [--database-url URL]
+    python bench/api_load.py [--seconds N] [--clients 1,8] [--database-url URL]
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as a script, this file's directory comes first on sys.path, where its neighbours http.py
-# and scoring.py would hide the standard library's ``http`` and the ``scoring`` package: the
-# directory goes last, and the checkout (where the packages live) first.
-sys.path.sort(key=lambda entry: Path(entry or ".").resolve() == Path(__file__).resolve().parent)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
 import asyncio
@@ -43,6 +34,7 @@ import platform
 import secrets
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
