@@ -258,7 +258,7 @@ def scoring_train(
     monotone: tuple[str, ...],
     indicator_directions: bool,
 ) -> None:
-    """Fit a calibrated model on a labelled CSV and save it (skops, no pickle)."""
+    """Fit a calibrated additive model on a labelled CSV and save it (numbers only, no pickle)."""
     import scoring as sc  # noqa: PLC0415 - keep other commands quick to start
 
     directions = _declared(monotone, indicator_directions=indicator_directions)

@@ -8,28 +8,32 @@ them with a saved model and grades the calibrated probability, floored by the ha
 Why the probability is what it is
 =================================
 
-The model is a calibrated ensemble of boosted trees: a black box ``p(x)``. Its reasons are
-measured from the *reference row* ``r`` stored with the model (each number's training median,
-each category's mode: a typical merchant), so that every reason reads "compared with a typical
-merchant". Walking from ``r`` to the merchant's ``x`` one feature at a time, each step changes
-the probability by some amount, and the steps add up to ``p(x) - p(r)`` exactly, whatever the
-model. The step a feature gets depends on the order of the walk when features interact (two
-bad signals together can count for more than each alone), so the walk is made twice, in
-:data:`~scoring.features.FEATURES` order and in reverse, and each feature's contribution is the
-average of its two steps. The averages still add up exactly::
+The model is additive in the log-odds (:mod:`scoring.model`): ``p(x) = sigmoid(L(x))`` with
+``L(x) = intercept + sum_j s_j(x_j)``. Its reasons are measured from the *reference row* ``r``
+stored with the model (each number's training median, each category's mode: a typical
+merchant), so that every reason reads "compared with a typical merchant". In log-odds a
+feature's part is exact and its own: ``s_j(x_j) - s_j(r_j)``. People read probabilities,
+though, and the logistic curve is not a sum, so the shares are taken along a walk from ``r``
+to ``x``, one feature at a time: each step changes the probability by some amount, and the
+steps add up to ``p(x) - p(r)`` exactly. Where a step falls on the curve depends on the order
+of the walk, so the walk is made twice, in :data:`~scoring.features.FEATURES` order and in
+reverse, and each feature's contribution is the average of its two steps. The averages still
+add up exactly::
 
     reference_probability + sum(contributions) == probability   (up to float rounding)
 
-A feature whose value equals the reference (both missing counts as equal) takes no step and
-contributes exactly 0. This is a two-order approximation of the Shapley value: the exact one
-averages over all 21! orders; two cost ``2k`` model rows for ``k`` differing features, and
-they are deterministic. Because a live model carries the declared monotone directions, a
-feature whose value lies on the risky side of a present reference value never gets a negative
-contribution (each of its two steps moves it that way with everything else held).
+Because the model is additive, a point on a walk is ``sigmoid(L(r) + a partial sum of the
+log-odds steps)``: both walks are two cumulative sums over the feature matrix, with no model
+call (the black-box models before file format 3 needed ``2k`` calls per merchant for the
+same walks). A feature whose value equals the reference (both missing counts as equal), or
+falls in the same bin, takes a zero step and contributes exactly 0. Each step of a feature
+has the sign of its log-odds step, so with the declared monotone directions a value on the
+risky side of a present reference value never gets a negative contribution.
 
 A contribution above 0 raises the risk; :attr:`Rating.top_reasons` are the largest of those.
 Each reason carries the record that supplied the value, so that it can be cited (``ref``).
-All merchants of a call, with every point on both walks, are scored in one batch.
+:meth:`Rater.attribute` works on a whole feature matrix, so a batch of any size is scored by
+array arithmetic; :meth:`Rater.rate` builds that matrix from records, one merchant or many.
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ from scoring.features import (
 )
 from scoring.grades import CUT_POINTS, CutPoints, Grade, grade
 from scoring.indicators import CATALOGUE, Source
-from scoring.table import Table, table_from_features
+from scoring.model import sigmoid
+from scoring.table import table_from_features
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -64,9 +69,6 @@ if TYPE_CHECKING:
 
 TOP_REASONS = 5
 """Most reasons a rating puts forward."""
-
-PREDICT_CHUNK_ROWS = 500_000
-"""Rows scored per model call; larger batches are split to bound memory."""
 
 Shown = float | str | None
 
@@ -205,7 +207,10 @@ class Rater:
         latest = [latest_records(merchants[key], at) for key in keys]
         features = [features_at(held.values(), at) for held in latest]
         x = table_from_features(self._saved.model.schema, features, source="ratings").features
-        probability, reference_probability, contributions = self._attribute(x)
+        found = self.attribute(x)
+        probability = found.probability.tolist()
+        reference_probability = found.reference_probability
+        contributions = found.contributions.tolist()
         version = self.model_version
         ratings = []
         for m, key in enumerate(keys):
@@ -237,54 +242,46 @@ class Rater:
             )
         return ratings
 
-    def _attribute(self, x: NDArray[np.float64]) -> tuple[list[float], float, list[list[float]]]:
-        """Probabilities, the reference's, and per-feature contributions (two-order walk)."""
-        r = self._reference
-        merchants = x.shape[0]
-        differ = ~((x == r) | (np.isnan(x) & np.isnan(r)))
-        steps = differ.sum(axis=1)  # k: differing features per merchant
-        rank = np.cumsum(differ, axis=1)  # a differing feature's place on the forward walk, 1..k
-        # Points strictly inside each walk: t = 1 .. k-1 features taken from x.
-        inner = np.maximum(steps - 1, 0)
-        owner = np.repeat(np.arange(merchants), inner)
-        first = np.cumsum(inner) - inner
-        t = np.arange(int(inner.sum())) - np.repeat(first, inner) + 1
-        mask = differ[owner]
-        forward = np.where(mask & (rank[owner] <= t[:, None]), x[owner], r)
-        backward = np.where(mask & (rank[owner] > (steps[owner] - t)[:, None]), x[owner], r)
-        p = self._predict(np.vstack([r[None, :], x, forward, backward]))
-        p_reference, p_x = p[0], p[1 : merchants + 1]
-        p_forward = p[merchants + 1 : merchants + 1 + owner.size]
-        p_backward = p[merchants + 1 + owner.size :]
-        # Each walk as one flat run per merchant: p(r), the inner points, p(x).
-        start = np.cumsum(steps + 1) - (steps + 1)
-        walk_forward = np.empty(int((steps + 1).sum()), dtype=np.float64)
-        walk_backward = np.empty_like(walk_forward)
-        for walk, inside in ((walk_forward, p_forward), (walk_backward, p_backward)):
-            walk[start] = p_reference
-            walk[start[owner] + t] = inside
-            walk[start + steps] = p_x
-        who, column = np.nonzero(differ)
-        s = rank[who, column]
-        base = start[who]
-        back = steps[who] - s + 1  # the step at which the backward walk takes this feature
-        contribution = np.zeros_like(x)
-        contribution[who, column] = 0.5 * (
-            (walk_forward[base + s] - walk_forward[base + s - 1])
-            + (walk_backward[base + back] - walk_backward[base + back - 1])
-        )
-        return p_x.tolist(), float(p_reference), contribution.tolist()
+    def attribute(self, x: NDArray[np.float64]) -> Attribution:
+        """Probabilities, the reference's, and per-feature contributions of a feature matrix.
 
-    def _predict(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+        ``x`` is in the model's column order (numbers, and category codes as
+        :func:`scoring.table.table_from_features` makes them); the two walks of the module
+        docstring, as cumulative sums.
+        """
         model = self._saved.model
-        out = np.empty(matrix.shape[0], dtype=np.float64)
-        for begin in range(0, matrix.shape[0], PREDICT_CHUNK_ROWS):
-            chunk = matrix[begin : begin + PREDICT_CHUNK_ROWS]
-            label = np.zeros(chunk.shape[0], dtype=np.int8)
-            out[begin : begin + chunk.shape[0]] = model.predict(
-                Table(model.schema, chunk, label, "ratings")
-            )
-        return out
+        r = self._reference
+        scores_r = model.scores(r[None, :])[0]
+        differ = ~((x == r) | (np.isnan(x) & np.isnan(r)))
+        steps = np.where(differ, model.scores(x) - scores_r, 0.0)
+        start = float(model.intercept + scores_r.sum())
+        # Log-odds at each point of the forward walk: column j is after taking features 0..j-1.
+        forward = start + np.concatenate(
+            [np.zeros((x.shape[0], 1)), np.cumsum(steps, axis=1)], axis=1
+        )
+        # The backward walk takes the last feature first: column j is after taking j..k-1.
+        backward = start + np.concatenate(
+            [np.cumsum(steps[:, ::-1], axis=1)[:, ::-1], np.zeros((x.shape[0], 1))], axis=1
+        )
+        on_curve_f, on_curve_b = sigmoid(forward), sigmoid(backward)
+        contributions = 0.5 * (
+            (on_curve_f[:, 1:] - on_curve_f[:, :-1]) + (on_curve_b[:, :-1] - on_curve_b[:, 1:])
+        )
+        return Attribution(
+            probability=sigmoid(model.logits(x)),
+            reference_probability=float(sigmoid(np.array([start]))[0]),
+            contributions=contributions,
+        )
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """What :meth:`Rater.attribute` finds for each row of a feature matrix."""
+
+    probability: NDArray[np.float64]
+    reference_probability: float
+    contributions: NDArray[np.float64]
+    """``(n, k)``: each feature's share of ``probability - reference_probability``."""
 
 
 def _check_model(saved: SavedModel, cut_points: CutPoints) -> None:

@@ -1,4 +1,4 @@
-"""Model files: saved without pickle (skops), with their manifest, refused if unknown or changed.
+"""Model files: plain numbers with their manifest, refused if unknown, old or changed.
 
 A model file is a zip holding two members:
 
@@ -6,21 +6,25 @@ A model file is a zip holding two members:
     format name and version, model version, cut points version, the schema the model reads,
     its settings, the training data summary, metrics, the reference row (the training data's
     typical row, from which ratings measure their reasons), ``model_sha256`` (SHA-256 of
-    ``model.skops``) and ``sha256`` (SHA-256 of the manifest's canonical JSON without that
+    ``model.json``) and ``sha256`` (SHA-256 of the manifest's canonical JSON without that
     field, so the figures cannot be edited either).
-``model.skops``
-    the estimator in skops' format: loading it runs no code from the file, and only the types
-    on :data:`ALLOWED_TYPES` (beyond skops' own safe defaults) are accepted.
-
-skops names arrays by ``id()`` and stamps members with the time, so its bytes differ between
-runs; :func:`_canonical` renumbers and restamps them so that the same model always gives the
-same bytes and the same hash.
+``model.json``
+    the additive model as plain numbers (:class:`scoring.model.Model`): the intercept, the
+    calibration folded into it, and per feature column its bin edges and scores. Reading it
+    runs no code and builds no object but arrays; every array is checked (finite, edges
+    increasing, one score per bin or code, the declared directions kept) before it is used.
+    It is canonical JSON (sorted keys, no spaces, floats written so that they read back
+    exactly), so the same model always gives the same bytes and the same hash.
 
 :func:`dumps` and :func:`loads` work on bytes, so that a model can live in a database;
 :func:`save` and :func:`load` put those bytes in a file.
 
 The hashes detect a file that was corrupted or edited; they are not a signature, so a file
-from an untrusted source is kept safe by the type allow-list, not by them.
+from an untrusted source is kept safe by being numbers only, not by them.
+
+Format 2 held a calibrated ensemble of boosted trees (pickled-free, via skops); its ratings
+needed ``2k`` model calls per merchant to explain, which no province-wide batch can afford.
+Such a file is refused with the command that makes its successor.
 """
 
 from __future__ import annotations
@@ -35,12 +39,11 @@ from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from typing import TYPE_CHECKING, Any
 
-import skops.io
-from sklearn.calibration import CalibratedClassifierCV
+import numpy as np
 
 from scoring.errors import BadData, ModelFileRefused
 from scoring.grades import CUT_POINTS
-from scoring.model import Model, Params
+from scoring.model import Model, Params, Term, monotone_problem
 from scoring.table import Schema
 
 if TYPE_CHECKING:
@@ -49,22 +52,18 @@ if TYPE_CHECKING:
     from scoring.table import ReferenceValue
 
 FORMAT = "pguard-scoring-model"
-FORMAT_VERSION = 2
-"""Version 2 added the reference row; a version 1 file has none, so it is refused."""
+FORMAT_VERSION = 3
+"""Version 3: the additive model as numbers. Version 2 (boosted trees in skops) is refused."""
 MANIFEST = "manifest.json"
-PAYLOAD = "model.skops"
-MAX_MEMBER_BYTES = 512 * 1024 * 1024
+PAYLOAD = "model.json"
+MAX_MEMBER_BYTES = 64 * 1024 * 1024
 MAX_FILE_BYTES = 2 * MAX_MEMBER_BYTES
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-
-ALLOWED_TYPES = frozenset(
-    {
-        "sklearn.calibration._CalibratedClassifier",
-        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-        "sklearn.model_selection._split.StratifiedKFold",
-    }
+RETRAIN = (
+    "pguard scoring train --csv training.csv --label defaulted --positive yes"
+    " --indicator-directions --out model.pgm"
 )
-"""Types outside skops' defaults that our pipeline holds; anything else is refused."""
+"""The command that makes a model file this program reads (``scoring synth`` writes the CSV)."""
 
 
 @dataclass(frozen=True)
@@ -100,12 +99,12 @@ def dumps(
         checked = _reference(model.schema, reference)
     except ValueError as exc:
         raise BadData(f"the reference row {exc}", code="model-reference-invalid") from None
-    payload = _canonical(skops.io.dumps(model.estimator))
+    payload = _payload(model)
     model_sha256 = hashlib.sha256(payload).hexdigest()
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "model_version": model_version or f"gb-{model_sha256[:12]}",
+        "model_version": model_version or f"ebm-{model_sha256[:12]}",
         "cut_points_version": cut_points_version,
         "schema": model.schema.to_dict(),
         "monotone": model.monotone,
@@ -113,7 +112,7 @@ def dumps(
         "training": training,
         "metrics": metrics,
         "reference": checked,
-        "libraries": {name: package_version(name) for name in ("scikit-learn", "skops")},
+        "libraries": {name: package_version(name) for name in ("interpret-core", "scikit-learn")},
         "model_sha256": model_sha256,
     }
     manifest["sha256"] = _manifest_digest(manifest)
@@ -179,7 +178,7 @@ def loads(data: bytes, *, origin: str) -> SavedModel:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
-            if names != {MANIFEST, PAYLOAD}:
+            if MANIFEST not in names:
                 raise ModelFileRefused(
                     f"{origin}: is not a Prepaid Guard model file",
                     code="model-file-not-ours",
@@ -194,47 +193,101 @@ def loads(data: bytes, *, origin: str) -> SavedModel:
                         member=info.filename,
                     )
             raw_manifest = archive.read(MANIFEST)
+            manifest = _read_manifest(raw_manifest, origin)
+            if names != {MANIFEST, PAYLOAD}:
+                raise ModelFileRefused(
+                    f"{origin}: is not a Prepaid Guard model file",
+                    code="model-file-not-ours",
+                    path=origin,
+                )
             payload = archive.read(PAYLOAD)
     except (zipfile.BadZipFile, OSError, EOFError):
         raise ModelFileRefused(
             f"{origin}: is not a Prepaid Guard model file", code="model-file-not-ours", path=origin
         ) from None
-    manifest = _read_manifest(raw_manifest, origin)
     if hashlib.sha256(payload).hexdigest() != manifest["model_sha256"]:
         raise ModelFileRefused(
             f"{origin}: the model does not match its recorded hash; refused",
             code="model-hash-mismatch",
             path=origin,
         )
-    untrusted = set(skops.io.get_untrusted_types(data=payload))
-    unknown = sorted(untrusted - ALLOWED_TYPES)
-    if unknown:
-        raise ModelFileRefused(
-            f"{origin}: holds types this program does not load: {unknown}",
-            code="model-types-refused",
-            path=origin,
-            types=", ".join(unknown),
-        )
     try:
-        estimator = skops.io.loads(payload, trusted=sorted(untrusted))
         schema = Schema.from_dict(manifest["schema"])
         params = Params(**manifest["params"])
         monotone = {str(k): int(v) for k, v in manifest["monotone"].items()}
         reference = _reference(schema, manifest["reference"])
+        model = _model(json.loads(payload), schema, monotone, params)
     except Exception as exc:  # noqa: BLE001 - whatever fails to rebuild, the file is not ours
         raise ModelFileRefused(
             f"{origin}: cannot be read as a model ({exc})",
             code="model-file-unreadable",
             path=origin,
         ) from None
-    if not isinstance(estimator, CalibratedClassifierCV):
+    problem = monotone_problem(model)
+    if problem is not None:
         raise ModelFileRefused(
-            f"{origin}: holds a {type(estimator).__name__}, not our model",
-            code="model-estimator-refused",
+            f"{origin}: its scores break the direction it declares for {problem}; refused",
+            code="model-not-monotone",
             path=origin,
-            estimator=type(estimator).__name__,
+            column=problem,
         )
-    return _saved(Model(estimator, schema, monotone, params), manifest, reference)
+    return _saved(model, manifest, reference)
+
+
+def _payload(model: Model) -> bytes:
+    """The model as canonical JSON: the same model, the same bytes."""
+    body = {
+        "intercept": model.intercept,
+        "calibration": {"slope": model.calibration[0], "offset": model.calibration[1]},
+        "terms": [
+            {"feature": column.name, "edges": term.edges.tolist(), "scores": term.scores.tolist()}
+            for column, term in zip(model.schema.columns, model.terms, strict=True)
+        ],
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _model(body: object, schema: Schema, monotone: dict[str, int], params: Params) -> Model:
+    """Rebuild the model from its JSON, checking every array against the schema."""
+    if not isinstance(body, dict) or set(body) != {"intercept", "calibration", "terms"}:
+        raise ValueError("the model is not an intercept, a calibration and terms")
+    terms_data = body["terms"]
+    if not isinstance(terms_data, list) or len(terms_data) != len(schema.columns):
+        raise ValueError("there is not one term per schema column")
+    terms = []
+    for column, data in zip(schema.columns, terms_data, strict=True):
+        if not isinstance(data, dict) or data.get("feature") != column.name:
+            raise ValueError(f"the term for {column.name} is missing or out of order")
+        edges = _finite(data.get("edges"), f"{column.name} edges")
+        scores = _finite(data.get("scores"), f"{column.name} scores")
+        if column.kind == "categorical":
+            wanted = column.other_code + 1
+            if edges.size:
+                raise ValueError(f"categorical {column.name} has bin edges")
+        else:
+            wanted = edges.size + 2
+            if edges.size > 1 and not bool(np.all(np.diff(edges) > 0)):
+                raise ValueError(f"the edges of {column.name} are not increasing")
+        if scores.size != wanted:
+            raise ValueError(f"{column.name} has {scores.size} scores, not {wanted}")
+        terms.append(Term(edges, scores))
+    calibration = body["calibration"]
+    if not isinstance(calibration, dict):
+        raise ValueError("the calibration is not a slope and an offset")  # noqa: TRY004
+    slope, offset = _finite([calibration.get("slope"), calibration.get("offset")], "calibration")
+    intercept = _finite([body["intercept"]], "intercept")[0]
+    return Model(schema, monotone, params, float(intercept), tuple(terms), (slope, offset))
+
+
+def _finite(values: object, what: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+    if not isinstance(values, list) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+    ):
+        raise ValueError(f"{what} are not numbers")
+    array = np.asarray(values, dtype=np.float64)
+    if not bool(np.all(np.isfinite(array))):
+        raise ValueError(f"{what} are not finite")
+    return array
 
 
 def _reference(schema: Schema, reference: object) -> dict[str, ReferenceValue]:
@@ -279,7 +332,8 @@ def _read_manifest(raw: bytes, origin: str) -> dict[str, Any]:
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ModelFileRefused(
             f"{origin}: model file format {manifest.get('format_version')!r};"
-            f" this program reads format {FORMAT_VERSION}",
+            f" this program reads format {FORMAT_VERSION}, an additive model that rates a"
+            f" province in seconds: train a new one ({RETRAIN}) and activate it",
             code="model-format-version",
             path=origin,
             format_version=repr(manifest.get("format_version")),
@@ -313,44 +367,3 @@ def _saved(
         model_sha256=manifest["model_sha256"],
         sha256=manifest["sha256"],
     )
-
-
-def _canonical(payload: bytes) -> bytes:
-    """Return skops bytes with object ids renumbered in order of appearance and fixed timestamps."""
-    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
-        schema = json.loads(archive.read("schema.json"))
-        members = {name: archive.read(name) for name in archive.namelist()}
-    numbers: dict[int, int] = {}
-
-    def renumber(node: object) -> object:
-        if isinstance(node, dict):
-            out: dict[str, object] = {}
-            for key, value in node.items():
-                if key == "__id__" and isinstance(value, int):
-                    out[key] = numbers.setdefault(value, len(numbers))
-                elif key == "file" and isinstance(value, str) and value.endswith(".npy"):
-                    old = int(value.removesuffix(".npy"))
-                    out[key] = f"{numbers.setdefault(old, len(numbers))}.npy"
-                else:
-                    out[key] = renumber(value)
-            return out
-        if isinstance(node, list):
-            return [renumber(item) for item in node]
-        return node
-
-    renamed = renumber(schema)
-    files = {
-        f"{numbers[int(name.removesuffix('.npy'))]}.npy": data
-        for name, data in members.items()
-        if name.endswith(".npy")
-    }
-    if len(files) + 1 != len(members):
-        raise ModelFileRefused(
-            "the model holds members this program does not know", code="model-members-unknown"
-        )
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr(zipfile.ZipInfo("schema.json", _FIXED_TIME), json.dumps(renamed, indent=2))
-        for name in sorted(files, key=lambda n: int(n.removesuffix(".npy"))):
-            archive.writestr(zipfile.ZipInfo(name, _FIXED_TIME), files[name])
-    return buffer.getvalue()

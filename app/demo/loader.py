@@ -62,7 +62,7 @@ from app.demo.training import train_model
 from app.insurance.service import acknowledge
 from app.merchants.models import Merchant, MerchantStatus
 from app.risk import ingest
-from app.risk.models import IndicatorImport
+from app.risk.models import IndicatorImport, ScoringModel
 from app.risk.service import add_model, rerate_all
 from app.settings import get_settings
 from app.supervision.measures import declare_default
@@ -135,6 +135,7 @@ async def load(
     async with sessions() as session:
         state = await _state(session)
     if state == "complete":
+        await _replace_a_retired_model(sessions, options.seed)
         async with sessions() as session:
             return Outcome("present", await summarise(session))
     if state == "foreign":
@@ -233,6 +234,18 @@ async def _first_step(sessions: async_sessionmaker[AsyncSession], district: Dist
                 await add_model(session, await training, activate=True, by=None)
     finally:
         await asyncio.gather(training, return_exceptions=True)
+
+
+async def _replace_a_retired_model(
+    sessions: async_sessionmaker[AsyncSession], seed: int
+) -> None:
+    """A demo whose model file format was retired (migration 0011) gets the model again."""
+    async with sessions() as session:
+        if await session.scalar(select(ScoringModel.version).where(ScoringModel.active)):
+            return
+    data = await asyncio.to_thread(train_model, seed)
+    async with sessions() as session, session.begin():
+        await add_model(session, data, activate=True, by=None)
 
 
 # -- step 3: the indicator histories -------------------------------------------------------

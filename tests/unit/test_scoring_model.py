@@ -9,7 +9,7 @@ from scoring import BadData, BadSettings, Params, Table, cross_validate, evaluat
 from scoring.metrics import calibration_table, ks_statistic
 from tests.unit.scoring_data import GERMAN_CREDIT, synthetic
 
-FAST = Params(max_iter=40)
+FAST = Params(bag_folds=2, bag_repeats=1)
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +53,8 @@ def test_monotone_direction_is_enforced_on_a_grid(small: Table) -> None:
 
 
 def test_same_data_and_seed_give_identical_probabilities(small: Table) -> None:
-    first = fit(small, params=Params(seed=7, max_iter=40)).predict(small)
-    second = fit(small, params=Params(seed=7, max_iter=40)).predict(small)
+    first = fit(small, params=Params(seed=7, bag_folds=2, bag_repeats=1)).predict(small)
+    second = fit(small, params=Params(seed=7, bag_folds=2, bag_repeats=1)).predict(small)
     assert np.array_equal(first, second)
     again = cross_validate(small, folds=3, params=FAST).probabilities
     assert np.array_equal(again, cross_validate(small, folds=3, params=FAST).probabilities)
@@ -77,7 +77,7 @@ def test_bad_monotone_settings_refused(small: Table) -> None:
 
 def test_too_few_rows_of_an_outcome_refused(small: Table) -> None:
     keep = np.concatenate([np.flatnonzero(small.label == 0), np.flatnonzero(small.label == 1)[:2]])
-    with pytest.raises(BadData, match="at least 3 rows of each outcome"):
+    with pytest.raises(BadData, match="at least 4 rows of each outcome"):
         fit(small.subset(keep))
     with pytest.raises(BadSettings, match="at least 2"):
         cross_validate(small, folds=1)

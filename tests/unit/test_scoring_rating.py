@@ -137,6 +137,43 @@ def test_reasons_add_up_for_every_merchant(ratings, merchants) -> None:
                 assert reason.contribution * side >= 0, (key, reason)
 
 
+def test_contributions_are_the_two_walks_taken_point_by_point(
+    ratings, merchants, rater: Rater, world
+) -> None:
+    """The cumulative sums give what walking the model one feature at a time gives.
+
+    Each point of both walks is scored by the model itself (``2k`` calls a merchant, as the
+    model of format 2 had to be), and each feature's share is the mean of its two steps.
+    """
+    model = world[2]
+    reference = table_from_features(model.schema, [loads(world[3], origin="t").reference])
+    r = reference.features[0]
+    for key in list(merchants)[:40]:
+        x = table_from_features(model.schema, [features_at(merchants[key], AT)]).features[0]
+        differ = [
+            j for j in range(x.size) if not (x[j] == r[j] or (np.isnan(x[j]) and np.isnan(r[j])))
+        ]
+
+        def walk(order, x=x):
+            point, steps = r.copy(), {}
+            before = model.predict(Table(model.schema, point[None, :], np.zeros(1, np.int8), "w"))
+            for j in order:
+                point[j] = x[j]
+                after = model.predict(
+                    Table(model.schema, point[None, :], np.zeros(1, np.int8), "w")
+                )
+                steps[j] = float(after[0] - before[0])
+                before = after
+            return steps
+
+        forward, backward = walk(differ), walk(differ[::-1])
+        expected = [
+            0.5 * (forward[j] + backward[j]) if j in forward else 0.0 for j in range(x.size)
+        ]
+        found = [reason.contribution for reason in ratings[key].contributions]
+        assert found == pytest.approx(expected, abs=1e-12), key
+
+
 def test_probability_is_the_models_for_the_merchant_alone(
     ratings, merchants, rater: Rater, world
 ) -> None:
@@ -145,7 +182,7 @@ def test_probability_is_the_models_for_the_merchant_alone(
     rows = [features_at(merchants[k], AT) for k in keys]
     alone = model.predict(table_from_features(model.schema, rows))
     assert [ratings[k].probability for k in keys] == alone.tolist()
-    assert rater.model_version.startswith("gb-")
+    assert rater.model_version.startswith("ebm-")
     assert all(r.model_version == rater.model_version for r in ratings.values())
 
 

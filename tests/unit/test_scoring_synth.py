@@ -82,7 +82,7 @@ def test_bad_merchant_count_refused() -> None:
 def test_model_on_synthetic_features_obeys_the_declared_directions(world, tmp_path) -> None:
     written = write_synthetic(world, tmp_path)
     table = read_table(written.training, label="defaulted", positive="yes")
-    model = fit(table, monotone=MONOTONE, params=Params(max_iter=40))
+    model = fit(table, monotone=MONOTONE, params=Params(bag_folds=2, bag_repeats=1))
     names = table.schema.names
     bases = table.features[:12]
     for name, direction in MONOTONE.items():
