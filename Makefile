@@ -7,7 +7,7 @@ run:  ## install and run the service (embedded PostgreSQL with the demo, unless 
 test:  ## install and run every check: lint, types, layering, migrations, tests on two servers
 	scripts/test
 
-bench:  ## run the benchmarks under bench/ (prints figures; asserts nothing)
+bench:  ## install and run every benchmark at its defaults (prints figures; fails only if a check fails)
 	scripts/bootstrap --dev
 	.venv/bin/python bench/ledger.py
 	.venv/bin/python bench/api_load.py

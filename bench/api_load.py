@@ -17,10 +17,18 @@ connection each) for a fixed time per cell and measures:
   what authentication and the business logic cost on top. A ratio above 1 means /health
   does more work than a floor should, and the bench says so.
 
-Nothing but 127.0.0.1 is contacted. The ledger is verified at the end and the database is
-dropped, even on error; the server is stopped in any case.
+Nothing but 127.0.0.1 is contacted. At the end ``pguard ledger verify`` runs over the bench
+database, and the paid orders and redemption entries in it are compared with the operations
+the bench counted; the script exits with status 1 if either disagrees (any unexpected answer
+of the API stops it earlier, with an error). The database is dropped, even on error; the
+server is stopped in any case. The figures are never judged.
 
-    python bench/api_load.py [--seconds N] [--clients 1,8] [--database-url URL]
+``--smoke`` is the shortest run that still takes every measured path and checks the result
+(CI runs it: tests/test_benchmarks.py): 2 merchants, 2 clients, 0.1 s of warm-up and 0.5 s
+measured per cell. Options given with it override its values. Its figures mean nothing.
+
+    python bench/api_load.py [--smoke] [--seconds N] [--clients 1,8] [--merchants N]
+                             [--database-url URL]
 """
 
 from __future__ import annotations
@@ -75,7 +83,7 @@ if TYPE_CHECKING:
 
     Op = Callable[[httpx.AsyncClient, "Slot"], Awaitable[None]]
 
-MERCHANTS = 16  # at least this many; more if there are more clients, so none share one
+MERCHANTS = 16  # at least this many (--merchants); more if more clients, so none share one
 DISTRICT = "上城区"
 PASSWORD = secrets.token_urlsafe(18)  # of every account the bench makes
 BUY_PRICE = 50_000  # ¥500, the card each measured purchase buys
@@ -85,6 +93,9 @@ HOLD = {"name": "储值卡 5000 元", "kind": "stored_value", "price": HOLD_PRIC
 REAL_NAME = {"real_name": "张三", "id_number": "11010519491231002X"}
 REQUESTS = {"health": 1, "purchase": 3, "redeem": 2}
 WARMUP_SECONDS = 0.5
+FULL = {"seconds": 5.0, "clients": "1,8", "merchants": MERCHANTS, "warmup": WARMUP_SECONDS}
+SMOKE = {"seconds": 0.5, "clients": "2", "merchants": 2, "warmup": 0.1}
+"""``--smoke``: every measured path once, at 2 clients, on tiny data; the figures mean nothing."""
 START_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 15.0
 HTTP_TIMEOUT_SECONDS = 60.0
@@ -125,6 +136,17 @@ class Run:
     ops: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long and how wide the bench runs, and on how many merchants at least."""
+
+    seconds: float
+    clients: list[int]
+    merchants: int
+    warmup: float
+    smoke: bool
 
 
 @dataclass
@@ -408,13 +430,16 @@ def lanes(slots: list[Slot], clients: int) -> list[list[Slot]]:
 async def run_for(
     op: Op, clients: list[httpx.AsyncClient], work: list[list[Slot]], s: float
 ) -> Run:
-    """Every client loops on ``op`` over its own slots until ``s`` seconds have passed."""
+    """Every client loops on ``op`` over its own slots until ``s`` seconds have passed.
+
+    Each client does at least one operation, however short the time.
+    """
     run = Run()
     deadline = time.perf_counter() + s
 
     async def client_loop(client: httpx.AsyncClient, mine: list[Slot]) -> None:
         n = 0
-        while time.perf_counter() < deadline:
+        while n == 0 or time.perf_counter() < deadline:
             started = time.perf_counter()
             await op(client, mine[n % len(mine)])
             run.latencies.append(time.perf_counter() - started)
@@ -427,7 +452,7 @@ async def run_for(
     return run
 
 
-async def cell(base: str, op: Op, work: list[list[Slot]], seconds: float) -> Run:
+async def cell(base: str, op: Op, work: list[list[Slot]], plan: Plan) -> Run:
     """Warm up, then measure, each client on a keep-alive connection of its own."""
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     async with contextlib.AsyncExitStack() as stack:
@@ -439,16 +464,18 @@ async def cell(base: str, op: Op, work: list[list[Slot]], seconds: float) -> Run
             )
             for _ in work
         ]
-        await run_for(op, clients, work, WARMUP_SECONDS)
-        return await run_for(op, clients, work, seconds)
+        await run_for(op, clients, work, plan.warmup)
+        return await run_for(op, clients, work, plan.seconds)
 
 
 # -- the report -------------------------------------------------------------------------
 
 
-def header(version: str, database: str, seconds: float, slots: int, clients: list[int]) -> str:
+def header(version: str, database: str, plan: Plan, slots: int) -> str:
     pool = get_settings().database.pool_size
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    clients, seconds, warmup = plan.clients, plan.seconds, plan.warmup
+    smoke = "\nSMOKE RUN: every path once on tiny data; the figures mean nothing\n"
     return f"""\
 machine : nproc={os.cpu_count()}, load average {load}, Python {platform.python_version()},
           {platform.platform()},
@@ -460,7 +487,7 @@ database: {database} (fresh, migrated by Alembic, dropped at exit)
 service : python -m app.cli run on 127.0.0.1, one uvicorn process, pool_size={pool},
           log level WARNING; load generator and service share this machine's cores
 clients : {", ".join(map(str, clients))} concurrent asyncio clients (httpx, one keep-alive
-          connection each); {WARMUP_SECONDS}s warm-up, then {seconds}s measured, per cell
+          connection each); {warmup}s warm-up, then {seconds}s measured, per cell
 workload: {slots} active merchants, each with one consumer holding a ¥{HOLD_PRICE // 100:,} card
           there; client c of C takes merchants c, c+C, c+2C, ... so concurrent clients never
           wait on the same merchant's book lock (nor the same card's or consumer's rows)
@@ -470,7 +497,7 @@ workload: {slots} active merchants, each with one consumer holding a ¥{HOLD_PRI
                      + POST /merchants/me/redemptions (merchant, 6 digits, 1 unit)
           health   = GET /health, meant as the floor (no sign-in, no write, reads the
                      schema revision): every request should cost at least this
-"""
+{smoke if plan.smoke else ""}"""
 
 
 def row(name: str, clients: int, run: Run, floor: float | None) -> float:
@@ -485,7 +512,7 @@ def row(name: str, clients: int, run: Run, floor: float | None) -> float:
     return rps
 
 
-async def measure(base: str, slots: list[Slot], seconds: float, clients: list[int]) -> Done:
+async def measure(base: str, slots: list[Slot], plan: Plan) -> Done:
     done = Done()
     provider = SandboxProvider()
     columns = ("clients", "ops/s", "req/s", "p50 ms", "p99 ms", "/health", "ops")
@@ -496,8 +523,8 @@ async def measure(base: str, slots: list[Slot], seconds: float, clients: list[in
     floors: dict[int, float] = {}
     above = False
     for name in ("health", "purchase", "redeem"):
-        for count in clients:
-            run = await cell(base, operation(name, provider, done), lanes(slots, count), seconds)
+        for count in plan.clients:
+            run = await cell(base, operation(name, provider, done), lanes(slots, count), plan)
             rps = row(name, count, run, floors.get(count))
             if name == "health":
                 floors[count] = rps
@@ -516,8 +543,11 @@ async def measure(base: str, slots: list[Slot], seconds: float, clients: list[in
     return done
 
 
-async def check(url: str, engine: AsyncEngine, slots: int, done: Done) -> None:
-    """Verify the ledger; compare what the database holds with what the bench did."""
+async def check(url: str, engine: AsyncEngine, slots: int, done: Done) -> bool:
+    """Verify the ledger; compare what the database holds with what the bench did.
+
+    Print what was found and return True if the ledger verifies and the counts agree.
+    """
     started = time.perf_counter()
     report = await verify_ledger(url)
     verdict = "the ledger verifies" if report.ok else f"FAILED, {len(report.problems)} problems"
@@ -536,46 +566,72 @@ async def check(url: str, engine: AsyncEngine, slots: int, done: Done) -> None:
             select(func.count()).select_from(JournalEntry).where(JournalEntry.kind == "redemption")
         )
     purchases = done.purchases + slots  # the setup bought one card a slot
-    agree = "agree" if (paid, redeemed) == (purchases, done.redemptions) else "DISAGREE"
+    agree = (paid, redeemed) == (purchases, done.redemptions)
     print(
         f"  paid orders {paid} (bench {purchases}, setup included), redemption entries"
-        f" {redeemed} (bench {done.redemptions}), warm-ups included: {agree}"
+        f" {redeemed} (bench {done.redemptions}), warm-ups included:"
+        f" {'agree' if agree else 'DISAGREE'}"
     )
+    ok = report.ok and agree
+    print(f"\nchecks: {'passed' if ok else 'FAILED'}")
+    return ok
 
 
-async def bench(url: str, base: str, seconds: float, clients: list[int]) -> None:
+async def bench(url: str, base: str, plan: Plan) -> bool:
+    """Set up, measure every cell, then check the database; True if every check holds."""
     engine = create_engine(url, pool_size=2)
     try:
         async with engine.connect() as conn:
             version = (await conn.execute(sqlalchemy.text("SELECT version()"))).scalar_one()
-        count = max(MERCHANTS, *clients)
+        count = max(plan.merchants, *plan.clients)
         started = time.perf_counter()
         async with httpx.AsyncClient(
             base_url=base, trust_env=False, timeout=HTTP_TIMEOUT_SECONDS
         ) as client:
             slots = await Setup(client, engine).slots(count)
-        print(header(version, make_url(url).database or "?", seconds, count, clients))
+        print(header(version, make_url(url).database or "?", plan, count))
         print(
             f"setup   : {count} merchants registered, approved, insured, activated;"
             f" {count} consumers"
             f" signed in by SMS code\n          (read from sandbox_sms by the phone's lookup"
             f" hash: ok), each bought its card, in {time.perf_counter() - started:.1f}s\n"
         )
-        done = await measure(base, slots, seconds, clients)
-        await check(url, engine, count, done)
+        done = await measure(base, slots, plan)
+        return await check(url, engine, count, done)
     finally:
         await engine.dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="measured time per cell")
-    parser.add_argument("--clients", default="1,8", help="comma-separated client counts")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="shortest run that takes every path and checks the result (CI); figures mean nothing",
+    )
+    parser.add_argument(
+        "--seconds", type=float, help="measured time per cell (default 5; smoke 0.5)"
+    )
+    parser.add_argument("--clients", help="comma-separated client counts (default 1,8; smoke 2)")
+    parser.add_argument(
+        "--merchants",
+        type=int,
+        help=f"merchants at least, one a client or more (default {MERCHANTS}; smoke 2)",
+    )
     parser.add_argument("--database-url", help="server to use (default: DATABASE_URL or embedded)")
     args = parser.parse_args()
-    clients = [int(c) for c in args.clients.split(",")]
-    if min(clients) < 1 or args.seconds <= 0:
-        parser.error("client counts and --seconds must be positive")
+    for name, value in (SMOKE if args.smoke else FULL).items():
+        if getattr(args, name, None) is None:  # an option given with --smoke overrides it
+            setattr(args, name, value)
+    plan = Plan(
+        seconds=args.seconds,
+        clients=[int(c) for c in args.clients.split(",")],
+        merchants=args.merchants,
+        warmup=args.warmup,
+        smoke=args.smoke,
+    )
+    if min(*plan.clients, plan.merchants) < 1 or plan.seconds <= 0:
+        parser.error("client counts, --merchants and --seconds must be positive")
     server_url = async_url(args.database_url) if args.database_url else database_url()
     with scratch_database(server_url, "pguard_bench") as url:
         port = free_port()
@@ -584,10 +640,11 @@ def main() -> None:
             try:
                 base = f"http://127.0.0.1:{port}"
                 asyncio.run(wait_healthy(base, server, log))
-                asyncio.run(bench(url, base, seconds=args.seconds, clients=clients))
+                ok = asyncio.run(bench(url, base, plan))
             finally:
                 stop_server(server)
                 report_output(server_output(log))
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,17 @@ issuing its statements cost on top; the goal is that escrow reaches at least hal
 floor. It runs in a fresh ``pguard_bench_<hex>`` database migrated by Alembic (so every
 trigger is on) and drops it at the end, even on error.
 
-    python bench/ledger.py [--seconds N] [--workers 1,8] [--database-url URL]
+At the end ``escrow.verify`` recomputes everything the bench wrote (the floor's rows too, so
+its hand-written hash chains must match escrow's), and the books, entries, cards and units
+redeemed are compared with what the bench counted it did; the script exits with status 1 if
+any of that disagrees. The figures are never judged.
+
+``--smoke`` is the shortest run that still takes every measured path and checks the result
+(CI runs it: tests/test_benchmarks.py): 8 merchants a side, 2 workers, 0.1 s of warm-up and
+0.5 s measured per cell. Options given with it override its values. Its figures mean nothing.
+
+    python bench/ledger.py [--smoke] [--seconds N] [--workers 1,8] [--merchants N]
+                           [--database-url URL]
 """
 
 from __future__ import annotations
@@ -20,8 +30,10 @@ import itertools
 import json
 import os
 import platform
+import sys
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -53,12 +65,15 @@ if TYPE_CHECKING:
     Link = tuple[uuid.UUID, int, bytes]  # merchant, next seq, chain head
     Sessions = async_sessionmaker[AsyncSession]
 
-MERCHANTS = 64
+MERCHANTS = 64  # a side: escrow's and the floor's; --merchants
 CARDS_PER_MERCHANT = 4
 PRICE = 10_000  # a ¥100 stored-value card, face value = price
 RATIO = DEFAULT_CUSTODY_RATIO_BP
 UNITS = 10**11  # units of a setup card: never used up; 10 fen a unit, so 4 postings a use
 WARMUP_SECONDS = 0.5
+FULL = {"seconds": 5.0, "workers": "1,8", "merchants": MERCHANTS, "warmup": WARMUP_SECONDS}
+SMOKE = {"seconds": 0.5, "workers": "2", "merchants": 8, "warmup": 0.1}
+"""``--smoke``: every measured path once, at 2 workers, on tiny data; the figures mean nothing."""
 SERIAL = itertools.count()  # idempotency keys are unique across the whole run
 
 LOCK_BOOK = "SELECT seq, head_hash, status FROM merchant_books WHERE merchant_id = %s FOR UPDATE"
@@ -88,23 +103,44 @@ UPDATE_CARD = (
 CARD_FIELDS = ("card_id", "status", "paid", "units_total", "units_remaining", "outstanding")
 
 
-def header(url: str, version: str, seconds: float, pool: int) -> str:
+@dataclass(frozen=True)
+class Plan:
+    """How long and how wide the bench runs, and on how many merchants a side."""
+
+    seconds: float
+    workers: list[int]
+    merchants: int
+    warmup: float
+    smoke: bool
+
+
+@dataclass
+class Done:
+    """Operations completed over the whole bench, warm-ups included, to check the database."""
+
+    purchases: int = 0
+    redemptions: int = 0
+
+
+def header(url: str, version: str, plan: Plan, pool: int) -> str:
     """What ran where, and how, printed above the figures."""
+    smoke = "\nSMOKE RUN: every path once on tiny data; the figures mean nothing\n"
+    merchants, seconds, warmup = plan.merchants, plan.seconds, plan.warmup
     return f"""\
 machine : nproc={os.cpu_count()}, Python {platform.python_version()}
           SQLAlchemy {sqlalchemy.__version__}, psycopg {psycopg.__version__}
 server  : {version}
 database: {make_url(url).database} (fresh, migrated by Alembic, dropped at exit)
-workload: {MERCHANTS} merchants for escrow and {MERCHANTS} others for the floor; worker w takes
+workload: {merchants} merchants for escrow and {merchants} others for the floor; worker w takes
           merchants w, w+W, w+2W, ... round-robin, so concurrent workers never wait on the
           same merchant's book lock. One transaction per operation.
           purchase = one ¥{PRICE // 100} stored-value card (5 postings)
           redeem = 1 unit of one of {CARDS_PER_MERCHANT} setup cards a merchant (4 postings)
-          {WARMUP_SECONDS}s warm-up, then {seconds}s measured, per cell
+          {warmup}s warm-up, then {seconds}s measured, per cell
 escrow  : EscrowLedger, one AsyncSession per operation from app.db.create_engine
           (pool_size={pool}, as the app runs it)
 floor   : hand-written SQL, one psycopg AsyncConnection per worker, no ORM
-"""
+{smoke if plan.smoke else ""}"""
 
 
 def card_json(card_id: uuid.UUID, paid: int, total: int, left: int, custody: int) -> dict:
@@ -215,18 +251,19 @@ async def floor_redeem(conn: Conn, merchant_id: uuid.UUID, card_id: uuid.UUID, k
         )
 
 
-async def run_for(op: Op, workers: int, seconds: float) -> float:
+async def run_for(op: Op, workers: int, seconds: float, merchants: int) -> float:
     """Operations per second of ``workers`` tasks looping on ``op`` for ``seconds``.
 
     Worker ``w`` takes merchants ``w, w + workers, w + 2 * workers, ...`` round-robin, so
-    concurrent workers hold different merchants' book locks and do not queue on one.
+    concurrent workers hold different merchants' book locks and do not queue on one. Each
+    worker does at least one operation, however short the time.
     """
     deadline = time.perf_counter() + seconds
 
     async def worker(w: int) -> int:
         done = 0
-        while time.perf_counter() < deadline:
-            await op(w, (w + done * workers) % MERCHANTS, next(SERIAL))
+        while done == 0 or time.perf_counter() < deadline:
+            await op(w, (w + done * workers) % merchants, next(SERIAL))
             done += 1
         return done
 
@@ -235,9 +272,9 @@ async def run_for(op: Op, workers: int, seconds: float) -> float:
     return sum(counts) / (time.perf_counter() - start)
 
 
-async def setup(sessions: Sessions) -> Side:
-    """Open ``MERCHANTS`` books through the ledger, each with cards to redeem."""
-    merchants = [uuid.uuid4() for _ in range(MERCHANTS)]
+async def setup(sessions: Sessions, count: int) -> Side:
+    """Open ``count`` books through the ledger, each with cards to redeem."""
+    merchants = [uuid.uuid4() for _ in range(count)]
     cards: list[list[uuid.UUID]] = []
     for merchant_id in merchants:
         async with sessions() as s, s.begin():
@@ -253,7 +290,7 @@ async def setup(sessions: Sessions) -> Side:
     return merchants, cards
 
 
-def escrow_op(name: str, sessions: Sessions, side: Side) -> Op:
+def escrow_op(name: str, sessions: Sessions, side: Side, done: Done) -> Op:
     merchants, cards = side
 
     async def op(_w: int, m: int, n: int) -> None:
@@ -267,11 +304,12 @@ def escrow_op(name: str, sessions: Sessions, side: Side) -> Op:
             else:
                 card = cards[m][n % CARDS_PER_MERCHANT]
                 await ledger.redeem(merchants[m], card, units=1, idempotency_key=f"r-{n}")
+        count(done, name)
 
     return op
 
 
-def floor_op(name: str, conns: list[Conn], side: Side) -> Op:
+def floor_op(name: str, conns: list[Conn], side: Side, done: Done) -> Op:
     merchants, cards = side
 
     async def op(w: int, m: int, n: int) -> None:
@@ -279,21 +317,31 @@ def floor_op(name: str, conns: list[Conn], side: Side) -> Op:
             await floor_purchase(conns[w], merchants[m], f"p-{n}")
         else:
             await floor_redeem(conns[w], merchants[m], cards[m][n % CARDS_PER_MERCHANT], f"r-{n}")
+        count(done, name)
 
     return op
 
 
+def count(done: Done, name: str) -> None:
+    """One more operation ``name`` committed."""
+    if name == "purchase":
+        done.purchases += 1
+    else:
+        done.redemptions += 1
+
+
 async def cell(
-    name: str, workers: int, *, seconds: float, url: str, escrow: Op, floor_side: Side
+    name: str, workers: int, *, plan: Plan, url: str, escrow: Op, floor_side: Side, done: Done
 ) -> float:
     """Escrow then floor for one operation and worker count; print the row, return the ratio."""
-    await run_for(escrow, workers, WARMUP_SECONDS)
-    escrow_rate = await run_for(escrow, workers, seconds)
+    seconds, merchants = plan.seconds, plan.merchants
+    await run_for(escrow, workers, plan.warmup, merchants)
+    escrow_rate = await run_for(escrow, workers, seconds, merchants)
     conns = [await psycopg.AsyncConnection.connect(url, autocommit=True) for _ in range(workers)]
     try:
-        floor = floor_op(name, conns, floor_side)
-        await run_for(floor, workers, WARMUP_SECONDS)
-        floor_rate = await run_for(floor, workers, seconds)
+        floor = floor_op(name, conns, floor_side, done)
+        await run_for(floor, workers, plan.warmup, merchants)
+        floor_rate = await run_for(floor, workers, seconds, merchants)
     finally:
         for conn in conns:
             await conn.close()
@@ -302,39 +350,49 @@ async def cell(
     return ratio
 
 
-async def bench(url: str, seconds: float, worker_counts: list[int]) -> None:
-    pool = max(worker_counts)
+async def bench(url: str, plan: Plan) -> bool:
+    """Measure every cell, then check the database; True if every check holds."""
+    pool = max(plan.workers)
     engine = create_engine(url, pool_size=pool)
     sessions = session_factory(engine)
     try:
         async with engine.connect() as conn:
             version = (await conn.execute(sqlalchemy.text("SELECT version()"))).scalar_one()
-        print(header(url, version, seconds, pool))
-        escrow_side, floor_side = await setup(sessions), await setup(sessions)
+        print(header(url, version, plan, pool))
+        escrow_side = await setup(sessions, plan.merchants)
+        floor_side = await setup(sessions, plan.merchants)
         columns = ("escrow ops/s", "floor ops/s", "escrow/floor")
         print(f"{'operation':<10}{'workers':>8}{columns[0]:>14}{columns[1]:>13}{columns[2]:>14}")
         ratios: dict[tuple[str, int], float] = {}
         libpq = libpq_url(url)
-        for name, workers in itertools.product(("purchase", "redeem"), worker_counts):
-            escrow = escrow_op(name, sessions, escrow_side)
+        done = Done()
+        for name, workers in itertools.product(("purchase", "redeem"), plan.workers):
+            escrow = escrow_op(name, sessions, escrow_side, done)
             ratios[name, workers] = await cell(
-                name, workers, seconds=seconds, url=libpq, escrow=escrow, floor_side=floor_side
+                name, workers, plan=plan, url=libpq, escrow=escrow, floor_side=floor_side, done=done
             )
         print('\ngoal "escrow reaches at least half of the floor":')
         for (name, workers), ratio in ratios.items():
             verdict = ">= 0.5: met" if ratio >= 0.5 else "< 0.5: NOT met"
             print(f"  {name} x{workers}: escrow/floor = {ratio:.2f} {verdict}")
-        await check(sessions)
+        return await check(sessions, plan.merchants, done)
     finally:
         await engine.dispose()
 
 
-async def check(sessions: Sessions) -> None:
-    """Recompute the whole bench ledger with ``escrow.verify`` and say whether it holds."""
+async def check(sessions: Sessions, merchants: int, done: Done) -> bool:
+    """Recompute the whole bench ledger with ``escrow.verify``; compare it with what was done.
+
+    Print what was found and return True if the ledger verifies and holds exactly the books,
+    entries, cards and redeemed units the bench wrote (both sides, warm-ups included).
+    """
     started = time.perf_counter()
     async with sessions() as s:
         await s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         report = await verify(s)
+        redeemed = await s.scalar(
+            sqlalchemy.text("SELECT coalesce(sum(units_total - units_remaining), 0) FROM cards")
+        )
     verdict = "the ledger verifies" if report.ok else f"FAILED, {len(report.problems)} problems"
     print(f"\nescrow.verify over the bench database: {verdict}")
     print(
@@ -343,20 +401,57 @@ async def check(sessions: Sessions) -> None:
     )
     for problem in report.problems[:10]:
         print(f"  {problem}")
+    books, setup_cards = 2 * merchants, 2 * merchants * CARDS_PER_MERCHANT
+    expected = {
+        "books": (report.merchants, books),
+        "entries": (report.entries, setup_cards + done.purchases + done.redemptions),
+        "cards": (report.cards, setup_cards + done.purchases),
+        "units redeemed": (redeemed, done.redemptions),
+    }
+    agree = all(found == wanted for found, wanted in expected.values())
+    counts = ", ".join(
+        f"{what} {found} (bench {wanted})" for what, (found, wanted) in expected.items()
+    )
+    print(f"  {counts},\n  setup and warm-ups included: {'agree' if agree else 'DISAGREE'}")
+    ok = report.ok and agree
+    print(f"\nchecks: {'passed' if ok else 'FAILED'}")
+    return ok
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="measured time per cell")
-    parser.add_argument("--workers", default="1,8", help="comma-separated worker counts")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="shortest run that takes every path and checks the result (CI); figures mean nothing",
+    )
+    parser.add_argument(
+        "--seconds", type=float, help="measured time per cell (default 5; smoke 0.5)"
+    )
+    parser.add_argument("--workers", help="comma-separated worker counts (default 1,8; smoke 2)")
+    parser.add_argument(
+        "--merchants",
+        type=int,
+        help=f"merchants a side, escrow's and the floor's (default {MERCHANTS}; smoke 8)",
+    )
     parser.add_argument("--database-url", help="server to use (default: DATABASE_URL or embedded)")
     args = parser.parse_args()
-    worker_counts = [int(w) for w in args.workers.split(",")]
-    if min(worker_counts) < 1 or args.seconds <= 0:
-        parser.error("worker counts and --seconds must be positive")
+    for name, value in (SMOKE if args.smoke else FULL).items():
+        if getattr(args, name, None) is None:  # an option given with --smoke overrides it
+            setattr(args, name, value)
+    plan = Plan(
+        seconds=args.seconds,
+        workers=[int(w) for w in args.workers.split(",")],
+        merchants=args.merchants,
+        warmup=args.warmup,
+        smoke=args.smoke,
+    )
+    if min(*plan.workers, plan.merchants) < 1 or plan.seconds <= 0:
+        parser.error("worker counts, --merchants and --seconds must be positive")
     server = async_url(args.database_url) if args.database_url else database_url()
     with scratch_database(server, "pguard_bench") as url:
-        asyncio.run(bench(url, seconds=args.seconds, worker_counts=worker_counts))
+        ok = asyncio.run(bench(url, plan))
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":
