@@ -16,10 +16,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from scoring.errors import BadSettings
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from numpy.typing import NDArray
 
 GRADES = ("A", "B", "C", "D", "E")
 """Best to worst."""
@@ -117,7 +121,14 @@ class CutPoints:
                 code="probability-out-of-range",
                 probability=probability,
             )
-        return GRADES[sum(probability >= b for b in self.bounds)]
+        return GRADES[int(self.bands(np.array([probability]))[0])]
+
+    def bands(self, probabilities: NDArray[np.float64]) -> NDArray[np.intp]:
+        """Each probability's grade as an index into :data:`GRADES` (bounds at or below it).
+
+        For a batch already known to be probabilities; :meth:`grade` checks one first.
+        """
+        return np.searchsorted(np.asarray(self.bounds), probabilities, side="right")
 
 
 CUT_POINTS = CutPoints("2025.1", (0.05, 0.10, 0.20, 0.35))

@@ -49,11 +49,12 @@ from scoring.features import (
     FEATURES,
     MISSING,
     MONOTONE,
+    OVERRIDE_FEATURES,
     features_at,
     hard_stops,
     latest_records,
 )
-from scoring.grades import CUT_POINTS, CutPoints, Grade, grade
+from scoring.grades import CUT_POINTS, GRADES, CutPoints, Grade, Override, grade
 from scoring.indicators import CATALOGUE, Source
 from scoring.model import sigmoid
 from scoring.table import table_from_features
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
 
     from scoring.indicators import Indicator
     from scoring.store import SavedModel
+    from scoring.table import Schema
 
 TOP_REASONS = 5
 """Most reasons a rating puts forward."""
@@ -242,6 +244,65 @@ class Rater:
             )
         return ratings
 
+    @property
+    def schema(self) -> Schema:
+        """The columns the model reads, in order (the indicator features)."""
+        return self._saved.model.schema
+
+    @property
+    def reference_shown(self) -> tuple[Shown, ...]:
+        """The reference row's value of each feature, as a reason shows it."""
+        return self._reference_shown
+
+    @property
+    def cut_points(self) -> CutPoints:
+        """The cut points the grades are read from."""
+        return self._cut_points
+
+    def assess(self, x: NDArray[np.float64], exit_path: NDArray[np.bool_]) -> Assessment:
+        """Rate every row of a feature matrix; ``exit_path`` says whose records show that path.
+
+        The same grades, overrides and reasons as :meth:`rate` gives each merchant, computed
+        column-wise: the override flags are read from their feature columns
+        (:data:`~scoring.features.OVERRIDE_FEATURES`), and the top reasons are each row's
+        largest positive contributions, ties in feature order.
+        """
+        found = self.attribute(x)
+        model_band = self._cut_points.bands(found.probability)
+        floor = np.zeros(x.shape[0], dtype=np.intp)
+        flags = []
+        for name, override in OVERRIDE_FEATURES.items():
+            flag = x[:, FEATURES.index(name)] == 1.0
+            floor = np.where(flag, np.maximum(floor, GRADES.index(override.floor)), floor)
+            flags.append((override, flag))
+        floor = np.where(
+            exit_path, np.maximum(floor, GRADES.index(Override.EXIT_PATTERN.floor)), floor
+        )
+        flags.append((Override.EXIT_PATTERN, exit_path))
+        order = list(Override)
+        flags.sort(key=lambda pair: order.index(pair[0]))
+        any_flag = np.zeros(x.shape[0], dtype=bool)
+        for _, flag in flags:
+            any_flag |= flag
+        overrides: list[tuple[Override, ...]] = [()] * x.shape[0]
+        for row in np.flatnonzero(any_flag):
+            overrides[row] = tuple(o for o, flag in flags if flag[row])
+        contributions = found.contributions
+        ranked = np.argsort(-contributions, axis=1, kind="stable")[:, :TOP_REASONS]
+        raising = np.take_along_axis(contributions, ranked, axis=1) > 0
+        reason_row, reason_rank = np.nonzero(raising)
+        return Assessment(
+            probability=found.probability,
+            reference_probability=found.reference_probability,
+            model_band=model_band,
+            band=np.maximum(model_band, floor),
+            overrides=tuple(overrides),
+            contributions=contributions,
+            reason_row=reason_row,
+            reason_rank=reason_rank,
+            reason_feature=ranked[reason_row, reason_rank],
+        )
+
     def attribute(self, x: NDArray[np.float64]) -> Attribution:
         """Probabilities, the reference's, and per-feature contributions of a feature matrix.
 
@@ -272,6 +333,27 @@ class Rater:
             reference_probability=float(sigmoid(np.array([start]))[0]),
             contributions=contributions,
         )
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A batch of merchants rated at once: arrays, row ``i`` being the ``i``-th merchant.
+
+    What :meth:`Rater.rate` puts in :class:`Rating` objects one by one, for batches too large
+    to hold as objects: the probability, the grade the model gives and the one the overrides
+    leave (indices into :data:`~scoring.grades.GRADES`), the overrides, every contribution,
+    and the top reasons as (row, rank, feature column) triples.
+    """
+
+    probability: NDArray[np.float64]
+    reference_probability: float
+    model_band: NDArray[np.intp]
+    band: NDArray[np.intp]
+    overrides: tuple[tuple[Override, ...], ...]
+    contributions: NDArray[np.float64]
+    reason_row: NDArray[np.intp]
+    reason_rank: NDArray[np.intp]
+    reason_feature: NDArray[np.intp]
 
 
 @dataclass(frozen=True)

@@ -433,6 +433,11 @@ def table_from_features(
     return Table(schema, features, np.zeros(len(rows), dtype=np.int8), source)
 
 
+def category_codes(column: Column, values: Sequence[object]) -> NDArray[np.float64]:
+    """The codes ``column`` gives ``values``, as :func:`table_from_features` codes a category."""
+    return _codes(list(values), column, "features")
+
+
 def reference_row(table: Table) -> dict[str, ReferenceValue]:
     """One typical row of a training table: each number's median, each category's mode.
 

@@ -19,6 +19,7 @@ from app.merchants import service as merchants
 from app.risk import drift as drift_service
 from app.risk import ingest, supervision
 from app.risk import service as ratings
+from scoring import FEATURES
 
 if TYPE_CHECKING:
     from app.risk.models import Rating, RatingChange
@@ -276,7 +277,7 @@ class RatingController(Controller):
             reference_probability=rating.reference_probability,
             overrides=rating.overrides,
             reasons=reasons_out(rating),
-            contributions=rating.contributions,
+            contributions=dict(zip(FEATURES, rating.contributions, strict=True)),
             model_version=rating.model_version,
             cut_points_version=rating.cut_points_version,
             scored_for=rating.scored_for,

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from app.exceptions import Invalid
 from app.merchants.models import Merchant
-from app.risk.service import MODELS, records_for
+from app.risk.batch import records_for
+from app.risk.service import MODELS
 from app.risk.supervision import reach
 from scoring import FEATURES, drift_report
 

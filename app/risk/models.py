@@ -28,7 +28,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.base import Base, CreatedAt, UUIDPrimaryKey
@@ -135,8 +135,9 @@ class Rating(Base):
     overrides: Mapped[list[str]] = mapped_column(JSONB)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     """Top reasons, each with the record that supplied its value."""
-    contributions: Mapped[dict[str, float]] = mapped_column(JSONB)
-    """Every feature's share of ``probability - reference_probability``."""
+    contributions: Mapped[list[float]] = mapped_column(ARRAY(Float))
+    """Every feature's share of ``probability - reference_probability``, in the order of
+    ``scoring.FEATURES``, which every live model reads in that order)."""
     model_version: Mapped[str] = mapped_column(Text)
     cut_points_version: Mapped[str] = mapped_column(Text)
     scored_for: Mapped[date] = mapped_column(Date)

@@ -28,46 +28,30 @@ from app.clock import today, utcnow
 from app.events import publish
 from app.exceptions import Conflict, NotFound
 from app.merchants.models import Merchant
+from app.risk.batch import read_sets, write
 from app.risk.events import ExitPatternFound, GradeRevised, RatingChanged, RatingFailed
 from app.risk.figures import refresh_sales
 from app.risk.models import Rating, RatingChange, RatingFailure, ScoringModel
 from app.risk.queue import request_all
-from scoring import Indicator, Override, Source, exit_pattern
-from scoring.features import EXIT_WINDOW
+from scoring import GRADES, Indicator, Override
 from scoring.rating import Rater
 from scoring.store import loads
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
     from datetime import date
 
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-    from scoring.rating import Rating as Scored
+    from app.risk.batch import Held
+    from scoring.rating import Assessment
+    from scoring.table import Schema
+
+    Read = Callable[[AsyncSession, Sequence[uuid.UUID], date, Schema], Awaitable[Held]]
 
 log = structlog.get_logger(__name__)
 
 BATCH = 1000
-
-_LATEST = text("""
-    SELECT * FROM (
-      SELECT DISTINCT ON (merchant_id, source, kind)
-             merchant_id, id, source, kind, value, as_of, provenance
-        FROM indicator_records
-       WHERE merchant_id = ANY(:ids) AND as_of < :at
-       ORDER BY merchant_id, source, kind, as_of DESC, id DESC
-    ) AS latest
-    UNION
-    SELECT merchant_id, id, source, kind, value, as_of, provenance
-      FROM indicator_records
-     WHERE merchant_id = ANY(:ids) AND as_of < :at AND as_of >= :since
-       AND source = 'registration'
-       AND kind IN ('capital_change', 'equity_transfer', 'legal_representative_change')
-     ORDER BY as_of, id
-""")
-"""The latest record of each kind, and the registration events of the exit path's window
-(``scoring.exit_pattern``), oldest first: on equal dates the later record wins."""
-
 
 _LOCK = text("""
     SELECT count(pg_advisory_xact_lock(hashtext('rating'), key))
@@ -158,32 +142,8 @@ async def add_model(
     return saved.model_version, queued
 
 
-async def records_for(
-    session: AsyncSession, merchant_ids: Sequence[uuid.UUID], at: date
-) -> dict[uuid.UUID, list[Indicator]]:
-    """Per merchant, the records a rating reads, each with its id.
-
-    The latest record of each kind dated before ``at``, and the registration events of the
-    exit path's window.
-    """
-    found: dict[uuid.UUID, list[Indicator]] = {m: [] for m in merchant_ids}
-    since = at - EXIT_WINDOW - timedelta(days=1)
-    rows = await session.execute(_LATEST, {"ids": list(merchant_ids), "at": at, "since": since})
-    for merchant_id, record_id, source, kind, value, as_of, provenance in rows:
-        found[merchant_id].append(
-            Indicator(
-                uscc=str(merchant_id),
-                source=Source(source),
-                kind=kind,
-                value=float(value)
-                if isinstance(value, int) and not isinstance(value, bool)
-                else value,
-                as_of=as_of,
-                provenance=provenance,
-                ref=str(record_id),
-            )
-        )
-    return found
+IN_THREAD = 200
+"""From this many merchants the arithmetic runs on a worker thread; below, inline is quicker."""
 
 
 async def rate(
@@ -192,10 +152,12 @@ async def rate(
     *,
     now: datetime | None = None,
     with_sales: bool = True,
+    read: Read = read_sets,
 ) -> int:
     """Re-rate the merchants in ``causes`` in the caller's transaction; return how many.
 
     Nothing is rated (0) while no model is active: a merchant then shows as not rated.
+    ``read`` builds the feature matrix (:mod:`app.risk.batch`); both readers rate alike.
     """
     rater = await MODELS.active(session)
     if rater is None or not causes:
@@ -206,9 +168,13 @@ async def rate(
     if with_sales:
         await refresh_sales(session, ids, now)
     at = today(now) + timedelta(days=1)
-    records = await records_for(session, ids, at)
-    by_key = {str(m): r for m, r in records.items()}
-    scored: list[Scored] = await anyio.to_thread.run_sync(lambda: rater.rate(by_key, at))
+    held = await read(session, ids, at, rater.schema)
+    if len(ids) >= IN_THREAD:
+        assessed = await anyio.to_thread.run_sync(
+            lambda: rater.assess(held.features, held.exit_path)
+        )
+    else:
+        assessed = rater.assess(held.features, held.exit_path)
     previous = {
         merchant_id: (grade, set(overrides))
         for merchant_id, grade, overrides in await session.execute(
@@ -217,38 +183,43 @@ async def rate(
             )
         )
     }
-    rows: list[dict[str, Any]] = []
+    await write(session, rater, held, assessed, [causes[m].text for m in ids], at=at, now=now)
+    await _publish_changes(session, rater, held, assessed, causes, previous, now)
+    return len(ids)
+
+
+async def _publish_changes(
+    session: AsyncSession,
+    rater: Rater,
+    held: Held,
+    assessed: Assessment,
+    causes: Mapping[uuid.UUID, Cause],
+    previous: Mapping[uuid.UUID, tuple[str, set[str]]],
+    now: datetime,
+) -> None:
+    """Record each grade change, and publish what changed for the areas that react."""
+    ids = held.ids
     changes: list[dict[str, Any]] = []
-    followed: list[tuple[uuid.UUID, str | None, Scored, set[str]]] = []
-    for item in scored:
-        merchant_id = uuid.UUID(item.key)
-        cause = causes[merchant_id]
-        rows.append(_rating_row(merchant_id, item, cause, now, at))
-        before, held = previous.get(merchant_id, (None, set()))
-        new_overrides = {o.value for o in item.grade.overrides} - held
-        if before != item.grade.grade or new_overrides:
-            followed.append((merchant_id, before, item, new_overrides))
-        if before != item.grade.grade:
+    followed: list[tuple[uuid.UUID, str | None, str, set[str]]] = []
+    grades = [GRADES[b] for b in assessed.band.tolist()]
+    for i, merchant_id in enumerate(ids):
+        before, held_overrides = previous.get(merchant_id, (None, set()))
+        new_overrides = {o.value for o in assessed.overrides[i]} - held_overrides
+        if before != grades[i] or new_overrides:
+            followed.append((merchant_id, before, grades[i], new_overrides))
+        if before != grades[i]:
             changes.append(
                 {
                     "merchant_id": merchant_id,
                     "from_grade": before,
-                    "to_grade": item.grade.grade,
-                    "probability": item.probability,
-                    "model_version": item.model_version,
-                    "cause": cause.text,
-                    "cause_ref": cause.ref,
+                    "to_grade": grades[i],
+                    "probability": float(assessed.probability[i]),
+                    "model_version": rater.model_version,
+                    "cause": causes[merchant_id].text,
+                    "cause_ref": causes[merchant_id].ref,
                     "changed_at": now,
                 }
             )
-    stmt = pg_insert(Rating)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[Rating.merchant_id],
-            set_={c: stmt.excluded[c] for c in rows[0] if c != "merchant_id"},
-        ),
-        rows,
-    )
     if changes:
         stored = await session.execute(
             pg_insert(RatingChange)
@@ -271,21 +242,20 @@ async def rate(
                     },
                 ),
             )
-    for merchant_id, before, item, new_overrides in followed:
+    for merchant_id, before, grade, new_overrides in followed:
         await publish(
             session,
             GradeRevised(
                 merchant_id,
                 before=before,
-                grade=item.grade.grade,
+                grade=grade,
                 cause=causes[merchant_id].text,
                 new_overrides=frozenset(new_overrides),
             ),
         )
         if Override.EXIT_PATTERN in new_overrides:
-            steps = exit_pattern(by_key[str(merchant_id)], at)
+            steps = held.exit_steps[merchant_id]
             await publish(session, ExitPatternFound(merchant_id, tuple(_cited(r) for r in steps)))
-    return len(rows)
 
 
 def _cited(record: Indicator) -> dict[str, Any]:
@@ -297,26 +267,6 @@ def _cited(record: Indicator) -> dict[str, Any]:
         "value": record.value,
         "as_of": record.as_of.isoformat(),
         "provenance": record.provenance,
-    }
-
-
-def _rating_row(
-    merchant_id: uuid.UUID, item: Scored, cause: Cause, now: datetime, at: date
-) -> dict[str, Any]:
-    return {
-        "merchant_id": merchant_id,
-        "probability": item.probability,
-        "reference_probability": item.reference_probability,
-        "grade": item.grade.grade,
-        "model_grade": item.grade.model_grade,
-        "overrides": [o.value for o in item.grade.overrides],
-        "reasons": [r.to_dict() for r in item.top_reasons],
-        "contributions": {r.feature: r.contribution for r in item.contributions},
-        "model_version": item.model_version,
-        "cut_points_version": item.grade.cut_points_version,
-        "scored_for": at,
-        "rated_at": now,
-        "cause": cause.text,
     }
 
 

@@ -169,9 +169,7 @@ def test_numbers_that_are_not_a_sound_model_are_refused(saved_path, tmp_path, ed
         load(tmp_path / "f.pgm")
 
 
-def test_a_format_2_file_is_refused_with_the_command_that_replaces_it(
-    saved_path, tmp_path
-) -> None:
+def test_a_format_2_file_is_refused_with_the_command_that_replaces_it(saved_path, tmp_path) -> None:
     """Boosted trees in skops (format 2) are not loaded: the message says what to run."""
     with zipfile.ZipFile(saved_path) as archive:
         manifest = json.loads(archive.read(MANIFEST))

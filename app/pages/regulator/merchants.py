@@ -29,6 +29,7 @@ from app.pages.regulator.figures import FEATURE_OF, measure_summary
 from app.pages.render import Form, lang_of, page, run_form, said_done
 from app.risk import service as ratings
 from app.risk import supervision
+from app.risk.batch import records_for
 from app.supervision import directory, disputes, measures, warnings
 from app.supervision.models import DisputeStatus, MeasureKind
 from scoring import Override
@@ -110,9 +111,7 @@ async def merchant_file(
     merchant = await measures.supervised_merchant(db, me, merchant_id)
     rating = await ratings.current(db, merchant.id)
     changes = list(await ratings.history(db, merchant.id))
-    records = (await ratings.records_for(db, [merchant.id], today() + timedelta(days=1)))[
-        merchant.id
-    ]
+    records = (await records_for(db, [merchant.id], today() + timedelta(days=1)))[merchant.id]
     indicators = [
         {
             "source": gettext(lang, f"r_src_{r.source.value}"),

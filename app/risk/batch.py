@@ -1,0 +1,360 @@
+"""Rating merchants in sets: what they hold as one matrix, and their ratings in one statement.
+
+A re-rating of a thousand merchants used to be a thousand of everything: records as objects,
+features as dicts, reasons as objects, JSON per merchant. Here a batch is arrays end to end:
+
+* :func:`read_sets` reads, in one statement, the latest record of each catalogued (source,
+  kind) dated before the scoring day for every merchant of the batch (``DISTINCT ON`` over
+  ``ix_indicator_records_latest``), as four arrays: the merchant's place in the batch, the
+  feature column, the value as a number and the record's id. The value is read as
+  :func:`scoring.features.features_at` reads it: a number, ``true`` as 1 and ``false`` as 0,
+  a category by its place in the catalogue (then coded as the model's schema codes it).
+* :meth:`scoring.Rater.assess` grades the matrix column-wise.
+* :func:`write` upserts every rating with one ``INSERT … SELECT FROM unnest(…)``; the reasons'
+  JSON, with the record each cites, is built by PostgreSQL from the ids.
+
+:func:`read_records` is the other way to the same matrix: the records as objects, through
+``features_at``, as the regulator's merchant page and the drift report read them. The two must
+give the same ratings (``tests/e2e/test_rating_paths.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import text
+
+from scoring import CATALOGUE, FEATURES, GRADES, BadData, Indicator, Source, exit_pattern
+from scoring.features import EXIT_WINDOW, features_at, latest_records
+from scoring.table import category_codes, table_from_features
+
+if TYPE_CHECKING:
+    import uuid
+    from collections.abc import Mapping, Sequence
+    from datetime import date, datetime
+
+    from numpy.typing import NDArray
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from scoring import Rater
+    from scoring.rating import Assessment
+    from scoring.table import Schema
+
+_SOURCES = [k.source.value for k in CATALOGUE]
+_KINDS = [k.name for k in CATALOGUE]
+_TYPES = [k.type for k in CATALOGUE]
+_ALLOWED = ["|".join(k.categories) for k in CATALOGUE]
+"""The catalogue as parallel arrays, column ``j`` of the model being entry ``j``."""
+
+_EXIT_KINDS = ("capital_change", "equity_transfer", "legal_representative_change")
+
+_READ = text("""
+    SELECT array_agg(b.place), array_agg(f.j), array_agg(
+             CASE f.type
+               WHEN 'category' THEN coalesce(
+                 array_position(string_to_array(f.allowed, '|'), l.value #>> '{}') - 1, -1)
+               WHEN 'bool' THEN CASE WHEN l.value = 'true'::jsonb THEN 1 ELSE 0 END
+               WHEN 'number' THEN CASE WHEN jsonb_typeof(l.value) = 'number'
+                                       THEN l.value::float8 END
+             END::float8),
+           array_agg(l.id),
+           array_agg(CASE f.type WHEN 'number' THEN jsonb_typeof(l.value) = 'number'
+                                 WHEN 'bool' THEN jsonb_typeof(l.value) = 'boolean'
+                                 ELSE true END)
+      FROM (SELECT DISTINCT ON (merchant_id, source, kind) merchant_id, id, source, kind, value
+              FROM indicator_records
+             WHERE merchant_id = ANY(CAST(:ids AS uuid[])) AND as_of < :at
+             ORDER BY merchant_id DESC, source DESC, kind DESC, as_of DESC, id DESC) AS l
+      JOIN unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS b(merchant_id, place)
+        USING (merchant_id)
+      JOIN unnest(CAST(:sources AS text[]), CAST(:kinds AS text[]), CAST(:types AS text[]),
+                  CAST(:allowed AS text[])) WITH ORDINALITY AS f(source, kind, type, allowed, j)
+        USING (source, kind)
+""")
+
+_LATEST = text("""
+    SELECT * FROM (
+      SELECT DISTINCT ON (merchant_id, source, kind)
+             merchant_id, id, source, kind, value, as_of, provenance
+        FROM indicator_records
+       WHERE merchant_id = ANY(:ids) AND as_of < :at
+       ORDER BY merchant_id, source, kind, as_of DESC, id DESC
+    ) AS latest
+    UNION
+    SELECT merchant_id, id, source, kind, value, as_of, provenance
+      FROM indicator_records
+     WHERE merchant_id = ANY(:ids) AND as_of < :at AND as_of >= :since
+       AND source = 'registration'
+       AND kind IN ('capital_change', 'equity_transfer', 'legal_representative_change')
+     ORDER BY as_of, id
+""")
+"""The latest record of each kind, and the registration events of the exit path's window
+(``scoring.exit_pattern``), oldest first: on equal dates the later record wins."""
+
+
+_EXIT_STEPS = text("""
+    SELECT merchant_id, id, source, kind, value, as_of, provenance
+      FROM indicator_records
+     WHERE merchant_id = ANY(CAST(:ids AS uuid[])) AND as_of < :at AND as_of >= :since
+       AND source = 'registration' AND kind = ANY(CAST(:kinds AS text[]))
+     ORDER BY as_of, id
+""")
+
+
+@dataclass(frozen=True)
+class Held:
+    """What a batch of merchants holds: the model's feature matrix and where each value is from.
+
+    ``records[i, j]`` is the id of the record feature ``j`` of merchant ``i`` was read from
+    (0: none); ``exit_path[i]`` whether its registration events show the exit path.
+    """
+
+    ids: list[uuid.UUID]
+    features: NDArray[np.float64]
+    records: NDArray[np.int64]
+    exit_path: NDArray[np.bool_]
+    exit_steps: dict[uuid.UUID, tuple[Indicator, ...]]
+    """The records of the exit path, for the merchants that show it (a warning cites them)."""
+
+
+async def read_sets(
+    session: AsyncSession, ids: Sequence[uuid.UUID], at: date, schema: Schema
+) -> Held:
+    """The batch's matrix from one statement (module docstring)."""
+    n, k = len(ids), len(FEATURES)
+    features = np.full((n, k), np.nan)
+    records = np.zeros((n, k), dtype=np.int64)
+    row = (
+        await session.execute(
+            _READ,
+            {
+                "ids": list(ids),
+                "at": at,
+                "sources": _SOURCES,
+                "kinds": _KINDS,
+                "types": _TYPES,
+                "allowed": _ALLOWED,
+            },
+        )
+    ).one()
+    if row[0] is not None:
+        if not all(row[4]):
+            bad = row[4].index(False)
+            feature = FEATURES[row[1][bad] - 1]
+            raise BadData(
+                f"record {row[3][bad]} gives {feature} a value of the wrong type",
+                code="record-value-wrong-type",
+                column=feature,
+            )
+        place = np.asarray(row[0], dtype=np.intp) - 1
+        column = np.asarray(row[1], dtype=np.intp) - 1
+        features[place, column] = np.asarray(row[2], dtype=np.float64)
+        records[place, column] = np.asarray(row[3], dtype=np.int64)
+    for j, (kind, spec) in enumerate(zip(schema.columns, CATALOGUE, strict=True)):
+        if spec.type != "category":
+            continue
+        # Catalogue place -> the schema's code; no record is the word "missing", as in training.
+        lookup = category_codes(kind, [*spec.categories, "missing"])
+        places = features[:, j]
+        features[:, j] = lookup[np.where(np.isnan(places) | (places < 0), -1, places).astype(int)]
+    steps = await _exit_steps(session, ids, at)
+    return _held(list(ids), features, records, steps, at)
+
+
+async def records_for(
+    session: AsyncSession, merchant_ids: Sequence[uuid.UUID], at: date
+) -> dict[uuid.UUID, list[Indicator]]:
+    """Per merchant, the records a rating reads, each with its id.
+
+    The latest record of each kind dated before ``at``, and the registration events of the
+    exit path's window.
+    """
+    found: dict[uuid.UUID, list[Indicator]] = {m: [] for m in merchant_ids}
+    since = at - EXIT_WINDOW - timedelta(days=1)
+    rows = await session.execute(_LATEST, {"ids": list(merchant_ids), "at": at, "since": since})
+    for merchant_id, record_id, source, kind, value, as_of, provenance in rows:
+        found[merchant_id].append(
+            Indicator(
+                uscc=str(merchant_id),
+                source=Source(source),
+                kind=kind,
+                value=float(value)
+                if isinstance(value, int) and not isinstance(value, bool)
+                else value,
+                as_of=as_of,
+                provenance=provenance,
+                ref=str(record_id),
+            )
+        )
+    return found
+
+
+async def read_records(
+    session: AsyncSession, ids: Sequence[uuid.UUID], at: date, schema: Schema
+) -> Held:
+    """The batch's matrix from its records as objects, through ``features_at``."""
+    found = await records_for(session, ids, at)
+    rows, held = [], []
+    for merchant_id in ids:
+        records = found[merchant_id]
+        held.append(latest_records(records, at))
+        rows.append(features_at(records, at))
+    features = table_from_features(schema, rows, source="ratings").features
+    record_ids = np.zeros(features.shape, dtype=np.int64)
+    for i, latest in enumerate(held):
+        for j, spec in enumerate(CATALOGUE):
+            record = latest.get((spec.source, spec.name))
+            if record is not None and record.ref is not None:
+                record_ids[i, j] = int(record.ref)
+    steps = {m: tuple(r for r in found[m] if r.kind in _EXIT_KINDS) for m in ids}
+    return _held(list(ids), features, record_ids, steps, at)
+
+
+def _held(
+    ids: list[uuid.UUID],
+    features: NDArray[np.float64],
+    records: NDArray[np.int64],
+    steps: Mapping[uuid.UUID, Sequence[Indicator]],
+    at: date,
+) -> Held:
+    exit_path = np.zeros(len(ids), dtype=bool)
+    shown: dict[uuid.UUID, tuple[Indicator, ...]] = {}
+    for i, merchant_id in enumerate(ids):
+        if steps.get(merchant_id) and (path := exit_pattern(steps[merchant_id], at)):
+            exit_path[i] = True
+            shown[merchant_id] = path
+    return Held(ids, features, records, exit_path, shown)
+
+
+async def _exit_steps(
+    session: AsyncSession, ids: Sequence[uuid.UUID], at: date
+) -> dict[uuid.UUID, list[Indicator]]:
+    since = at - EXIT_WINDOW - timedelta(days=1)
+    found: dict[uuid.UUID, list[Indicator]] = defaultdict(list)
+    rows = await session.execute(
+        _EXIT_STEPS, {"ids": list(ids), "at": at, "since": since, "kinds": list(_EXIT_KINDS)}
+    )
+    for merchant_id, record_id, source, kind, value, as_of, provenance in rows:
+        found[merchant_id].append(
+            Indicator(
+                uscc=str(merchant_id),
+                source=Source(source),
+                kind=kind,
+                value=float(value)
+                if isinstance(value, int) and not isinstance(value, bool)
+                else value,
+                as_of=as_of,
+                provenance=provenance,
+                ref=str(record_id),
+            )
+        )
+    return found
+
+
+_WRITE = text("""
+    WITH rated AS (
+      SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:probability AS float8[]),
+                           CAST(:grade AS text[]), CAST(:model_grade AS text[]),
+                           CAST(:overrides AS text[]), CAST(:cause AS text[]))
+             WITH ORDINALITY AS r(merchant_id, probability, grade, model_grade, overrides,
+                                  cause, place)
+    ),
+    feature AS (
+      SELECT * FROM unnest(CAST(:features AS text[]), CAST(:sources AS text[]),
+                           CAST(:kinds AS text[]), CAST(:types AS text[]),
+                           CAST(:references AS text[]))
+             WITH ORDINALITY AS f(feature, source, kind, type, reference, j)
+    ),
+    reason AS (
+      SELECT x.place, jsonb_agg(jsonb_build_object(
+               'feature', f.feature, 'source', f.source, 'kind', f.kind,
+               'value', CASE WHEN f.type = 'category' THEN to_jsonb(rec.value #>> '{}')
+                             ELSE to_jsonb(x.value) END,
+               'reference', f.reference::jsonb,
+               'contribution', x.contribution,
+               'record', CASE WHEN rec.id IS NULL THEN NULL ELSE jsonb_build_object(
+                   'ref', rec.id::text, 'source', rec.source, 'kind', rec.kind,
+                   'value', rec.value, 'as_of', rec.as_of, 'provenance', rec.provenance) END)
+               ORDER BY x.rank) AS reasons
+        FROM unnest(CAST(:reason_place AS int8[]), CAST(:reason_rank AS int8[]),
+                    CAST(:reason_feature AS int8[]), CAST(:reason_contribution AS float8[]),
+                    CAST(:reason_value AS float8[]), CAST(:reason_record AS int8[]))
+             AS x(place, rank, j, contribution, value, record)
+        JOIN feature AS f USING (j)
+        LEFT JOIN indicator_records AS rec ON rec.id = x.record
+       GROUP BY x.place
+    )
+    INSERT INTO ratings (merchant_id, probability, reference_probability, grade, model_grade,
+                         overrides, reasons, contributions, model_version, cut_points_version,
+                         scored_for, rated_at, cause)
+    SELECT r.merchant_id, r.probability, :reference_probability, r.grade, r.model_grade,
+           to_jsonb(string_to_array(r.overrides, ',')), coalesce(reason.reasons, '[]'),
+           (CAST(:contributions AS float8[]))[(r.place - 1) * :k + 1 : r.place * :k],
+           :model_version, :cut_points_version, :scored_for, :rated_at, r.cause
+      FROM rated AS r LEFT JOIN reason USING (place)
+    ON CONFLICT (merchant_id) DO UPDATE SET
+      probability = excluded.probability,
+      reference_probability = excluded.reference_probability,
+      grade = excluded.grade, model_grade = excluded.model_grade,
+      overrides = excluded.overrides, reasons = excluded.reasons,
+      contributions = excluded.contributions, model_version = excluded.model_version,
+      cut_points_version = excluded.cut_points_version, scored_for = excluded.scored_for,
+      rated_at = excluded.rated_at, cause = excluded.cause
+""")
+
+
+async def write(
+    session: AsyncSession,
+    rater: Rater,
+    held: Held,
+    assessed: Assessment,
+    causes: Sequence[str],
+    *,
+    at: date,
+    now: datetime,
+) -> None:
+    """Upsert the batch's ratings in one statement (module docstring)."""
+    rows, ranks, columns = assessed.reason_row, assessed.reason_rank, assessed.reason_feature
+    values = held.features[rows, columns]
+    numeric = np.array([t != "category" for t in _TYPES])[columns]
+    reference = [_json(v) for v in rater.reference_shown]
+    params: dict[str, Any] = {
+        "ids": held.ids,
+        "probability": assessed.probability.tolist(),
+        "grade": [GRADES[b] for b in assessed.band.tolist()],
+        "model_grade": [GRADES[b] for b in assessed.model_band.tolist()],
+        "overrides": [",".join(o.value for o in found) for found in assessed.overrides],
+        "cause": list(causes),
+        "features": list(FEATURES),
+        "sources": _SOURCES,
+        "kinds": _KINDS,
+        "types": _TYPES,
+        "references": reference,
+        "reason_place": (rows + 1).tolist(),
+        "reason_rank": ranks.tolist(),
+        "reason_feature": (columns + 1).tolist(),
+        "reason_contribution": assessed.contributions[rows, columns].tolist(),
+        "reason_value": [
+            None if (not n or np.isnan(v)) else v
+            for v, n in zip(values.tolist(), numeric.tolist(), strict=True)
+        ],
+        "reason_record": [None if r == 0 else r for r in held.records[rows, columns].tolist()],
+        "reference_probability": assessed.reference_probability,
+        "contributions": assessed.contributions.ravel().tolist(),
+        "k": len(FEATURES),
+        "model_version": rater.model_version,
+        "cut_points_version": rater.cut_points.version,
+        "scored_for": at,
+        "rated_at": now,
+    }
+    await session.execute(_WRITE, params)
+
+
+def _json(value: float | str | None) -> str:
+    """A reference value as JSON text (``null`` for missing)."""
+    return json.dumps(value)
