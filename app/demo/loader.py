@@ -236,9 +236,7 @@ async def _first_step(sessions: async_sessionmaker[AsyncSession], district: Dist
         await asyncio.gather(training, return_exceptions=True)
 
 
-async def _replace_a_retired_model(
-    sessions: async_sessionmaker[AsyncSession], seed: int
-) -> None:
+async def _replace_a_retired_model(sessions: async_sessionmaker[AsyncSession], seed: int) -> None:
     """A demo whose model file format was retired (migration 0011) gets the model again."""
     async with sessions() as session:
         if await session.scalar(select(ScoringModel.version).where(ScoringModel.active)):
