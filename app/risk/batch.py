@@ -177,21 +177,30 @@ async def records_for(
     found: dict[uuid.UUID, list[Indicator]] = {m: [] for m in merchant_ids}
     since = at - EXIT_WINDOW - timedelta(days=1)
     rows = await session.execute(_LATEST, {"ids": list(merchant_ids), "at": at, "since": since})
-    for merchant_id, record_id, source, kind, value, as_of, provenance in rows:
-        found[merchant_id].append(
-            Indicator(
-                uscc=str(merchant_id),
-                source=Source(source),
-                kind=kind,
-                value=float(value)
-                if isinstance(value, int) and not isinstance(value, bool)
-                else value,
-                as_of=as_of,
-                provenance=provenance,
-                ref=str(record_id),
-            )
-        )
+    for row in rows:
+        found[row[0]].append(_indicator(*row))
     return found
+
+
+def _indicator(
+    merchant_id: uuid.UUID,
+    record_id: int,
+    source: str,
+    kind: str,
+    value: object,
+    as_of: date,
+    provenance: str,
+) -> Indicator:
+    """A stored record as the scoring package reads it (a whole number is a float there)."""
+    return Indicator(
+        uscc=str(merchant_id),
+        source=Source(source),
+        kind=kind,
+        value=float(value) if isinstance(value, int) and not isinstance(value, bool) else value,  # type: ignore[arg-type]
+        as_of=as_of,
+        provenance=provenance,
+        ref=str(record_id),
+    )
 
 
 async def read_records(
@@ -239,20 +248,8 @@ async def _exit_steps(
     rows = await session.execute(
         _EXIT_STEPS, {"ids": list(ids), "at": at, "since": since, "kinds": list(_EXIT_KINDS)}
     )
-    for merchant_id, record_id, source, kind, value, as_of, provenance in rows:
-        found[merchant_id].append(
-            Indicator(
-                uscc=str(merchant_id),
-                source=Source(source),
-                kind=kind,
-                value=float(value)
-                if isinstance(value, int) and not isinstance(value, bool)
-                else value,
-                as_of=as_of,
-                provenance=provenance,
-                ref=str(record_id),
-            )
-        )
+    for row in rows:
+        found[row[0]].append(_indicator(*row))
     return found
 
 
