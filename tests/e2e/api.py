@@ -27,6 +27,7 @@ from app.outbox.service import create_insurer
 from app.payments.sandbox import SandboxProvider
 from app.risk.models import Rating
 from app.security.pii import PiiCipher
+from scoring import FEATURES
 
 PASSWORD = "correct horse battery"
 
@@ -445,7 +446,10 @@ async def add_rating(
             Rating(
                 merchant_id=uuid.UUID(merchant_id),
                 reasons=reasons,
-                contributions={r["feature"]: r["contribution"] for r in reasons},
+                contributions=[
+                    next((r["contribution"] for r in reasons if r["feature"] == f), 0.0)
+                    for f in FEATURES
+                ],
                 **values,
             )
         )
