@@ -209,7 +209,10 @@ async def follow_grade(
     ratio for new sales follows the grade (a measure records it); a grade whose action is
     ``review`` holds sales until a regulator lifts the hold; a new hard stop stops them.
     """
-    merchant = await session.get(Merchant, merchant_id, with_for_update=True)
+    # FOR NO KEY UPDATE: it serialises the merchant's updates without waiting for a transaction
+    # that only references the merchant (a complaint being filed holds KEY SHARE on it while
+    # it refreshes the complaint records this rating has just written: FOR UPDATE deadlocked).
+    merchant = await session.get(Merchant, merchant_id, with_for_update={"key_share": True})
     if merchant is None or merchant.status in (MerchantStatus.DEFAULTED, MerchantStatus.CLOSED):
         return None
     actions = await in_force(session, merchant.district)

@@ -196,7 +196,11 @@ async def test_a_merchant_that_vanishes_leaves_every_consumer_whole(  # noqa: PL
         record(uscc, "court", "dishonest_debtor", True, late),
     ]
     await api.call("POST", "/indicators", operator, json={"records": bad}, expect=201)
-    fallen = await rating_when(api, regulator, merchant_id, lambda r: r["grade"] in ("D", "E"))
+    # The rating the import caused (the complaints may already have lowered the grade).
+    fallen = await rating_when(
+        api, regulator, merchant_id, lambda r: r["cause"].startswith("indicator")
+    )
+    assert fallen["grade"] in ("D", "E"), fallen
     assert "dishonest-debtor" in fallen["overrides"]
     queue = await until(
         lambda: _warnings(api, regulator, merchant_id, {"grade-drop", "complaint-surge"}),
