@@ -152,6 +152,11 @@ class Grade:
         return tuple(o.reason for o in self.overrides)
 
 
+def floor_band(overrides: Iterable[Override]) -> int:
+    """The best grade ``overrides`` leave, as an index into :data:`GRADES` (0: no floor)."""
+    return max((GRADES.index(o.floor) for o in overrides), default=0)
+
+
 def grade(
     probability: float, overrides: Iterable[Override] = (), cut_points: CutPoints = CUT_POINTS
 ) -> Grade:
@@ -161,8 +166,7 @@ def grade(
     """
     model_grade = cut_points.grade(probability)
     applied = tuple(sorted(set(map(Override, overrides)), key=lambda o: list(Override).index(o)))
-    worst = max([GRADES.index(model_grade)] + [GRADES.index(o.floor) for o in applied])
-    final = GRADES[worst]
+    final = GRADES[max(GRADES.index(model_grade), floor_band(applied))]
     return Grade(
         grade=final,
         colour=COLOURS[final],

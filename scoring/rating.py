@@ -50,11 +50,11 @@ from scoring.features import (
     MISSING,
     MONOTONE,
     OVERRIDE_FEATURES,
+    exit_pattern,
     features_at,
-    hard_stops,
     latest_records,
 )
-from scoring.grades import CUT_POINTS, GRADES, CutPoints, Grade, Override, grade
+from scoring.grades import CUT_POINTS, CutPoints, Grade, Override, floor_band, grade
 from scoring.indicators import CATALOGUE, Source
 from scoring.model import sigmoid
 from scoring.table import table_from_features
@@ -128,13 +128,9 @@ class Rating:
     grade: Grade
     contributions: tuple[Reason, ...]
     model_version: str
-
-    @property
-    def top_reasons(self) -> tuple[Reason, ...]:
-        """The features that raised the risk most, largest first (ties in feature order)."""
-        raising = [r for r in self.contributions if r.contribution > 0]
-        raising.sort(key=lambda r: r.contribution, reverse=True)
-        return tuple(raising[:TOP_REASONS])
+    top_reasons: tuple[Reason, ...]
+    """The features that raised the risk most, largest first (ties in feature order), at most
+    :data:`TOP_REASONS` (:meth:`Rater.assess` picks them)."""
 
     def features(self) -> dict[str, float | str]:
         """The feature values the rating was computed from, as drift compares them.
@@ -209,10 +205,16 @@ class Rater:
         latest = [latest_records(merchants[key], at) for key in keys]
         features = [features_at(held.values(), at) for held in latest]
         x = table_from_features(self._saved.model.schema, features, source="ratings").features
-        found = self.attribute(x)
+        exit_path = np.array([bool(exit_pattern(merchants[key], at)) for key in keys])
+        found = self.assess(x, exit_path)
         probability = found.probability.tolist()
         reference_probability = found.reference_probability
         contributions = found.contributions.tolist()
+        top: list[list[int]] = [[] for _ in keys]
+        for row, feature in zip(
+            found.reason_row.tolist(), found.reason_feature.tolist(), strict=True
+        ):
+            top[row].append(feature)  # rank order: nonzero walks rows, then ranks
         version = self.model_version
         ratings = []
         for m, key in enumerate(keys):
@@ -235,10 +237,9 @@ class Rater:
                     at=at,
                     probability=probability[m],
                     reference_probability=reference_probability,
-                    grade=grade(
-                        probability[m], hard_stops(values, merchants[key], at), self._cut_points
-                    ),
+                    grade=grade(probability[m], found.overrides[m], self._cut_points),
                     contributions=reasons,
+                    top_reasons=tuple(reasons[j] for j in top[m]),
                     model_version=version,
                 )
             )
@@ -269,15 +270,7 @@ class Rater:
         """
         found = self.attribute(x)
         model_band = self._cut_points.bands(found.probability)
-        floor = np.zeros(x.shape[0], dtype=np.intp)
-        flags = []
-        for name, override in OVERRIDE_FEATURES.items():
-            flag = x[:, FEATURES.index(name)] == 1.0
-            floor = np.where(flag, np.maximum(floor, GRADES.index(override.floor)), floor)
-            flags.append((override, flag))
-        floor = np.where(
-            exit_path, np.maximum(floor, GRADES.index(Override.EXIT_PATTERN.floor)), floor
-        )
+        flags = [(o, x[:, FEATURES.index(name)] == 1.0) for name, o in OVERRIDE_FEATURES.items()]
         flags.append((Override.EXIT_PATTERN, exit_path))
         order = list(Override)
         flags.sort(key=lambda pair: order.index(pair[0]))
@@ -285,8 +278,10 @@ class Rater:
         for _, flag in flags:
             any_flag |= flag
         overrides: list[tuple[Override, ...]] = [()] * x.shape[0]
+        floor = np.zeros(x.shape[0], dtype=np.intp)
         for row in np.flatnonzero(any_flag):
             overrides[row] = tuple(o for o, flag in flags if flag[row])
+            floor[row] = floor_band(overrides[row])
         contributions = found.contributions
         ranked = np.argsort(-contributions, axis=1, kind="stable")[:, :TOP_REASONS]
         raising = np.take_along_axis(contributions, ranked, axis=1) > 0
