@@ -52,6 +52,7 @@ _ALLOWED = ["|".join(k.categories) for k in CATALOGUE]
 """The catalogue as parallel arrays, column ``j`` of the model being entry ``j``."""
 
 _EXIT_KINDS = ("capital_change", "equity_transfer", "legal_representative_change")
+"""The registration kinds of the exit path (``scoring.exit_pattern``)."""
 
 _READ = text("""
     SELECT array_agg(b.place), array_agg(f.j), array_agg(
@@ -77,33 +78,31 @@ _READ = text("""
         USING (source, kind)
 """)
 
-_LATEST = text("""
-    SELECT * FROM (
-      SELECT DISTINCT ON (merchant_id, source, kind)
-             merchant_id, id, source, kind, value, as_of, provenance
-        FROM indicator_records
-       WHERE merchant_id = ANY(:ids) AND as_of < :at
-       ORDER BY merchant_id, source, kind, as_of DESC, id DESC
-    ) AS latest
-    UNION
-    SELECT merchant_id, id, source, kind, value, as_of, provenance
-      FROM indicator_records
-     WHERE merchant_id = ANY(:ids) AND as_of < :at AND as_of >= :since
-       AND source = 'registration'
-       AND kind IN ('capital_change', 'equity_transfer', 'legal_representative_change')
-     ORDER BY as_of, id
-""")
-"""The latest record of each kind, and the registration events of the exit path's window
-(``scoring.exit_pattern``), oldest first: on equal dates the later record wins."""
-
-
-_EXIT_STEPS = text("""
+_EXIT_STEPS_SQL = """
     SELECT merchant_id, id, source, kind, value, as_of, provenance
       FROM indicator_records
      WHERE merchant_id = ANY(CAST(:ids AS uuid[])) AND as_of < :at AND as_of >= :since
        AND source = 'registration' AND kind = ANY(CAST(:kinds AS text[]))
-     ORDER BY as_of, id
-""")
+"""
+"""The registration events of the exit path's window (``scoring.exit_pattern``)."""
+
+_EXIT_STEPS = text(_EXIT_STEPS_SQL + " ORDER BY as_of, id")
+
+_LATEST = text(
+    """
+    SELECT * FROM (
+      SELECT DISTINCT ON (merchant_id, source, kind)
+             merchant_id, id, source, kind, value, as_of, provenance
+        FROM indicator_records
+       WHERE merchant_id = ANY(CAST(:ids AS uuid[])) AND as_of < :at
+       ORDER BY merchant_id, source, kind, as_of DESC, id DESC
+    ) AS latest
+    UNION"""  # noqa: S608 - constants joined, no input
+    + _EXIT_STEPS_SQL
+    + " ORDER BY as_of, id"
+)
+"""The latest record of each kind, and the exit path's events, oldest first: on equal dates
+the later record wins."""
 
 
 @dataclass(frozen=True)
@@ -176,7 +175,10 @@ async def records_for(
     """
     found: dict[uuid.UUID, list[Indicator]] = {m: [] for m in merchant_ids}
     since = at - EXIT_WINDOW - timedelta(days=1)
-    rows = await session.execute(_LATEST, {"ids": list(merchant_ids), "at": at, "since": since})
+    rows = await session.execute(
+        _LATEST,
+        {"ids": list(merchant_ids), "at": at, "since": since, "kinds": list(_EXIT_KINDS)},
+    )
     for row in rows:
         found[row[0]].append(_indicator(*row))
     return found
