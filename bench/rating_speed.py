@@ -23,9 +23,9 @@ even on error, and measures two things:
    ``rate()`` is called directly for one merchant (no queue, no worker): the rating itself,
    instrumented as above to show where its milliseconds go.
 
-The data. A model is trained first as ``pguard scoring train`` would (synthetic world of
-2,000 merchants from ``--seed``, ``read_table``, ``fit`` with the declared monotone
-directions, ``dumps``) and activated before any merchant exists, so activation queues no one.
+The data. The demo's model is trained first (``app.demo.training.train_model``: a synthetic
+world of 2,000 merchants from ``--seed``, as ``pguard scoring train`` would fit it) and
+activated before any merchant exists, so activation queues no one.
 Merchants are then loaded with psycopg ``COPY`` (not measured as re-rating). Drawing 100,000
 synthetic histories would take minutes (about 1.4 ms each) and 26 million records in memory,
 so ``--templates`` merchants (10,000) are drawn with ``scoring.synth.generate`` (seed
@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import csv
 import hashlib
 import json
 import os
@@ -53,14 +52,12 @@ import platform
 import random
 import resource
 import statistics
-import tempfile
 import threading
 import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
@@ -79,19 +76,16 @@ from app.db import (
     scratch_database,
     session_factory,
 )
+from app.demo.training import train_model
 from app.merchants.uscc import CHARSET, uscc_problem
 from app.risk.ingest import Row, fingerprint, import_rows, stored_value
 from app.risk.service import MODELS, Cause, add_model, rate, rerate_all
 from app.risk.worker import RerateWorker
 from app.wiring import wire
-from scoring.dataset import training_rows
-from scoring.features import MONOTONE
 from scoring.indicators import Indicator
-from scoring.model import fit
 from scoring.rating import Rater
-from scoring.store import dumps
+from scoring.store import loads
 from scoring.synth import check_character, generate
-from scoring.table import read_table, reference_row
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -102,7 +96,6 @@ if TYPE_CHECKING:
 
     Sessions = async_sessionmaker[AsyncSession]
 
-TRAINING_MERCHANTS = 2_000
 DISTRICTS = {  # characters 3 to 8 of the synthetic codes, and the district's name
     "330102": "上城区",
     "330105": "拱墅区",
@@ -177,19 +170,11 @@ workload: {args.merchants} merchants; batch re-rating with rerate_all(batch={arg
 
 
 def train(seed: int) -> tuple[bytes, str]:
-    """A live model file from a synthetic world, as ``pguard scoring train`` makes one."""
-    world = generate(TRAINING_MERCHANTS, seed)
-    head, rows = training_rows(world)
-    with tempfile.TemporaryDirectory(prefix="pguard-bench-") as directory:
-        path = Path(directory) / "training.csv"
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(head)
-            writer.writerows(rows)
-        table = read_table(path, label="defaulted", positive="yes")
-    model = fit(table, monotone=MONOTONE)
-    data, saved = dumps(model, training=table.summary(), metrics={}, reference=reference_row(table))
-    return data, f"{saved.model_version}: {table.rows} rows, {table.positives} defaulted"
+    """The demo's live model file (``app.demo.training``), and a line saying what it is."""
+    data = train_model(seed)
+    saved = loads(data, origin="the bench's model")
+    rows, positives = saved.training["rows"], saved.training["positives"]
+    return data, f"{saved.model_version}: {rows} rows, {positives} defaulted"
 
 
 def templates(world: Synthetic, day: date) -> list[Template]:
