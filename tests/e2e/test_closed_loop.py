@@ -209,9 +209,11 @@ async def test_a_merchant_that_vanishes_leaves_every_consumer_whole(  # noqa: PL
     rules = {w["rule"] for w in queue}
     assert {"grade-drop", "complaint-surge", "hard-override", "deep-discount"} <= rules
     assert len([w for w in queue if w["rule"] == "deep-discount"]) == 1  # one cause, one warning
-    drop = next(w for w in queue if w["rule"] == "grade-drop")
+    # The complaints alone may take the grade down a step before the bureaus' news takes it
+    # further: each fall is a warning; the one from a good grade is there.
+    drops = [w for w in queue if w["rule"] == "grade-drop"]
+    drop = next(w for w in drops if w["evidence"]["from"] in "ABC")
     assert drop["evidence"]["to"] in ("D", "E")
-    assert drop["evidence"]["from"] in "ABC"
     await api.call("POST", f"/warnings/{drop['id']}/acknowledge", regulator)
 
     # What each consumer is owed, from the ledger, just before the default.

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from tests.conftest import Databases
 
 DAYS = 120
-SEED = 7
+SEED = 1
+"""A seed whose 120 days take every path asserted below. Which seed does depends on the
+model (grades decide which shops may sell): when the model changes, the paths may move."""
 
 
 @pytest.mark.slow
