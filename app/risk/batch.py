@@ -11,7 +11,8 @@ features as dicts, reasons as objects, JSON per merchant. Here a batch is arrays
   a category by its place in the catalogue (then coded as the model's schema codes it).
 * :meth:`scoring.Rater.assess` grades the matrix column-wise.
 * :func:`write` upserts every rating with one ``INSERT … SELECT FROM unnest(…)``; the reasons'
-  JSON, with the record each cites, is built by PostgreSQL from the ids.
+  JSON, with the record each cites, is built by PostgreSQL from the ids. The numbers go as
+  binary arrays (:mod:`app.arrays`), not as one Python object each.
 
 :func:`read_records` is the other way to the same matrix: the records as objects, through
 ``features_at``, as the regulator's merchant page and the drift report read them. The two must
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import text
 
+from app.arrays import Float8s, Int8s
 from scoring import CATALOGUE, FEATURES, GRADES, BadData, Indicator, Source, exit_pattern
 from scoring.features import EXIT_WINDOW, features_at, latest_records
 from scoring.table import category_codes, table_from_features
@@ -322,9 +324,10 @@ async def write(
     values = held.features[rows, columns]
     numeric = np.array([t != "category" for t in _TYPES])[columns]
     reference = [_json(v) for v in rater.reference_shown]
+    cited = held.records[rows, columns]
     params: dict[str, Any] = {
         "ids": held.ids,
-        "probability": assessed.probability.tolist(),
+        "probability": Float8s(assessed.probability),
         "grade": [GRADES[b] for b in assessed.band.tolist()],
         "model_grade": [GRADES[b] for b in assessed.model_band.tolist()],
         "overrides": [",".join(o.value for o in found) for found in assessed.overrides],
@@ -334,17 +337,14 @@ async def write(
         "kinds": _KINDS,
         "types": _TYPES,
         "references": reference,
-        "reason_place": (rows + 1).tolist(),
-        "reason_rank": ranks.tolist(),
-        "reason_feature": (columns + 1).tolist(),
-        "reason_contribution": assessed.contributions[rows, columns].tolist(),
-        "reason_value": [
-            None if (not n or np.isnan(v)) else v
-            for v, n in zip(values.tolist(), numeric.tolist(), strict=True)
-        ],
-        "reason_record": [None if r == 0 else r for r in held.records[rows, columns].tolist()],
+        "reason_place": Int8s(rows + 1),
+        "reason_rank": Int8s(ranks),
+        "reason_feature": Int8s(columns + 1),
+        "reason_contribution": Float8s(assessed.contributions[rows, columns]),
+        "reason_value": Float8s(values, nulls=~numeric | np.isnan(values)),
+        "reason_record": Int8s(cited, nulls=cited == 0),
         "reference_probability": assessed.reference_probability,
-        "contributions": assessed.contributions.ravel().tolist(),
+        "contributions": Float8s(assessed.contributions),
         "k": len(FEATURES),
         "model_version": rater.model_version,
         "cut_points_version": rater.cut_points.version,

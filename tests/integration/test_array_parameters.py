@@ -1,0 +1,85 @@
+"""NumPy arrays written as binary PostgreSQL arrays arrive as the same numbers, NULLs in place."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Uuid, any_, column, select, text, values
+
+from app.arrays import Float8s, Int8s, uuids
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+FLOATS = st.floats(allow_nan=False, width=64)
+INTS = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+
+
+async def _echo(session: AsyncSession, param: object, cast: str) -> list[float | int | None]:
+    result = await session.scalar(text(f"SELECT CAST(:a AS {cast})"), {"a": param})
+    assert isinstance(result, list)
+    return result
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(values=st.lists(st.tuples(FLOATS, st.booleans()), max_size=40))
+async def test_float8s_round_trip(
+    sessions: async_sessionmaker[AsyncSession], values: list[tuple[float, bool]]
+) -> None:
+    numbers = np.array([v for v, _ in values], dtype=np.float64)
+    nulls = np.array([n for _, n in values], dtype=bool)
+    async with sessions() as s:
+        back = await _echo(s, Float8s(numbers, nulls=nulls), "float8[]")
+    assert back == [None if n else v for v, n in values]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(values=st.lists(st.tuples(INTS, st.booleans()), max_size=40))
+async def test_int8s_round_trip(
+    sessions: async_sessionmaker[AsyncSession], values: list[tuple[int, bool]]
+) -> None:
+    numbers = np.array([v for v, _ in values], dtype=np.int64)
+    nulls = np.array([n for _, n in values], dtype=bool)
+    async with sessions() as s:
+        back = await _echo(s, Int8s(numbers, nulls=nulls), "int8[]")
+    assert back == [None if n else v for v, n in values]
+
+
+async def test_a_two_dimensional_array_is_sent_row_by_row(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    matrix = np.arange(6, dtype=np.float64).reshape(2, 3)
+    async with sessions() as s:
+        assert await _echo(s, Float8s(matrix), "float8[]") == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+async def test_infinities_are_numbers_but_nan_must_be_marked() -> None:
+    assert Float8s([math.inf, -math.inf]).values.tolist() == [math.inf, -math.inf]
+    with pytest.raises(ValueError, match="NaN"):
+        Float8s([1.0, math.nan])
+    with pytest.raises(ValueError, match="one null flag a value"):
+        Float8s([1.0, 2.0], nulls=[True])
+
+
+async def test_uuids_filters_by_one_array_parameter(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    known = [uuid.uuid4() for _ in range(5)]
+    rows = values(column("id", Uuid()), name="known").data([(k,) for k in known])
+    query = select(rows.c.id).where(rows.c.id == any_(uuids(known[1:4])))
+    condition = (rows.c.id == any_(uuids(known))).compile()
+    assert list(condition.params.values()) == [known]  # one parameter, however many ids
+    async with sessions() as s:
+        assert sorted((await s.scalars(query)).all()) == sorted(known[1:4])
+        nothing = select(rows.c.id).where(rows.c.id == any_(uuids([])))
+        assert (await s.scalars(nothing)).all() == []
