@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DateTime, Uuid, column, func, select, table
+from sqlalchemy import DateTime, Uuid, any_, column, func, select, table
 
+from app.arrays import uuids
 from scoring.platform import complaint_figures
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ async def complaints_filed(
         return {}
     query = (
         select(_DISPUTES.c.merchant_id, func.count())
-        .where(_DISPUTES.c.merchant_id.in_(list(merchant_ids)), _DISPUTES.c.filed_at >= since)
+        .where(_DISPUTES.c.merchant_id == any_(uuids(merchant_ids)), _DISPUTES.c.filed_at >= since)
         .group_by(_DISPUTES.c.merchant_id)
     )
     if before is not None:

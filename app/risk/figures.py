@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, text
+from sqlalchemy import any_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 import escrow
+from app.arrays import uuids
 from app.clock import today
 from app.events import publish
 from app.risk.complaints import ComplaintCounts, complaint_counts
@@ -96,13 +97,18 @@ async def refresh_sales(
 async def _refresh_complaints(
     session: AsyncSession, merchant_ids: list[uuid.UUID], now: datetime
 ) -> int:
-    """Complaint counts for merchants with recent complaints or an earlier count to bring down."""
+    """Complaint counts for merchants with recent complaints or an earlier count to bring down.
+
+    The source condition lets ``ix_indicator_records_latest`` find the earlier counts; by
+    provenance alone PostgreSQL reads every record of the batch's merchants.
+    """
     counts = await complaint_counts(session, merchant_ids, now)
     counted_before = set(
         await session.scalars(
             select(IndicatorRecord.merchant_id)
             .where(
-                IndicatorRecord.merchant_id.in_(merchant_ids),
+                IndicatorRecord.merchant_id == any_(uuids(merchant_ids)),
+                IndicatorRecord.source == COMPLAINTS,
                 IndicatorRecord.provenance == f"platform:{COMPLAINTS}",
             )
             .distinct()

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import structlog
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import any_, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from app.arrays import uuids
 from app.clock import today, utcnow
 from app.events import publish
 from app.exceptions import Conflict, NotFound
@@ -179,7 +180,7 @@ async def rate(
         merchant_id: (grade, set(overrides))
         for merchant_id, grade, overrides in await session.execute(
             select(Rating.merchant_id, Rating.grade, Rating.overrides).where(
-                Rating.merchant_id.in_(ids)
+                Rating.merchant_id == any_(uuids(ids))
             )
         )
     }
@@ -339,7 +340,9 @@ async def rate_apart(
 
 
 async def _clear_failures(session: AsyncSession, merchant_ids: list[uuid.UUID]) -> None:
-    await session.execute(delete(RatingFailure).where(RatingFailure.merchant_id.in_(merchant_ids)))
+    await session.execute(
+        delete(RatingFailure).where(RatingFailure.merchant_id == any_(uuids(merchant_ids)))
+    )
 
 
 def retry_delay(attempts: int) -> timedelta:
