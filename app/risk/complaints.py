@@ -1,11 +1,12 @@
 """Complaints counted in one place: disputes filed against merchants, per merchant and window.
 
-Every count of complaints is :func:`complaints_filed`: the complaint indicators a rating reads
-(``complaints/count_7d`` and ``count_30d``, refreshed with every rating and on every new
-complaint), the surge rule's weekly baseline, the regulator's dashboard and the figure a
-consumer sees on a merchant's page. A complaint is a row of the ``disputes`` table, counted
-on the day it was filed whatever became of it. The table is read by name: the complaint desk
-(``app.supervision``) depends on ratings, so ratings do not import it.
+Every count of complaints is made here: :func:`complaint_counts` for the complaint indicators a
+rating reads (``complaints/count_7d`` and ``count_30d``, refreshed with every rating and on
+every new complaint), :func:`complaints_filed` for the surge rule's weekly baseline, the
+regulator's dashboard and the figure a consumer sees on a merchant's page. A complaint is a
+row of the ``disputes`` table, counted on the day it was filed whatever became of it. The
+table is read by name: the complaint desk (``app.supervision``) depends on ratings, so
+ratings do not import it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DateTime, Uuid, any_, column, func, select, table
+from sqlalchemy import DateTime, Uuid, any_, column, func, select, table, text
 
 from app.arrays import uuids
 from scoring.platform import complaint_figures
@@ -69,13 +70,25 @@ class ComplaintCounts:
         return complaint_figures(self.last_7, self.last_30)
 
 
+_COUNTS = text("""
+    SELECT merchant_id, count(*) FILTER (WHERE filed_at >= :now - interval '7 days'), count(*)
+      FROM disputes
+     WHERE merchant_id = ANY(CAST(:ids AS uuid[])) AND filed_at >= :now - interval '30 days'
+     GROUP BY merchant_id
+""")
+
+
 async def complaint_counts(
     session: AsyncSession, merchant_ids: Collection[uuid.UUID], now: datetime
 ) -> dict[uuid.UUID, ComplaintCounts]:
-    """Each merchant's complaints of the last 7 and 30 days (those with none are absent)."""
-    last_30 = await complaints_filed(session, merchant_ids, since=now - timedelta(days=30))
-    last_7 = await complaints_filed(session, list(last_30), since=now - timedelta(days=7))
-    return {m: ComplaintCounts(last_7.get(m, 0), n) for m, n in last_30.items()}
+    """Each merchant's complaints of the last 7 and 30 days (those with none are absent).
+
+    Both windows in one constant statement: it runs with every rating.
+    """
+    if not merchant_ids:
+        return {}
+    found = await session.execute(_COUNTS, {"ids": list(merchant_ids), "now": now})
+    return {m: ComplaintCounts(int(last_7), int(last_30)) for m, last_7, last_30 in found}
 
 
 async def weekly_baseline(

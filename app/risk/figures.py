@@ -7,18 +7,16 @@ the complaint counts :mod:`app.risk.complaints`'.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import any_, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import text
 
 import escrow
-from app.arrays import uuids
 from app.clock import today
 from app.events import publish
 from app.risk.complaints import ComplaintCounts, complaint_counts
 from app.risk.events import SalesFiguresRecorded
-from app.risk.models import IndicatorRecord
 from scoring import Indicator, Source
 from scoring.intake import fingerprint, stored_value
 from scoring.platform import discount_pct, outstanding_to_revenue, surge_pct
@@ -33,27 +31,40 @@ if TYPE_CHECKING:
 COMPLAINTS = "complaints"
 SALES = "sales"
 
-_SALES = text("""
-    SELECT merchant_id,
-           coalesce(sum(amount) FILTER (WHERE paid_at >= :now - interval '30 days'), 0)::bigint
-             AS last_30,
-           coalesce(sum(amount) FILTER (WHERE paid_at < :now - interval '30 days'), 0)::bigint
-             AS before,
-           coalesce(sum(amount) FILTER (WHERE paid_at >= :now - interval '90 days'), 0)::bigint
-             AS last_90
-      FROM orders
-     WHERE merchant_id = ANY(:ids) AND status = 'paid'
-       AND paid_at >= :now - interval '120 days'
-     GROUP BY merchant_id
+_FIGURES = text("""
+    WITH sales AS (
+      SELECT merchant_id,
+             coalesce(sum(amount) FILTER (WHERE paid_at >= :now - interval '30 days'), 0)::bigint
+               AS last_30,
+             coalesce(sum(amount) FILTER (WHERE paid_at < :now - interval '30 days'), 0)::bigint
+               AS before,
+             coalesce(sum(amount) FILTER (WHERE paid_at >= :now - interval '90 days'), 0)::bigint
+               AS last_90
+        FROM orders
+       WHERE merchant_id = ANY(:ids) AND status = 'paid'
+         AND paid_at >= :now - interval '120 days'
+       GROUP BY merchant_id
+    ), discount AS (
+      SELECT merchant_id, max((units - price) * 100.0 / units) AS deepest
+        FROM products
+       WHERE merchant_id = ANY(:ids) AND status = 'active' AND kind = 'stored_value'
+       GROUP BY merchant_id
+    ), counted AS (
+      SELECT DISTINCT merchant_id
+        FROM indicator_records
+       WHERE merchant_id = ANY(:ids) AND source = :complaints AND provenance = :provenance
+    )
+    SELECT merchant_id, sales.last_30, sales.before, sales.last_90, discount.deepest,
+           counted.merchant_id IS NOT NULL AS counted_before
+      FROM sales FULL JOIN discount USING (merchant_id) FULL JOIN counted USING (merchant_id)
 """)
-"""Sums of fen are whole numbers: cast back from ``numeric`` so Python sees ints, not Decimals."""
+"""What the platform's sales figures are computed from, for a batch in one statement: card
+sales of the last 120 days, the deepest discount on sale, and whether the merchant has a
+complaint count on record (a quiet week must bring it back to zero).
 
-_DISCOUNT = text("""
-    SELECT merchant_id, max((units - price) * 100.0 / units) AS deepest
-      FROM products
-     WHERE merchant_id = ANY(:ids) AND status = 'active' AND kind = 'stored_value'
-     GROUP BY merchant_id
-""")
+The source condition lets ``ix_indicator_records_latest`` find the earlier counts; by
+provenance alone PostgreSQL reads every record of the batch's merchants. Sums of fen are whole
+numbers: cast back from ``numeric`` so Python sees ints, not Decimals."""
 
 
 async def refresh_sales(
@@ -67,60 +78,50 @@ async def refresh_sales(
 
     A figure with nothing to compare against is left out (missing), never written as zero
     (:mod:`scoring.platform`). The complaint counts are refreshed too, so a quiet week brings
-    them back to zero. One query per figure for the whole batch; each merchant's sales
-    snapshot is published (:class:`SalesFiguresRecorded`) as it is written. Returns how many
-    snapshot records were written.
+    them back to zero. A batch costs four statements, whatever its size: the figures above,
+    the ledger's outstanding balances, the complaint counts, and one upsert of every snapshot
+    record; each merchant's sales snapshot is then published (:class:`SalesFiguresRecorded`).
+    Returns how many snapshot records were written.
     """
     ids = list(merchant_ids)
-    figures: dict[tuple[uuid.UUID, str], float] = {}
-    sales = (await session.execute(_SALES, {"ids": ids, "now": now})).all()
-    for merchant_id, last_30, before, _ in sales:
-        if (surge := surge_pct(last_30, before)) is not None:
-            figures[merchant_id, "surge_pct"] = surge
-    for merchant_id, deepest in await session.execute(_DISCOUNT, {"ids": ids}):
-        figures[merchant_id, "max_discount_pct"] = discount_pct(deepest)
-    revenue = {m: int(last_90) for m, _, _, last_90 in sales}
+    provenance = f"platform:{COMPLAINTS}"
+    found = (
+        await session.execute(
+            _FIGURES, {"ids": ids, "now": now, "complaints": COMPLAINTS, "provenance": provenance}
+        )
+    ).all()
+    sales: dict[uuid.UUID, dict[str, float]] = {}
+    revenue: dict[uuid.UUID, int] = {}
+    counted_before: set[uuid.UUID] = set()
+    for merchant_id, last_30, before, last_90, deepest, counted in found:
+        figures: dict[str, float] = {}
+        if last_30 is not None:
+            revenue[merchant_id] = int(last_90)
+            if (surge := surge_pct(last_30, before)) is not None:
+                figures["surge_pct"] = surge
+        if deepest is not None:
+            figures["max_discount_pct"] = discount_pct(deepest)
+        if counted:
+            counted_before.add(merchant_id)
+        if figures:
+            sales[merchant_id] = figures
     for merchant_id, held in (await escrow.outstanding(session, ids)).items():
         ratio = outstanding_to_revenue(held, revenue.get(merchant_id, 0))
         if ratio is not None:
-            figures[merchant_id, "outstanding_to_revenue"] = ratio
-    written = await _refresh_complaints(session, ids, now)
-    by_merchant: dict[uuid.UUID, dict[str, float]] = {}
-    for (merchant_id, kind), value in figures.items():
-        by_merchant.setdefault(merchant_id, {})[kind] = value
-    for merchant_id, values in sorted(by_merchant.items()):
-        written += await record_platform_figures(session, merchant_id, SALES, values, now)
-        await publish(session, SalesFiguresRecorded(merchant_id, values, now))
-    return written
-
-
-async def _refresh_complaints(
-    session: AsyncSession, merchant_ids: list[uuid.UUID], now: datetime
-) -> int:
-    """Complaint counts for merchants with recent complaints or an earlier count to bring down.
-
-    The source condition lets ``ix_indicator_records_latest`` find the earlier counts; by
-    provenance alone PostgreSQL reads every record of the batch's merchants.
-    """
-    counts = await complaint_counts(session, merchant_ids, now)
-    counted_before = set(
-        await session.scalars(
-            select(IndicatorRecord.merchant_id)
-            .where(
-                IndicatorRecord.merchant_id == any_(uuids(merchant_ids)),
-                IndicatorRecord.source == COMPLAINTS,
-                IndicatorRecord.provenance == f"platform:{COMPLAINTS}",
-            )
-            .distinct()
+            sales.setdefault(merchant_id, {})["outstanding_to_revenue"] = ratio
+    counts = await complaint_counts(session, ids, now)
+    rows = [
+        row
+        for merchant_id in sorted(counts.keys() | counted_before)
+        for row in _snapshot(
+            merchant_id, COMPLAINTS, counts.get(merchant_id, ComplaintCounts()).figures(), now
         )
-    )
-    written = 0
-    for merchant_id in sorted(counts.keys() | counted_before):
-        found = counts.get(merchant_id, ComplaintCounts())
-        written += await record_platform_figures(
-            session, merchant_id, COMPLAINTS, found.figures(), now
-        )
-    return written
+    ]
+    rows += [row for m in sorted(sales) for row in _snapshot(m, SALES, sales[m], now)]
+    await _upsert(session, rows, now)
+    for merchant_id in sorted(sales):
+        await publish(session, SalesFiguresRecorded(merchant_id, sales[merchant_id], now))
+    return len(rows)
 
 
 async def record_complaints(
@@ -146,30 +147,55 @@ async def record_platform_figures(
     One record per merchant, kind and day, updated in place during the day (its fingerprint
     leaves the value out); provenance ``platform:<source>``.
     """
-    if not figures:
-        return 0
+    rows = _snapshot(merchant_id, source, figures, now)
+    await _upsert(session, rows, now)
+    return len(rows)
+
+
+def _snapshot(
+    merchant_id: uuid.UUID, source: str, figures: Mapping[str, float], now: datetime
+) -> list[tuple[Any, ...]]:
+    """The records of one merchant's snapshot of one source, as ``_UPSERT`` takes them."""
     as_of = today(now)
     provenance = f"platform:{source}"
     rows = []
     for kind, value in figures.items():
         record = Indicator(str(merchant_id), Source(source), kind, value, as_of, provenance)
+        shown = json.dumps(stored_value(value))
         rows.append(
-            {
-                "merchant_id": merchant_id,
-                "source": source,
-                "kind": kind,
-                "value": stored_value(value),
-                "as_of": as_of,
-                "provenance": provenance,
-                "fingerprint": fingerprint(record, snapshot=True),
-                "received_at": now,
-            }
+            (
+                merchant_id,
+                source,
+                kind,
+                shown,
+                as_of,
+                provenance,
+                fingerprint(record, snapshot=True),
+            )
         )
-    stmt = pg_insert(IndicatorRecord).values(rows)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["merchant_id", "fingerprint"],
-            set_={"value": stmt.excluded.value, "received_at": stmt.excluded.received_at},
-        )
-    )
-    return len(rows)
+    return rows
+
+
+_UPSERT = text("""
+    INSERT INTO indicator_records (merchant_id, source, kind, value, as_of, provenance,
+                                   fingerprint, received_at)
+    SELECT merchant_id, source, kind, value, as_of, provenance, fingerprint, :now
+      FROM unnest(CAST(:merchant_id AS uuid[]), CAST(:source AS text[]), CAST(:kind AS text[]),
+                  CAST(:value AS jsonb[]), CAST(:as_of AS date[]), CAST(:provenance AS text[]),
+                  CAST(:fingerprint AS bytea[]))
+           AS r(merchant_id, source, kind, value, as_of, provenance, fingerprint)
+    ON CONFLICT (merchant_id, fingerprint)
+    DO UPDATE SET value = excluded.value, received_at = excluded.received_at
+""")
+"""Snapshot records in, or today's updated in place: one statement and seven array parameters,
+however many merchants (a multi-row VALUES would run into PostgreSQL's 65,535 parameters)."""
+
+
+async def _upsert(session: AsyncSession, rows: list[tuple[Any, ...]], now: datetime) -> None:
+    if not rows:
+        return
+    columns = ("merchant_id", "source", "kind", "value", "as_of", "provenance", "fingerprint")
+    params: dict[str, Any] = {
+        name: list(values) for name, values in zip(columns, zip(*rows, strict=True), strict=True)
+    }
+    await session.execute(_UPSERT, {**params, "now": now})

@@ -1,8 +1,8 @@
 """How many complaints a merchant had, as consumers and regulators are shown the figure.
 
 A complaint is a dispute filed, counted on the day it was filed whatever became of it; the
-counting itself is :func:`app.risk.complaints.complaints_filed`, the one count the ratings
-read too.
+counting itself is :mod:`app.risk.complaints`'s, where the ratings' complaint indicators are
+counted too.
 """
 
 from __future__ import annotations
