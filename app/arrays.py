@@ -108,6 +108,16 @@ psycopg.adapters.register_dumper(Float8s, _Float8sDumper)
 psycopg.adapters.register_dumper(Int8s, _Int8sDumper)
 
 
+def text_array(values: Iterable[str]) -> str:
+    """Strings as one ``text[]`` literal, for ``CAST(:param AS text[])``.
+
+    For a constant list sent with every statement: one string to send, where a list is dumped
+    (and every element checked for quoting) each time.
+    """
+    quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return "{" + ",".join(quoted) + "}"
+
+
 def uuids(ids: Iterable[uuid.UUID]) -> BindParameter[list[uuid.UUID]]:
     """Ids as one ``uuid[]`` parameter, for ``column == any_(uuids(ids))``."""
     array: TypeEngine[list[uuid.UUID]] = ARRAY(Uuid())  # type: ignore[assignment]

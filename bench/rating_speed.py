@@ -120,16 +120,14 @@ RATED_AT = "SELECT rated_at, cause FROM ratings WHERE merchant_id = %s"
 
 # Statements of a re-rating, by what they do (first match wins); see app/risk/service.py.
 STATEMENT_KINDS = (
-    ("pg_advisory_xact_lock(hashtext('rating')", "advisory locks (1 statement a batch)"),
-    ("INSERT INTO ratings", "ratings upsert (1 statement a batch)"),
-    ("FROM orders", "sales snapshot: orders"),
-    ("FROM products", "sales snapshot: products"),
-    ("FROM accounts", "sales snapshot: escrow balances"),
-    ("INSERT INTO indicator_records", "sales snapshot: write"),
-    ("DISTINCT ON", "latest records (1 statement a batch)"),
-    ("kind = ANY", "exit-path records"),
-    ("FROM scoring_models", "active model version"),
-    ("FROM ratings", "previous grades"),
+    ("pg_advisory_xact_lock(hashtext('rating')", "advisory locks and active model version"),
+    ("INSERT INTO ratings", "ratings upsert, answering the previous grades"),
+    ("FROM orders", "sales figures: orders, products, earlier counts"),
+    ("FROM accounts", "sales figures: escrow balances"),
+    ("FROM disputes", "complaint counts, 7 and 30 days"),
+    ("INSERT INTO indicator_records", "platform snapshots upsert"),
+    ("DISTINCT ON", "latest records and exit-path events"),
+    ("FROM scoring_models", "model file (on a new active version)"),
     ("INSERT INTO rating_changes", "grade changes insert"),
     ("FROM merchants", "next batch of merchant ids"),
 )

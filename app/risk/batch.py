@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import text
 
-from app.arrays import Float8s, Int8s
+from app.arrays import Float8s, Int8s, text_array
 from scoring import CATALOGUE, FEATURES, GRADES, BadData, Indicator, Source, exit_pattern
 from scoring.features import EXIT_WINDOW, features_at, latest_records
 from scoring.table import category_codes, table_from_features
@@ -47,16 +47,32 @@ if TYPE_CHECKING:
     from scoring.rating import Assessment
     from scoring.table import Schema
 
-_SOURCES = [k.source.value for k in CATALOGUE]
-_KINDS = [k.name for k in CATALOGUE]
 _TYPES = [k.type for k in CATALOGUE]
-_ALLOWED = ["|".join(k.categories) for k in CATALOGUE]
-"""The catalogue as parallel arrays, column ``j`` of the model being entry ``j``."""
+_CATALOGUE = {
+    "sources": text_array(k.source.value for k in CATALOGUE),
+    "kinds": text_array(k.name for k in CATALOGUE),
+    "types": text_array(_TYPES),
+}
+_ALLOWED = text_array("|".join(k.categories) for k in CATALOGUE)
+_FEATURES = text_array(FEATURES)
+"""The catalogue as parallel arrays, column ``j`` of the model being entry ``j`` (each sent as
+one ``text[]`` literal: they go with every statement)."""
 
 _EXIT_KINDS = ("capital_change", "equity_transfer", "legal_representative_change")
+_EXIT_KINDS_ARRAY = text_array(_EXIT_KINDS)
 """The registration kinds of the exit path (``scoring.exit_pattern``)."""
 
-_READ = text("""
+_EXIT_STEPS_SQL = """
+    SELECT merchant_id, id, source, kind, value, as_of, provenance
+      FROM indicator_records
+     WHERE merchant_id = ANY(CAST(:ids AS uuid[])) AND as_of < :at AND as_of >= :since
+       AND source = 'registration' AND kind = ANY(CAST(:exit_kinds AS text[]))
+"""
+"""The registration events of the exit path's window (``scoring.exit_pattern``)."""
+
+_READ = text(
+    """
+    SELECT latest.*, steps.* FROM (
     SELECT array_agg(b.place), array_agg(f.j), array_agg(
              CASE f.type
                WHEN 'category' THEN coalesce(
@@ -78,17 +94,18 @@ _READ = text("""
       JOIN unnest(CAST(:sources AS text[]), CAST(:kinds AS text[]), CAST(:types AS text[]),
                   CAST(:allowed AS text[])) WITH ORDINALITY AS f(source, kind, type, allowed, j)
         USING (source, kind)
-""")
-
-_EXIT_STEPS_SQL = """
-    SELECT merchant_id, id, source, kind, value, as_of, provenance
-      FROM indicator_records
-     WHERE merchant_id = ANY(CAST(:ids AS uuid[])) AND as_of < :at AND as_of >= :since
-       AND source = 'registration' AND kind = ANY(CAST(:kinds AS text[]))
+    ) AS latest, (
+      SELECT array_agg(merchant_id ORDER BY as_of, id), array_agg(id ORDER BY as_of, id),
+             array_agg(kind ORDER BY as_of, id), array_agg(value ORDER BY as_of, id),
+             array_agg(as_of ORDER BY as_of, id), array_agg(provenance ORDER BY as_of, id)
+        FROM ("""  # noqa: S608 - constants joined, no input
+    + _EXIT_STEPS_SQL
+    + """) AS e
+    ) AS steps
 """
-"""The registration events of the exit path's window (``scoring.exit_pattern``)."""
-
-_EXIT_STEPS = text(_EXIT_STEPS_SQL + " ORDER BY as_of, id")
+)
+"""The latest records as arrays (module docstring) and, in the same round trip, the exit
+path's events, oldest first."""
 
 _LATEST = text(
     """
@@ -136,10 +153,10 @@ async def read_sets(
             {
                 "ids": list(ids),
                 "at": at,
-                "sources": _SOURCES,
-                "kinds": _KINDS,
-                "types": _TYPES,
+                **_CATALOGUE,
                 "allowed": _ALLOWED,
+                "since": at - EXIT_WINDOW - timedelta(days=1),
+                "exit_kinds": _EXIT_KINDS_ARRAY,
             },
         )
     ).one()
@@ -163,7 +180,12 @@ async def read_sets(
         lookup = category_codes(kind, [*spec.categories, "missing"])
         places = features[:, j]
         features[:, j] = lookup[np.where(np.isnan(places) | (places < 0), -1, places).astype(int)]
-    steps = await _exit_steps(session, ids, at)
+    steps: dict[uuid.UUID, list[Indicator]] = defaultdict(list)
+    if row[5] is not None:
+        for merchant_id, *record in zip(*row[5:], strict=True):
+            steps[merchant_id].append(
+                _indicator(merchant_id, record[0], "registration", *record[1:])
+            )
     return _held(list(ids), features, records, steps, at)
 
 
@@ -179,7 +201,7 @@ async def records_for(
     since = at - EXIT_WINDOW - timedelta(days=1)
     rows = await session.execute(
         _LATEST,
-        {"ids": list(merchant_ids), "at": at, "since": since, "kinds": list(_EXIT_KINDS)},
+        {"ids": list(merchant_ids), "at": at, "since": since, "exit_kinds": _EXIT_KINDS_ARRAY},
     )
     for row in rows:
         found[row[0]].append(_indicator(*row))
@@ -244,21 +266,12 @@ def _held(
     return Held(ids, features, records, exit_path, shown)
 
 
-async def _exit_steps(
-    session: AsyncSession, ids: Sequence[uuid.UUID], at: date
-) -> dict[uuid.UUID, list[Indicator]]:
-    since = at - EXIT_WINDOW - timedelta(days=1)
-    found: dict[uuid.UUID, list[Indicator]] = defaultdict(list)
-    rows = await session.execute(
-        _EXIT_STEPS, {"ids": list(ids), "at": at, "since": since, "kinds": list(_EXIT_KINDS)}
-    )
-    for row in rows:
-        found[row[0]].append(_indicator(*row))
-    return found
-
-
 _WRITE = text("""
-    WITH rated AS (
+    WITH previous AS (
+      SELECT merchant_id, grade, overrides FROM ratings
+       WHERE merchant_id = ANY(CAST(:ids AS uuid[]))
+    ),
+    rated AS (
       SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:probability AS float8[]),
                            CAST(:grade AS text[]), CAST(:model_grade AS text[]),
                            CAST(:overrides AS text[]), CAST(:cause AS text[]))
@@ -289,7 +302,8 @@ _WRITE = text("""
         JOIN feature AS f USING (j)
         LEFT JOIN indicator_records AS rec ON rec.id = x.record
        GROUP BY x.place
-    )
+    ),
+    written AS (
     INSERT INTO ratings (merchant_id, probability, reference_probability, grade, model_grade,
                          overrides, reasons, contributions, model_version, cut_points_version,
                          scored_for, rated_at, cause)
@@ -306,7 +320,11 @@ _WRITE = text("""
       contributions = excluded.contributions, model_version = excluded.model_version,
       cut_points_version = excluded.cut_points_version, scored_for = excluded.scored_for,
       rated_at = excluded.rated_at, cause = excluded.cause
+    )
+    SELECT merchant_id, grade, overrides FROM previous
 """)
+"""Every rating upserted, answering with the ratings they replace: all parts of one statement
+see the table as it was before it, so ``previous`` is what the merchants held."""
 
 
 async def write(
@@ -318,8 +336,12 @@ async def write(
     *,
     at: date,
     now: datetime,
-) -> None:
-    """Upsert the batch's ratings in one statement (module docstring)."""
+) -> dict[uuid.UUID, tuple[str, set[str]]]:
+    """Upsert the batch's ratings in one statement (module docstring).
+
+    Returns the grade and overrides each merchant held before (merchants never rated are
+    absent).
+    """
     rows, ranks, columns = assessed.reason_row, assessed.reason_rank, assessed.reason_feature
     values = held.features[rows, columns]
     numeric = np.array([t != "category" for t in _TYPES])[columns]
@@ -328,15 +350,13 @@ async def write(
     params: dict[str, Any] = {
         "ids": held.ids,
         "probability": Float8s(assessed.probability),
-        "grade": [GRADES[b] for b in assessed.band.tolist()],
-        "model_grade": [GRADES[b] for b in assessed.model_band.tolist()],
-        "overrides": [",".join(o.value for o in found) for found in assessed.overrides],
-        "cause": list(causes),
-        "features": list(FEATURES),
-        "sources": _SOURCES,
-        "kinds": _KINDS,
-        "types": _TYPES,
-        "references": reference,
+        "grade": text_array(GRADES[b] for b in assessed.band.tolist()),
+        "model_grade": text_array(GRADES[b] for b in assessed.model_band.tolist()),
+        "overrides": text_array(",".join(o.value for o in found) for found in assessed.overrides),
+        "cause": text_array(causes),
+        **_CATALOGUE,
+        "features": _FEATURES,
+        "references": text_array(reference),
         "reason_place": Int8s(rows + 1),
         "reason_rank": Int8s(ranks),
         "reason_feature": Int8s(columns + 1),
@@ -351,7 +371,10 @@ async def write(
         "scored_for": at,
         "rated_at": now,
     }
-    await session.execute(_WRITE, params)
+    return {
+        merchant_id: (grade, set(overrides))
+        for merchant_id, grade, overrides in await session.execute(_WRITE, params)
+    }
 
 
 def _json(value: float | str | None) -> str:

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Uuid, any_, column, select, text, values
 
-from app.arrays import Float8s, Int8s, uuids
+from app.arrays import Float8s, Int8s, text_array, uuids
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,7 +21,7 @@ FLOATS = st.floats(allow_nan=False, width=64)
 INTS = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 
 
-async def _echo(session: AsyncSession, param: object, cast: str) -> list[float | int | None]:
+async def _echo(session: AsyncSession, param: object, cast: str) -> list[object]:
     result = await session.scalar(text(f"SELECT CAST(:a AS {cast})"), {"a": param})
     assert isinstance(result, list)
     return result
@@ -53,6 +53,25 @@ async def test_int8s_round_trip(
     async with sessions() as s:
         back = await _echo(s, Int8s(numbers, nulls=nulls), "int8[]")
     assert back == [None if n else v for v, n in values]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(values=st.lists(st.text(st.characters(exclude_characters="\x00")), max_size=12))
+async def test_text_array_round_trip(
+    sessions: async_sessionmaker[AsyncSession], values: list[str]
+) -> None:
+    async with sessions() as s:
+        assert await _echo(s, text_array(values), "text[]") == values
+
+
+async def test_text_array_keeps_what_array_syntax_would_eat(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    tricky = ["", "NULL", "a,b", "{x}", '"quoted"', "back\\slash", " spaced ", "失信"]
+    async with sessions() as s:
+        assert await _echo(s, text_array(tricky), "text[]") == tricky
 
 
 async def test_a_two_dimensional_array_is_sent_row_by_row(
