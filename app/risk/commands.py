@@ -132,12 +132,19 @@ def activate(model: Path) -> None:
 
 @click.command("rerate-all")
 @click.option("--batch", default=1000, show_default=True, help="Merchants per transaction.")
-def rerate_all(batch: int) -> None:
+@click.option(
+    "--lanes",
+    type=click.IntRange(1, 16),
+    help="Batches rated at once, each in its own transaction (default: two; about one a core).",
+)
+def rerate_all(batch: int, lanes: int | None) -> None:
     """Re-rate every merchant now with the active model (the nightly batch)."""
     from app.risk.service import rerate_all as run  # noqa: PLC0415
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> int:
-        return await run(sessions, batch=batch)
+        if lanes is None:
+            return await run(sessions, batch=batch)
+        return await run(sessions, batch=batch, lanes=lanes)
 
     rated = _with_database(work)
     if rated == 0:
