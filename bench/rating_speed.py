@@ -79,7 +79,7 @@ from app.db import (
 from app.demo.training import train_model
 from app.merchants.uscc import CHARSET, uscc_problem
 from app.risk.ingest import Row, fingerprint, import_rows, stored_value
-from app.risk.service import MODELS, Cause, add_model, rate, rerate_all
+from app.risk.service import LANES, MODELS, Cause, add_model, rate, rerate_all
 from app.risk.worker import RerateWorker
 from app.wiring import wire
 from scoring.indicators import Indicator
@@ -161,7 +161,8 @@ machine : nproc={os.cpu_count()}, Python {platform.python_version()}
  ({psycopg.pq.__impl__}), scikit-learn {sklearn.__version__}, numpy {np.__version__}
 server  : {version}
 database: {make_url(url).database} (fresh, migrated by Alembic, dropped at exit)
-workload: {args.merchants} merchants; batch re-rating with rerate_all(batch={args.batch});
+workload: {args.merchants} merchants; batch re-rating with rerate_all(batch={args.batch},
+          lanes={args.lanes});
           {args.live} live re-rates per worker poll interval ({args.poll} s) and {args.live}
           direct rate() calls for one merchant
 """
@@ -318,7 +319,7 @@ async def batch(
     guard = contextlib.nullcontext() if args.no_breakdown else instrumented(engine, timings)
     with guard:
         started = time.perf_counter()
-        rated = await rerate_all(sessions, batch=args.batch)
+        rated = await rerate_all(sessions, batch=args.batch, lanes=args.lanes)
         seconds = time.perf_counter() - started
     if rated != args.merchants:
         raise RuntimeError(f"rerate_all rated {rated} merchants, not {args.merchants}")
@@ -474,7 +475,10 @@ async def bench(url: str, args: argparse.Namespace) -> None:
         merchants = await prepare(url, sessions, args)
 
         for what in ("first rating (every grade is new)", "re-rating (the nightly batch)"):
-            print(f"batch, {what}: rerate_all(batch={args.batch}), one transaction per batch")
+            print(
+                f"batch, {what}: rerate_all(batch={args.batch}, lanes={args.lanes}),"
+                " one transaction per batch"
+            )
             seconds, timings = await batch(engine, sessions, args)
             print(f"  merchants     {args.merchants}")
             print(f"  seconds       {seconds:.2f}")
@@ -511,6 +515,9 @@ def main() -> None:
     parser.add_argument("--live", type=int, default=200, help="live re-rates per poll interval")
     parser.add_argument("--batch", type=int, default=1000, help="merchants per transaction")
     parser.add_argument(
+        "--lanes", type=int, default=LANES, help="batches rated at once (rerate_all lanes)"
+    )
+    parser.add_argument(
         "--poll", default="0.05,0.25", help="comma-separated worker poll intervals, seconds"
     )
     parser.add_argument(
@@ -530,7 +537,10 @@ def main() -> None:
         args.poll = "0.25"
         print("SMOKE RUN: every path once on tiny data; the figures mean nothing")
     args.poll = [float(p) for p in args.poll.split(",")]
-    if min(args.merchants, args.live, args.batch, args.templates) < 1 or min(args.poll) <= 0:
+    if (
+        min(args.merchants, args.live, args.batch, args.templates, args.lanes) < 1
+        or min(args.poll) <= 0
+    ):
         parser.error("counts and poll intervals must be positive")
     server = async_url(args.database_url) if args.database_url else database_url()
     wire()  # ratings and imports publish events: their handlers first

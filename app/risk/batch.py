@@ -21,6 +21,7 @@ give the same ratings (``tests/e2e/test_rating_paths.py``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -268,15 +269,20 @@ def _held(
 
 _WRITE = text("""
     WITH previous AS (
-      SELECT merchant_id, grade, overrides FROM ratings
+      SELECT merchant_id, grade, overrides, basis FROM ratings
        WHERE merchant_id = ANY(CAST(:ids AS uuid[]))
     ),
     rated AS (
       SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:probability AS float8[]),
                            CAST(:grade AS text[]), CAST(:model_grade AS text[]),
-                           CAST(:overrides AS text[]), CAST(:cause AS text[]))
+                           CAST(:overrides AS text[]), CAST(:cause AS text[]),
+                           CAST(:basis AS bytea[]))
              WITH ORDINALITY AS r(merchant_id, probability, grade, model_grade, overrides,
-                                  cause, place)
+                                  cause, basis, place)
+    ),
+    rebuilt AS (
+      SELECT r.place FROM rated AS r LEFT JOIN previous AS p USING (merchant_id)
+       WHERE p.basis IS DISTINCT FROM r.basis
     ),
     feature AS (
       SELECT * FROM unnest(CAST(:features AS text[]), CAST(:sources AS text[]),
@@ -299,6 +305,7 @@ _WRITE = text("""
                     CAST(:reason_feature AS int8[]), CAST(:reason_contribution AS float8[]),
                     CAST(:reason_value AS float8[]), CAST(:reason_record AS int8[]))
              AS x(place, rank, j, contribution, value, record)
+        JOIN rebuilt USING (place)
         JOIN feature AS f USING (j)
         LEFT JOIN indicator_records AS rec ON rec.id = x.record
        GROUP BY x.place
@@ -306,17 +313,20 @@ _WRITE = text("""
     written AS (
     INSERT INTO ratings (merchant_id, probability, reference_probability, grade, model_grade,
                          overrides, reasons, contributions, model_version, cut_points_version,
-                         scored_for, rated_at, cause)
+                         scored_for, rated_at, cause, basis)
     SELECT r.merchant_id, r.probability, :reference_probability, r.grade, r.model_grade,
            to_jsonb(string_to_array(r.overrides, ',')), coalesce(reason.reasons, '[]'),
            (CAST(:contributions AS float8[]))[(r.place - 1) * :k + 1 : r.place * :k],
-           :model_version, :cut_points_version, :scored_for, :rated_at, r.cause
+           :model_version, :cut_points_version, :scored_for, :rated_at, r.cause, r.basis
       FROM rated AS r LEFT JOIN reason USING (place)
     ON CONFLICT (merchant_id) DO UPDATE SET
       probability = excluded.probability,
       reference_probability = excluded.reference_probability,
       grade = excluded.grade, model_grade = excluded.model_grade,
-      overrides = excluded.overrides, reasons = excluded.reasons,
+      overrides = excluded.overrides,
+      reasons = CASE WHEN ratings.basis = excluded.basis THEN ratings.reasons
+                     ELSE excluded.reasons END,
+      basis = excluded.basis,
       contributions = excluded.contributions, model_version = excluded.model_version,
       cut_points_version = excluded.cut_points_version, scored_for = excluded.scored_for,
       rated_at = excluded.rated_at, cause = excluded.cause
@@ -324,7 +334,9 @@ _WRITE = text("""
     SELECT merchant_id, grade, overrides FROM previous
 """)
 """Every rating upserted, answering with the ratings they replace: all parts of one statement
-see the table as it was before it, so ``previous`` is what the merchants held."""
+see the table as it was before it, so ``previous`` is what the merchants held. Reasons are
+built only where the rating's basis (:func:`bases`) differs from the stored one; elsewhere the
+stored reasons stay, and PostgreSQL keeps their stored value without writing it again."""
 
 
 async def write(
@@ -354,6 +366,7 @@ async def write(
         "model_grade": text_array(GRADES[b] for b in assessed.model_band.tolist()),
         "overrides": text_array(",".join(o.value for o in found) for found in assessed.overrides),
         "cause": text_array(causes),
+        "basis": bases(rater, held),
         **_CATALOGUE,
         "features": _FEATURES,
         "references": text_array(reference),
@@ -375,6 +388,28 @@ async def write(
         merchant_id: (grade, set(overrides))
         for merchant_id, grade, overrides in await session.execute(_WRITE, params)
     }
+
+
+def bases(rater: Rater, held: Held) -> list[bytes]:
+    """Per merchant, a digest of everything its reasons are built from.
+
+    The model and its cut points (which give the contributions, the reference values and the
+    order), the feature values (also the value of a platform snapshot record, which is
+    updated in place under the same id) and the ids of the records they came from (the
+    record shown beside each reason). Equal digests mean equal reasons.
+    """
+    prefix = hashlib.blake2b(
+        f"{rater.model_version}\0{rater.cut_points.version}".encode(), digest_size=16
+    )
+    rows = np.ascontiguousarray(
+        np.concatenate([held.features.view(np.int64), held.records], axis=1)
+    )
+    found = []
+    for row in rows:
+        digest = prefix.copy()
+        digest.update(row)
+        found.append(digest.digest())
+    return found
 
 
 def _json(value: float | str | None) -> str:

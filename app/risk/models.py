@@ -125,6 +125,7 @@ class Rating(Base):
         CheckConstraint(f"grade IN ({GRADE_CHECK})", name="grade"),
         CheckConstraint(f"model_grade IN ({GRADE_CHECK})", name="model_grade"),
         CheckConstraint("probability BETWEEN 0 AND 1", name="probability"),
+        {"postgresql_with": {"fillfactor": 70}},
     )
 
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
@@ -144,6 +145,9 @@ class Rating(Base):
     """Records dated before this day were used."""
     rated_at: Mapped[datetime] = mapped_column(default=utcnow)
     cause: Mapped[str] = mapped_column(Text)
+    basis: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """A digest of what the reasons were built from (:func:`app.risk.batch.bases`); a
+    re-rating with the same digest keeps the stored reasons."""
 
 
 class RatingChange(Base):
