@@ -5,24 +5,29 @@ reason's place, feature, value and record). As Python lists psycopg adapts them 
 time, which cost about as much as the statement itself. Wrapped in :class:`Float8s` or
 :class:`Int8s` they are written straight into PostgreSQL's binary array format by NumPy.
 
+:meth:`Float8s.parse` and :meth:`Int8s.parse` read such arrays back, as ``array_send`` answers
+them.
+
 NULL elements are marked by a mask (NaN is a number to PostgreSQL, so missing values must be
 marked, never left as NaN by accident).
 
-:func:`uuids` is the same idea for a filter by many ids: ``column == any_(uuids(ids))`` sends
-one ``uuid[]``, where ``column.in_(ids)`` sends (and the server plans) one parameter per id.
+:class:`Uuids` is the same idea for ids (a list that psycopg sends as one binary ``uuid[]``),
+and :func:`uuids` for a filter by many ids in a SQLAlchemy statement: ``column ==
+any_(uuids(ids))`` sends one ``uuid[]``, where ``column.in_(ids)`` sends (and the server plans)
+one parameter per id.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import psycopg
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
-from sqlalchemy import Uuid, bindparam
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import bindparam
+from sqlalchemy.types import UserDefinedType
 
 if TYPE_CHECKING:
     import uuid
@@ -30,7 +35,6 @@ if TYPE_CHECKING:
 
     from numpy.typing import ArrayLike, NDArray
     from sqlalchemy import BindParameter
-    from sqlalchemy.types import TypeEngine
 
 
 class _Array:
@@ -73,6 +77,33 @@ class _Array:
         out[starts[kept][:, None] + 4 + np.arange(width)] = data.view(np.uint8).reshape(-1, width)
         return header + out.tobytes()
 
+    @classmethod
+    def parse(cls, data: bytes | None) -> NDArray[Any]:
+        """An array as ``array_send`` answers it (``NULL`` for no rows: empty), without NULLs.
+
+        The reverse of :meth:`binary`: a result of tens of thousands of numbers read in one
+        NumPy call, where psycopg would make a Python object of each.
+        """
+        if data is None:
+            return np.empty(0, dtype=cls.dtype)
+        ndim, has_null, oid = struct.unpack_from(">iii", data)
+        if oid != psycopg.postgres.types[cls.element].oid:
+            msg = f"not an array of {cls.element}"
+            raise ValueError(msg)
+        if ndim == 0:
+            return np.empty(0, dtype=cls.dtype)
+        if ndim != 1 or has_null:
+            msg = "expected a one-dimensional array without NULLs"
+            raise ValueError(msg)
+        (n,) = struct.unpack_from(">i", data, 12)
+        element = np.dtype(cls.dtype)
+        layout = np.dtype([("length", ">i4"), ("value", element.newbyteorder(">"))])
+        found = np.frombuffer(data, dtype=layout, count=n, offset=20)
+        if (found["length"] != element.itemsize).any():
+            msg = "malformed binary array"
+            raise ValueError(msg)
+        return found["value"].astype(element)
+
 
 class Float8s(_Array):
     """A ``float8[]`` parameter."""
@@ -104,8 +135,60 @@ class _Int8sDumper(Dumper):
         return obj.binary()
 
 
+class Uuids(tuple["uuid.UUID", ...]):  # noqa: SLOT001 - it keeps its binary form: needs a __dict__
+    """Ids that psycopg sends as one binary ``uuid[]``, built once however often it is sent.
+
+    A batch sends its thousand merchant ids with most of its statements; as a list each id is
+    dumped (and checked for quoting) one at a time, every time.
+    """
+
+    _binary: bytes | None = None
+
+    @classmethod
+    def of(cls, ids: Iterable[uuid.UUID]) -> Uuids:
+        """``ids`` as :class:`Uuids` (the same object if it is one already)."""
+        return ids if isinstance(ids, Uuids) else cls(ids)
+
+    def binary(self) -> bytes:
+        """PostgreSQL's binary array format: each id as its length (16) and its 16 bytes."""
+        if self._binary is None:
+            self._binary = self._build()
+        return self._binary
+
+    def _build(self) -> bytes:
+        oid = psycopg.postgres.types["uuid"].oid
+        n = len(self)
+        if n == 0:
+            return struct.pack(">iii", 0, 0, oid)
+        out = np.empty((n, 20), dtype=np.uint8)
+        out[:, :4] = np.frombuffer(struct.pack(">i", 16), dtype=np.uint8)
+        out[:, 4:] = np.frombuffer(b"".join(u.bytes for u in self), dtype=np.uint8).reshape(n, 16)
+        return struct.pack(">iiiii", 1, 0, oid, n, 1) + out.tobytes()
+
+
+class _UuidsDumper(Dumper):
+    format = Format.BINARY
+    oid = psycopg.postgres.types["uuid"].array_oid
+
+    def dump(self, obj: Uuids) -> bytes:
+        return obj.binary()
+
+
 psycopg.adapters.register_dumper(Float8s, _Float8sDumper)
 psycopg.adapters.register_dumper(Int8s, _Int8sDumper)
+psycopg.adapters.register_dumper(Uuids, _UuidsDumper)
+
+
+class _UuidArray(UserDefinedType[Uuids]):
+    """``uuid[]`` for a :class:`Uuids` value, passed to psycopg as it is.
+
+    SQLAlchemy's ``ARRAY(Uuid)`` would copy it into a plain list, one element at a time.
+    """
+
+    cache_ok = True
+
+    def get_col_spec(self, **_: object) -> str:
+        return "uuid[]"
 
 
 def text_array(values: Iterable[str]) -> str:
@@ -118,7 +201,6 @@ def text_array(values: Iterable[str]) -> str:
     return "{" + ",".join(quoted) + "}"
 
 
-def uuids(ids: Iterable[uuid.UUID]) -> BindParameter[list[uuid.UUID]]:
-    """Ids as one ``uuid[]`` parameter, for ``column == any_(uuids(ids))``."""
-    array: TypeEngine[list[uuid.UUID]] = ARRAY(Uuid())  # type: ignore[assignment]
-    return bindparam(None, list(ids), type_=array)
+def uuids(ids: Iterable[uuid.UUID]) -> BindParameter[Uuids]:
+    """Ids as one binary ``uuid[]`` parameter, for ``column == any_(uuids(ids))``."""
+    return bindparam(None, Uuids.of(ids), type_=_UuidArray())

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 if TYPE_CHECKING:
     import uuid
+    from collections.abc import Sequence
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -118,7 +119,9 @@ _OUTSTANDING = text("""
 """)
 
 
-async def outstanding(session: AsyncSession, merchant_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+async def outstanding(
+    session: AsyncSession, merchant_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
     """What consumers could ask back today, per merchant (custody held plus insured cover).
 
     Read from the account balances the ledger's trigger keeps, so it is cheap for many

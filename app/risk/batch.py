@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import text
 
-from app.arrays import Float8s, Int8s, text_array
+from app.arrays import Float8s, Int8s, Uuids, text_array
 from scoring import CATALOGUE, FEATURES, GRADES, BadData, Indicator, Source, exit_pattern
 from scoring.features import EXIT_WINDOW, features_at, latest_records
 from scoring.table import category_codes, table_from_features
@@ -49,12 +49,13 @@ if TYPE_CHECKING:
     from scoring.table import Schema
 
 _TYPES = [k.type for k in CATALOGUE]
+_IS_CATEGORY = np.array([t == "category" for t in _TYPES])
 _CATALOGUE = {
     "sources": text_array(k.source.value for k in CATALOGUE),
     "kinds": text_array(k.name for k in CATALOGUE),
     "types": text_array(_TYPES),
 }
-_ALLOWED = text_array("|".join(k.categories) for k in CATALOGUE)
+_CATEGORY_PLACE = [{c: i for i, c in enumerate(k.categories)} for k in CATALOGUE]
 _FEATURES = text_array(FEATURES)
 """The catalogue as parallel arrays, column ``j`` of the model being entry ``j`` (each sent as
 one ``text[]`` literal: they go with every statement)."""
@@ -74,27 +75,31 @@ _EXIT_STEPS_SQL = """
 _READ = text(
     """
     SELECT latest.*, steps.* FROM (
-    SELECT array_agg(b.place), array_agg(f.j), array_agg(
-             CASE f.type
-               WHEN 'category' THEN coalesce(
-                 array_position(string_to_array(f.allowed, '|'), l.value #>> '{}') - 1, -1)
-               WHEN 'bool' THEN CASE WHEN l.value = 'true'::jsonb THEN 1 ELSE 0 END
-               WHEN 'number' THEN CASE WHEN jsonb_typeof(l.value) = 'number'
-                                       THEN l.value::float8 END
-             END::float8),
-           array_agg(l.id),
-           array_agg(CASE f.type WHEN 'number' THEN jsonb_typeof(l.value) = 'number'
-                                 WHEN 'bool' THEN jsonb_typeof(l.value) = 'boolean'
-                                 ELSE true END)
-      FROM (SELECT DISTINCT ON (merchant_id, source, kind) merchant_id, id, source, kind, value
-              FROM indicator_records
-             WHERE merchant_id = ANY(CAST(:ids AS uuid[])) AND as_of < :at
-             ORDER BY merchant_id DESC, source DESC, kind DESC, as_of DESC, id DESC) AS l
-      JOIN unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS b(merchant_id, place)
-        USING (merchant_id)
-      JOIN unnest(CAST(:sources AS text[]), CAST(:kinds AS text[]), CAST(:types AS text[]),
-                  CAST(:allowed AS text[])) WITH ORDINALITY AS f(source, kind, type, allowed, j)
-        USING (source, kind)
+    SELECT array_send(array_agg(place)), array_send(array_agg(j)),
+           array_send(array_agg(coalesce(number, 'NaN'))), array_send(array_agg(id)),
+           (array_agg(id) FILTER (WHERE NOT typed))[1], (array_agg(j) FILTER (WHERE NOT typed))[1],
+           array_agg(category) FILTER (WHERE type = 'category')
+      FROM (
+        SELECT b.place, f.j, l.id, f.type,
+               CASE f.type
+                 WHEN 'bool' THEN CASE WHEN l.value = 'true'::jsonb THEN 1 ELSE 0 END
+                 WHEN 'number' THEN CASE WHEN jsonb_typeof(l.value) = 'number'
+                                         THEN l.value::float8 END
+               END::float8 AS number,
+               CASE f.type WHEN 'category' THEN l.value #>> '{}' END AS category,
+               CASE f.type WHEN 'number' THEN jsonb_typeof(l.value) = 'number'
+                           WHEN 'bool' THEN jsonb_typeof(l.value) = 'boolean'
+                           ELSE true END AS typed
+          FROM (SELECT DISTINCT ON (merchant_id, source, kind) merchant_id, id, source, kind, value
+                  FROM indicator_records
+                 WHERE merchant_id = ANY(CAST(:ids AS uuid[])) AND as_of < :at
+                 ORDER BY merchant_id DESC, source DESC, kind DESC, as_of DESC, id DESC) AS l
+          JOIN unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS b(merchant_id, place)
+            USING (merchant_id)
+          JOIN unnest(CAST(:sources AS text[]), CAST(:kinds AS text[]), CAST(:types AS text[]))
+                 WITH ORDINALITY AS f(source, kind, type, j)
+            USING (source, kind)
+      ) AS held
     ) AS latest, (
       SELECT array_agg(merchant_id ORDER BY as_of, id), array_agg(id ORDER BY as_of, id),
              array_agg(kind ORDER BY as_of, id), array_agg(value ORDER BY as_of, id),
@@ -106,7 +111,14 @@ _READ = text(
 """
 )
 """The latest records as arrays (module docstring) and, in the same round trip, the exit
-path's events, oldest first."""
+path's events, oldest first.
+
+What it reads is all in ``ix_indicator_records_latest`` (the value is included), so PostgreSQL
+walks the index backwards in the order ``DISTINCT ON`` needs, neither sorting nor visiting the
+table. The four numeric arrays come back in PostgreSQL's binary format (``array_send``), read by
+NumPy without a Python object per element; a category comes back as its text, mapped to its
+place in the catalogue here. A record whose value has the wrong type for its kind is named by
+the first such record's id and column."""
 
 _LATEST = text(
     """
@@ -133,7 +145,7 @@ class Held:
     (0: none); ``exit_path[i]`` whether its registration events show the exit path.
     """
 
-    ids: list[uuid.UUID]
+    ids: Uuids
     features: NDArray[np.float64]
     records: NDArray[np.int64]
     exit_path: NDArray[np.bool_]
@@ -152,28 +164,33 @@ async def read_sets(
         await session.execute(
             _READ,
             {
-                "ids": list(ids),
+                "ids": Uuids.of(ids),
                 "at": at,
                 **_CATALOGUE,
-                "allowed": _ALLOWED,
                 "since": at - EXIT_WINDOW - timedelta(days=1),
                 "exit_kinds": _EXIT_KINDS_ARRAY,
             },
         )
     ).one()
-    if row[0] is not None:
-        if not all(row[4]):
-            bad = row[4].index(False)
-            feature = FEATURES[row[1][bad] - 1]
-            raise BadData(
-                f"record {row[3][bad]} gives {feature} a value of the wrong type",
-                code="record-value-wrong-type",
-                column=feature,
-            )
-        place = np.asarray(row[0], dtype=np.intp) - 1
-        column = np.asarray(row[1], dtype=np.intp) - 1
-        features[place, column] = np.asarray(row[2], dtype=np.float64)
-        records[place, column] = np.asarray(row[3], dtype=np.int64)
+    if row[4] is not None:
+        feature = FEATURES[row[5] - 1]
+        raise BadData(
+            f"record {row[4]} gives {feature} a value of the wrong type",
+            code="record-value-wrong-type",
+            column=feature,
+        )
+    place = Int8s.parse(row[0]) - 1
+    column = Int8s.parse(row[1]) - 1
+    values = Float8s.parse(row[2])
+    if row[6]:
+        # A category's place in the catalogue (-1: not one of them).
+        categories = np.flatnonzero(_IS_CATEGORY[column])
+        values[categories] = [
+            _CATEGORY_PLACE[j].get(text, -1)
+            for j, text in zip(column[categories].tolist(), row[6], strict=True)
+        ]
+    features[place, column] = values
+    records[place, column] = Int8s.parse(row[3])
     for j, (kind, spec) in enumerate(zip(schema.columns, CATALOGUE, strict=True)):
         if spec.type != "category":
             continue
@@ -182,12 +199,12 @@ async def read_sets(
         places = features[:, j]
         features[:, j] = lookup[np.where(np.isnan(places) | (places < 0), -1, places).astype(int)]
     steps: dict[uuid.UUID, list[Indicator]] = defaultdict(list)
-    if row[5] is not None:
-        for merchant_id, *record in zip(*row[5:], strict=True):
+    if row[7] is not None:
+        for merchant_id, *record in zip(*row[7:], strict=True):
             steps[merchant_id].append(
                 _indicator(merchant_id, record[0], "registration", *record[1:])
             )
-    return _held(list(ids), features, records, steps, at)
+    return _held(Uuids.of(ids), features, records, steps, at)
 
 
 async def records_for(
@@ -202,7 +219,7 @@ async def records_for(
     since = at - EXIT_WINDOW - timedelta(days=1)
     rows = await session.execute(
         _LATEST,
-        {"ids": list(merchant_ids), "at": at, "since": since, "exit_kinds": _EXIT_KINDS_ARRAY},
+        {"ids": Uuids.of(merchant_ids), "at": at, "since": since, "exit_kinds": _EXIT_KINDS_ARRAY},
     )
     for row in rows:
         found[row[0]].append(_indicator(*row))
@@ -248,11 +265,11 @@ async def read_records(
             if record is not None and record.ref is not None:
                 record_ids[i, j] = int(record.ref)
     steps = {m: tuple(r for r in found[m] if r.kind in _EXIT_KINDS) for m in ids}
-    return _held(list(ids), features, record_ids, steps, at)
+    return _held(Uuids.of(ids), features, record_ids, steps, at)
 
 
 def _held(
-    ids: list[uuid.UUID],
+    ids: Uuids,
     features: NDArray[np.float64],
     records: NDArray[np.int64],
     steps: Mapping[uuid.UUID, Sequence[Indicator]],
@@ -273,12 +290,12 @@ _WRITE = text("""
        WHERE merchant_id = ANY(CAST(:ids AS uuid[]))
     ),
     rated AS (
-      SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:probability AS float8[]),
-                           CAST(:grade AS text[]), CAST(:model_grade AS text[]),
-                           CAST(:overrides AS text[]), CAST(:cause AS text[]),
-                           CAST(:basis AS bytea[]))
+      SELECT r.*, substring(CAST(:basis AS bytea) FROM CAST(r.place AS int) * 16 - 15 FOR 16) AS basis
+        FROM unnest(CAST(:ids AS uuid[]), CAST(:probability AS float8[]),
+                    string_to_array(:grade, NULL), string_to_array(:model_grade, NULL),
+                    CAST(:overrides AS text[]), CAST(:cause AS text[]))
              WITH ORDINALITY AS r(merchant_id, probability, grade, model_grade, overrides,
-                                  cause, basis, place)
+                                  cause, place)
     ),
     rebuilt AS (
       SELECT r.place FROM rated AS r LEFT JOIN previous AS p USING (merchant_id)
@@ -289,6 +306,14 @@ _WRITE = text("""
                            CAST(:kinds AS text[]), CAST(:types AS text[]),
                            CAST(:references AS text[]))
              WITH ORDINALITY AS f(feature, source, kind, type, reference, j)
+    ),
+    cited AS MATERIALIZED (
+      SELECT x.* FROM unnest(CAST(:reason_place AS int8[]), CAST(:reason_rank AS int8[]),
+                             CAST(:reason_feature AS int8[]),
+                             CAST(:reason_contribution AS float8[]),
+                             CAST(:reason_value AS float8[]), CAST(:reason_record AS int8[]))
+                      AS x(place, rank, j, contribution, value, record)
+       WHERE x.place IN (SELECT place FROM rebuilt)
     ),
     reason AS (
       SELECT x.place, jsonb_agg(jsonb_build_object(
@@ -301,11 +326,7 @@ _WRITE = text("""
                    'ref', rec.id::text, 'source', rec.source, 'kind', rec.kind,
                    'value', rec.value, 'as_of', rec.as_of, 'provenance', rec.provenance) END)
                ORDER BY x.rank) AS reasons
-        FROM unnest(CAST(:reason_place AS int8[]), CAST(:reason_rank AS int8[]),
-                    CAST(:reason_feature AS int8[]), CAST(:reason_contribution AS float8[]),
-                    CAST(:reason_value AS float8[]), CAST(:reason_record AS int8[]))
-             AS x(place, rank, j, contribution, value, record)
-        JOIN rebuilt USING (place)
+        FROM cited AS x
         JOIN feature AS f USING (j)
         LEFT JOIN indicator_records AS rec ON rec.id = x.record
        GROUP BY x.place
@@ -326,17 +347,27 @@ _WRITE = text("""
       overrides = excluded.overrides,
       reasons = CASE WHEN ratings.basis = excluded.basis THEN ratings.reasons
                      ELSE excluded.reasons END,
+      contributions = CASE WHEN ratings.basis = excluded.basis THEN ratings.contributions
+                           ELSE excluded.contributions END,
       basis = excluded.basis,
-      contributions = excluded.contributions, model_version = excluded.model_version,
+      model_version = excluded.model_version,
       cut_points_version = excluded.cut_points_version, scored_for = excluded.scored_for,
       rated_at = excluded.rated_at, cause = excluded.cause
     )
-    SELECT merchant_id, grade, overrides FROM previous
+    SELECT string_agg(coalesce(p.grade, '-'), '' ORDER BY r.place),
+           array_agg(r.place ORDER BY r.place) FILTER (WHERE p.overrides <> '[]'),
+           array_agg(p.overrides::text ORDER BY r.place) FILTER (WHERE p.overrides <> '[]')
+      FROM rated AS r LEFT JOIN previous AS p USING (merchant_id)
 """)
 """Every rating upserted, answering with the ratings they replace: all parts of one statement
-see the table as it was before it, so ``previous`` is what the merchants held. Reasons are
-built only where the rating's basis (:func:`bases`) differs from the stored one; elsewhere the
-stored reasons stay, and PostgreSQL keeps their stored value without writing it again."""
+see the table as it was before it, so ``previous`` is what the merchants held. The answer is
+one row: the grades held, one letter a merchant in batch order (``-``: never rated), and the
+overrides held where there are any (a thousand rows would cost more to read than to write).
+Grades go as one string of letters, and the digests as one ``bytea`` of 16 bytes each. Reasons are
+built only where the rating's basis (:func:`bases`) differs from the stored one, and elsewhere
+the stored reasons and contributions stay. ``cited`` is materialized so that the reasons left
+out are left out first: otherwise PostgreSQL looks up every reason's record and drops the
+unchanged ones afterwards (35 ms a thousand merchants)."""
 
 
 async def write(
@@ -348,11 +379,11 @@ async def write(
     *,
     at: date,
     now: datetime,
-) -> dict[uuid.UUID, tuple[str, set[str]]]:
+) -> list[tuple[str | None, frozenset[str]]]:
     """Upsert the batch's ratings in one statement (module docstring).
 
-    Returns the grade and overrides each merchant held before (merchants never rated are
-    absent).
+    Returns the grade and overrides each merchant held before, in batch order (``None`` and
+    none for a merchant never rated).
     """
     rows, ranks, columns = assessed.reason_row, assessed.reason_rank, assessed.reason_feature
     values = held.features[rows, columns]
@@ -362,11 +393,11 @@ async def write(
     params: dict[str, Any] = {
         "ids": held.ids,
         "probability": Float8s(assessed.probability),
-        "grade": text_array(GRADES[b] for b in assessed.band.tolist()),
-        "model_grade": text_array(GRADES[b] for b in assessed.model_band.tolist()),
+        "grade": "".join(GRADES[b] for b in assessed.band.tolist()),
+        "model_grade": "".join(GRADES[b] for b in assessed.model_band.tolist()),
         "overrides": text_array(",".join(o.value for o in found) for found in assessed.overrides),
         "cause": text_array(causes),
-        "basis": bases(rater, held),
+        "basis": b"".join(bases(rater, held)),
         **_CATALOGUE,
         "features": _FEATURES,
         "references": text_array(reference),
@@ -384,10 +415,17 @@ async def write(
         "scored_for": at,
         "rated_at": now,
     }
-    return {
-        merchant_id: (grade, set(overrides))
-        for merchant_id, grade, overrides in await session.execute(_WRITE, params)
-    }
+    grades, places, overrides = (await session.execute(_WRITE, params)).one()
+    held_overrides = dict(zip(places or (), overrides or (), strict=True))
+    return [
+        (
+            None if grade == "-" else grade,
+            frozenset(json.loads(held_overrides[place]))
+            if place in held_overrides
+            else frozenset(),
+        )
+        for place, grade in enumerate(grades, start=1)
+    ]
 
 
 def bases(rater: Rater, held: Held) -> list[bytes]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import DateTime, Uuid, any_, column, func, select, table, text
 
-from app.arrays import uuids
+from app.arrays import Uuids, uuids
 from scoring.platform import complaint_figures
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ async def complaint_counts(
     """
     if not merchant_ids:
         return {}
-    found = await session.execute(_COUNTS, {"ids": list(merchant_ids), "now": now})
+    found = await session.execute(_COUNTS, {"ids": Uuids.of(merchant_ids), "now": now})
     return {m: ComplaintCounts(int(last_7), int(last_30)) for m, last_7, last_30 in found}
 
 

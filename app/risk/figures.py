@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 
 import escrow
+from app.arrays import Uuids
 from app.clock import today
 from app.events import publish
 from app.risk.complaints import ComplaintCounts, complaint_counts
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 COMPLAINTS = "complaints"
 SALES = "sales"
 
-_FIGURES = text("""
+_FIGURES = text(f"""
     WITH sales AS (
       SELECT merchant_id,
              coalesce(sum(amount) FILTER (WHERE paid_at >= :now - interval '30 days'), 0)::bigint
@@ -52,18 +53,21 @@ _FIGURES = text("""
     ), counted AS (
       SELECT DISTINCT merchant_id
         FROM indicator_records
-       WHERE merchant_id = ANY(:ids) AND source = :complaints AND provenance = :provenance
+       WHERE merchant_id = ANY(:ids) AND source = '{COMPLAINTS}'
+         AND provenance = 'platform:{COMPLAINTS}'
     )
     SELECT merchant_id, sales.last_30, sales.before, sales.last_90, discount.deepest,
            counted.merchant_id IS NOT NULL AS counted_before
       FROM sales FULL JOIN discount USING (merchant_id) FULL JOIN counted USING (merchant_id)
-""")
+""")  # noqa: S608 - module constants, no input
 """What the platform's sales figures are computed from, for a batch in one statement: card
 sales of the last 120 days, the deepest discount on sale, and whether the merchant has a
 complaint count on record (a quiet week must bring it back to zero).
 
-The source condition lets ``ix_indicator_records_latest`` find the earlier counts; by
-provenance alone PostgreSQL reads every record of the batch's merchants. Sums of fen are whole
+The earlier counts are found in ``ix_indicator_records_platform_complaints``, a partial index
+of the platform's own complaint records (its condition written as constants, so that generic
+plans use it too); through the records' main index PostgreSQL would read every complaint
+record of the batch from the table to check its provenance. Sums of fen are whole
 numbers: cast back from ``numeric`` so Python sees ints, not Decimals."""
 
 
@@ -83,13 +87,8 @@ async def refresh_sales(
     record; each merchant's sales snapshot is then published (:class:`SalesFiguresRecorded`).
     Returns how many snapshot records were written.
     """
-    ids = list(merchant_ids)
-    provenance = f"platform:{COMPLAINTS}"
-    found = (
-        await session.execute(
-            _FIGURES, {"ids": ids, "now": now, "complaints": COMPLAINTS, "provenance": provenance}
-        )
-    ).all()
+    ids = Uuids.of(merchant_ids)
+    found = (await session.execute(_FIGURES, {"ids": ids, "now": now})).all()
     sales: dict[uuid.UUID, dict[str, float]] = {}
     revenue: dict[uuid.UUID, int] = {}
     counted_before: set[uuid.UUID] = set()

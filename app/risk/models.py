@@ -75,6 +75,12 @@ class IndicatorRecord(Base):
             "kind",
             "as_of",
             "id",
+            postgresql_include=["value"],
+        ),
+        Index(
+            "ix_indicator_records_platform_complaints",
+            "merchant_id",
+            postgresql_where=text("source = 'complaints' AND provenance = 'platform:complaints'"),
         ),
     )
 

@@ -24,7 +24,7 @@ import structlog
 from sqlalchemy import any_, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from app.arrays import uuids
+from app.arrays import Uuids, uuids
 from app.clock import today, utcnow
 from app.events import publish
 from app.exceptions import Conflict, NotFound
@@ -177,8 +177,8 @@ async def rate(
     """
     if not causes:
         return 0
-    ids = sorted(causes)
-    plans = "force_generic_plan" if len(ids) < IN_THREAD else "auto"
+    ids = Uuids(sorted(causes))
+    plans = "force_generic_plan" if len(ids) < IN_THREAD else "force_custom_plan"
     version = await session.scalar(_LOCK, {"ids": ids, "plans": plans})
     rater = await MODELS.of_version(session, version)
     if rater is None:
@@ -206,7 +206,7 @@ async def _publish_changes(
     held: Held,
     assessed: Assessment,
     causes: Mapping[uuid.UUID, Cause],
-    previous: Mapping[uuid.UUID, tuple[str, set[str]]],
+    previous: Sequence[tuple[str | None, frozenset[str]]],
     now: datetime,
 ) -> None:
     """Record each grade change, and publish what changed for the areas that react."""
@@ -215,7 +215,7 @@ async def _publish_changes(
     followed: list[tuple[uuid.UUID, str | None, str, set[str]]] = []
     grades = [GRADES[b] for b in assessed.band.tolist()]
     for i, merchant_id in enumerate(ids):
-        before, held_overrides = previous.get(merchant_id, (None, set()))
+        before, held_overrides = previous[i]
         new_overrides = {o.value for o in assessed.overrides[i]} - held_overrides
         if before != grades[i] or new_overrides:
             followed.append((merchant_id, before, grades[i], new_overrides))

@@ -1,4 +1,5 @@
-"""NumPy arrays written as binary PostgreSQL arrays arrive as the same numbers, NULLs in place."""
+"""NumPy arrays written as binary PostgreSQL arrays arrive as the same numbers, NULLs in place;
+arrays read back from ``array_send`` are the numbers PostgreSQL held."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Uuid, any_, column, select, text, values
 
-from app.arrays import Float8s, Int8s, text_array, uuids
+from app.arrays import Float8s, Int8s, Uuids, text_array, uuids
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -97,8 +98,56 @@ async def test_uuids_filters_by_one_array_parameter(
     rows = values(column("id", Uuid()), name="known").data([(k,) for k in known])
     query = select(rows.c.id).where(rows.c.id == any_(uuids(known[1:4])))
     condition = (rows.c.id == any_(uuids(known))).compile()
-    assert list(condition.params.values()) == [known]  # one parameter, however many ids
+    assert [list(p) for p in condition.params.values()] == [known]  # one, however many ids
     async with sessions() as s:
         assert sorted((await s.scalars(query)).all()) == sorted(known[1:4])
         nothing = select(rows.c.id).where(rows.c.id == any_(uuids([])))
         assert (await s.scalars(nothing)).all() == []
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(floats=st.lists(FLOATS, max_size=40), ints=st.lists(INTS, max_size=40))
+async def test_arrays_read_back_from_array_send(
+    sessions: async_sessionmaker[AsyncSession], floats: list[float], ints: list[int]
+) -> None:
+    query = text("SELECT array_send(CAST(:f AS float8[])), array_send(CAST(:i AS int8[]))")
+    async with sessions() as s:
+        sent_floats, sent_ints = (await s.execute(query, {"f": floats, "i": ints})).one()
+    assert Float8s.parse(sent_floats).tolist() == floats
+    assert Int8s.parse(sent_ints).tolist() == ints
+
+
+async def test_a_read_back_array_must_be_of_its_type_and_whole(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as s:
+        ints, with_null, nothing = (
+            await s.execute(
+                text(
+                    "SELECT array_send(ARRAY[1, 2]::int8[]), array_send(ARRAY[1, NULL]::int8[]),"
+                    " array_send(array_agg(x)) FROM (SELECT 1::int8 AS x WHERE false) AS none"
+                )
+            )
+        ).one()
+    assert Int8s.parse(ints).tolist() == [1, 2]
+    assert Int8s.parse(nothing).tolist() == []  # array_agg of no rows is NULL
+    with pytest.raises(ValueError, match="not an array of float8"):
+        Float8s.parse(ints)
+    with pytest.raises(ValueError, match="without NULLs"):
+        Int8s.parse(with_null)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ids=st.lists(st.uuids(), max_size=30))
+async def test_uuids_round_trip_and_keep_their_binary_form(
+    sessions: async_sessionmaker[AsyncSession], ids: list[uuid.UUID]
+) -> None:
+    sent = Uuids(ids)
+    async with sessions() as s:
+        assert await _echo(s, sent, "uuid[]") == ids
+        assert await _echo(s, sent, "uuid[]") == ids  # the second time from the kept form
+    assert Uuids.of(sent) is sent
