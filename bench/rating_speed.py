@@ -126,7 +126,7 @@ STATEMENT_KINDS = (
     ("FROM accounts", "sales figures: escrow balances"),
     ("FROM disputes", "complaint counts, 7 and 30 days"),
     ("INSERT INTO indicator_records", "platform snapshots upsert"),
-    ("DISTINCT ON", "latest records and exit-path events"),
+    ("DISTINCT ON", "kept inputs, latest records, exit-path events"),
     ("FROM scoring_models", "model file (on a new active version)"),
     ("INSERT INTO rating_changes", "grade changes insert"),
     ("FROM merchants", "next batch of merchant ids"),

@@ -264,7 +264,13 @@ async def _insert(
     merchants: dict[str, uuid.UUID],
     import_id: uuid.UUID,
 ) -> list[tuple[uuid.UUID, int, str]]:
-    """Insert the records not already held; return (merchant, record id, kind) of the new ones."""
+    """Insert the records not already held; return (merchant, record id, kind) of the new ones.
+
+    In merchant order: each statement's records lock their merchants' stamps (``record_stamps``,
+    kept by a trigger) until commit, and transactions that take them in one order cannot
+    deadlock on them.
+    """
+    items = sorted(items, key=lambda item: merchants[item.indicator.uscc])
     now = utcnow()
     inserted: list[tuple[uuid.UUID, int, str]] = []
     for start in range(0, len(items), CHUNK):

@@ -78,6 +78,15 @@ class IndicatorRecord(Base):
             postgresql_include=["value"],
         ),
         Index(
+            "ix_indicator_records_exit_steps",
+            "merchant_id",
+            "as_of",
+            postgresql_where=text(
+                "source = 'registration'"
+                " AND kind IN ('capital_change', 'equity_transfer', 'legal_representative_change')"
+            ),
+        ),
+        Index(
             "ix_indicator_records_platform_complaints",
             "merchant_id",
             postgresql_where=text("source = 'complaints' AND provenance = 'platform:complaints'"),
@@ -154,6 +163,39 @@ class Rating(Base):
     basis: Mapped[bytes | None] = mapped_column(LargeBinary)
     """A digest of what the reasons were built from (:func:`app.risk.batch.bases`); a
     re-rating with the same digest keeps the stored reasons."""
+
+
+class RecordStamp(Base):
+    """How often a merchant's records have changed, kept by triggers on ``indicator_records``.
+
+    ``version`` counts the statements that inserted, updated or deleted its records;
+    ``newest_as_of`` is the latest date any of them carried. No foreign key: a record's insert
+    must not also lock its merchant.
+    """
+
+    __tablename__ = "record_stamps"
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    newest_as_of: Mapped[date]
+
+
+class RatingInputs(Base):
+    """What the last read of a merchant's records gave a rating, kept until they change.
+
+    ``held`` is the catalogue's values (a category by its place in the catalogue) followed by
+    the ids of the records they came from, as NumPy lays them out (:mod:`app.risk.batch`):
+    a cache for the re-rating, not a record of anything.
+    """
+
+    __tablename__ = "rating_inputs"
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    """The merchant's :class:`RecordStamp` version when it was read (0: no records)."""
+    read_for: Mapped[date]
+    """The scoring day it was read for: records dated before it."""
+    held: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class RatingChange(Base):

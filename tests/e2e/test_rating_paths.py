@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -46,8 +46,14 @@ async def engine(databases: Databases) -> AsyncIterator[AsyncEngine]:
         yield engine
 
 
-def _load(url: str, count: int = MERCHANTS, seed: int = 11) -> list[uuid.UUID]:
-    """Merchants with their synthetic histories, shifted so the latest month ends yesterday."""
+def _load(
+    url: str, count: int = MERCHANTS, seed: int = 11, future: int | None = None
+) -> list[uuid.UUID]:
+    """Merchants with their synthetic histories, shifted so the latest month ends yesterday.
+
+    The histories go on past the scoring day; only the first ``future`` merchants (all, if
+    not given) keep the records dated after today.
+    """
     world = generate(count, seed=seed)
     rng = random.Random(seed)  # noqa: S311 - ids for test data, not secrets
     now = datetime.now(UTC)
@@ -69,11 +75,13 @@ def _load(url: str, count: int = MERCHANTS, seed: int = 11) -> list[uuid.UUID]:
             "COPY indicator_records (merchant_id, source, kind, value, as_of, provenance,"
             " fingerprint, received_at) FROM STDIN"
         ) as copy:
-            for merchant_id, merchant in zip(ids, world.merchants, strict=True):
+            for n, (merchant_id, merchant) in enumerate(zip(ids, world.merchants, strict=True)):
                 # The scoring date falls on tomorrow: later records must not count.
                 shift = day + timedelta(days=1) - merchant.scoring_date
                 for record in world.records[merchant.uscc]:
                     as_of = record.as_of + shift
+                    if future is not None and n >= future and as_of > day:
+                        continue
                     copy.write_row(
                         (merchant_id, record.source.value, record.kind,
                          json.dumps(stored_value(record.value)), as_of, record.provenance,
@@ -83,14 +91,17 @@ def _load(url: str, count: int = MERCHANTS, seed: int = 11) -> list[uuid.UUID]:
     return ids
 
 
-async def _ratings(engine: AsyncEngine, ids: list[uuid.UUID], read) -> dict[uuid.UUID, Rating]:
+async def _ratings(
+    engine: AsyncEngine, ids: list[uuid.UUID], read, now: datetime | None = None
+) -> dict[uuid.UUID, Rating]:
     from app.db import session_factory  # noqa: PLC0415
 
     sessions = session_factory(engine)
     for begin in range(0, len(ids), BATCH):
         causes = {m: Cause("paths compared") for m in ids[begin : begin + BATCH]}
         async with sessions() as session, session.begin():
-            assert await rate(session, causes, read=read, with_sales=False) == len(causes)
+            rated = await rate(session, causes, read=read, with_sales=False, now=now)
+            assert rated == len(causes)
     async with sessions() as session:
         rows = (await session.scalars(select(Rating).where(Rating.merchant_id.in_(ids)))).all()
         for row in rows:
@@ -168,3 +179,90 @@ async def test_a_re_rating_rebuilds_reasons_only_when_what_they_show_changed(
     assert shown["record"]["value"] == pytest.approx(cited["value"] + 0.001)
     assert second[unknown].basis == first[unknown].basis  # no basis on record: rebuilt
     assert second[unknown].reasons == first[unknown].reasons
+
+
+async def test_kept_inputs_rate_as_the_records_would(engine: AsyncEngine) -> None:
+    """A re-rating takes kept inputs only where the records could not give anything else."""
+    url = libpq_url(engine.url.render_as_string(hide_password=False))
+    ids = _load(url, count=60, seed=13, future=30)
+    inserted, updated, deleted, in_force_later = ids[30:34]
+    now = datetime.now(UTC)
+    later = now + timedelta(days=5)
+    # Dated after the first scoring day but before the second: it counts only the second time.
+    await _add_record(engine, in_force_later, today() + timedelta(days=3))
+    fresh: list[uuid.UUID] = []
+
+    async def spied(session, merchant_ids, at, schema):
+        held = await read_sets(session, merchant_ids, at, schema)
+        assert held.inputs is not None
+        fresh.extend(held.ids[i] for i in held.inputs.fresh.tolist())
+        return held
+
+    first_basis = {m: r.basis for m, r in (await _ratings(engine, ids, spied, now=now)).items()}
+    assert sorted(fresh) == sorted(ids)  # nothing kept yet
+
+    await _add_record(engine, inserted, today() - timedelta(days=1))
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE indicator_records SET value = to_jsonb(12345.0)"
+                 " WHERE id = (SELECT max(id) FROM indicator_records"
+                 "             WHERE merchant_id = :m AND source = :s AND kind = :k)"),
+            {"m": updated, "s": NUMBER.source.value, "k": NUMBER.name},
+        )  # fmt: skip
+        await conn.execute(
+            text("DELETE FROM indicator_records WHERE id = (SELECT max(id)"
+                 " FROM indicator_records WHERE merchant_id = :m)"),
+            {"m": deleted},
+        )  # fmt: skip
+    async with engine.connect() as conn:
+        # Merchants with records yet to come into force on the first scoring day: their kept
+        # inputs cannot hold either.
+        pending = set(
+            (
+                await conn.scalars(
+                    text("SELECT merchant_id FROM indicator_records WHERE merchant_id = ANY(:ids)"
+                         " GROUP BY merchant_id HAVING max(as_of) > :day"),
+                    {"ids": ids, "day": today()},
+                )
+            ).all()
+        )  # fmt: skip
+    fresh.clear()
+    by_kept = await _ratings(engine, ids, spied, now=later)
+    assert set(fresh) == {inserted, updated, deleted, in_force_later} | pending
+    assert len(ids) - len(fresh) == 26  # and the others' inputs were kept
+
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("DELETE FROM rating_inputs WHERE merchant_id = ANY(:ids)"), {"ids": ids}
+        )
+    await _forget_bases(engine, ids)
+    fresh.clear()
+    by_records = await _ratings(engine, ids, spied, now=later)
+    assert sorted(fresh) == sorted(ids)
+    for merchant_id in ids:
+        one, other = by_kept[merchant_id], by_records[merchant_id]
+        assert (one.grade, one.overrides, one.reasons) == (
+            other.grade,
+            other.overrides,
+            other.reasons,
+        )
+        assert one.probability == other.probability, merchant_id
+        assert one.contributions == other.contributions, merchant_id
+    # The changes reached the ratings they were made to.
+    for merchant_id in (inserted, updated, deleted, in_force_later):
+        assert by_kept[merchant_id].basis != first_basis[merchant_id], merchant_id
+
+
+NUMBER = next(spec for spec in CATALOGUE if spec.type == "number")
+"""A catalogued number, for records the tests add or change."""
+
+
+async def _add_record(engine: AsyncEngine, merchant_id: uuid.UUID, as_of: date) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("INSERT INTO indicator_records (merchant_id, source, kind, value, as_of,"
+                 " provenance, fingerprint, received_at)"
+                 " VALUES (:m, :s, :k, to_jsonb(9876.0), :d, 'test', :f, now())"),
+            {"m": merchant_id, "s": NUMBER.source.value, "k": NUMBER.name, "d": as_of,
+             "f": uuid.uuid4().bytes},
+        )  # fmt: skip
