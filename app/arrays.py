@@ -37,6 +37,11 @@ if TYPE_CHECKING:
     from sqlalchemy import BindParameter
 
 
+_FEW = 32
+"""Up to this many values are packed one by one: NumPy's setup costs more for a few (a rating
+of one merchant sends a dozen small arrays)."""
+
+
 class _Array:
     """A one-dimensional array parameter; ``nulls[i]`` makes element ``i`` NULL."""
 
@@ -67,6 +72,13 @@ class _Array:
         nulls = self.nulls if self.nulls is not None else np.zeros(n, dtype=bool)
         width = self.values.dtype.itemsize
         header = struct.pack(">iiiii", 1, int(nulls.any()), oid, n, 1)
+        if n <= _FEW:
+            element = struct.Struct(">id" if self.values.dtype.kind == "f" else ">iq")
+            missing = struct.pack(">i", -1)
+            return header + b"".join(
+                missing if null else element.pack(width, value)
+                for value, null in zip(self.values.tolist(), nulls.tolist(), strict=True)
+            )
         lengths = np.where(nulls, 0, width) + 4
         starts = np.cumsum(lengths) - lengths
         out = np.zeros(int(lengths.sum()), dtype=np.uint8)

@@ -122,9 +122,9 @@ RATED_AT = "SELECT rated_at, cause FROM ratings WHERE merchant_id = %s"
 STATEMENT_KINDS = (
     ("pg_advisory_xact_lock(hashtext('rating')", "advisory locks and active model version"),
     ("INSERT INTO ratings", "ratings upsert, answering the previous grades"),
-    ("FROM orders", "sales figures: orders, products, earlier counts"),
+    ("FROM orders", "sales figures: orders, products, complaints, earlier counts"),
     ("FROM accounts", "sales figures: escrow balances"),
-    ("FROM disputes", "complaint counts, 7 and 30 days"),
+    ("FROM disputes", "complaint counts (a complaint filed)"),
     ("INSERT INTO indicator_records", "platform snapshots upsert"),
     ("DISTINCT ON", "kept inputs, latest records, exit-path events"),
     ("FROM scoring_models", "model file (on a new active version)"),

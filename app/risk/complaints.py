@@ -70,12 +70,16 @@ class ComplaintCounts:
         return complaint_figures(self.last_7, self.last_30)
 
 
-_COUNTS = text("""
-    SELECT merchant_id, count(*) FILTER (WHERE filed_at >= :now - interval '7 days'), count(*)
+COUNTS_SQL = """
+    SELECT merchant_id, count(*) FILTER (WHERE filed_at >= :now - interval '7 days') AS last_7,
+           count(*) AS last_30
       FROM disputes
      WHERE merchant_id = ANY(CAST(:ids AS uuid[])) AND filed_at >= :now - interval '30 days'
      GROUP BY merchant_id
-""")
+"""
+"""Each merchant's complaints of the last 7 and 30 days (``:ids``, ``:now``); the batch's
+sales figures read them in the same statement (:mod:`app.risk.figures`)."""
+_COUNTS = text(COUNTS_SQL)
 
 
 async def complaint_counts(

@@ -8,6 +8,7 @@ the complaint counts :mod:`app.risk.complaints`'.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
@@ -16,7 +17,7 @@ import escrow
 from app.arrays import Uuids
 from app.clock import today
 from app.events import publish
-from app.risk.complaints import ComplaintCounts, complaint_counts
+from app.risk.complaints import COUNTS_SQL, ComplaintCounts, complaint_counts
 from app.risk.events import SalesFiguresRecorded
 from scoring import Indicator, Source
 from scoring.intake import fingerprint, stored_value
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
 COMPLAINTS = "complaints"
 SALES = "sales"
 
-_FIGURES = text(f"""
+_FIGURES = text(
+    """
     WITH sales AS (
       SELECT merchant_id,
              coalesce(sum(amount) FILTER (WHERE paid_at >= :now - interval '30 days'), 0)::bigint
@@ -50,19 +52,25 @@ _FIGURES = text(f"""
         FROM products
        WHERE merchant_id = ANY(:ids) AND status = 'active' AND kind = 'stored_value'
        GROUP BY merchant_id
-    ), counted AS (
+    ), complaints AS ("""  # noqa: S608 - module constants, no input
+    + COUNTS_SQL
+    + f"""), counted AS (
       SELECT DISTINCT merchant_id
         FROM indicator_records
        WHERE merchant_id = ANY(:ids) AND source = '{COMPLAINTS}'
          AND provenance = 'platform:{COMPLAINTS}'
     )
     SELECT merchant_id, sales.last_30, sales.before, sales.last_90, discount.deepest,
-           counted.merchant_id IS NOT NULL AS counted_before
+           counted.merchant_id IS NOT NULL AS counted_before,
+           complaints.last_7 AS complaints_7, complaints.last_30 AS complaints_30
       FROM sales FULL JOIN discount USING (merchant_id) FULL JOIN counted USING (merchant_id)
-""")  # noqa: S608 - module constants, no input
+      FULL JOIN complaints USING (merchant_id)
+"""  # noqa: S608 - module constants, no input
+)
 """What the platform's sales figures are computed from, for a batch in one statement: card
-sales of the last 120 days, the deepest discount on sale, and whether the merchant has a
-complaint count on record (a quiet week must bring it back to zero).
+sales of the last 120 days, the deepest discount on sale, the complaints of the last 7 and 30
+days (:data:`app.risk.complaints.COUNTS_SQL`), and whether the merchant has a complaint count
+on record (a quiet week must bring it back to zero).
 
 The earlier counts are found in ``ix_indicator_records_platform_complaints``, a partial index
 of the platform's own complaint records (its condition written as constants, so that generic
@@ -82,33 +90,19 @@ async def refresh_sales(
 
     A figure with nothing to compare against is left out (missing), never written as zero
     (:mod:`scoring.platform`). The complaint counts are refreshed too, so a quiet week brings
-    them back to zero. A batch costs four statements, whatever its size: the figures above,
-    the ledger's outstanding balances, the complaint counts, and one upsert of every snapshot
-    record; each merchant's sales snapshot is then published (:class:`SalesFiguresRecorded`).
-    Returns how many snapshot records were written.
+    them back to zero. A batch costs three statements, whatever its size: the figures above
+    with the complaint counts, the ledger's outstanding balances, and one upsert of every
+    snapshot record; each merchant's sales snapshot is then published
+    (:class:`SalesFiguresRecorded`). Returns how many snapshot records were written.
     """
     ids = Uuids.of(merchant_ids)
-    found = (await session.execute(_FIGURES, {"ids": ids, "now": now})).all()
-    sales: dict[uuid.UUID, dict[str, float]] = {}
-    revenue: dict[uuid.UUID, int] = {}
-    counted_before: set[uuid.UUID] = set()
-    for merchant_id, last_30, before, last_90, deepest, counted in found:
-        figures: dict[str, float] = {}
-        if last_30 is not None:
-            revenue[merchant_id] = int(last_90)
-            if (surge := surge_pct(last_30, before)) is not None:
-                figures["surge_pct"] = surge
-        if deepest is not None:
-            figures["max_discount_pct"] = discount_pct(deepest)
-        if counted:
-            counted_before.add(merchant_id)
-        if figures:
-            sales[merchant_id] = figures
+    found = _Found.of((await session.execute(_FIGURES, {"ids": ids, "now": now})).all())
+    sales, revenue, counts = found.sales, found.revenue, found.counts
+    counted_before = found.counted_before
     for merchant_id, held in (await escrow.outstanding(session, ids)).items():
         ratio = outstanding_to_revenue(held, revenue.get(merchant_id, 0))
         if ratio is not None:
             sales.setdefault(merchant_id, {})["outstanding_to_revenue"] = ratio
-    counts = await complaint_counts(session, ids, now)
     rows = [
         row
         for merchant_id in sorted(counts.keys() | counted_before)
@@ -121,6 +115,35 @@ async def refresh_sales(
     for merchant_id in sorted(sales):
         await publish(session, SalesFiguresRecorded(merchant_id, sales[merchant_id], now))
     return len(rows)
+
+
+@dataclass
+class _Found:
+    """What ``_FIGURES`` found, per merchant."""
+
+    sales: dict[uuid.UUID, dict[str, float]] = field(default_factory=dict)
+    revenue: dict[uuid.UUID, int] = field(default_factory=dict)
+    counts: dict[uuid.UUID, ComplaintCounts] = field(default_factory=dict)
+    counted_before: set[uuid.UUID] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, rows: Sequence[Any]) -> _Found:
+        found = cls()
+        for merchant_id, last_30, before, last_90, deepest, counted, last_7d, last_30d in rows:
+            if last_30d is not None:
+                found.counts[merchant_id] = ComplaintCounts(int(last_7d), int(last_30d))
+            figures: dict[str, float] = {}
+            if last_30 is not None:
+                found.revenue[merchant_id] = int(last_90)
+                if (surge := surge_pct(last_30, before)) is not None:
+                    figures["surge_pct"] = surge
+            if deepest is not None:
+                figures["max_discount_pct"] = discount_pct(deepest)
+            if counted:
+                found.counted_before.add(merchant_id)
+            if figures:
+                found.sales[merchant_id] = figures
+        return found
 
 
 async def record_complaints(

@@ -31,7 +31,7 @@ async def _echo(session: AsyncSession, param: object, cast: str) -> list[object]
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(values=st.lists(st.tuples(FLOATS, st.booleans()), max_size=40))
+@given(values=st.lists(st.tuples(FLOATS, st.booleans()), max_size=80))
 async def test_float8s_round_trip(
     sessions: async_sessionmaker[AsyncSession], values: list[tuple[float, bool]]
 ) -> None:
@@ -45,7 +45,7 @@ async def test_float8s_round_trip(
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(values=st.lists(st.tuples(INTS, st.booleans()), max_size=40))
+@given(values=st.lists(st.tuples(INTS, st.booleans()), max_size=80))
 async def test_int8s_round_trip(
     sessions: async_sessionmaker[AsyncSession], values: list[tuple[int, bool]]
 ) -> None:
