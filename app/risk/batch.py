@@ -65,6 +65,16 @@ _FEATURES = text_array(FEATURES)
 """The catalogue as parallel arrays, column ``j`` of the model being entry ``j`` (each sent as
 one ``text[]`` literal: they go with every statement)."""
 
+
+def compact(sql: str) -> str:
+    """``sql`` with each run of white space made one space (none is inside a literal here).
+
+    psycopg caches how it converts a statement only up to 4,096 characters; the batch's write
+    is longer as written, and converting it again cost a rating of one merchant 0.25 ms.
+    """
+    return " ".join(sql.split())
+
+
 _EXIT_KINDS = ("capital_change", "equity_transfer", "legal_representative_change")
 """The registration kinds of the exit path (``scoring.exit_pattern``)."""
 
@@ -80,7 +90,8 @@ written as constants, so that generic plans use it too; through the main index a
 merchants cost three thousand probes, 6 ms)."""
 
 _READ = text(
-    """
+    compact(
+        """
     WITH state AS MATERIALIZED (
       SELECT b.place, b.merchant_id, coalesce(s.version, 0) AS version, i.held,
              coalesce(i.version = coalesce(s.version, 0) AND octet_length(i.held) = :held_size
@@ -128,10 +139,11 @@ _READ = text(
              array_agg(kind ORDER BY as_of, id), array_agg(value ORDER BY as_of, id),
              array_agg(as_of ORDER BY as_of, id), array_agg(provenance ORDER BY as_of, id)
         FROM ("""  # noqa: S608 - constants joined, no input
-    + _EXIT_STEPS_SQL
-    + """) AS e
+        + _EXIT_STEPS_SQL
+        + """) AS e
     ) AS steps
 """
+    )
 )
 """A batch's inputs in one statement: what its merchants hold, and the exit path's events.
 
@@ -347,7 +359,8 @@ def _held(
     return Held(ids, features, records, exit_path, shown)
 
 
-_WRITE = text("""
+_WRITE = text(
+    compact("""
     WITH previous AS (
       SELECT merchant_id, grade, overrides, basis FROM ratings
        WHERE merchant_id = ANY(CAST(:ids AS uuid[]))
@@ -433,6 +446,7 @@ _WRITE = text("""
            array_agg(p.overrides::text ORDER BY r.place) FILTER (WHERE p.overrides <> '[]')
       FROM rated AS r LEFT JOIN previous AS p USING (merchant_id)
 """)
+)
 """Every rating upserted, answering with the ratings they replace: all parts of one statement
 see the table as it was before it, so ``previous`` is what the merchants held. The answer is
 one row: the grades held, one letter a merchant in batch order (``-``: never rated), and the
