@@ -127,7 +127,7 @@ RATED_AT = "SELECT rated_at, cause FROM ratings WHERE merchant_id = %s"
 STATEMENT_KINDS = (
     ("pg_advisory_xact_lock(hashtext('rating')", "advisory locks and active model version"),
     ("INSERT INTO ratings", "ratings upsert, answering the previous grades"),
-    ("FROM orders", "sales figures: orders, products, complaints, earlier counts"),
+    ("FROM orders", "sales figures: sales, discounts, complaints, balances, counts"),
     ("FROM accounts", "sales figures: escrow balances"),
     ("FROM disputes", "complaint counts (a complaint filed)"),
     ("INSERT INTO indicator_records", "platform snapshots upsert"),

@@ -47,11 +47,19 @@ from escrow.reconcile import (
     parse_statement,
     reconcile,
 )
-from escrow.reports import CardEvent, Settlement, card_history, outstanding, settlement
+from escrow.reports import (
+    OUTSTANDING_SQL,
+    CardEvent,
+    Settlement,
+    card_history,
+    outstanding,
+    settlement,
+)
 from escrow.verify import Problem, VerifyReport, verify
 
 __all__ = [
     "DEFAULT_CUSTODY_RATIO_BP",
+    "OUTSTANDING_SQL",
     "AccountKind",
     "BadStatement",
     "BookFrozen",

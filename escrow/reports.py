@@ -111,12 +111,14 @@ async def card_history(
     return [CardEvent(**row._asdict()) for row in rows]
 
 
-_OUTSTANDING = text("""
+OUTSTANDING_SQL = """
     SELECT merchant_id, sum(balance)::bigint AS outstanding
       FROM accounts
      WHERE merchant_id = ANY(:ids) AND kind IN ('custody', 'cards_cover')
      GROUP BY merchant_id
-""")
+"""
+""":func:`outstanding` as SQL (``:ids``), for a statement that reads it with other figures."""
+_OUTSTANDING = text(OUTSTANDING_SQL)
 
 
 async def outstanding(

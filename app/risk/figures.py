@@ -54,6 +54,8 @@ _FIGURES = text(
        GROUP BY merchant_id
     ), complaints AS ("""  # noqa: S608 - module constants, no input
     + COUNTS_SQL
+    + "), held AS ("
+    + escrow.OUTSTANDING_SQL
     + f"""), counted AS (
       SELECT DISTINCT merchant_id
         FROM indicator_records
@@ -62,15 +64,17 @@ _FIGURES = text(
     )
     SELECT merchant_id, sales.last_30, sales.before, sales.last_90, discount.deepest,
            counted.merchant_id IS NOT NULL AS counted_before,
-           complaints.last_7 AS complaints_7, complaints.last_30 AS complaints_30
+           complaints.last_7 AS complaints_7, complaints.last_30 AS complaints_30,
+           held.outstanding
       FROM sales FULL JOIN discount USING (merchant_id) FULL JOIN counted USING (merchant_id)
-      FULL JOIN complaints USING (merchant_id)
+      FULL JOIN complaints USING (merchant_id) FULL JOIN held USING (merchant_id)
 """  # noqa: S608 - module constants, no input
 )
 """What the platform's sales figures are computed from, for a batch in one statement: card
 sales of the last 120 days, the deepest discount on sale, the complaints of the last 7 and 30
-days (:data:`app.risk.complaints.COUNTS_SQL`), and whether the merchant has a complaint count
-on record (a quiet week must bring it back to zero).
+days (:data:`app.risk.complaints.COUNTS_SQL`), what consumers could ask back
+(:data:`escrow.OUTSTANDING_SQL`), and whether the merchant has a complaint count on record (a
+quiet week must bring it back to zero).
 
 The earlier counts are found in ``ix_indicator_records_platform_complaints``, a partial index
 of the platform's own complaint records (its condition written as constants, so that generic
@@ -90,8 +94,8 @@ async def refresh_sales(
 
     A figure with nothing to compare against is left out (missing), never written as zero
     (:mod:`scoring.platform`). The complaint counts are refreshed too, so a quiet week brings
-    them back to zero. A batch costs three statements, whatever its size: the figures above
-    with the complaint counts, the ledger's outstanding balances, and one upsert of every
+    them back to zero. A batch costs two statements, whatever its size: the figures above
+    with the complaint counts and the ledger's outstanding balances, and one upsert of every
     snapshot record; each merchant's sales snapshot is then published
     (:class:`SalesFiguresRecorded`). Returns how many snapshot records were written.
     """
@@ -99,7 +103,7 @@ async def refresh_sales(
     found = _Found.of((await session.execute(_FIGURES, {"ids": ids, "now": now})).all())
     sales, revenue, counts = found.sales, found.revenue, found.counts
     counted_before = found.counted_before
-    for merchant_id, held in (await escrow.outstanding(session, ids)).items():
+    for merchant_id, held in found.outstanding.items():
         ratio = outstanding_to_revenue(held, revenue.get(merchant_id, 0))
         if ratio is not None:
             sales.setdefault(merchant_id, {})["outstanding_to_revenue"] = ratio
@@ -125,11 +129,15 @@ class _Found:
     revenue: dict[uuid.UUID, int] = field(default_factory=dict)
     counts: dict[uuid.UUID, ComplaintCounts] = field(default_factory=dict)
     counted_before: set[uuid.UUID] = field(default_factory=set)
+    outstanding: dict[uuid.UUID, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, rows: Sequence[Any]) -> _Found:
         found = cls()
-        for merchant_id, last_30, before, last_90, deepest, counted, last_7d, last_30d in rows:
+        for merchant_id, last_30, before, last_90, deepest, counted, *complaints, held in rows:
+            last_7d, last_30d = complaints
+            if held is not None:
+                found.outstanding[merchant_id] = int(held)
             if last_30d is not None:
                 found.counts[merchant_id] = ComplaintCounts(int(last_7d), int(last_30d))
             figures: dict[str, float] = {}

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select, text
 
+import escrow
 from app.auth.models import Role
 from app.clock import today
 from app.risk.models import IndicatorRecord, Rating, RatingFailure, RerateRequest
 from app.risk.worker import drain_once
 from app.supervision.models import Warning as WarningRow
 from app.supervision.models import WarningRule
+from scoring.platform import outstanding_to_revenue
 from tests.e2e.api import ID, STORED, Api, buy, counter_of
 from tests.e2e.background import api_on, rated_database, record
 
@@ -91,9 +93,26 @@ async def test_sales_older_than_30_days_do_not_stop_re_rating(rapi: Api) -> None
         failures = await session.scalar(
             select(RatingFailure).where(RatingFailure.merchant_id == uuid.UUID(mid))
         )
+        ratio = await session.scalar(
+            select(IndicatorRecord.value).where(
+                IndicatorRecord.merchant_id == uuid.UUID(mid),
+                IndicatorRecord.kind == "outstanding_to_revenue",
+            )
+        )
+        held = (await escrow.outstanding(session, [uuid.UUID(mid)]))[uuid.UUID(mid)]
+        revenue = await session.scalar(
+            text(
+                "SELECT sum(amount) FROM orders WHERE merchant_id = :m AND status = 'paid'"
+                " AND paid_at >= now() - interval '90 days'"
+            ),
+            {"m": uuid.UUID(mid)},
+        )
     # one sale in the last 30 days against two in the 90 before: 1 / (2/3) - 1 = +50%
     assert surge == 50
     assert failures is None
+    # and what consumers could ask back, against the last 90 days' card sales
+    assert held > 0
+    assert ratio == outstanding_to_revenue(held, int(revenue))
 
 
 async def _poison(api: Api, merchant_id: str) -> None:
