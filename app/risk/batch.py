@@ -95,6 +95,7 @@ _READ = text(
     WITH state AS MATERIALIZED (
       SELECT b.place, b.merchant_id, coalesce(s.version, 0) AS version, i.held,
              coalesce(i.version = coalesce(s.version, 0) AND octet_length(i.held) = :held_size
+                      AND substring(i.held FROM 1 FOR 8) = :catalogue
                       AND coalesce(s.newest_as_of, '-infinity') < least(i.read_for, :at),
                       false) AS kept
         FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS b(merchant_id, place)
@@ -148,8 +149,9 @@ _READ = text(
 """A batch's inputs in one statement: what its merchants hold, and the exit path's events.
 
 ``state``: which merchants' kept inputs still hold. They hold when the merchant's records have
-not changed since they were read (the same ``record_stamps`` version) and every record was
-dated before both the day they were read for and the day now rated for: then the records dated
+not changed since they were read (the same ``record_stamps`` version), they were read with
+this catalogue (:data:`_CATALOGUE_DIGEST`), and every record was dated before both the day
+they were read for and the day now rated for: then the records dated
 before either day are all of them, the same set. Each merchant's stamp and inputs are looked
 up by key (a lateral join; ``LIMIT 1`` keeps PostgreSQL from making it a join that reads every
 merchant's stamp, 26 ms a thousand). The versions come from the statement that reads the
@@ -167,8 +169,22 @@ such record's id and column.
 exit path's events of every merchant, oldest first (its window moves with the day, so they
 are read every time)."""
 
-_HELD = np.dtype([("values", "<f8", (len(FEATURES),)), ("records", "<i8", (len(FEATURES),))])
-"""A merchant's kept inputs (``rating_inputs.held``): its catalogue values, then their records."""
+_HELD = np.dtype(
+    [
+        ("catalogue", "S8"),
+        ("values", "<f8", (len(FEATURES),)),
+        ("records", "<i8", (len(FEATURES),)),
+    ]
+)
+"""A merchant's kept inputs (``rating_inputs.held``): the catalogue they were read with, its
+values, then their records."""
+
+_CATALOGUE_DIGEST = hashlib.blake2b(
+    repr([(k.source.value, k.name, k.type, k.categories) for k in CATALOGUE]).encode(),
+    digest_size=8,
+).digest()
+"""The catalogue the kept inputs were read with: values kept under another catalogue (features
+added, moved or recoded) never hold."""
 
 _LATEST = text(
     """
@@ -232,6 +248,7 @@ async def read_sets(
                 "ids": ids,
                 "at": at,
                 "held_size": _HELD.itemsize,
+                "catalogue": _CATALOGUE_DIGEST,
                 **_CATALOGUE,
                 "since": at - EXIT_WINDOW - timedelta(days=1),
             },
@@ -263,6 +280,7 @@ async def read_sets(
     features[place, column] = values
     records[place, column] = Int8s.parse(row[3])
     inputs = np.empty(len(fresh), dtype=_HELD)
+    inputs["catalogue"] = _CATALOGUE_DIGEST
     inputs["values"] = features[fresh]
     inputs["records"] = records[fresh]
     kept_inputs = Inputs(fresh, Int8s.parse(row[9])[fresh], inputs.tobytes())

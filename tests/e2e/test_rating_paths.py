@@ -185,7 +185,7 @@ async def test_kept_inputs_rate_as_the_records_would(engine: AsyncEngine) -> Non
     """A re-rating takes kept inputs only where the records could not give anything else."""
     url = libpq_url(engine.url.render_as_string(hide_password=False))
     ids = _load(url, count=60, seed=13, future=30)
-    inserted, updated, deleted, in_force_later = ids[30:34]
+    inserted, updated, deleted, in_force_later, recoded = ids[30:35]
     now = datetime.now(UTC)
     later = now + timedelta(days=5)
     # Dated after the first scoring day but before the second: it counts only the second time.
@@ -214,6 +214,12 @@ async def test_kept_inputs_rate_as_the_records_would(engine: AsyncEngine) -> Non
                  " FROM indicator_records WHERE merchant_id = :m)"),
             {"m": deleted},
         )  # fmt: skip
+        # Inputs kept under another catalogue (as if a feature had moved) never hold.
+        await conn.execute(
+            text("UPDATE rating_inputs SET held = overlay(held PLACING :other FROM 1 FOR 8)"
+                 " WHERE merchant_id = :m"),
+            {"m": recoded, "other": b"another!"},
+        )  # fmt: skip
     async with engine.connect() as conn:
         # Merchants with records yet to come into force on the first scoring day: their kept
         # inputs cannot hold either.
@@ -228,8 +234,8 @@ async def test_kept_inputs_rate_as_the_records_would(engine: AsyncEngine) -> Non
         )  # fmt: skip
     fresh.clear()
     by_kept = await _ratings(engine, ids, spied, now=later)
-    assert set(fresh) == {inserted, updated, deleted, in_force_later} | pending
-    assert len(ids) - len(fresh) == 26  # and the others' inputs were kept
+    assert set(fresh) == {inserted, updated, deleted, in_force_later, recoded} | pending
+    assert len(ids) - len(fresh) == 25  # and the others' inputs were kept
 
     async with engine.begin() as conn:
         await conn.execute(
