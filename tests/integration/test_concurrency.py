@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
+
+from sqlalchemy import text
 
 import escrow
 from escrow import CardKind
 from tests.integration.books import DUE
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from tests.integration.books import Books
+
+T = TypeVar("T")
 
 
 async def test_fifty_concurrent_redemptions_on_a_card_worth_twenty(books: Books) -> None:
@@ -114,3 +120,71 @@ async def test_concurrent_merchants_do_not_share_a_chain(books: Books) -> None:
     assert report.ok
     assert (report.merchants, report.entries) == (5, 20)
     assert uuid.UUID(int=0) not in merchants
+
+
+async def _held_then_raced(
+    books: Books,
+    first: Callable[[escrow.EscrowLedger], Awaitable[object]],
+    second: Callable[[escrow.EscrowLedger], Awaitable[T]],
+) -> tuple[object, T | Exception]:
+    """Run ``first`` in a transaction left open, start ``second`` so that it waits for the
+    book's lock, then commit ``first``: ``second`` runs on what ``first`` committed after its
+    own statement began, the case a stale read would get wrong."""
+    async with books.sessions() as holder, holder.begin():
+        done = await first(escrow.EscrowLedger(holder))
+
+        async def race() -> T | Exception:
+            try:
+                return await books.do(second)
+            except escrow.EscrowError as exc:
+                return exc
+
+        raced = asyncio.create_task(race())
+        for _ in range(500):  # wait until it queues behind the book lock
+            async with books.sessions() as probe:  # activity is read once a transaction
+                waiting = await probe.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE wait_event_type = 'Lock' AND query LIKE '%merchant_books b%'"
+                    )
+                )
+            if waiting:
+                break
+            await asyncio.sleep(0.01)
+        assert waiting == 1
+        assert not raced.done()
+    return done, await raced
+
+
+async def test_a_twin_waiting_for_the_lock_replays_what_the_first_committed(
+    books: Books,
+) -> None:
+    m = await books.open()
+
+    def buy(ledger: escrow.EscrowLedger) -> Awaitable[escrow.PurchaseReceipt]:
+        return ledger.purchase(
+            m, kind=CardKind.STORED_VALUE, paid=9_000, units_total=9_000, idempotency_key="twin"
+        )
+
+    first, second = await _held_then_raced(books, buy, buy)
+    assert isinstance(first, escrow.PurchaseReceipt)
+    assert isinstance(second, escrow.PurchaseReceipt)
+    assert (second.replayed, second.card.card_id) == (True, first.card.card_id)
+    counts = await books.counts(m)
+    assert (counts["entries"], counts["cards"], counts["keys"]) == (1, 1, 1)
+
+
+async def test_a_redemption_waiting_for_the_lock_sees_what_the_first_used(books: Books) -> None:
+    m = await books.open()
+    card = (await books.buy(m, paid=2_000, units=20, kind=CardKind.SESSIONS)).card.card_id
+    first, second = await _held_then_raced(
+        books,
+        lambda ledger: ledger.redeem(m, card, units=15, idempotency_key="fifteen"),
+        lambda ledger: ledger.redeem(m, card, units=10, idempotency_key="ten"),
+    )
+    assert isinstance(first, escrow.RedemptionReceipt)
+    assert isinstance(second, escrow.InsufficientBalance)
+    assert second.code == "card-sessions-short"
+    final = await books.do(lambda ledger: ledger.card(m, card))
+    assert (final.units_remaining, final.outstanding) == (5, 500)
+    assert (await books.verify(m)).ok
