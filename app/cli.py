@@ -28,12 +28,19 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Interface to bind (default PGUARD_HOST or 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default PGUARD_PORT or 8000).")
-def run(host: str | None, port: int | None) -> None:
+@click.option(
+    "--processes",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Web processes sharing the port (default PGUARD_PROCESSES or 1; one per core).",
+)
+def run(host: str | None, port: int | None, processes: int | None) -> None:
     """Serve the API; on the embedded database, bring the schema up to date first.
 
     The embedded database is watched meanwhile: if its server dies, it is started again.
     """
     import uvicorn  # noqa: PLC0415 - keep other commands quick to start
+    from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
 
     from app.db import EmbeddedSupervisor, database_url, upgrade_schema  # noqa: PLC0415
     from app.serving import server_config  # noqa: PLC0415
@@ -46,8 +53,16 @@ def run(host: str | None, port: int | None) -> None:
         upgrade_schema(url)
         EmbeddedSupervisor(settings.database.embedded_dir.resolve()).start()
         click.echo("embedded PostgreSQL ready, schema up to date")
+    processes = processes or settings.server.processes
     click.echo(f"Prepaid Guard on http://{host}:{port}/  (API schema: /schema, health: /health)")
-    uvicorn.Server(server_config("app.asgi:create_app", host=host, port=port, factory=True)).run()
+    config = server_config(
+        "app.asgi:create_app", host=host, port=port, factory=True, workers=processes
+    )
+    if processes == 1:
+        uvicorn.Server(config).run()
+        return
+    click.echo(f"{processes} web processes")
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
 
 
 @main.group()

@@ -1,6 +1,7 @@
 """Throughput of the HTTP API end to end, against the ``GET /health`` floor.
 
-Starts the real server (``python -m app.cli run``, one uvicorn process) on a fresh
+Starts the real server (``python -m app.cli run``, as ``pguard run``; ``--processes N`` web
+processes, default ``PGUARD_PROCESSES`` or 1, as the service runs for users) on a fresh
 ``pguard_bench_<hex>`` database migrated by Alembic, sets up merchants and consumers through
 the API, then drives it from 1 and 8 concurrent asyncio clients (httpx, one keep-alive
 connection each) for a fixed time per cell and measures:
@@ -28,7 +29,7 @@ server is stopped in any case. The figures are never judged.
 measured per cell. Options given with it override its values. Its figures mean nothing.
 
     python bench/api_load.py [--smoke] [--seconds N] [--clients 1,8] [--merchants N]
-                             [--database-url URL]
+                             [--processes N] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -146,6 +147,7 @@ class Plan:
     clients: list[int]
     merchants: int
     warmup: float
+    processes: int
     smoke: bool
 
 
@@ -179,10 +181,11 @@ def percentile(ordered: list[float], q: float) -> float:
 # -- the server -------------------------------------------------------------------------
 
 
-def start_server(url: str, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, log: IO[bytes], processes: int) -> subprocess.Popen[bytes]:
     """``python -m app.cli run`` on the bench database, its output into ``log``."""
     env = os.environ | SERVER_ENV | {"DATABASE_URL": libpq_url(url)}
     command = [sys.executable, "-m", "app.cli", "run", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--processes", str(processes)]
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
         command, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT
     )
@@ -484,8 +487,8 @@ machine : nproc={os.cpu_count()}, load average {load}, Python {platform.python_v
           httpx {httpx.__version__}
 server  : {version}
 database: {database} (fresh, migrated by Alembic, dropped at exit)
-service : python -m app.cli run on 127.0.0.1, one uvicorn process, pool_size={pool},
-          log level WARNING; load generator and service share this machine's cores
+service : python -m app.cli run --processes {plan.processes} on 127.0.0.1, pool_size={pool}
+          a process, log level WARNING; load generator and service share the cores
 clients : {", ".join(map(str, clients))} concurrent asyncio clients (httpx, one keep-alive
           connection each); {warmup}s warm-up, then {seconds}s measured, per cell
 workload: {slots} active merchants, each with one consumer holding a ¥{HOLD_PRICE // 100:,} card
@@ -618,6 +621,12 @@ def main() -> None:
         type=int,
         help=f"merchants at least, one a client or more (default {MERCHANTS}; smoke 2)",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=get_settings().server.processes,
+        help="web processes of the server (default PGUARD_PROCESSES or 1), as `pguard run`",
+    )
     parser.add_argument("--database-url", help="server to use (default: DATABASE_URL or embedded)")
     args = parser.parse_args()
     for name, value in (SMOKE if args.smoke else FULL).items():
@@ -628,15 +637,16 @@ def main() -> None:
         clients=[int(c) for c in args.clients.split(",")],
         merchants=args.merchants,
         warmup=args.warmup,
+        processes=args.processes,
         smoke=args.smoke,
     )
-    if min(*plan.clients, plan.merchants) < 1 or plan.seconds <= 0:
-        parser.error("client counts, --merchants and --seconds must be positive")
+    if min(*plan.clients, plan.merchants, plan.processes) < 1 or plan.seconds <= 0:
+        parser.error("client counts, --merchants, --processes and --seconds must be positive")
     server_url = async_url(args.database_url) if args.database_url else database_url()
     with scratch_database(server_url, "pguard_bench") as url:
         port = free_port()
         with tempfile.TemporaryFile() as log:
-            server = start_server(url, port, log)
+            server = start_server(url, port, log, plan.processes)
             try:
                 base = f"http://127.0.0.1:{port}"
                 asyncio.run(wait_healthy(base, server, log))
