@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import select
 import threading
 import warnings
 from contextlib import contextmanager, suppress
@@ -22,8 +23,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from psycopg import sql
-from sqlalchemy import make_url, text
+from psycopg import pq, sql
+from sqlalchemy import event, make_url, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from app.settings import PROJECT_ROOT, get_settings
@@ -219,15 +221,40 @@ def scratch_database(server_url: str, prefix: str, *, migrate: bool = True) -> I
 
 
 def create_engine(url: str | None = None, **options: Any) -> AsyncEngine:  # noqa: ANN401
-    """An async engine on the configured database."""
+    """An async engine on the configured database.
+
+    Every checkout refuses a pooled connection that its server has closed (see
+    :func:`_refuse_closed`); ``PGUARD_DB_PRE_PING=1`` adds a round trip to each.
+    """
     settings = get_settings().database
     if "poolclass" not in options:
         options.setdefault("pool_size", settings.pool_size)
         options.setdefault("pool_pre_ping", settings.pre_ping)
         options.setdefault("pool_recycle", 1800)
-    return create_async_engine(
+    engine = create_async_engine(
         async_url(url) if url else database_url(), echo=settings.echo, **options
     )
+    event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    return engine
+
+
+def _refuse_closed(dbapi_connection: Any, _record: object, _proxy: object) -> None:  # noqa: ANN401
+    """Refuse a pooled connection whose server has closed it, without a round trip.
+
+    Between transactions PostgreSQL sends nothing on its own, except to say goodbye: a
+    restart, a failover, ``pg_terminate_backend`` or an idle timeout leave a FATAL message or
+    the end of the stream waiting on the socket. So a socket with anything to read, or a
+    connection psycopg already knows is broken, is refused; SQLAlchemy then throws it away
+    and checks out another (a new connection if need be), and the request never sees it.
+    """
+    driver = dbapi_connection.driver_connection
+    try:
+        broken = driver.closed or driver.pgconn.status != pq.ConnStatus.OK
+        readable = not broken and bool(select.select([driver.pgconn.socket], [], [], 0)[0])
+    except (OSError, psycopg.Error, ValueError):
+        broken, readable = True, False
+    if broken or readable:
+        raise DisconnectionError("the server has closed this pooled connection")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

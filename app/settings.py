@@ -29,13 +29,15 @@ class DatabaseSettings:
     """Database created inside the embedded server."""
     pool_size: int = field(default_factory=lambda: int(_env("PGUARD_DB_POOL_SIZE", "10")))
     """Connections each app process keeps open."""
-    pre_ping: bool = field(default_factory=lambda: _env("PGUARD_DB_PRE_PING", "1") != "0")
-    """Test each pooled connection before use (``0`` turns it off).
+    pre_ping: bool = field(default_factory=lambda: _env("PGUARD_DB_PRE_PING", "0") == "1")
+    """Also test each pooled connection with a round trip before use (``1`` turns it on).
 
-    On by default: after PostgreSQL restarted or failed over, every pooled connection is
-    dead, and without the test the first request on each would fail. It costs one round trip
-    per checkout (measured with ``bench/api_load.py``, see the README). A connection that fails
-    anyway invalidates the whole pool, so the next checkout connects afresh.
+    Off by default: every checkout already refuses, at no cost, a connection whose server
+    closed it (:func:`app.db.create_engine`), which is what a restart, a failover or a
+    terminated backend leave behind, so the first request after one works. The round trip
+    adds what only it can find, a server that vanished without closing anything, for about
+    10% of a ledger operation's time (measured with ``bench/ledger.py``). A connection that
+    fails anyway invalidates the whole pool, so the next checkout connects afresh.
     """
     echo: bool = field(default_factory=lambda: _env("PGUARD_DB_ECHO", "") == "1")
     """Log every SQL statement (development only)."""
