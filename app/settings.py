@@ -52,10 +52,9 @@ class ServerSettings:
     port: int = field(default_factory=lambda: int(_env("PGUARD_PORT", "8000")))
     """Port to bind."""
     processes: int = field(default_factory=lambda: int(_env("PGUARD_PROCESSES", "1")))
-    """Web processes sharing the port. One process uses one core for Python; on a machine
-    whose cores PostgreSQL shares, one per core (``2`` on two cores) serves the most
-    (``bench/api_load.py --processes``). The background workers run in each process: they
-    are safe to run in any number (:mod:`app.workers`)."""
+    """Web processes sharing the port, at most one per core: a process runs its Python on
+    one core (``bench/api_load.py --processes`` measures it). The background workers run in
+    each process: they are safe to run in any number (:mod:`app.workers`)."""
 
 
 @dataclass(frozen=True)
