@@ -61,9 +61,8 @@ Speed: an operation sends two statements of its own, both plain psycopg on the s
 connection (:mod:`escrow.statements`): one locks the book and reads the key's record and the
 card, one writes the card, the entry, its postings (one array a column), the record and the
 chain head. Measured with ``bench/ledger.py`` (2 cores, PostgreSQL 15, one worker): five
-statements through SQLAlchemy Core gave 344 purchases/s, these two give about 470/s (with
-the pool's round-trip pre-ping replaced by a look at the socket, :func:`app.db.create_engine`),
-and the same two statements by hand, without the session, about 640/s. The rest is fixed
+statements through SQLAlchemy Core gave 344 purchases/s, these two give about 470/s (the
+app's pool checking its connections by their sockets instead of a round trip), and the same two statements by hand, without the session, about 640/s. The rest is fixed
 cost per transaction: the session and pool (BEGIN, COMMIT and their Python) and PostgreSQL's
 own work, about 0.45 ms for the write (EXPLAIN ANALYZE: 18 foreign-key checks 0.1 ms, the
 balance trigger 0.1 ms). Measured and left: the deferred balanced-entry check costs nothing
