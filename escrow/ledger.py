@@ -62,15 +62,16 @@ connection (:mod:`escrow.statements`): one locks the book and reads the key's re
 card, one writes the card, the entry, its postings (one array a column), the record and the
 chain head. Measured with ``bench/ledger.py`` (2 cores, PostgreSQL 15, one worker): five
 statements through SQLAlchemy Core gave 344 purchases/s, these two give about 470/s (the
-app's pool checking its connections by their sockets instead of a round trip), and the same two statements by hand, without the session, about 640/s. The rest is fixed
-cost per transaction: the session and pool (BEGIN, COMMIT and their Python) and PostgreSQL's
-own work, about 0.45 ms for the write (EXPLAIN ANALYZE: 18 foreign-key checks 0.1 ms, the
+app's pool checking its connections by their sockets instead of a round trip), and the same
+two statements by hand, without the session, about 640/s. The rest is fixed cost per
+transaction: the session and pool (BEGIN, COMMIT and their Python) and PostgreSQL's own
+work, about 0.45 ms for the write (EXPLAIN ANALYZE: 18 foreign-key checks 0.1 ms, the
 balance trigger 0.1 ms). Measured and left: the deferred balanced-entry check costs nothing
 visible, and a psycopg pipeline for BEGIN and the lock made it slower. Going further means
 less work per transaction than this schema asks (the plain floor, a 5-row entry with no
-trigger, runs at about 1,600/s) or more operations per transaction (group commit).
-The hash chain stays in Python: it needs the previous head, read under the lock, and
-``verify`` recomputes it from the same function.
+trigger, runs at about 1,600/s) or more operations per transaction (group commit). The hash
+chain stays in Python: it needs the previous head, read under the lock, and ``verify``
+recomputes it from the same function.
 
 Size: this module is longer than 500 lines on purpose. It is the ledger: one class whose
 operations share one lock order, one idempotency replay and one way of writing a chained
