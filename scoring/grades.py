@@ -29,7 +29,7 @@ GRADES = ("A", "B", "C", "D", "E")
 """Best to worst."""
 
 COLOURS = {
-    "A": "#1a9850",  # green
+    "A": "#13773e",  # green, dark enough for white letters
     "B": "#91cf60",  # light green
     "C": "#fee08b",  # yellow
     "D": "#fc8d59",  # orange

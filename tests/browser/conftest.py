@@ -1,7 +1,8 @@
 """Browser tests: the real app served by uvicorn on a port, Debian's Chromium driven by Playwright.
 
 The server runs on a thread with its own event loop and engine, on a database of its own.
-Screenshots go to ``test-output/screenshots/`` for a reviewer to look at. Chromium is
+Screenshots go to ``test-output/screenshots/`` for a reviewer to look at; every page so taken
+is first checked for text too faint to read (:func:`readable`). Chromium is
 ``/usr/bin/chromium`` (``.ci/run`` installs it); without it these tests fail in CI and are
 skipped elsewhere, saying why.
 """
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
 CHROMIUM = os.environ.get("PGUARD_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = PROJECT_ROOT / "test-output" / "screenshots"
+AXE = PROJECT_ROOT / "tests" / "browser" / "vendor" / "axe.min.js"
+"""axe-core, vendored (tests/browser/vendor/README.md): never fetched at run time."""
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 900}
 FLAGS = [
@@ -109,8 +112,25 @@ async def desktop(browser: Browser, server: Server) -> AsyncIterator[Page]:
     await context.close()
 
 
+async def readable(page: Page, what: str) -> None:
+    """Every text on the page meets WCAG AA contrast (4.5:1, large text 3:1), as axe-core's
+    ``color-contrast`` rule measures it on the rendered page; the failures are named."""
+    if not await page.evaluate("typeof axe !== 'undefined'"):
+        await page.add_script_tag(path=str(AXE))
+    found = await page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {runOnly: ['color-contrast']});
+            return result.violations.flatMap(v => v.nodes.map(
+                n => `${n.target.join(' ')}: ${n.any.map(c => c.message).join('; ')}`));
+        }"""
+    )
+    assert not found, f"{what} has text too faint to read:\n" + "\n".join(found)
+
+
 async def shot(page: Page, name: str, **options: Any) -> Path:
-    """Save a full-page screenshot under test-output/screenshots/ for the reviewer."""
+    """Check that the page's text is readable, then save a full-page screenshot under
+    test-output/screenshots/ for the reviewer."""
+    await readable(page, name)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True, **options)

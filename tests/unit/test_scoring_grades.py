@@ -22,7 +22,7 @@ def test_cut_points_map_probability_to_grades_monotonically() -> None:
 def test_grades_carry_colours_green_to_red_and_the_cut_points_version() -> None:
     result = grade(0.5)
     assert result.colour == COLOURS["E"] == "#d73027"
-    assert COLOURS["A"] == "#1a9850"
+    assert COLOURS["A"] == "#13773e"
     assert result.cut_points_version == CUT_POINTS.version
     other = CutPoints("test-1", (0.1, 0.2, 0.3, 0.4))
     assert grade(0.15, cut_points=other).grade == "B"
