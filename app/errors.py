@@ -3,9 +3,11 @@
 Domain packages raise their own exceptions without HTTP codes or words; this module alone
 decides the status, the problem ``type`` (``/problems/<code>``) and the human ``title``; the
 ``detail`` is the error's English words by its code (:func:`app.i18n.describe`), and its
-``params`` go into the body. Unexpected errors are logged with the
-request id and answered without internals. A database out of reach (down, restarting, failing
-over) is a 503 with ``Retry-After``, for the API and the pages alike, never a 500.
+``params`` go into the body. A page's errors are pages, and so is an unknown address asked
+for by a browser (``Accept`` preferring HTML): a 404 page in its language with a way home.
+Unexpected errors are logged with the request id and answered without internals. A database
+out of reach (down, restarting, failing over) is a 503 with ``Retry-After``, for the API and
+the pages alike, never a 500.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import psycopg
 import structlog
 from litestar import Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_404_NOT_FOUND, HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -29,6 +31,7 @@ import scoring
 from app import exceptions as app_errors
 from app.i18n import describe, field_messages, gettext, has
 from app.payments.provider import InvalidNotification
+from app.requests import wants_html
 
 if TYPE_CHECKING:
     from litestar import Request
@@ -170,6 +173,9 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     status = exc.status_code
     if _is_page(request) and status < HTTP_500_INTERNAL_SERVER_ERROR:
         return _page_error(request, exc, status, HTTPStatus(status).phrase)
+    if status == HTTP_404_NOT_FOUND and wants_html(request):  # a person, at no page's address
+        missing = app_errors.NotFound("page-not-found")
+        return _page_error(request, missing, status, HTTPStatus(status).phrase)
     title = HTTPStatus(status).phrase
     extra: dict[str, Any] | None = None
     detail = exc.detail if exc.detail != title else None

@@ -26,7 +26,15 @@ from app.auth.middleware import SESSION_COOKIE
 from app.exceptions import Forbidden, Malformed, UnsupportedMediaType
 
 if TYPE_CHECKING:
+    from litestar import Request
     from litestar.types import ASGIApp, HTTPScope, Receive, ReceiveMessage, Scope, Send
+
+
+def wants_html(request: Request[Any, Any, Any]) -> bool:
+    """Whether the caller prefers a page to JSON (a phone's browser, not an app or a test)."""
+    best = request.accept.best_match(["application/json", "text/html"], "application/json")
+    return best == "text/html"
+
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_DEPTH = 32

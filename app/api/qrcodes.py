@@ -23,17 +23,12 @@ from app.merchants.rules import cooling_off_days
 from app.merchants.service import own_merchant, products_of
 from app.qrcodes import service
 from app.qrcodes.scan import seller
+from app.requests import wants_html
 from app.risk.service import current as current_rating
 from app.risk.service import grades_of
 from app.risk.supervision import UNRATED
 from app.settings import get_settings
 from app.supervision.disputes import complaints_last_year
-
-
-def wants_html(request: Request[Any, Any, Any]) -> bool:
-    """Whether the caller prefers a page to JSON (a phone's browser, not an app or a test)."""
-    best = request.accept.best_match(["application/json", "text/html"], "application/json")
-    return best == "text/html"
 
 
 class KeyOut(msgspec.Struct):
@@ -188,8 +183,10 @@ class ScanController(Controller):
         request: Request[Any, Any, Any],
         merchant_id: FromPath[str],
         db: Db,
-        kid: Annotated[str, QueryParameter(name="k", max_length=64)],
-        signature: Annotated[str, QueryParameter(name="s", max_length=200)],
+        # optional here so that a code cut short is refused as a code (a warning page for a
+        # browser), not as a missing parameter: qr.counter_query wants both, once each
+        kid: Annotated[str, QueryParameter(name="k", max_length=64)] = "",
+        signature: Annotated[str, QueryParameter(name="s", max_length=200)] = "",
     ) -> MerchantProfile | Template:
         """Verify the code's signature and show who the merchant is and how money is protected.
 

@@ -134,6 +134,9 @@ async def test_refused_codes_show_a_warning_page_and_no_way_to_pay(api: Api) -> 
             400,
             "不是有效的预付保二维码",
         ),
+        # a code cut short (its signature lost when the link was copied): a warning, not JSON
+        (f"/q/{counter.merchant_id}?k={counter.k}", 400, "不是有效的预付保二维码"),
+        (f"/q/{counter.merchant_id}", 400, "不是有效的预付保二维码"),
     ]
     for path, status, words in cases:
         page = await api.client.get(path, headers=BROWSER)
@@ -367,3 +370,21 @@ async def test_a_registered_card_code_refund_and_complaint_with_errors_beside_fi
     again = await api.client.post(f"{card_path}/refund", data={"reason": "搬家", "key": "k" * 40})
     assert again.status_code == 409
     assert 'class="flash error"' in again.text
+
+
+async def test_an_unknown_address_is_a_page_for_browsers_and_problem_json_for_apps(
+    api: Api,
+) -> None:
+    page = await api.client.get("/no-such-page/here", headers=BROWSER)
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "这个地址没有页面" in page.text
+    assert 'href="/"' in page.text  # a way home
+    english = await api.client.get("/no-such-page/here?lang=en", headers=BROWSER)
+    assert "There is no page at this address" in english.text
+    for accept in (None, "application/json", "*/*"):
+        headers = {"accept": accept} if accept else {}
+        answer = await api.client.get("/no-such-page/here", headers=headers)
+        assert answer.status_code == 404
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["status"] == 404
