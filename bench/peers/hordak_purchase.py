@@ -22,24 +22,28 @@ import argparse
 import json
 import time
 from importlib.metadata import version
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import django
 from django.conf import settings
 
 
 def configure(url: str) -> None:
-    """Django settings for one PostgreSQL database and hordak, nothing else."""
+    """Django settings for one PostgreSQL database and hordak, nothing else.
+
+    ``url`` is a libpq URL; a server on a unix socket names its directory in ``?host=``.
+    """
     parts = urlsplit(url)
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
     settings.configure(
         DATABASES={
             "default": {
                 "ENGINE": "django.db.backends.postgresql",
-                "NAME": parts.path.lstrip("/"),
+                "NAME": unquote(parts.path.lstrip("/")),
                 "USER": unquote(parts.username or ""),
                 "PASSWORD": unquote(parts.password or ""),
-                "HOST": parts.hostname or "",
-                "PORT": str(parts.port or ""),
+                "HOST": query.get("host") or parts.hostname or "",
+                "PORT": query.get("port") or str(parts.port or ""),
                 "CONN_MAX_AGE": None,
             }
         },
