@@ -36,7 +36,8 @@ CHROMIUM = os.environ.get("PGUARD_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = PROJECT_ROOT / "test-output" / "screenshots"
 AXE = PROJECT_ROOT / "tests" / "browser" / "vendor" / "axe.min.js"
 """axe-core, vendored (tests/browser/vendor/README.md): never fetched at run time."""
-PHONE = {"width": 375, "height": 812}
+PHONE = {"width": 360, "height": 780}
+"""The narrowest phone in common use; ``test_phone_layout.py`` also looks at 390 px."""
 DESKTOP = {"width": 1280, "height": 900}
 FLAGS = [
     "--headless=new",
@@ -127,10 +128,69 @@ async def readable(page: Page, what: str) -> None:
     assert not found, f"{what} has text too faint to read:\n" + "\n".join(found)
 
 
+WORD = r"[A-Za-z0-9¥$€+]+(?:[.,:/%][A-Za-z0-9]+)*%?"
+"""A word or a number as a line must keep it whole: ``Active``, ``¥3,256,041.97``, ``91330…``.
+A hyphen is where a line may break, as in any text (``PB-⏎5b7af371``)."""
+
+
+async def words_whole(page: Page, what: str) -> None:
+    """No word or number on the page is broken across two lines (``¥3,256,041.⏎97``), and no
+    text is squeezed into a column a character or two wide.
+
+    Chinese may break between any two characters; Latin words and figures may not. Each
+    word or figure of every visible text is measured with a DOM range: its boxes must share
+    one line. Tokens longer than 40 characters (links to save) may wrap.
+    """
+    broken = await page.evaluate(
+        """(pattern) => {
+            const word = new RegExp(pattern, 'g');
+            const found = [];
+            const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                const parent = node.parentElement;
+                if (!parent || parent.closest('script, style, svg, .link-box')) continue;
+                if (!parent.getClientRects().length) continue;
+                for (const m of node.data.matchAll(word)) {
+                    if (m[0].length < 2 || m[0].length > 40) continue;
+                    const range = document.createRange();
+                    range.setStart(node, m.index);
+                    range.setEnd(node, m.index + m[0].length);
+                    const tops = new Set([...range.getClientRects()]
+                        .filter(r => r.width > 0).map(r => Math.round(r.top)));
+                    if (tops.size > 1) found.push(`${m[0]} in <${parent.tagName.toLowerCase()}`
+                        + ` class="${parent.className}">`);
+                }
+                // a column squeezed to a character or two a line: 储/值/卡
+                const text = node.data.trim();
+                const style = getComputedStyle(parent);
+                const size = parseFloat(style.fontSize);
+                const box = parent.getBoundingClientRect();
+                const inner = box.width - parseFloat(style.paddingLeft)
+                    - parseFloat(style.paddingRight);
+                const whole = document.createRange();
+                whole.selectNodeContents(node);
+                const lines = new Set([...whole.getClientRects()]
+                    .filter(r => r.width > 0).map(r => Math.round(r.top))).size;
+                if (text.length >= 4 && inner > 0 && inner < 3 * size && lines >= 3) {
+                    found.push(`"${text}" squeezed to ${Math.round(inner)} px in`
+                        + ` <${parent.tagName.toLowerCase()} class="${parent.className}">`);
+                }
+            }
+            return found;
+        }""",
+        WORD,
+    )
+    assert not broken, f"{what} breaks words or figures across lines:\n" + "\n".join(broken)
+
+
 async def shot(page: Page, name: str, **options: Any) -> Path:
-    """Check that the page's text is readable, then save a full-page screenshot under
-    test-output/screenshots/ for the reviewer."""
+    """Check that the page's text is readable and, on a phone, that no word or figure is
+    broken across lines; then save a full-page screenshot under test-output/screenshots/
+    for the reviewer."""
     await readable(page, name)
+    viewport = page.viewport_size
+    if viewport and viewport["width"] <= PHONE["width"]:
+        await words_whole(page, name)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True, **options)

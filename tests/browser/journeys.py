@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+import pytest
+
 from tests.browser.conftest import PHONE
 from tests.e2e.api import PASSWORD
 
@@ -34,5 +36,25 @@ def accept_next_dialog(page: Page, asked: list[str]) -> None:
 
 async def fits_phone(page: Page, what: str = "the page") -> None:
     """Nothing on the page is wider than the phone's screen."""
+    screen = (page.viewport_size or PHONE)["width"]
     width = await page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{what} is {width} px wide on a {PHONE['width']} px phone"
+    if width > screen:  # name the texts that stick out
+        wide = await page.evaluate(
+            """(screen) => {
+                const out = [];
+                const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+                for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                    const range = document.createRange();
+                    range.selectNodeContents(node);
+                    const right = Math.max(0, ...[...range.getClientRects()].map(r => r.right));
+                    const parent = node.parentElement;
+                    if (right > screen + 1 && !parent.closest('.table-wrap, .m-tabs')) {
+                        out.push(`${Math.round(right)} px: "${node.data.trim().slice(0, 30)}"`
+                            + ` in <${parent.tagName.toLowerCase()} class="${parent.className}">`);
+                    }
+                }
+                return out.slice(0, 5);
+            }""",
+            screen,
+        )
+        pytest.fail(f"{what} is {width} px wide on a {screen} px phone: " + "; ".join(wide))
