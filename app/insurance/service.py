@@ -344,6 +344,32 @@ async def open_payable_claim(
     return await _open(session, merchant, ClaimKind.REFUND_PAYABLE, receipt.seq, lines)
 
 
+def by_exposure(views: Sequence[PolicyView]) -> list[PolicyView]:
+    """Policies by the money they cover now, the largest first; defaulted merchants' last.
+
+    A defaulted merchant's cards have moved to claims, so its policy covers nothing open.
+    """
+    return sorted(views, key=lambda v: (v.merchant.status == MerchantStatus.DEFAULTED, -v.exposure))
+
+
+def to_act_on_first(claims: Sequence[Claim]) -> list[Claim]:
+    """The insurer's queue: claims still to act on first, oldest then largest; closed last.
+
+    The oldest claim is the consumer who has waited longest; the closed ones follow, newest
+    first.
+    """
+    waiting = sorted(
+        (c for c in claims if c.status != ClaimStatus.CLOSED),
+        key=lambda c: (c.triggered_at, -c.total_fen),
+    )
+    closed = sorted(
+        (c for c in claims if c.status == ClaimStatus.CLOSED),
+        key=lambda c: c.triggered_at,
+        reverse=True,
+    )
+    return waiting + closed
+
+
 async def claims(session: AsyncSession, me: Principal) -> Sequence[Claim]:
     """The insurer's claims, newest first."""
     return (

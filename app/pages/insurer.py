@@ -40,9 +40,9 @@ CLAIM_STEPS = ("acknowledge", "pay")
 
 
 async def book(db: AsyncSession, me: Principal, lang: str) -> dict[str, Any]:
-    """The insurer's policies (with exposure and premium) and claims (with their lines)."""
-    views = await service.policies(db, me)
-    claims = await service.claims(db, me)
+    """The insurer's policies (largest exposure first) and claims (to act on first)."""
+    views = service.by_exposure(await service.policies(db, me))
+    claims = service.to_act_on_first(await service.claims(db, me))
     names = await legal_names(db, [c.merchant_id for c in claims])
     numbers = {v.policy.id: v.policy.number for v in views}
     return {

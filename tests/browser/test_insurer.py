@@ -50,6 +50,10 @@ async def settle(page: Page, claim_id: str) -> None:
     await page.reload()
     assert await claim.locator("[data-status]").get_attribute("data-status") == "triggered"
     assert "¥1,120.00" in await claim.locator(".claim-total").inner_text()
+    breakdown = claim.locator("details.breakdown")
+    assert await breakdown.get_attribute("open") is None  # collapsed, its total in the summary
+    assert "¥1,120.00" in await breakdown.locator("summary").inner_text()
+    await breakdown.locator("summary").click()
     lines = claim.locator("table.lines tbody tr")
     assert await lines.count() == 2
     assert "¥560.00" in await lines.first.inner_text()

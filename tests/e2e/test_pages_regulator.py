@@ -451,8 +451,12 @@ async def test_insurer_sees_exposure_and_settles_a_claim(api: Api, engine: Async
         assert f'id="c-{claim}"' in text
         # still exposed: the card's insured share is now a claim the insurer has not paid
         assert 'id="total-exposure">¥560.00<' in text
-        assert "逐卡明细 (1)" in text
+        assert "逐卡明细 (1) · ¥560.00" in text  # collapsed, with its total
         assert text.count("¥560.00") >= 2  # the claim total and the card's insured share
+        row = text.split(f'data-policy="{number}"')[1].split("</tr>")[0]
+        assert "商户已违约：卡已转入理赔" in row  # not "active, ¥0"
+        assert "已转入理赔" in row.split('class="num exposure"')[1]
+        assert ">有效<" not in row
         early = html(
             await browser.post(f"/insurer-view/claims/{claim}/pay", data={"payment_ref": "x"})
         )
