@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 
@@ -21,6 +22,7 @@ from app.i18n import message_ids
 from app.insurance.models import ClaimStatus, PolicyStatus
 from app.merchants.models import MerchantStatus
 from app.outbox.models import EventStatus
+from app.pages.regulator import disputes as dispute_pages
 from app.risk.models import RatingChange
 from app.supervision.disputes import Decision, DisputeKind, Step
 from app.supervision.models import (
@@ -519,3 +521,49 @@ def test_every_word_on_these_pages_has_both_languages() -> None:
     used |= {f"feature.{k.feature}" for k in CATALOGUE}
     missing = sorted(used - message_ids())
     assert not missing  # each has words in Chinese and in English
+
+
+async def test_the_dispute_queue_filters_by_whose_move_and_pages(
+    api: Api, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dispute_pages, "QUEUE_ROWS", 2)  # three disputes make two pages
+    here = district()
+    shop = await shop_in(api, here)
+    product = await api.call(
+        "POST", "/merchants/me/products", shop["token"], json=STORED, expect=201
+    )
+    more = [await buy_registered(api, shop, product, shop["consumer"]) for _ in range(2)]
+    cards = [shop["card"]["card_id"], *(order["card_id"] for _, order in more)]
+    filed = [
+        await complain(api, shop["consumer"], card, "not_delivered", f"第{n}单", 10_000)
+        for n, card in enumerate(cards)
+    ]
+    answered = filed[0]["id"]  # the merchant answers one: its next move is the regulator's
+    await api.call(
+        "POST", f"/merchants/me/disputes/{answered}/answer", shop["token"], json={"text": "正常"}
+    )
+    regulator = await api.staff_user(Role.REGULATOR, here)
+    async with signed_in(engine, regulator) as browser:
+        mine = html(await browser.get("/dashboard/disputes", params={"owner": "regulator"}))
+        assert "待我裁决" in mine
+        assert '<option value="regulator" selected>' in mine
+        assert f'id="d-{answered}"' in mine
+        assert all(f'id="d-{d["id"]}"' not in mine for d in filed[1:])
+        theirs = html(await browser.get("/dashboard/disputes", params={"owner": "merchant"}))
+        assert f'id="d-{answered}"' not in theirs
+        assert all(f'id="d-{d["id"]}"' in theirs for d in filed[1:])
+
+        first = html(await browser.get("/dashboard/disputes"))
+        second_link = re.search(r'rel="next" href="([^"]+)"', first)
+        assert second_link, "two disputes a page, three in the queue: a next page"
+        assert 'rel="prev"' not in first
+        second = html(await browser.get(second_link.group(1).replace("&amp;", "&")))
+        assert "第 2 页" in second
+        assert 'rel="prev"' in second
+        assert 'rel="next"' not in second
+        shown = [d["id"] for d in filed if f'id="d-{d["id"]}"' in first + second]
+        assert sorted(shown) == sorted(d["id"] for d in filed)  # each once, none lost
+        assert not any(
+            f'id="d-{d["id"]}"' in first and f'id="d-{d["id"]}"' in second for d in filed
+        )
+        html(await browser.get("/dashboard/disputes", params={"page": "0"}), 400)

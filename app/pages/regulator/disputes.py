@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from app.clock import utcnow
@@ -24,19 +25,46 @@ if TYPE_CHECKING:
 
     from app.auth.principal import Principal
 
-QUEUE_ROWS = 100
+QUEUE_ROWS = 25
+"""Disputes a page: a regulator works through a short list, not a 19,000-pixel one."""
+OWNERS = (DisputeOwner.REGULATOR, DisputeOwner.MERCHANT, DisputeOwner.CONSUMER)
+"""Whose move the queue can be filtered by; the regulator's own first (待我裁决)."""
 
 
 async def dispute_queue(
-    db: AsyncSession, me: Principal, *, status: str | None, overdue: bool
+    db: AsyncSession,
+    me: Principal,
+    *,
+    status: str | None,
+    overdue: bool,
+    owner: str | None = None,
+    page_no: int = 1,
 ) -> dict[str, Any]:
-    """The disputes in reach, the most urgent first, each marked overdue or not."""
+    """One page of the disputes in reach, the most urgent first, each marked overdue or not."""
     wanted = DisputeStatus(status) if status in {s.value for s in DisputeStatus} else None
+    whose = DisputeOwner(owner) if owner in {o.value for o in OWNERS} else None
+    page_no = max(page_no, 1)
     views = await disputes.queue(
-        db, me, disputes.QueueFilter(status=wanted, overdue=overdue, limit=QUEUE_ROWS)
+        db,
+        me,
+        disputes.QueueFilter(
+            status=wanted,
+            overdue=overdue,
+            owner=whose,
+            limit=QUEUE_ROWS + 1,  # one more says whether a next page exists
+            offset=(page_no - 1) * QUEUE_ROWS,
+        ),
     )
+    more, views = len(views) > QUEUE_ROWS, views[:QUEUE_ROWS]
     now = utcnow()
+    filters = {"status": wanted.value if wanted else "", "owner": whose.value if whose else ""}
+    filters |= {"overdue": "true"} if overdue else {}
     return {
+        "page_no": page_no,
+        "prev_page": _page_link(filters, page_no - 1) if page_no > 1 else None,
+        "next_page": _page_link(filters, page_no + 1) if more else None,
+        "owners": [o.value for o in OWNERS],
+        "owner": whose.value if whose else "",
         "views": views,
         "late": {
             v.dispute.id
@@ -53,6 +81,12 @@ async def dispute_queue(
         "errors": {},
         "values": {},
     }
+
+
+def _page_link(filters: dict[str, str], page_no: int) -> str:
+    """The queue's address for another page, with the same filters."""
+    kept = {key: value for key, value in filters.items() if value}
+    return "/dashboard/disputes?" + urlencode(kept | {"page": str(page_no)})
 
 
 def ruling(data: dict[str, str]) -> disputes.Ruling:
@@ -94,10 +128,17 @@ class DisputePages(Controller):
         me: Me,
         status: FromQuery[str | None] = None,
         overdue: FromQuery[bool] = False,  # noqa: FBT002 - a query flag
+        owner: FromQuery[str | None] = None,
+        page_no: Annotated[int, QueryParameter(name="page", ge=1, le=10_000)] = 1,
         done: FromQuery[str | None] = None,
     ) -> Template:
-        """Open disputes, earliest deadline first, the overdue ones marked; decide here."""
-        context = await dispute_queue(db, me, status=status, overdue=overdue)
+        """Open disputes a page at a time, earliest deadline first; decide here.
+
+        Filtered by status, by overdue, and by whose move it is (the regulator's: 待我裁决).
+        """
+        context = await dispute_queue(
+            db, me, status=status, overdue=overdue, owner=owner, page_no=page_no
+        )
         flash = said_done(lang_of(request), "r_done_", done, ("decide",))
         return page(request, "regulator/disputes.html", flash=flash, **context)
 

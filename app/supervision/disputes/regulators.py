@@ -18,7 +18,15 @@ from app.exceptions import Conflict, NotFound
 from app.ledger import escrow_ledger
 from app.payables.deadlines import payable_due_at
 from app.supervision import dispute_rules as rules
-from app.supervision.dispute_rules import OPEN, TAKEN_BY, Decision, DisputeStatus, Ruling, Step
+from app.supervision.dispute_rules import (
+    OPEN,
+    TAKEN_BY,
+    Decision,
+    DisputeOwner,
+    DisputeStatus,
+    Ruling,
+    Step,
+)
 from app.supervision.disputes.timeline import DisputeView, standing_of, timelines, view_of, write
 from app.supervision.models import Dispute
 
@@ -50,6 +58,8 @@ class QueueFilter:
     status: DisputeStatus | None = None
     overdue: bool = False
     merchant_id: uuid.UUID | None = None
+    owner: DisputeOwner | None = None
+    """Whose move it is: the regulator's own queue is ``REGULATOR`` (待我裁决)."""
     limit: int = 200
     offset: int = 0
 
@@ -71,6 +81,8 @@ async def queue(
         query = query.where(Dispute.status.in_(OPEN), Dispute.deadline_at < now)
     if wanted.merchant_id is not None:
         query = query.where(Dispute.merchant_id == wanted.merchant_id)
+    if wanted.owner is not None:
+        query = query.where(Dispute.owner == wanted.owner.value)
     query = query.order_by(
         Dispute.deadline_at.asc().nulls_last(), Dispute.filed_at.asc(), Dispute.id
     )
