@@ -87,6 +87,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import msgspec
@@ -242,7 +243,7 @@ def _request_hash(operation: str, params: dict[str, Any]) -> bytes:
     return hashlib.sha256(body.encode()).digest()
 
 
-def _balance(row: Any) -> CardBalance:  # noqa: ANN401 - a Row of the cards table
+def _balance(row: Any) -> CardBalance:  # noqa: ANN401 - a card's columns by name
     return CardBalance(
         card_id=row.id,
         status=row.status,
@@ -1134,19 +1135,8 @@ def _card_row(row: Sequence[Any]) -> tuple[CardBalance, str, uuid.UUID] | None:
     """A card read by BEGIN_OPERATION or FIND_CARD (columns CARD_FIELDS), and its kind."""
     if not row or row[0] is None:
         return None
-    card_id, merchant_id, kind, status, paid, total, left, ratio, out, custody, insured = row
-    balance = CardBalance(
-        card_id=card_id,
-        status=status,
-        paid=paid,
-        units_total=total,
-        units_remaining=left,
-        custody_ratio_bp=ratio,
-        outstanding=out,
-        custody_share=custody,
-        insured_share=insured,
-    )
-    return balance, str(kind), merchant_id
+    card = SimpleNamespace(**dict(zip(sql.CARD_FIELDS, row, strict=True)))
+    return _balance(card), str(card.kind), card.merchant_id
 
 
 def _open_card(
