@@ -64,7 +64,7 @@ async def dispute_queue(
         "prev_page": _page_link(filters, page_no - 1) if page_no > 1 else None,
         "next_page": _page_link(filters, page_no + 1) if more else None,
         "owners": [o.value for o in OWNERS],
-        "owner": whose.value if whose else "",
+        "owner": filters["owner"],
         "views": views,
         "late": {
             v.dispute.id
@@ -75,7 +75,7 @@ async def dispute_queue(
         },
         "merchants": await legal_names(db, [v.dispute.merchant_id for v in views]),
         "statuses": [s.value for s in DisputeStatus],
-        "status": wanted.value if wanted else "",
+        "status": filters["status"],
         "overdue": overdue,
         "regulator": DisputeOwner.REGULATOR.value,
         "errors": {},
