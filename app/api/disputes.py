@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Response, get, post
@@ -70,6 +70,11 @@ class EventOut(msgspec.Struct):
     actor_role: str
     at: datetime
     note: str | None
+    """What the person wrote at this step, as written."""
+    facts: dict[str, Any]
+    """What the step did: ``kind`` and ``asked_fen`` (filed), ``offer_fen`` (answered),
+    ``decision``, ``amount_fen`` and ledger ``entry`` (decided), ``overdue`` and ``deadline``
+    (escalated, deemed-confirmed)."""
 
 
 class DisputeOut(msgspec.Struct):
@@ -128,7 +133,7 @@ def dispute_out(view: DisputeView, now: datetime | None = None) -> DisputeOut:
         decided_at=d.decided_at,
         refund_seq=d.refund_seq,
         closed_at=d.closed_at,
-        timeline=[EventOut(e.step, e.actor_role, e.at, e.note) for e in view.events],
+        timeline=[EventOut(e.step, e.actor_role, e.at, e.note, e.facts) for e in view.events],
     )
 
 

@@ -17,7 +17,13 @@ from app.i18n.catalogues import (
     message_ids,
 )
 from app.i18n.errors import describe, field_messages
-from app.i18n.features import BOOLEAN_FEATURES, feature_label, feature_value, reason_sentence
+from app.i18n.features import (
+    BOOLEAN_FEATURES,
+    feature_label,
+    feature_value,
+    plain_reason,
+    reason_sentence,
+)
 from app.i18n.formats import day, money, number, probability, share, when
 
 __all__ = [
@@ -36,6 +42,7 @@ __all__ = [
     "message_ids",
     "money",
     "number",
+    "plain_reason",
     "probability",
     "reason_sentence",
     "share",

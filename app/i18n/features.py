@@ -53,3 +53,35 @@ def reason_sentence(reason: Mapping[str, object], lang: str) -> str:
         value=feature_value(feature, reason.get("value"), lang),
         points=points,
     )
+
+
+def plain_reason(reason: Mapping[str, object], lang: str) -> str:
+    """One stored reason as a consumer would say it, without percentage points.
+
+    The signal, its value, and how it compares with a typical merchant's ("近30日投诉 6，
+    高于一般商户（1）"). A signal with no data says so, and why a rating still counts it:
+    the source has not reported it, so the risk of a typical merchant is assumed.
+    """
+    feature = str(reason.get("feature", ""))
+    value, typical = reason.get("value"), reason.get("reference")
+    words = {
+        "label": feature_label(feature, lang),
+        "value": feature_value(feature, value, lang),
+        "typical": feature_value(feature, typical, lang),
+    }
+    if value is None:
+        return gettext(lang, "feature.plain.no-data", **words)
+    numbers = (int, float)
+    if (
+        feature in BOOLEAN_FEATURES
+        or isinstance(value, bool)
+        or not isinstance(value, numbers)
+        or not isinstance(typical, numbers)
+        or isinstance(typical, bool)
+    ):
+        return gettext(lang, "feature.plain.as-is", **words)
+    if float(value) > float(typical):
+        return gettext(lang, "feature.plain.higher", **words)
+    if float(value) < float(typical):
+        return gettext(lang, "feature.plain.lower", **words)
+    return gettext(lang, "feature.plain.as-is", **words)

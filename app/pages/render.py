@@ -11,6 +11,7 @@ from litestar.params import Body, QueryParameter
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
+from markupsafe import Markup, escape
 
 from app.auth.principal import principal_of
 from app.exceptions import AppError, NotFound
@@ -19,6 +20,7 @@ from app.i18n import (
     LANG_COOKIE,
     LANGS,
     describe,
+    facts,
     field_messages,
     gettext,
     has,
@@ -78,11 +80,59 @@ def _when(context: Context, moment: datetime | None) -> str:
     return when_in(moment, str(context.get("lang", DEFAULT_LANG)))
 
 
+@pass_context
+def _warning_title(context: Context, warning: Any) -> str:  # noqa: ANN401 - a Warning row
+    return facts.warning_title(
+        warning.rule, warning.evidence, str(context.get("lang", DEFAULT_LANG))
+    )
+
+
+@pass_context
+def _evidence(context: Context, warning: Any) -> list[facts.Said]:  # noqa: ANN401 - a Warning row
+    return facts.evidence_items(
+        warning.rule, warning.evidence, str(context.get("lang", DEFAULT_LANG))
+    )
+
+
+def _as_data(text: str) -> str:
+    """Text a person or a feed gave, in no language of the page's: escaped, marked as data."""
+    return f'<span translate="no">{escape(text)}</span>'
+
+
+def _verbatim(text: object) -> Markup:
+    """A name, a code or an id inside a sentence: shown as stored, in no language of its own.
+
+    ``_("c_policy_no", number=verbatim(policy))``.
+    """
+    return Markup(_as_data(str(text)))  # noqa: S704 - _as_data escapes
+
+
+@pass_context
+def _cause(context: Context, cause: str | None) -> Markup:
+    # safe: the words are the catalogue's, the given text is escaped by _as_data
+    said = facts.cause_text(cause or "", str(context.get("lang", DEFAULT_LANG)), _as_data)
+    return Markup(said)  # noqa: S704
+
+
+@pass_context
+def _provenance(context: Context, provenance: str | None) -> Markup:
+    lang = str(context.get("lang", DEFAULT_LANG))
+    return Markup(facts.provenance_text(provenance or "", lang, _as_data))  # noqa: S704
+
+
+@pass_context
+def _step_said(context: Context, event: Any) -> str:  # noqa: ANN401 - a DisputeEvent row
+    return facts.step_said(event.step, event.facts, str(context.get("lang", DEFAULT_LANG)))
+
+
 def environment() -> Environment:
     """The pages' Jinja environment: autoescaped, with gettext in the visitor's language.
 
     Templates say ``_("key", n=1)``, ``fen|yuan``, ``bp|share``, ``p|probability`` and
-    ``when(moment)``; money, shares, probabilities and times follow Babel's rules.
+    ``when(moment)``; money, shares, probabilities and times follow Babel's rules. What the
+    platform recorded as facts is said in the reader's language (:mod:`app.i18n.facts`):
+    ``warning_title(w)``, ``evidence(w)``, ``step_said(event)``, ``cause|cause``,
+    ``provenance|provenance``.
     """
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -95,6 +145,12 @@ def environment() -> Environment:
         gettext=_gettext, ngettext=_ngettext, newstyle=True
     )
     env.globals["when"] = _when
+    env.globals["warning_title"] = _warning_title
+    env.globals["evidence"] = _evidence
+    env.globals["step_said"] = _step_said
+    env.globals["verbatim"] = _verbatim
+    env.filters["cause"] = _cause
+    env.filters["provenance"] = _provenance
     env.filters["yuan"] = _money
     env.filters["share"] = _share
     env.filters["probability"] = _probability

@@ -26,7 +26,7 @@ in one place, which is why it was drawn out of the use cases.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -35,6 +35,7 @@ from app.exceptions import Conflict, Forbidden, Invalid
 
 if TYPE_CHECKING:
     import uuid
+    from collections.abc import Mapping
 
 MERCHANT_ANSWER_DAYS = 3
 """The merchant answers a complaint by the end of the 3rd Shanghai day after it was filed."""
@@ -139,16 +140,6 @@ def deadline_after(now: datetime, days: int) -> datetime:
     return datetime.combine(last_day, time(), tzinfo=SHANGHAI).astimezone(UTC)
 
 
-def shanghai_minute(moment: datetime) -> str:
-    """A moment as the timeline's notes write it: ``2026-01-05 00:00 (Shanghai time)``."""
-    return f"{moment.astimezone(SHANGHAI):%Y-%m-%d %H:%M} (Shanghai time)"
-
-
-def fen_note(amount: int) -> str:
-    """Money as the timeline's notes write it: ``¥200.00 (20000 fen)``."""
-    return f"¥{amount / 100:,.2f} ({amount} fen)"
-
-
 class Writing(enum.StrEnum):
     """What a person writes at a step; each has its own words when blank or too long."""
 
@@ -210,8 +201,6 @@ class Overdue:
 
     key: str
     """``answer``, ``decide-1``, ``decide-2`` ...: the overdue step, with its round."""
-    said: str
-    """What was missed, by when, in the timeline's words."""
 
 
 @dataclass(frozen=True)
@@ -221,6 +210,10 @@ class Move:
     standing: Standing
     step: Step
     note: str | None = None
+    """What a person wrote at this step (a reply, a decision's reasons), as written."""
+    facts: Mapping[str, object] = field(default_factory=dict)
+    """What the step did, as data (the kind and sum asked, an offer, the decision and its ledger
+    entry, a missed deadline): each reader's page says it in their language."""
     overdue: Overdue | None = None
     """Escalation of a merchant's or regulator's step only: the warning to raise."""
 
@@ -272,7 +265,7 @@ def filed(now: datetime, complaint: Complaint, paid: int) -> Move:
             deadline_after(now, MERCHANT_ANSWER_DAYS),
         ),
         Step.FILED,
-        f"{kind.value}; asks {fen_note(complaint.amount_asked)}",
+        facts={"kind": kind.value, "asked_fen": complaint.amount_asked},
     )
 
 
@@ -291,12 +284,9 @@ def answered(
         if standing.answered:
             raise Conflict("dispute-already-answered")
         raise Conflict("dispute-answer-closed", dispute_status=str(standing.status))
-    note = reply
-    if offer_fen is not None:
-        if not 0 <= offer_fen <= paid:
-            code = "dispute-offer-above-paid"
-            raise Invalid(code, fields={"offer_fen": code}, paid_fen=paid)
-        note = f"offers {fen_note(offer_fen)}. {reply}"
+    if offer_fen is not None and not 0 <= offer_fen <= paid:
+        code = "dispute-offer-above-paid"
+        raise Invalid(code, fields={"offer_fen": code}, paid_fen=paid)
     return Move(
         replace(
             standing,
@@ -307,7 +297,8 @@ def answered(
             answered=True,
         ),
         Step.ANSWERED,
-        note,
+        reply,
+        {} if offer_fen is None else {"offer_fen": offer_fen},
     )
 
 
@@ -403,11 +394,9 @@ def decided(
 ) -> Move:
     """The decision taken (``amount`` and ledger entry ``seq`` once the money moved)."""
     check_decidable(standing)
-    what = {
-        Decision.REFUND: f"refund of {fen_note(amount or 0)} (ledger entry {seq})",
-        Decision.PARTIAL: f"the merchant owes {fen_note(amount or 0)} (ledger entry {seq})",
-        Decision.REJECT: "rejected, no payment",
-    }[ruling.decision]
+    facts: dict[str, object] = {"decision": ruling.decision.value}
+    if ruling.decision is not Decision.REJECT:
+        facts |= {"amount_fen": amount or 0, "entry": seq}
     return Move(
         replace(
             standing,
@@ -417,7 +406,8 @@ def decided(
             escalated_at=None,
         ),
         Step.DECIDED,
-        f"{what}. {text}",
+        text,
+        facts,
     )
 
 
@@ -520,7 +510,7 @@ def escalated(standing: Standing, now: datetime) -> Move | None:
     """
     if not is_overdue(standing, now) or standing.deadline_at is None:
         return None
-    late = shanghai_minute(standing.deadline_at)
+    missed = {"deadline": standing.deadline_at.isoformat()}
     if standing.owner is DisputeOwner.CONSUMER:
         return Move(
             replace(
@@ -531,14 +521,13 @@ def escalated(standing: Standing, now: datetime) -> Move | None:
                 closed_at=now,
             ),
             Step.DEEMED_CONFIRMED,
-            f"neither confirmed nor reopened by {late}: the decision stands",
+            facts=missed,
         )
     key = overdue_step(standing)
-    who = "the merchant did not answer" if key == "answer" else "no decision was made"
-    said = f"{who} by {late}"
     return Move(
         replace(standing, owner=DisputeOwner.REGULATOR, escalated_at=now),
         Step.ESCALATED,
-        said,
-        Overdue(key, said),
+        facts={"overdue": key, **missed},
+        overdue=Overdue(key),
     )
+

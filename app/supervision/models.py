@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -198,6 +199,11 @@ class DisputeEvent(Base):
     actor_role: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[uuid.UUID | None]
     note: Mapped[str | None] = mapped_column(Text)
+    """What the person who took the step wrote, as written."""
+    facts: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
+    """What the step did, as data (:attr:`app.supervision.dispute_rules.Move.facts`)."""
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

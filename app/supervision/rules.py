@@ -57,7 +57,6 @@ async def on_rating_change(
         merchant_id,
         WarningRule.GRADE_DROP,
         f"rating-change:{change_id}",
-        f"grade fell from {before} to {after}" if before else f"first rated {after}",
         {"from": before, "to": after, **evidence},
     )
 
@@ -82,7 +81,6 @@ async def on_complaint(
             merchant_id,
             WarningRule.COMPLAINT_SURGE,
             f"week:{week.year}-W{week.week:02d}",
-            f"{counts.last_7} complaints in 7 days (weekly baseline {baseline:.1f})",
             {
                 "last_7_days": counts.last_7,
                 "last_30_days": counts.last_30,
@@ -105,7 +103,6 @@ async def on_sales_figures(
             merchant_id,
             WarningRule.SALES_SURGE,
             f"day:{day}",
-            f"prepaid sales {surge:.0f}% above the usual",
             {"surge_pct": surge, "threshold_pct": limits.sales_surge_pct},
             once_while_open=True,
         )
@@ -116,18 +113,20 @@ async def on_sales_figures(
             merchant_id,
             WarningRule.DEEP_DISCOUNT,
             f"discount:{discount:.2f}",
-            f"cards sold at {discount:.0f}% off",
             {"max_discount_pct": discount, "threshold_pct": limits.deep_discount_pct},
             once_while_open=True,
         )
 
 
-OVERRIDE_KINDS = {
-    ("court", "dishonest_debtor"): "listed as a dishonest debtor (失信)",
-    ("registration", "licence_revoked"): "business licence revoked",
-    ("registration", "deregistration_filed"): "deregistration filed",
-    ("registration", "abnormal_operations"): "put on the abnormal operations list (经营异常)",
-}
+OVERRIDE_KINDS = frozenset(
+    {
+        ("court", "dishonest_debtor"),
+        ("registration", "licence_revoked"),
+        ("registration", "deregistration_filed"),
+        ("registration", "abnormal_operations"),
+    }
+)
+"""Records that override the rating: each raises a warning of its own."""
 
 
 async def on_record(
@@ -141,15 +140,13 @@ async def on_record(
     as_of: str,
 ) -> None:
     """A new record that is a hard override raises a warning with the record as evidence."""
-    title = OVERRIDE_KINDS.get((source, kind))
-    if title is None or value is not True:
+    if (source, kind) not in OVERRIDE_KINDS or value is not True:
         return
     await raise_warning(
         session,
         merchant_id,
         WarningRule.HARD_OVERRIDE,
         f"record:{record_id}",
-        title,
         {"record": record_id, "source": source, "kind": kind, "as_of": as_of},
     )
 
@@ -167,7 +164,6 @@ async def on_exit_pattern(
         merchant_id,
         WarningRule.EXIT_PATTERN,
         "records:" + ",".join(sorted(str(step["record"]) for step in steps)),
-        "capital reduction, equity transfer and a new legal representative within 180 days",
         {"steps": [dict(step) for step in steps], "window_days": 180},
     )
 
@@ -181,7 +177,6 @@ async def on_rating_failure(
         merchant_id,
         WarningRule.RATING_FAILED,
         f"failed-since:{since.isoformat()}",
-        "the merchant could not be rated; its grade is out of date",
         {"error": error, "attempts": attempts, "since": since.isoformat()},
         once_while_open=True,
     )
@@ -201,6 +196,5 @@ async def on_shortfall(
         merchant_id,
         WarningRule.CUSTODY_SHORTFALL,
         f"statement:{statement_id}",
-        f"custody shortfall of ¥{shortfall // 100:,}.{shortfall % 100:02d}",
         {"shortfall_fen": shortfall, **evidence},
     )

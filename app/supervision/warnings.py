@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from app.auth.models import Role, User
 from app.clock import utcnow
 from app.exceptions import Conflict, Invalid, NotFound
+from app.i18n.facts import warning_title
 from app.merchants.models import Merchant
 from app.supervision.models import Warning as WarningRow
 from app.supervision.models import WarningNote, WarningRule, WarningStatus
@@ -35,7 +36,6 @@ async def raise_warning(
     merchant_id: uuid.UUID,
     rule: WarningRule,
     cause_key: str,
-    title: str,
     evidence: dict[str, Any],
     *,
     once_while_open: bool = False,
@@ -46,6 +46,8 @@ async def raise_warning(
     complaints) raises nothing while an earlier warning of the same rule is still open for
     the merchant: one surge is one warning, however many days it lasts.
     Flushes only: the caller's transaction decides whether the warning (and its cause) stand.
+    The title is made from the rule and its evidence (the pages make it again in the reader's
+    language); it is kept in English for the API and the logs.
     """
     district = await session.scalar(select(Merchant.district).where(Merchant.id == merchant_id))
     if district is None:
@@ -66,7 +68,7 @@ async def raise_warning(
             district=district,
             rule=rule.value,
             cause_key=cause_key,
-            title=title,
+            title=warning_title(rule.value, evidence, "en"),
             evidence=evidence,
             status="open",
             raised_at=utcnow(),

@@ -27,7 +27,7 @@ from tests.live import Server
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
-    from playwright.async_api import Browser, BrowserContext, Page
+    from playwright.async_api import Browser, BrowserContext, Page, Response
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from tests.conftest import Databases
@@ -161,10 +161,15 @@ async def words_whole(page: Page, what: str) -> None:
                         + ` class="${parent.className}">`);
                 }
                 // a column squeezed to a character or two a line: 储/值/卡
+                // measured in the block that lays the text out (a marked <span> is inline)
                 const text = node.data.trim();
-                const style = getComputedStyle(parent);
-                const size = parseFloat(style.fontSize);
-                const box = parent.getBoundingClientRect();
+                let block = parent;
+                while (getComputedStyle(block).display === 'inline' && block.parentElement) {
+                    block = block.parentElement;
+                }
+                const style = getComputedStyle(block);
+                const size = parseFloat(getComputedStyle(parent).fontSize);
+                const box = block.getBoundingClientRect();
                 const inner = box.width - parseFloat(style.paddingLeft)
                     - parseFloat(style.paddingRight);
                 const whole = document.createRange();
@@ -183,11 +188,60 @@ async def words_whole(page: Page, what: str) -> None:
     assert not broken, f"{what} breaks words or figures across lines:\n" + "\n".join(broken)
 
 
+LATIN_ALLOWED = ("QR", "ID", "PDF", "SVG", "PNG", "CSV", "SMS", "API", "SHA-256")
+"""Latin words a Chinese page may carry: abbreviations read as they are, and the name."""
+
+
+async def one_language(page: Page, what: str) -> None:
+    """A Chinese page shows no English (or raw key) interface text, an English page no Chinese.
+
+    Every visible text node and label is read, except code (``<code>``), data marked
+    ``translate="no"`` in the templates (shop and product names, codes, hashes: shown as
+    entered) and text marked as another language (``lang="en"`` on the language link).
+    """
+    found = await page.evaluate(
+        """(allowed) => {
+            const lang = document.documentElement.lang || '';
+            const zh = lang.startsWith('zh');
+            const foreign = zh ? /[A-Za-z_]{2,}/g : /[\u3400-\u9fff]/g;
+            const found = new Set();
+            const check = (text, where) => {
+                let rest = text;
+                for (const word of allowed) rest = rest.split(word).join(' ');
+                const hits = rest.match(foreign);
+                if (hits) found.add(`"${text.trim().slice(0, 80)}" in ${where}`);
+            };
+            const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                const parent = node.parentElement;
+                if (!parent || parent.closest('script, style, code, [translate=no]')) continue;
+                const own = parent.closest('[lang]');
+                if (own && own.lang.slice(0, 2) !== lang.slice(0, 2)) continue;
+                if (!node.data.trim() || !parent.getClientRects().length) continue;
+                check(node.data, `<${parent.tagName.toLowerCase()} class="${parent.className}">`);
+            }
+            const labelled = '[placeholder], [title], [aria-label], input[type=submit]';
+            for (const el of document.querySelectorAll(labelled)) {
+                if (el.closest('[translate=no]')) continue;
+                for (const attr of ['placeholder', 'title', 'aria-label', 'value']) {
+                    if (attr === 'value' && el.type !== 'submit') continue;
+                    const text = el.getAttribute(attr);
+                    if (text) check(text, `${attr} of <${el.tagName.toLowerCase()}>`);
+                }
+            }
+            return [...found];
+        }""",
+        list(LATIN_ALLOWED),
+    )
+    assert not found, f"{what} mixes languages:\n" + "\n".join(found)
+
+
 async def shot(page: Page, name: str, **options: Any) -> Path:
     """Check that the page's text is readable and, on a phone, that no word or figure is
     broken across lines; then save a full-page screenshot under test-output/screenshots/
     for the reviewer."""
     await readable(page, name)
+    await one_language(page, name)
     viewport = page.viewport_size
     if viewport and viewport["width"] <= PHONE["width"]:
         await words_whole(page, name)

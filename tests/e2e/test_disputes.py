@@ -151,7 +151,8 @@ async def test_journey_refund_then_confirm(api: Api) -> None:
     assert (answered["status"], answered["owner"]) == ("mediation", "regulator")
     assert answered["merchant_answer"] == "课程可以转到分店继续上"
     assert steps(answered) == ["filed", "answered"]
-    assert "20000 fen" in answered["timeline"][1]["note"]
+    assert answered["timeline"][1]["facts"] == {"offer_fen": 20_000}
+    assert answered["timeline"][1]["note"] == "课程可以转到分店继续上"
 
     regulator = shop["regulator"]  # of the merchant's district
     waiting = await api.call("GET", "/disputes", regulator)
@@ -285,7 +286,7 @@ async def test_second_money_decision_on_a_refunded_card_is_refused(api: Api) -> 
     rejected = await decide(api, shop["regulator"], dispute_id, decision="reject")
     assert (rejected["status"], rejected["decision"]) == ("decided", "reject")
     assert (rejected["decided_amount"], rejected["refund_seq"]) == (None, None)
-    assert "rejected" in rejected["timeline"][-1]["note"]
+    assert rejected["timeline"][-1]["facts"] == {"decision": "reject"}
     assert first["refund_seq"] is not None
 
 
@@ -551,7 +552,7 @@ async def test_overdue_steps_escalate_once(api: Api) -> None:
         assert steps(escalated)[-1] == "escalated"
         assert steps(escalated).count("escalated") == 1
         assert escalated["timeline"][-1]["actor_role"] == "system"
-    assert "did not answer" in (await seen(unanswered))["timeline"][-1]["note"]
+    assert (await seen(unanswered))["timeline"][-1]["facts"]["overdue"] == "answer"
     # the consumer who never answered the decision: taken to accept it
     silent = await seen(unconfirmed)
     assert (silent["status"], silent["owner"]) == ("confirmed", "nobody")

@@ -70,7 +70,8 @@ async def test_the_scanned_url_is_a_page_for_browsers_and_json_for_apps(api: Api
             .where(Policy.merchant_id == uuid.UUID(counter.merchant_id), Policy.status == "active")
         )
     assert name
-    assert f"70% 由 {name} 的履约保证保险承保" in html  # the insurer, from the active policy
+    # the insurer, from the active policy (a name: shown as stored, in no language of the page)
+    assert f'70% 由 <span translate="no">{name}</span> 的履约保证保险承保' in html
     assert "30% 存入" in html
     assert "70% 由" in html
     assert "近 12 个月投诉" in html
@@ -98,7 +99,7 @@ async def test_a_rated_merchant_shows_its_grade_and_reasons_in_plain_words(api: 
     shop, _ = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
     reasons = [
-        {"feature": "complaints_count_30d", "value": 6.0, "contribution": 0.052},
+        {"feature": "complaints_count_30d", "value": 6.0, "reference": 1.0, "contribution": 0.05},
         {"feature": "court_dishonest_debtor", "value": True, "contribution": 0.031},
     ]
     await add_rating(
@@ -114,7 +115,9 @@ async def test_a_rated_merchant_shows_its_grade_and_reasons_in_plain_words(api: 
     assert "grade-D" in html
     assert "#fc8d59" in html  # D's orange
     assert "风险较高" in html
-    assert "近30日投诉：6（违约概率因此上升 5.2 个百分点）" in html
+    # as a person would say it: against a typical merchant, not in percentage points
+    assert "近30日投诉 6，高于一般商户（1）" in html
+    assert "个百分点" not in html
     assert "列入失信被执行人名单：是" in html
     assert "列入失信被执行人名单，等级为 E" in html  # the override, said why
     assert "2026/1/2 00:30" in html  # rated at, Shanghai time, as zh_CN writes it (Babel)

@@ -126,7 +126,7 @@ async def test_overview_says_why_the_grade_and_what_would_improve_it(api: Api) -
     assert 'data-grade="D"' in page
     assert "欠税金额：¥1,200.00（一般商户：¥0.00），使违约概率上升 12.0 个百分点" in page
     assert "欠税金额：¥1,200.00 → 缴清欠税（一般商户：¥0.00）" in page
-    assert "来源：税务局 feed，截至 2025-01-02" in page
+    assert '来源：<span translate="no">税务局 feed</span>，截至 2025-01-02' in page
     api.client.cookies.set("lang", "en")
     english = (await api.client.get("/console")).text
     assert "overdue tax: CN¥1,200.00 → pay it down (typical: CN¥0.00)" in english
@@ -383,10 +383,11 @@ async def test_complaints_show_their_deadline_and_take_an_answer(api: Api) -> No
     dispute = await api.call("GET", f"/merchants/me/disputes/{filed['id']}", shop["token"])
     assert dispute["status"] == "mediation"
     assert dispute["merchant_answer"] == "已安排新教练"
-    assert "offers ¥100.00" in dispute["timeline"][-1]["note"]
+    assert dispute["timeline"][-1]["facts"] == {"offer_fen": 10_000}
     after = (await api.client.get("/console/complaints")).text
     assert "监管处理期限" in after
     assert "m-overdue" not in after
+    assert '提出退还 ¥100.00 — <span translate="no">已安排新教练</span>' in after
     again = await api.client.post(
         f"/console/complaints/{filed['id']}/answer", data={"text": "再说一次"}
     )

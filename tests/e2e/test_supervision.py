@@ -20,13 +20,13 @@ def district() -> str:
     return f"测试区-{uuid.uuid4().hex[:8]}"
 
 
-async def warned(api: Api, merchant_id: str, title: str = "test signal") -> str:
+async def warned(api: Api, merchant_id: str, cause: str = "test signal") -> str:
     async with api.sessions() as session, session.begin():
         made = await raise_warning(
-            session, uuid.UUID(merchant_id), WarningRule.SALES_SURGE, title, title, {"x": 1}
+            session, uuid.UUID(merchant_id), WarningRule.SALES_SURGE, cause, {"surge_pct": 310}
         )
         again = await raise_warning(
-            session, uuid.UUID(merchant_id), WarningRule.SALES_SURGE, title, title, {"x": 2}
+            session, uuid.UUID(merchant_id), WarningRule.SALES_SURGE, cause, {"surge_pct": 320}
         )
     assert made is not None
     assert again is None  # the same cause never raises a second warning

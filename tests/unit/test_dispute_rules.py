@@ -94,7 +94,8 @@ def test_filing_asks_the_merchant_first() -> None:
     )
     assert move.standing.deadline_at == rules.deadline_after(NOW, MERCHANT_ANSWER_DAYS)
     assert move.step is Step.FILED
-    assert move.note == "not_delivered; asks ¥800.00 (80000 fen)"
+    assert move.note is None
+    assert move.facts == {"kind": "not_delivered", "asked_fen": 80_000}
 
 
 @pytest.mark.parametrize("amount", [-1, PAID + 1])
@@ -165,7 +166,9 @@ def test_the_merchant_answers_once_and_may_offer_up_to_what_was_paid() -> None:
     )
     assert move.standing.deadline_at == rules.deadline_after(later, MEDIATION_DAYS)
     assert move.standing.answered
-    assert move.note == "offers ¥200.00 (20000 fen). 可以转店"
+    assert move.note == "可以转店"
+    assert move.facts == {"offer_fen": 20_000}
+    assert rules.answered(filed_at(), later, "不退", None, PAID).facts == {}
     with pytest.raises(Invalid) as over:
         rules.answered(filed_at(), later, "x", PAID + 1, PAID)
     assert code_of(over) == "dispute-offer-above-paid"
@@ -177,9 +180,10 @@ def test_the_merchant_answers_once_and_may_offer_up_to_what_was_paid() -> None:
 def test_a_late_answer_is_taken_until_the_regulator_decided() -> None:
     overdue = rules.escalated(filed_at(), NOW + timedelta(days=10))
     assert overdue is not None
-    assert overdue.overdue == rules.Overdue("answer", overdue.note or "")
-    assert overdue.note is not None
-    assert overdue.note.startswith("the merchant did not answer by ")
+    assert overdue.overdue == rules.Overdue("answer")
+    assert overdue.note is None
+    deadline = rules.deadline_after(NOW, MERCHANT_ANSWER_DAYS)
+    assert overdue.facts == {"overdue": "answer", "deadline": deadline.isoformat()}
     late = rules.answered(overdue.standing, NOW + timedelta(days=11), "晚了", None, PAID)
     assert late.standing.escalated_at is None
     unanswered = rules.decided(
@@ -244,9 +248,10 @@ def test_a_decision_waits_for_the_consumer_and_says_what_moved() -> None:
         DisputeOwner.CONSUMER,
     )
     assert refund.standing.deadline_at == rules.deadline_after(later, CONFIRM_DAYS)
-    assert refund.note == "refund of ¥800.00 (80000 fen) (ledger entry 12). r"
+    assert refund.note == "r"
+    assert refund.facts == {"decision": "refund", "amount_fen": PAID, "entry": 12}
     reject = rules.decided(in_mediation(), later, Ruling(Decision.REJECT, "r"), "r")
-    assert reject.note == "rejected, no payment. r"
+    assert (reject.note, reject.facts) == ("r", {"decision": "reject"})
     dispute_id = uuid.uuid4()
     assert rules.decision_key(dispute_id, in_mediation()) == f"dispute:{dispute_id}:decision:1"
 

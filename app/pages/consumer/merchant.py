@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import qr
 from app.exceptions import MerchantNotSelling, NotFound
-from app.i18n import feature_label, feature_value, gettext
+from app.i18n import gettext, plain_reason
 from app.insurance.service import cover_of
 from app.merchants.models import Industry, Merchant, MerchantStatus
 from app.merchants.rules import cooling_off_days
@@ -58,20 +58,6 @@ class Standing:
     cooling_off_days: int
 
 
-def reason_words(reason: dict[str, Any], lang: str) -> str:
-    """One stored reason of a rating in plain words, in the visitor's language."""
-    feature = str(reason.get("feature", ""))
-    label = feature_label(feature, lang)
-    points = float(reason.get("contribution", 0.0)) * 100
-    return gettext(
-        lang,
-        "c_reason_line",
-        label=label,
-        value=feature_value(feature, reason.get("value"), lang),
-        points=f"{points:.1f}",
-    )
-
-
 async def standing(session: AsyncSession, merchant: Merchant, lang: str) -> Standing:
     """Grade and reasons, insurer, complaints and cooling-off of a merchant, for its page."""
     rating: Rating | None = await current_rating(session, merchant.id)
@@ -81,7 +67,7 @@ async def standing(session: AsyncSession, merchant: Merchant, lang: str) -> Stan
     return Standing(
         grade=grade,
         colour=colour(grade),
-        reasons=[reason_words(r, lang) for r in rating.reasons] if rating else [],
+        reasons=[plain_reason(r, lang) for r in rating.reasons] if rating else [],
         overrides=[gettext(lang, f"c_override_{o}") for o in rating.overrides] if rating else [],
         rated_at=rating.rated_at if rating else None,
         insurer=cover.insurer if cover else None,

@@ -38,7 +38,8 @@ class Explained:
     feature: str
     said: str
     advice: str
-    source: str | None
+    source: dict[str, Any] | None
+    """The record the reason cites: its provenance and date (the page says them)."""
 
 
 def explain(reason: Mapping[str, Any], lang: str) -> Explained:
@@ -65,12 +66,7 @@ def explain(reason: Mapping[str, Any], lang: str) -> Explained:
             typical=typical,
             action=gettext(lang, _action(feature, value, reference)),
         ),
-        source=gettext(
-            lang,
-            "m_reason_source",
-            provenance=record.get("provenance", ""),
-            as_of=record.get("as_of", ""),
-        )
+        source={"provenance": str(record.get("provenance", "")), "as_of": record.get("as_of", "")}
         if isinstance(record, dict)
         else None,
     )

@@ -62,7 +62,6 @@ async def escalate_overdue(session: AsyncSession, now: datetime, *, batch: int =
             dispute.merchant_id,
             WarningRule.DISPUTE_OVERDUE,
             f"dispute:{dispute.id}:{move.overdue.key}",
-            f"dispute overdue: {move.overdue.said}",
             {
                 "dispute_id": str(dispute.id),
                 "card_id": str(dispute.card_id),

@@ -95,6 +95,7 @@ def write(
             actor_role=role,
             actor_id=actor_id,
             note=move.note,
+            facts=dict(move.facts),
             at=at,
         )
     )
