@@ -45,9 +45,11 @@ def run(host: str | None, port: int | None, processes: int | None) -> None:
     from app.db import EmbeddedSupervisor, database_url, upgrade_schema  # noqa: PLC0415
     from app.serving import server_config  # noqa: PLC0415
 
+    # what --host and --port say, every process (and the counter codes' address) reads
+    os.environ.update({k: str(v) for k, v in (("PGUARD_HOST", host), ("PGUARD_PORT", port)) if v})
+    get_settings.cache_clear()
     settings = get_settings()
-    host = host or settings.server.host
-    port = port or settings.server.port
+    host, port = settings.server.host, settings.server.port
     url = database_url()
     if settings.database.url is None:
         upgrade_schema(url)
@@ -55,6 +57,10 @@ def run(host: str | None, port: int | None, processes: int | None) -> None:
         click.echo("embedded PostgreSQL ready, schema up to date")
     processes = processes or settings.server.processes
     click.echo(f"Prepaid Guard on http://{host}:{port}/  (API schema: /schema, health: /health)")
+    click.echo(
+        f"counter QR codes and posters point at {settings.cards.public_base_url}"
+        " (PGUARD_PUBLIC_URL; PGUARD_HOST=0.0.0.0 serves phones on this network)"
+    )
     config = server_config(
         "app.asgi:create_app", host=host, port=port, factory=True, workers=processes
     )

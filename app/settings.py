@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +14,35 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
+
+
+ANY_INTERFACE = ("0.0.0.0", "::", "")  # noqa: S104 - names of "every interface", not a bind
+
+
+def lan_address() -> str:
+    """The machine's address on its network, or loopback on a machine with none.
+
+    It is the source address of a route outwards; a UDP "connection" sends nothing.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+            return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
+
+
+def served_url(host: str, port: int | str) -> str:
+    """Where a server bound to ``host:port`` is reached.
+
+    Bound to every interface, it is reached at the machine's network address, so a phone on
+    the same network can open what it prints.
+    """
+    if host in ANY_INTERFACE:
+        host = lan_address()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -165,9 +195,14 @@ class CardRules:
     """Shanghai business days a merchant has to pay the part of a refund it owes; unpaid then,
     the part becomes a claim on its insurance policy."""
     public_base_url: str = field(
-        default_factory=lambda: _env("PGUARD_PUBLIC_URL", "https://127.0.0.1:8000")
+        default_factory=lambda: (
+            _env("PGUARD_PUBLIC_URL", "")
+            or served_url(_env("PGUARD_HOST", "127.0.0.1"), _env("PGUARD_PORT", "8000"))
+        )
     )
-    """Base of the URLs printed in counter QR codes."""
+    """Base of the URLs printed in counter QR codes: by default the address ``pguard run``
+    serves (``PGUARD_HOST``, ``PGUARD_PORT``; on 0.0.0.0, this machine's network address), so
+    a demo poster scans to this server. A deployment sets its public HTTPS address."""
 
 
 @dataclass(frozen=True)

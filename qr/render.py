@@ -1,8 +1,10 @@
 """QR images: PNG and SVG of a code, and the merchant's counter poster as SVG or print PDF.
 
 Every image is drawn from one module matrix, so PNG, SVG and PDF of the same data are the
-same code. Posters name the merchant and its risk grade in large type beside the QR, because
-the consumer must see who they are paying before they scan. Chinese text uses reportlab's
+same code. Posters name the merchant in large type beside the QR, because the consumer must
+see who they are paying before they scan. A poster stays on the counter for months: it prints
+nothing that changes (the grade, the custody ratio) and sends the consumer to the scanned page,
+which shows them live. Chinese text uses reportlab's
 built-in ``STSong-Light`` CID font: no font file to ship, nothing downloaded at run time.
 """
 
@@ -11,7 +13,6 @@ from __future__ import annotations
 import functools
 import io
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 from xml.sax.saxutils import escape, quoteattr
 
@@ -48,17 +49,11 @@ POSTER_LEVEL: ErrorCorrection = "Q"
 CJK_FONT = "STSong-Light"
 LATIN_BOLD_FONT = "Helvetica-Bold"
 
-GRADES: dict[str, tuple[str, str, str]] = {
-    "A": ("#1b873f", "#ffffff", "风险很低"),
-    "B": ("#5c9e1f", "#ffffff", "风险较低"),
-    "C": ("#f2c200", "#1f1f1f", "风险中等"),
-    "D": ("#e8702a", "#ffffff", "风险较高"),
-    "E": ("#c62828", "#ffffff", "风险很高"),
-    "NR": ("#6b7280", "#ffffff", "暂未评级"),
-}
-"""Risk grade: badge colour (A green through E red; NR grey, not yet rated), ink, words."""
-
-DEFAULT_SUBTITLE = "扫码核验商户，查看风险评级与资金保障"
+LIVE_GRADE = "扫码查看实时风险评级"
+"""Where a printed grade would go: a grade printed today is wrong after tomorrow's downgrade."""
+PROTECTION = "预付款 100% 保障：银行存管 + 履约保证保险"
+"""The promise, without the ratio (it follows the grade; the scanned page shows today's)."""
+DEFAULT_SUBTITLE = "扫码核验商户，查看资金保障与购卡"
 FOOTER = "付款前请核对页面显示的商户名称 · Prepaid Guard"
 HEADER = "预付卡资金保障"
 
@@ -161,20 +156,6 @@ def _width(text: str, font: str, size: float) -> float:
     return float(pdfmetrics.stringWidth(text.translate(_PDF_TEXT), font, size))
 
 
-_WHOLE_BP = 10_000
-
-
-def split_line(custody_ratio_bp: int = 3000) -> str:
-    """The money-protection line, e.g. "30% 银行存管 · 70% 保险保障", for a ratio in bp."""
-    ratio = custody_ratio_bp
-    if not isinstance(ratio, int) or isinstance(ratio, bool) or not 0 <= ratio <= _WHOLE_BP:
-        msg = f"custody_ratio_bp must be an integer from 0 to {_WHOLE_BP}"
-        raise ValueError(msg)
-    custody = Decimal(ratio) / 100
-    insured = Decimal(_WHOLE_BP - ratio) / 100
-    return f"{custody:f}% 银行存管 · {insured:f}% 保险保障"
-
-
 @dataclass(frozen=True, slots=True)
 class _Text:
     """One line of text, centred on the page; ``y`` is its baseline from the top."""
@@ -236,17 +217,7 @@ def _fit(
     return size, [line.strip() for line in lines]
 
 
-def _layout(
-    data: str,
-    merchant_name: str,
-    grade: str,
-    custody_ratio_bp: int,
-    subtitle: str | None,
-    page_size: PageSize,
-) -> _Poster:
-    if grade not in GRADES:
-        msg = f"grade must be one of {', '.join(GRADES)}, not {grade!r}"
-        raise ValueError(msg)
+def _layout(data: str, merchant_name: str, subtitle: str | None, page_size: PageSize) -> _Poster:
     name = _clean(merchant_name)
     if not name:
         msg = "merchant_name is empty"
@@ -259,7 +230,6 @@ def _layout(
     font = _cjk_font()
     margin = 20 * unit
     inner = width - 2 * margin
-    badge_color, badge_ink, grade_words = GRADES[grade]
     boxes: list[_Box] = [_Box(0, 0, width, 40 * unit, _HEADER_BG)]
     texts: list[_Text] = [_Text(HEADER, 26 * unit, 15 * unit, font, _PAPER)]
 
@@ -271,15 +241,14 @@ def _layout(
         y += size * 0.25
     y += 6 * unit
 
-    badge_text = f"风险评级 {grade} · {grade_words}"
-    badge_width = _width(badge_text, font, 12 * unit) + 24 * unit
-    badge = _Box((width - badge_width) / 2, y, badge_width, 22 * unit, badge_color, 4 * unit)
+    badge_width = _width(LIVE_GRADE, font, 12 * unit) + 24 * unit
+    badge = _Box((width - badge_width) / 2, y, badge_width, 22 * unit, _HEADER_BG, 4 * unit)
     boxes.append(badge)
-    texts.append(_Text(badge_text, y + 15.5 * unit, 12 * unit, font, badge_ink))
+    texts.append(_Text(LIVE_GRADE, y + 15.5 * unit, 12 * unit, font, _PAPER))
     y += 22 * unit + 4 * unit
 
     bottom = [
-        (split_line(custody_ratio_bp), 12 * unit, _INK),
+        (PROTECTION, 11 * unit, _INK),
         (DEFAULT_SUBTITLE if subtitle is None else _clean(subtitle), 8.5 * unit, _MUTED),
         (FOOTER, 6.5 * unit, _MUTED),
     ]
@@ -299,9 +268,7 @@ def _layout(
 def poster_svg(
     data: str,
     merchant_name: str,
-    grade: str,
     *,
-    custody_ratio_bp: int = 3000,
     subtitle: str | None = None,
     page_size: PageSize = "A6",
 ) -> str:
@@ -310,7 +277,7 @@ def poster_svg(
     Text is drawn in the viewer's CJK sans font, so for print prefer ``poster_pdf``, whose
     font is fixed.
     """
-    poster = _layout(data, merchant_name, grade, custody_ratio_bp, subtitle, page_size)
+    poster = _layout(data, merchant_name, subtitle, page_size)
     mm = 72 / 25.4
     root = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{poster.width / mm:.1f}mm"'
@@ -341,9 +308,7 @@ def poster_svg(
 def poster_pdf(
     data: str,
     merchant_name: str,
-    grade: str,
     *,
-    custody_ratio_bp: int = 3000,
     subtitle: str | None = None,
     page_size: PageSize = "A6",
     compress: bool = True,
@@ -352,7 +317,7 @@ def poster_pdf(
 
     ``compress=False`` leaves the page content readable, for inspection.
     """
-    poster = _layout(data, merchant_name, grade, custody_ratio_bp, subtitle, page_size)
+    poster = _layout(data, merchant_name, subtitle, page_size)
     out = io.BytesIO()
     canvas = Canvas(out, pagesize=(poster.width, poster.height), pageCompression=int(compress))
     canvas.setTitle(f"{poster.name} · Prepaid Guard")

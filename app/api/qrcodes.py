@@ -25,7 +25,6 @@ from app.qrcodes import service
 from app.qrcodes.scan import seller
 from app.requests import wants_html
 from app.risk.service import current as current_rating
-from app.risk.service import grades_of
 from app.risk.supervision import UNRATED
 from app.settings import get_settings
 from app.supervision.disputes import complaints_last_year
@@ -110,16 +109,12 @@ class CounterQrController(Controller):
     tags = ["qr"]  # noqa: RUF012
     guards = [requires(Role.MERCHANT)]  # noqa: RUF012
 
-    async def _url(self, db: Db, me: Me) -> tuple[str, str, int]:
+    async def _url(self, db: Db, me: Me) -> tuple[str, str]:
         async with db.begin():
             merchant = await own_merchant(db, me)
             ring = await service.keyring(db, signing=True)
         url = qr.counter_url(get_settings().cards.public_base_url, merchant.id, ring)
-        return url, merchant.legal_name, merchant.custody_ratio_bp
-
-    async def _grade(self, db: Db, me: Me) -> str:
-        merchant = await own_merchant(db, me)
-        return (await grades_of(db, [merchant.id])).get(merchant.id, UNRATED)
+        return url, merchant.legal_name
 
     @get("/qr")
     async def url(self, db: Db, me: Me) -> CounterCodeOut:
@@ -129,22 +124,25 @@ class CounterQrController(Controller):
     @get("/qr.png", media_type="image/png")
     async def png(self, db: Db, me: Me) -> Response[bytes]:
         """The counter code as a PNG image."""
-        url, _, _ = await self._url(db, me)
+        url, _ = await self._url(db, me)
         return Response(qr.png(url), media_type="image/png")
 
     @get("/qr.svg", media_type="image/svg+xml")
     async def svg(self, db: Db, me: Me) -> Response[str]:
         """The counter code as an SVG image."""
-        url, _, _ = await self._url(db, me)
+        url, _ = await self._url(db, me)
         return Response(qr.svg(url), media_type="image/svg+xml")
 
     @get("/poster.pdf", media_type="application/pdf")
     async def poster_pdf(self, db: Db, me: Me) -> Response[bytes]:
-        """A print-ready poster with the merchant's name, grade and protection."""
-        url, name, ratio = await self._url(db, me)
-        grade = await self._grade(db, me)
+        """A print-ready poster with the merchant's name and the code.
+
+        It prints no grade and no custody ratio: both change while the poster stays on the
+        counter; the scanned page shows today's.
+        """
+        url, name = await self._url(db, me)
         return Response(
-            qr.poster_pdf(url, name, grade, custody_ratio_bp=ratio),
+            qr.poster_pdf(url, name),
             media_type="application/pdf",
             headers={"Content-Disposition": 'attachment; filename="counter-poster.pdf"'},
         )
@@ -152,11 +150,8 @@ class CounterQrController(Controller):
     @get("/poster.svg", media_type="image/svg+xml")
     async def poster_svg(self, db: Db, me: Me) -> Response[str]:
         """The same poster as SVG."""
-        url, name, ratio = await self._url(db, me)
-        grade = await self._grade(db, me)
-        return Response(
-            qr.poster_svg(url, name, grade, custody_ratio_bp=ratio), media_type="image/svg+xml"
-        )
+        url, name = await self._url(db, me)
+        return Response(qr.poster_svg(url, name), media_type="image/svg+xml")
 
 
 class ScanController(Controller):

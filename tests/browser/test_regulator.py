@@ -154,6 +154,18 @@ async def suspend_sales(page: Page, risky: dict[str, Any]) -> None:
     assert await page.locator("#m-lift-suspension").count() == 1
     await shot(page, "regulator-suspended")
 
+    # declaring a default asks "are you sure" only once the tick says so
+    declare = page.locator("#m-declare-default")
+    await declare.locator("textarea[name=reason]").fill("法定代表人失联")
+    asked.clear()
+    before = page.url
+    page.on("dialog", lambda dialog: asked.append(dialog.message))  # none is expected
+    await declare.locator("button[type=submit]").click()
+    assert await declare.locator("input[name=confirm]:invalid").count() == 1
+    assert asked == []
+    assert page.url == before
+    assert await page.locator("#merchant-status").inner_text() == "暂停售卡"
+
 
 async def test_regulator_filters_reads_acknowledges_and_suspends(
     desktop: Page, phone: Page, bapi: Api

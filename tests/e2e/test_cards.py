@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 
 import escrow
 from app.cards.models import CardHolder, Order, RedemptionCode
+from app.settings import get_settings
 from tests.e2e.api import (
     ANONYMOUS,
     ID,
@@ -31,7 +32,7 @@ from tests.live import Server
 async def test_consumer_journey_scan_buy_hold_redeem(api: Api) -> None:
     shop, (stored,) = await shop_with(api, STORED)
     counter = await counter_of(api, shop["token"])
-    assert counter.url.startswith("https://")
+    assert counter.url.startswith(f"{get_settings().cards.public_base_url}/q/")
     profile = await api.call("GET", counter.path)
     assert profile["legal_name"] == shop["merchant"]["legal_name"]
     assert profile["protection"]["custody_ratio_bp"] == 3000

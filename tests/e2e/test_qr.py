@@ -57,7 +57,8 @@ async def test_svg_and_poster_downloads(api: Api) -> None:
     assert poster.headers["content-type"] == "application/pdf"
     text = pypdf.PdfReader(io.BytesIO(poster.content)).pages[0].extract_text()
     assert shop["merchant"]["legal_name"] in text
-    assert "30%" in text
+    assert "扫码查看实时风险评级" in text
+    assert "30%" not in text  # the ratio follows the grade: the scanned page shows today's
     consumer = await api.consumer()
     await api.call("GET", "/merchants/me/poster.pdf", consumer, expect=403)
     await api.call("GET", "/merchants/me/qr.png", expect=401)

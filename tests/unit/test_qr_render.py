@@ -129,17 +129,16 @@ def test_svg_is_a_standalone_document_holding_the_same_code() -> None:
     assert png.tobytes() == _raster(root, scale=1).tobytes()
 
 
-def test_poster_svg_names_the_merchant_grade_and_split_and_holds_the_code() -> None:
+def test_poster_svg_names_the_merchant_and_holds_the_code_but_no_grade() -> None:
     name = 'A&B <健身> "店"'
-    root = ET.fromstring(qr.poster_svg(URL, name, "E", custody_ratio_bp=3250))  # noqa: S314
+    root = ET.fromstring(qr.poster_svg(URL, name))  # noqa: S314
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert name in texts
-    assert "风险评级 E · 风险很高" in texts
-    assert "32.5% 银行存管 · 67.5% 保险保障" in texts
+    # a poster outlives a grade and a custody ratio: it sends the consumer to the live page
+    assert render.LIVE_GRADE in texts
+    assert render.PROTECTION in texts
+    assert not [t for t in texts if t and any(f"评级 {g}" in t for g in "ABCDE")]
     assert render.DEFAULT_SUBTITLE in texts
-    fills = {r.attrib.get("fill") for r in root.iter(f"{SVG}rect")}
-    assert render.GRADES["E"][0] in fills
-    assert render.GRADES["A"][0] not in fills
     assert root.attrib["width"] == "105.0mm"
     code = root.find(f"{SVG}svg[@id='qr']")
     assert code is not None
@@ -147,40 +146,10 @@ def test_poster_svg_names_the_merchant_grade_and_split_and_holds_the_code() -> N
 
 
 def test_control_characters_in_a_name_cannot_break_the_svg() -> None:
-    root = ET.fromstring(qr.poster_svg(URL, "老王\x00理发\n店\x1b", "A"))  # noqa: S314
+    root = ET.fromstring(qr.poster_svg(URL, "老王\x00理发\n店\x1b"))  # noqa: S314
     assert "老王 理发 店" in [t.text for t in root.iter(f"{SVG}text")]
     with pytest.raises(ValueError, match="empty"):
-        qr.poster_svg(URL, " \t\x00", "A")
-
-
-def test_grades_run_from_green_to_red() -> None:
-    def rgb(colour: str) -> tuple[int, int, int]:
-        return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
-
-    red, green, _ = rgb(render.GRADES["A"][0])
-    assert green > red
-    red, green, _ = rgb(render.GRADES["E"][0])
-    assert red > 2 * green
-    reds = [rgb(render.GRADES[g][0])[0] for g in "ABCDE"]
-    assert reds[0] < reds[2]
-    assert reds[0] < reds[4]
-    with pytest.raises(ValueError, match="grade"):
-        qr.poster_svg(URL, NAME, "F")
-
-
-@pytest.mark.parametrize(
-    ("ratio", "line"),
-    [(3000, "30% 银行存管 · 70% 保险保障"), (3333, "33.33% 银行存管 · 66.67% 保险保障"),
-     (0, "0% 银行存管 · 100% 保险保障"), (10_000, "100% 银行存管 · 0% 保险保障")],
-)  # fmt: skip
-def test_split_line(ratio: int, line: str) -> None:
-    assert render.split_line(ratio) == line
-
-
-@pytest.mark.parametrize("ratio", [-1, 10_001, 30.0, True])
-def test_split_line_refuses_a_ratio_outside_basis_points(ratio: int) -> None:
-    with pytest.raises(ValueError, match="custody_ratio_bp"):
-        render.split_line(ratio)
+        qr.poster_svg(URL, " \t\x00")
 
 
 # PDF -----------------------------------------------------------------------------------------
@@ -194,34 +163,31 @@ def _pdf_text(pdf: bytes) -> tuple[pypdf.PageObject, str]:
     return page, page.extract_text().replace("\u30fb", "·")
 
 
-def test_poster_pdf_is_an_a6_page_with_name_grade_and_split() -> None:
-    pdf = qr.poster_pdf(URL, NAME, "B")
+def test_poster_pdf_is_an_a6_page_with_the_name_and_the_live_grade_note() -> None:
+    pdf = qr.poster_pdf(URL, NAME)
     assert pdf.startswith(b"%PDF-")
     page, text = _pdf_text(pdf)
     assert float(page.mediabox.width) == pytest.approx(105 * MM, abs=0.5)
     assert float(page.mediabox.height) == pytest.approx(148 * MM, abs=0.5)
     lines = [line.strip() for line in text.splitlines()]
     assert NAME in lines
-    assert "风险评级 B · 风险较低" in lines
-    assert "30% 银行存管 · 70% 保险保障" in lines
+    assert render.LIVE_GRADE in lines
+    assert render.PROTECTION in lines
     assert b"/STSong-Light" in pdf
     assert b"/FontFile" not in pdf  # a built-in CID font: no font file shipped or embedded
 
 
-def test_poster_pdf_a5_custom_split_and_subtitle() -> None:
-    page, text = _pdf_text(
-        qr.poster_pdf(URL, NAME, "D", custody_ratio_bp=5000, subtitle="扫码购卡", page_size="A5")
-    )
+def test_poster_pdf_a5_with_its_own_subtitle() -> None:
+    page, text = _pdf_text(qr.poster_pdf(URL, NAME, subtitle="扫码购卡", page_size="A5"))
     assert float(page.mediabox.width) == pytest.approx(148 * MM, abs=0.5)
-    assert "50% 银行存管 · 50% 保险保障" in text
     assert "扫码购卡" in text
     assert render.DEFAULT_SUBTITLE not in text
-    assert "风险较高" in text
+    assert render.LIVE_GRADE in text
 
 
 def test_long_name_wraps_onto_two_lines_and_never_more() -> None:
     name = "北京市朝阳区某某健身俱乐部有限公司第一分公司国贸旗舰店" * 3
-    _, text = _pdf_text(qr.poster_pdf(URL, name, "A"))
+    _, text = _pdf_text(qr.poster_pdf(URL, name))
     lines = [line.strip() for line in text.splitlines()]
     name_lines = [line for line in lines if line and line.rstrip("…") in name]
     assert len(name_lines) == 2
@@ -232,11 +198,11 @@ def test_long_name_wraps_onto_two_lines_and_never_more() -> None:
 
 
 def test_uncompressed_pdf_shows_its_drawing_operators() -> None:
-    plain = qr.poster_pdf(URL, NAME, "A", compress=False)
+    plain = qr.poster_pdf(URL, NAME, compress=False)
     assert b"/FlateDecode" not in plain
     assert plain.count(b" re") > 100  # the QR is drawn as vector rectangles, not an image
     assert b"/Subtype /Image" not in plain
-    assert b"/FlateDecode" in qr.poster_pdf(URL, NAME, "A")
+    assert b"/FlateDecode" in qr.poster_pdf(URL, NAME)
 
 
 @pytest.mark.skipif(
@@ -245,7 +211,7 @@ def test_uncompressed_pdf_shows_its_drawing_operators() -> None:
 )
 def test_printed_poster_scans_back_to_the_url(tmp_path: Path) -> None:
     pdf = tmp_path / "poster.pdf"
-    pdf.write_bytes(qr.poster_pdf(URL, NAME, "A"))
+    pdf.write_bytes(qr.poster_pdf(URL, NAME))
     subprocess.run(
         ["pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf), str(tmp_path / "page")],
         check=True,
