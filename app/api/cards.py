@@ -105,6 +105,20 @@ class CodeOut(msgspec.Struct):
     max_units: int
     qr_svg: str | None
     """The token as a QR image, when asked for with ``?image=svg`` (apps draw it themselves)."""
+    id: uuid.UUID
+    """Follow the code at ``…/redemption-codes/{id}``: the holder's app shows the outcome."""
+
+
+class CodeStateOut(msgspec.Struct):
+    """A code as its holder's app follows it: ``waiting``, then ``used`` or ``expired``."""
+
+    state: str
+    expires_at: datetime
+    max_units: int
+    used_units: int | None
+    """What the merchant redeemed with it, once used."""
+    units_left: int
+    """The card's balance now, in its units (fen of face value, or sessions)."""
 
 
 class RedeemIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -239,7 +253,24 @@ async def _code_out(
         code = await service.issue_redemption_code(db, holder, consent.max_units)
     # drawing the QR costs ~15 ms of pure Python: only on request, and off the event loop
     svg = await asyncio.to_thread(qr.svg, code.token) if image == "svg" else None
-    return CodeOut(code.token, code.digits, code.expires_at, code.max_units, svg)
+    return CodeOut(code.token, code.digits, code.expires_at, code.max_units, svg, code.id)
+
+
+async def _code_state(
+    db: Db,
+    who: Principal | None,
+    code_id: uuid.UUID,
+    *,
+    card_id: uuid.UUID | None = None,
+    secret: str | None = None,
+) -> CodeStateOut:
+    async with db.begin():
+        holder = await service.holder_for(db, who, card_id=card_id, secret=secret)
+        found = await service.code_status(db, holder, code_id)
+    code = found.code
+    return CodeStateOut(
+        found.state.value, code.expires_at, code.max_units, found.used_units, found.units_left
+    )
 
 
 class OrderController(Controller):
@@ -370,6 +401,13 @@ class ConsumerCardController(Controller):
         """A one-time consent code for the merchant, for up to ``max_units``, valid 2 minutes."""
         return await _code_out(db, me, data, image, card_id=card_id)
 
+    @get("/{card_id:uuid}/redemption-codes/{code_id:uuid}")
+    async def code_state(
+        self, card_id: FromPath[uuid.UUID], code_id: FromPath[uuid.UUID], db: Db, me: Me
+    ) -> CodeStateOut:
+        """Where a code of this card stands: still waiting, used (for how much), or expired."""
+        return await _code_state(db, me, code_id, card_id=card_id)
+
     @post("/{card_id:uuid}/refund", status_code=HTTP_200_OK)
     async def refund(
         self,
@@ -402,6 +440,13 @@ class AnonymousCardController(Controller):
     ) -> CodeOut:
         """A one-time consent code, as for a registered card."""
         return await _code_out(db, None, data, image, secret=secret)
+
+    @get("/redemption-codes/{code_id:uuid}")
+    async def code_state(
+        self, secret: FromPath[str], code_id: FromPath[uuid.UUID], db: Db
+    ) -> CodeStateOut:
+        """Where a code of this card stands, as for a registered card."""
+        return await _code_state(db, None, code_id, secret=secret)
 
     @post("/refund", status_code=HTTP_200_OK)
     async def refund(

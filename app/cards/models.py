@@ -109,7 +109,14 @@ class RedemptionCode(UUIDPrimaryKey, CreatedAt, Base):
     """A consent code shown on the consumer's card: one use, one merchant, two minutes."""
 
     __tablename__ = "redemption_codes"
-    __table_args__ = (Index("ix_redemption_codes_merchant_digits", "merchant_id", "digits"),)
+    __table_args__ = (
+        Index("ix_redemption_codes_merchant_digits", "merchant_id", "digits"),
+        CheckConstraint(
+            "used_units IS NULL OR (used_units > 0 AND used_units <= max_units"
+            " AND used_at IS NOT NULL)",
+            name="used_units",
+        ),
+    )
 
     card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card_holders.card_id"), index=True)
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
@@ -121,6 +128,8 @@ class RedemptionCode(UUIDPrimaryKey, CreatedAt, Base):
     used_at: Mapped[datetime | None]
     used_key: Mapped[str | None] = mapped_column(Text)
     """The idempotency key of the redemption that used the code (a retry replays it)."""
+    used_units: Mapped[int | None] = mapped_column(BigInteger)
+    """What the merchant redeemed with it (at most ``max_units``): the holder's screen says it."""
 
 
 class RefundRequest(UUIDPrimaryKey, CreatedAt, Base):

@@ -6,6 +6,7 @@ units the holder agrees to; the merchant redeems up to that with it, before it e
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -44,6 +45,29 @@ class IssuedCode:
     digits: str
     expires_at: datetime
     max_units: int
+    id: uuid.UUID
+    """The code's own id: the holder's page asks by it whether the merchant has used it."""
+
+
+class CodeState(enum.StrEnum):
+    """Where a code shown on the holder's screen stands."""
+
+    WAITING = "waiting"
+    """Live: the merchant has yet to scan or type it."""
+    USED = "used"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class CodeStatus:
+    """A code as its holder's screen follows it: waiting, then used (for how much) or expired."""
+
+    code: IssuedCode
+    state: CodeState
+    used_units: int | None
+    """What the merchant redeemed with it (``None`` unless used)."""
+    units_left: int
+    """The card's balance now, in its units."""
 
 
 async def _check_consent(session: AsyncSession, holder: CardHolder, max_units: int) -> None:
@@ -93,18 +117,84 @@ async def issue_redemption_code(
     token = qr.issue_redemption_token(
         holder.card_id, holder.merchant_id, nonce, expires, await keyring(session, signing=True)
     )
-    session.add(
-        RedemptionCode(
-            card_id=holder.card_id,
-            merchant_id=holder.merchant_id,
-            digits=digits,
-            nonce=nonce,
-            max_units=max_units,
-            expires_at=expires,
+    row = RedemptionCode(
+        card_id=holder.card_id,
+        merchant_id=holder.merchant_id,
+        digits=digits,
+        nonce=nonce,
+        max_units=max_units,
+        expires_at=expires,
+    )
+    session.add(row)
+    await session.flush()
+    return IssuedCode(
+        token=token, digits=digits, expires_at=expires, max_units=max_units, id=row.id
+    )
+
+
+RECENT = timedelta(minutes=15)
+"""How long a redemption is news on the holder's card list."""
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    """A card used with its holder's code, lately."""
+
+    card_id: uuid.UUID
+    units: int
+    at: datetime
+
+
+async def recent_redemptions(session: AsyncSession, consumer_id: uuid.UUID) -> list[Redeemed]:
+    """The holder's cards used in the last :data:`RECENT`, newest first: the list says so."""
+    rows = await session.execute(
+        select(RedemptionCode.card_id, RedemptionCode.used_units, RedemptionCode.used_at)
+        .join(CardHolder, CardHolder.card_id == RedemptionCode.card_id)
+        .where(
+            CardHolder.consumer_id == consumer_id,
+            RedemptionCode.used_units.is_not(None),
+            RedemptionCode.used_at >= utcnow() - RECENT,
+        )
+        .order_by(RedemptionCode.used_at.desc())
+    )
+    return [
+        Redeemed(card, units, at)
+        for card, units, at in rows.all()
+        if units is not None and at is not None
+    ]
+
+
+async def code_status(session: AsyncSession, holder: CardHolder, code_id: uuid.UUID) -> CodeStatus:
+    """A code of this card as its holder's screen shows it; another card's code is not found.
+
+    A live code is shown again (its token signed anew: the same nonce and expiry, so the same
+    consent); a used one says what was redeemed and what is left.
+    """
+    code = await session.scalar(
+        select(RedemptionCode).where(
+            RedemptionCode.id == code_id, RedemptionCode.card_id == holder.card_id
         )
     )
-    await session.flush()
-    return IssuedCode(token=token, digits=digits, expires_at=expires, max_units=max_units)
+    if code is None:
+        raise NotFound("redemption-code-not-found")
+    balance = await escrow_ledger(session).card(holder.merchant_id, holder.card_id)
+    if code.used_at is not None:
+        state = CodeState.USED
+    elif code.expires_at <= utcnow():
+        state = CodeState.EXPIRED
+    else:
+        state = CodeState.WAITING
+    token = ""
+    if state is CodeState.WAITING:
+        token = qr.issue_redemption_token(
+            holder.card_id,
+            holder.merchant_id,
+            code.nonce,
+            code.expires_at,
+            await keyring(session, signing=True),
+        )
+    shown = IssuedCode(token, code.digits, code.expires_at, code.max_units, code.id)
+    return CodeStatus(shown, state, code.used_units, balance.units_remaining)
 
 
 _AT_THE_COUNTER: dict[type[qr.RefusedCode], str] = {
@@ -185,6 +275,7 @@ async def redeem(
     receipt = await ledger.redeem(me.merchant_id, code.card_id, units=units, idempotency_key=key)
     code.used_at = utcnow()
     code.used_key = key
+    code.used_units = units
     await session.flush()
     return receipt
 

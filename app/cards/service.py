@@ -36,8 +36,12 @@ from app.cards.holding import (
 from app.cards.issuing import REFUND_FORMULA, apply_payment, sandbox_order
 from app.cards.models import Order, OrderStatus
 from app.cards.redemption import (
+    CodeState,
+    CodeStatus,
     IssuedCode,
+    code_status,
     issue_redemption_code,
+    recent_redemptions,
     redeem,
     redeem_counting_digits,
 )
@@ -72,6 +76,8 @@ __all__ = [
     "REFUND_FORMULA",
     "CardRow",
     "CardView",
+    "CodeState",
+    "CodeStatus",
     "CoolingOff",
     "IssuedCode",
     "Offer",
@@ -83,6 +89,7 @@ __all__ = [
     "card_secret",
     "card_view",
     "cards_of",
+    "code_status",
     "consumer_cards",
     "cooling_off_of",
     "counter_merchant",
@@ -95,6 +102,7 @@ __all__ = [
     "product_of",
     "product_on_sale",
     "real_name_needed",
+    "recent_redemptions",
     "redeem",
     "redeem_counting_digits",
     "refund_requests_of",

@@ -9,6 +9,8 @@ The probability axis gives each grade band the same height and is linear inside 
 a tick at every cut point. On a plain linear axis the bands that matter most (A at 0-5%, B at
 5-10%) would be slivers under an E band filling two thirds of the chart, and a merchant moving
 from 2% to 4% would draw a flat line.
+
+:func:`balance_chart` draws a card's balance over time, a step at each entry.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from app.clock import today
-from app.i18n import DEFAULT_LANG, day, probability
+from app.i18n import DEFAULT_LANG, day, money, probability
 from scoring import COLOURS, CUT_POINTS, GRADES
 
 if TYPE_CHECKING:
@@ -190,3 +192,95 @@ def probability_chart(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a card was worth after one entry: its protected balance in fen, from that moment."""
+
+    at: datetime
+    fen: int
+    note: str = ""
+    """Shown when the step is pointed at (what the entry was)."""
+
+
+def _balance_axis(top: int, lang: str) -> list[str]:
+    """The floor line and the two marks of the money axis: nothing and the highest balance."""
+    floor = HEIGHT - BOTTOM
+    parts = [f'<line x1="{LEFT}" y1="{floor}" x2="{WIDTH - RIGHT}" y2="{floor}" stroke="#8a94a6"/>']
+    for value, y in ((0, floor - 4), (top, TOP + 14)):
+        parts.append(
+            f'<text class="tick" x="{LEFT + 4}" y="{y}" font-size="12" fill="#5b6576">'
+            f"{_q(money(value, lang))}</text>"
+        )
+    return parts
+
+
+def _balance_line(ordered: Sequence[Step], top: int, lang: str) -> list[str]:
+    """The steps and the area under them, a point with its tooltip at each entry, the days."""
+    inner_w, floor = WIDTH - LEFT - RIGHT, HEIGHT - BOTTOM
+    start, end = ordered[0].at, ordered[-1].at
+    span = (end - start).total_seconds()
+
+    def x(at: datetime) -> float:
+        return LEFT + inner_w * ((at - start).total_seconds() / span if span > 0 else 0.5)
+
+    def y(fen: int) -> float:
+        return floor - (floor - TOP) * fen / top
+
+    coords: list[tuple[float, float]] = []
+    for step in ordered:  # flat until the next entry, then straight up or down
+        if coords:
+            coords.append((x(step.at), coords[-1][1]))
+        coords.append((x(step.at), y(step.fen)))
+    coords.append((WIDTH - RIGHT if span > 0 else coords[-1][0], coords[-1][1]))
+    line = " ".join(f"{_n(cx)},{_n(cy)}" for cx, cy in coords)
+    area = f"{_n(coords[0][0])},{floor} {line} {_n(coords[-1][0])},{floor}"
+    parts = [
+        f'<polygon class="area" fill="#dbe9f7" points="{area}"/>',
+        f'<polyline class="line" fill="none" stroke="#0b5cad" stroke-width="2" points="{line}"/>',
+    ]
+    for step in ordered:
+        tip = f"{_day(step.at, lang)} · {money(step.fen, lang)}"
+        if step.note:
+            tip += f" · {step.note}"
+        parts.append(
+            f'<circle class="point" cx="{_n(x(step.at))}" cy="{_n(y(step.fen))}" r="4"'
+            f' fill="#0b5cad" data-fen="{step.fen}"><title>{_q(tip)}</title></circle>'
+        )
+    baseline = HEIGHT - BOTTOM + 20
+    parts.append(
+        f'<text class="date" x="{LEFT}" y="{baseline}" font-size="13" fill="#5b6576">'
+        f"{_q(_day(start, lang))}</text>"
+    )
+    if span > 0:
+        parts.append(
+            f'<text class="date" x="{WIDTH - RIGHT}" y="{baseline}" font-size="13"'
+            f' text-anchor="end" fill="#5b6576">{_q(_day(end, lang))}</text>'
+        )
+    return parts
+
+
+def balance_chart(steps: Sequence[Step], *, label: str, lang: str = DEFAULT_LANG) -> str:
+    """An SVG step chart of a card's balance over time, from its purchase to its last entry.
+
+    The balance holds between entries, so the line is flat until the next one and drops (a
+    redemption, a refund) or rises (a purchase) at it. The axis runs from zero to the highest
+    balance, marked in money.
+    """
+    ordered = sorted(steps, key=lambda s: s.at)
+    top = max((s.fen for s in ordered), default=0) or 1
+    opening = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart balance" role="img"'
+        f' viewBox="0 0 {WIDTH} {HEIGHT}" aria-label="{_q(label)}">'
+    )
+    parts = [
+        opening,
+        f"<title>{_q(label)}</title>",
+        *_balance_axis(top, lang),
+    ]
+    if ordered:
+        parts.extend(_balance_line(ordered, top, lang))
+    parts.append("</svg>")
+    return "".join(parts)
+

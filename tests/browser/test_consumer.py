@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 from tests.browser.conftest import shot
 from tests.browser.journeys import fits_phone
-from tests.e2e.api import ANONYMOUS, ID, STORED, Api, add_rating, counter_of, flip, shop_with
+from tests.e2e.api import (
+    ANONYMOUS,
+    ID,
+    STORED,
+    Api,
+    add_rating,
+    counter_of,
+    flip,
+    redeem,
+    shop_with,
+)
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -72,14 +82,33 @@ async def test_scan_sign_in_buy_pay_use_and_complain(phone: Page, bapi: Api) -> 
     assert "¥800.00" in await phone.locator(".refundable").inner_text()
     await shot(phone, "consumer-card")
 
-    # a redemption code: six digits and a QR image
+    # a redemption code like a payment app's: the consumer says how much, sees the code
+    # count down, and the page turns into the outcome the moment the merchant redeems
+    assert await phone.input_value("input[name=max_units]") == ""
     await phone.fill("input[name=max_units]", "100")
+    await shot(phone, "consumer-redeem-before")
     await _submit(phone, 'form[action$="/code"]')
     digits = phone.locator(".code-digits")
     await digits.wait_for()
     assert re.fullmatch(r"\d{6}", await digits.inner_text())
     assert await phone.locator(".qr img").count() == 1
-    await shot(phone, "consumer-code")
+    countdown = phone.locator("[data-countdown]")
+    first = await countdown.inner_text()
+    await phone.wait_for_function(
+        "(first) => document.querySelector('[data-countdown]').textContent !== first", arg=first
+    )
+    assert re.fullmatch(r"[0-2]:\d\d", await countdown.inner_text())
+    await shot(phone, "consumer-redeem-during")
+    await redeem(bapi, shop["token"], {"digits": await digits.inner_text(), "units": 1000})
+    await phone.locator("#code-outcome[data-state=used]").wait_for(timeout=15_000)
+    assert await phone.locator("#code-used").inner_text() == "¥10.00"
+    assert await phone.locator("#code-left").inner_text() == "余额 ¥990.00"
+    await shot(phone, "consumer-redeem-after")
+    await phone.click('header a[href="/my/cards"]')
+    await phone.wait_for_url("**/my/cards")
+    notice = await phone.locator(".notice").inner_text()
+    assert "核销成功 ¥10.00，余额 ¥990.00" in notice
+    await shot(phone, "consumer-cards-notice")
 
     # a complaint: asking back more than was paid is refused beside the field
     await phone.goto(card_url + "/complaint")
@@ -100,7 +129,7 @@ async def test_scan_sign_in_buy_pay_use_and_complain(phone: Page, bapi: Api) -> 
     await shot(phone, "consumer-complaints")
     await phone.click('header a[href="/my/cards"]')
     await phone.wait_for_url("**/my/cards")
-    assert "¥1,000.00" in await phone.locator("main").inner_text()
+    assert "¥990.00" in await phone.locator("main").inner_text()
     await shot(phone, "consumer-cards")
 
     # the whole journey fits the phone: nothing wider than the screen

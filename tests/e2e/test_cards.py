@@ -69,9 +69,15 @@ async def test_consumer_journey_scan_buy_hold_redeem(api: Api) -> None:
     )
     assert len(code["digits"]) == 6
     assert "<svg" in code["qr_svg"]
+    follow = f"/me/cards/{card_id}/redemption-codes/{code['id']}"
+    assert (await api.call("GET", follow, consumer))["state"] == "waiting"
     key = uuid.uuid4().hex
     used = await redeem(api, shop["token"], {"token": code["token"], "units": 12_345}, key=key)
     assert used["card"]["outstanding"] == 70_124
+    seen = await api.call("GET", follow, consumer)
+    left = used["card"]["units_remaining"]
+    assert (seen["state"], seen["used_units"], seen["units_left"]) == ("used", 12_345, left)
+    await api.call("GET", follow, await api.consumer(), expect=404)  # not another's to follow
     assert used["released_from_custody"] == 2_962
     # a retry with the same key replays; the code itself is spent
     again = await redeem(api, shop["token"], {"token": code["token"], "units": 12_345}, key=key)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
 from app.auth.middleware import SESSION_COOKIE
 from app.auth.models import Role
+from app.clock import ManualClock, use_clock, utcnow
 from app.insurance.models import Insurer, Policy
 from app.pages.forms import parse_yuan
 from tests.e2e.api import (
@@ -299,6 +301,44 @@ async def test_a_decision_is_reopened_once_then_confirmed(api: Api) -> None:
     assert f'action="{page_path}/confirm"' not in confirmed.text
 
 
+async def _code_shows_its_outcome(
+    api: Api, shop: dict[str, Any], card_path: str, token: str
+) -> None:
+    """A code for 2 sessions: shown at its own address, redeemed for 1, then the page (and the
+    card list) say so; nobody else can look at it."""
+    code = await api.client.post(f"{card_path}/code", data={"max_units": "2"})
+    assert code.status_code == 200
+    code_path = code.url.path  # the code has its own address: a reload shows it again
+    assert re.fullmatch(rf"{card_path}/code/[0-9a-f-]{{36}}", code_path)
+    digits = re.search(r'class="code-digits"[^>]*>(\d{6})<', code.text)
+    assert digits
+    assert "data:image/svg+xml;base64," in code.text
+    assert 'data-state="waiting"' in code.text
+    assert re.search(r"data-countdown>[12]:\d\d<", code.text)
+    assert (await api.client.get(f"{code_path}/state")).json()["state"] == "waiting"
+    again = await api.client.get(code_path)
+    assert digits.group(0) in again.text  # the same code, not a new one
+    redeemed = await redeem(api, shop["token"], {"digits": digits.group(1), "units": 1})
+    assert redeemed["card"]["units_remaining"] == 9
+    # the holder's screen follows: the page turns into the outcome
+    assert (await api.client.get(f"{code_path}/state")).json()["state"] == "used"
+    outcome = await api.client.get(code_path)
+    assert 'data-state="used"' in outcome.text
+    assert "核销成功" in outcome.text
+    assert 'id="code-used">1 次<' in outcome.text
+    assert 'id="code-left">余额 9 次<' in outcome.text
+    assert "data:image/svg+xml" not in outcome.text  # a used code is not shown again
+    listed = await api.client.get("/my/cards")
+    assert 'class="notice"' in listed.text
+    assert "核销成功 1 次，余额 9 次" in listed.text
+    # a code is its holder's: another consumer, or another card's path, finds nothing
+    _signed_in(api, await api.consumer())
+    assert (await api.client.get(code_path)).status_code == 404
+    assert (await api.client.get(f"{code_path}/state")).status_code == 404
+    assert "核销成功" not in (await api.client.get("/my/cards")).text
+    _signed_in(api, token)
+
+
 async def test_a_registered_card_code_refund_and_complaint_with_errors_beside_fields(
     api: Api,
 ) -> None:
@@ -336,13 +376,7 @@ async def test_a_registered_card_code_refund_and_complaint_with_errors_beside_fi
     too_many = await api.client.post(f"{card_path}/code", data={"max_units": "11"})
     assert too_many.status_code == 422
     assert 'id="max_units-error"' in too_many.text
-    code = await api.client.post(f"{card_path}/code", data={"max_units": "2"})
-    assert code.status_code == 200
-    digits = re.search(r'class="code-digits"[^>]*>(\d{6})<', code.text)
-    assert digits
-    assert "data:image/svg+xml;base64," in code.text
-    redeemed = await redeem(api, shop["token"], {"digits": digits.group(1), "units": 1})
-    assert redeemed["card"]["units_remaining"] == 9
+    await _code_shows_its_outcome(api, shop, card_path, token)
 
     empty = await api.client.post(
         f"{card_path}/complaint", data={"kind": "quality", "text": " ", "amount_asked": "x"}
@@ -391,3 +425,27 @@ async def test_an_unknown_address_is_a_page_for_browsers_and_problem_json_for_ap
         assert answer.status_code == 404
         assert answer.headers["content-type"].startswith("application/problem+json")
         assert answer.json()["status"] == 404
+
+
+async def test_a_stored_value_code_asks_the_amount_and_tells_when_it_expired(api: Api) -> None:
+    shop, (stored,) = await shop_with(api, STORED)
+    token, paid = await buy_registered(api, shop, stored)
+    _signed_in(api, token)
+    card_path = f"/my/cards/{paid['card_id']}"
+    page = await api.client.get(card_path)
+    # the amount is the consumer's to say: not prefilled with the whole balance
+    field = re.search(r'<input name="max_units"[^>]*>', page.text)
+    assert field
+    assert 'value=""' in field.group(0)
+    assert "卡内余额 ¥1,000.00" in page.text
+    empty = await api.client.post(f"{card_path}/code", data={"max_units": ""})
+    assert empty.status_code == 422
+    code = await api.client.post(f"{card_path}/code", data={"max_units": "50"})
+    assert "本次最多 ¥50.00" in code.text
+    with use_clock(ManualClock(utcnow() + timedelta(minutes=3))):
+        assert (await api.client.get(f"{code.url.path}/state")).json()["state"] == "expired"
+        expired = await api.client.get(code.url.path)
+    assert 'data-state="expired"' in expired.text
+    assert "核销码已过期" in expired.text
+    assert 'name="max_units" value="50.00"' in expired.text  # one tap makes a new one
+    assert "data:image/svg+xml" not in expired.text

@@ -137,3 +137,40 @@ def test_a_probability_near_one_stays_inside_the_chart() -> None:
     height = float(root.get("viewBox", "0 0 0 0").split()[3])
     for circle in points_of(root):
         assert 0 <= float(circle.get("cy", "-1")) <= height
+
+
+# a card's balance ----------------------------------------------------------------------------
+
+
+def test_a_cards_balance_steps_down_at_each_redemption() -> None:
+    steps = [
+        charts.Step(START, 50_000, "购卡"),
+        charts.Step(START + timedelta(days=3), 40_000, "核销"),
+        charts.Step(START + timedelta(days=9), 25_000, "核销"),
+    ]
+    root = parse(charts.balance_chart(list(reversed(steps)), label="余额", lang="zh"))
+    circles = [c for c in root.iter(f"{SVG}circle") if c.get("class") == "point"]
+    assert [int(c.get("data-fen", "")) for c in circles] == [50_000, 40_000, 25_000]
+    xs = [float(c.get("cx", "")) for c in circles]
+    ys = [float(c.get("cy", "")) for c in circles]
+    assert xs == sorted(xs)
+    assert xs[0] == charts.LEFT
+    assert ys == sorted(ys)  # less money, lower on the chart (SVG y grows downwards)
+    assert ys[0] == charts.TOP  # the highest balance at the top
+    line = next(root.iter(f"{SVG}polyline")).get("points", "").split()
+    # flat until the next entry, then straight down: each step is two points at one x
+    pairs = [tuple(map(float, p.split(","))) for p in line]
+    assert pairs[1][1] == pairs[0][1]
+    assert pairs[1][0] == pairs[2][0]
+    ticks = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "tick"]
+    assert ticks == ["¥0.00", "¥500.00"]
+    tips = [c.find(f"{SVG}title") for c in circles]
+    assert tips[1] is not None
+    assert tips[1].text == "2026年1月8日 · ¥400.00 · 核销"
+
+
+def test_a_card_with_no_entries_draws_an_empty_axis() -> None:
+    root = parse(charts.balance_chart([], label="<余额>", lang="en"))
+    assert root.get("aria-label") == "<余额>"
+    assert not list(root.iter(f"{SVG}circle"))
+

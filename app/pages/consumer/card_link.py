@@ -15,7 +15,13 @@ from litestar.response import Redirect, Template
 
 from app.auth.principal import public
 from app.deps import Db
-from app.pages.consumer.cards import ask_refund, card_page, redemption_code
+from app.pages.consumer.cards import (
+    ask_refund,
+    card_page,
+    code_page,
+    code_state,
+    redemption_code,
+)
 from app.pages.consumer.complaints import (
     complaint_page,
     confirm_decision,
@@ -46,9 +52,27 @@ class AnonymousCardPages(Controller):
     @post("/code")
     async def code(
         self, request: Request[Any, Any, Any], secret: FromPath[str], data: Form, db: Db
-    ) -> Template:
-        """Show a redemption code."""
+    ) -> Template | Redirect:
+        """Make a redemption code (then shown at its own address)."""
         return await redemption_code(request, db, Reach(None, secret=secret), data)
+
+    @get("/code/{code_id:uuid}")
+    async def show_code(
+        self,
+        request: Request[Any, Any, Any],
+        secret: FromPath[str],
+        code_id: FromPath[uuid.UUID],
+        db: Db,
+    ) -> Template:
+        """A redemption code, then what it was used for."""
+        return await code_page(request, db, Reach(None, secret=secret), code_id)
+
+    @get("/code/{code_id:uuid}/state")
+    async def follow_code(
+        self, secret: FromPath[str], code_id: FromPath[uuid.UUID], db: Db
+    ) -> dict[str, Any]:
+        """Where the code stands, for its page to follow."""
+        return await code_state(db, Reach(None, secret=secret), code_id)
 
     @post("/refund")
     async def refund(

@@ -10,21 +10,27 @@ import asyncio
 import base64
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import Markup
+
 import escrow
 import qr
 from app.cards import service as cards
+from app.clock import utcnow
 from app.exceptions import AppError, Conflict, Invalid
 from app.i18n import day, describe, gettext
 from app.idempotency import form_key, new_key
 from app.insurance.service import cover_of
+from app.pages.charts import Step, balance_chart
 from app.pages.consumer.layout import view
 from app.pages.forms import parse_count, parse_yuan
-from app.pages.render import lang_of, refusal
+from app.pages.render import back_to, lang_of, refusal
 from app.supervision import disputes
 
 if TYPE_CHECKING:
+    import uuid
+
     from litestar import Request
-    from litestar.response import Template
+    from litestar.response import Redirect, Template
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from app.cards.models import CardHolder
@@ -51,8 +57,15 @@ async def _card_context(
         if v.dispute.card_id == holder.card_id
     ]
     balance = shown.balance
+    worth, steps = 0, []
+    for event in shown.history:  # what is left of the card's money, entry by entry
+        worth += event.custody_change + event.cover_change
+        steps.append(Step(event.at, worth, gettext(lang, f"c_op_{event.kind}")))
     return {
         "view": shown,
+        "balance_chart": Markup(  # noqa: S704 - drawn by app.pages.charts, every text escaped
+            balance_chart(steps, label=gettext(lang, "c_balance_chart"), lang=lang)
+        ),
         "b": balance,
         "reach": reach,
         "insurer": cover.insurer if cover else None,
@@ -62,7 +75,6 @@ async def _card_context(
         "refund_requests": await cards.refund_requests_of(session, holder.card_id),
         "complaints": complaints,
         "code_errors": {},
-        "code_default": yuan_field(balance.units_remaining),
         "refund_key": new_key(),
     }
 
@@ -100,8 +112,8 @@ def _max_units(text: str, kind: str, lang: str) -> int | str:
 
 async def redemption_code(
     request: Request[Any, Any, Any], session: AsyncSession, reach: Reach, data: dict[str, str]
-) -> Template:
-    """Issue a one-time consent code and show its 6 digits and QR."""
+) -> Template | Redirect:
+    """Issue a one-time consent code and show it at its own address (:func:`code_page`)."""
     lang = lang_of(request)
     typed = data.get("max_units", "")
     async with session.begin():
@@ -127,18 +139,55 @@ async def redemption_code(
     except Conflict as exc:
         flash = describe(exc, lang)
         return await card_page(request, session, reach, status=409, flash=flash, flash_kind="error")
-    svg = await asyncio.to_thread(qr.svg, code.token)  # ~15 ms of pure Python: off the loop
+    # the code has an address of its own: a reload shows it (and later its outcome), not a
+    # second code
+    return back_to(f"{reach.base}/code/{code.id}")
+
+
+async def _status(
+    session: AsyncSession, reach: Reach, code_id: uuid.UUID
+) -> tuple[cards.CodeStatus, str]:
+    async with session.begin():
+        holder = await reach.holder(session)
+        status = await cards.code_status(session, holder, code_id)
+        kind = (await cards.product_of(session, holder)).kind
+    return status, kind
+
+
+async def code_page(
+    request: Request[Any, Any, Any], session: AsyncSession, reach: Reach, code_id: uuid.UUID
+) -> Template:
+    """A code on the holder's screen: its QR, digits and countdown, then its outcome.
+
+    The outcome: what the merchant redeemed and what is left, or that the code expired. While
+    it waits the page asks :func:`code_state` every two seconds and shows the outcome the
+    moment there is one; without script, reloading the page shows it.
+    """
+    status, kind = await _status(session, reach, code_id)
+    svg_b64 = ""
+    if status.state is cards.CodeState.WAITING:
+        svg = await asyncio.to_thread(qr.svg, status.code.token)  # ~15 ms: off the loop
+        svg_b64 = base64.b64encode(svg.encode()).decode()
+    limit = status.code.max_units
     return view(
         request,
         "consumer/code.html",
         path=reach.base,
         private=True,
-        code=code,
-        svg_b64=base64.b64encode(svg.encode()).decode(),
+        status=status,
+        code=status.code,
+        svg_b64=svg_b64,
         reach=reach,
         kind=kind,
-        value=typed,
+        value=str(limit) if kind == escrow.CardKind.SESSIONS else yuan_field(limit),
+        seconds_left=max(0, int((status.code.expires_at - utcnow()).total_seconds())),
     )
+
+
+async def code_state(session: AsyncSession, reach: Reach, code_id: uuid.UUID) -> dict[str, Any]:
+    """Where a code stands, for the holder's page to follow: ``waiting``, ``used``, ``expired``."""
+    status, _ = await _status(session, reach, code_id)
+    return {"state": status.state.value, "expires_at": status.code.expires_at.isoformat()}
 
 
 async def ask_refund(

@@ -20,7 +20,13 @@ from app.clock import utcnow
 from app.deps import Db, Me
 from app.exceptions import NotFound
 from app.merchants.service import legal_names
-from app.pages.consumer.cards import ask_refund, card_page, redemption_code
+from app.pages.consumer.cards import (
+    ask_refund,
+    card_page,
+    code_page,
+    code_state,
+    redemption_code,
+)
 from app.pages.consumer.complaints import (
     complaint_page,
     confirm_decision,
@@ -45,11 +51,20 @@ class MyPages(Controller):
 
     @get("/cards")
     async def list_cards(self, request: Request[Any, Any, Any], db: Db, me: Me) -> Template:
-        """Every card: merchant, balance, sessions left, protection split."""
+        """Every card: merchant, balance, sessions left, protection split.
+
+        First the cards just used: a redemption is news for a quarter of an hour.
+        """
         if me.consumer_id is None:  # pragma: no cover - the guard admits consumers only
             raise NotFound("not-a-consumer")
         rows = await cards.cards_of(db, me.consumer_id)
-        return view(request, "consumer/cards.html", rows=rows)
+        by_card = {row.holder.card_id: row for row in rows}
+        news = [
+            (used, by_card[used.card_id])
+            for used in await cards.recent_redemptions(db, me.consumer_id)
+            if used.card_id in by_card
+        ]
+        return view(request, "consumer/cards.html", rows=rows, news=news)
 
     @get("/cards/{card_id:uuid}")
     async def card(
@@ -72,9 +87,28 @@ class MyPages(Controller):
         data: Form,
         db: Db,
         me: Me,
-    ) -> Template:
-        """Show a redemption code."""
+    ) -> Template | Redirect:
+        """Make a redemption code (then shown at its own address)."""
         return await redemption_code(request, db, Reach(me, card_id=card_id), data)
+
+    @get("/cards/{card_id:uuid}/code/{code_id:uuid}")
+    async def show_code(
+        self,
+        request: Request[Any, Any, Any],
+        card_id: FromPath[uuid.UUID],
+        code_id: FromPath[uuid.UUID],
+        db: Db,
+        me: Me,
+    ) -> Template:
+        """A redemption code, then what it was used for."""
+        return await code_page(request, db, Reach(me, card_id=card_id), code_id)
+
+    @get("/cards/{card_id:uuid}/code/{code_id:uuid}/state")
+    async def follow_code(
+        self, card_id: FromPath[uuid.UUID], code_id: FromPath[uuid.UUID], db: Db, me: Me
+    ) -> dict[str, Any]:
+        """Where the code stands, for its page to follow."""
+        return await code_state(db, Reach(me, card_id=card_id), code_id)
 
     @post("/cards/{card_id:uuid}/refund")
     async def refund(
