@@ -101,6 +101,8 @@ class Step(enum.StrEnum):
     REOPENED = "reopened"
     ESCALATED = "escalated"
     DEEMED_CONFIRMED = "deemed-confirmed"
+    MERCHANT_DEFAULTED = "merchant-defaulted"
+    """The merchant was declared in default: its answer is no longer waited for."""
 
 
 OPEN = (DisputeStatus.FILED, DisputeStatus.MEDIATION, DisputeStatus.DECIDED, DisputeStatus.REOPENED)
@@ -364,16 +366,27 @@ def no_money(card_status: str) -> Conflict:
     return Conflict(_CARD_CLOSED[card_status])
 
 
+def decisions_for(card_status: str) -> tuple[Decision, ...]:
+    """The decisions the card can take: all while it is open, else only ``reject``.
+
+    A card refunded or paid out at a default has given the consumer the money; nothing more
+    can move on it.
+    """
+    if card_status == CARD_OPEN:
+        return tuple(Decision)
+    return (Decision.REJECT,)
+
+
 def check_payable(ruling: Ruling, card_status: str, paid: int) -> None:
     """Refuse a money decision the card cannot take: it must be open, partial at most paid.
 
     After a refund (or a default payout) a second money decision is refused and only
     ``reject`` remains; a second one on a card still open pays on top of the first.
     """
+    if ruling.decision not in decisions_for(card_status):
+        raise no_money(card_status)
     if ruling.decision is Decision.REJECT:
         return
-    if card_status != CARD_OPEN:
-        raise no_money(card_status)
     if ruling.decision is Decision.PARTIAL and (ruling.amount_fen or 0) > paid:
         code = "dispute-decided-above-paid"
         raise Invalid(code, fields={"amount_fen": code}, paid_fen=paid)
@@ -531,3 +544,23 @@ def escalated(standing: Standing, now: datetime) -> Move | None:
         overdue=Overdue(key),
     )
 
+
+def merchant_defaulted(standing: Standing, now: datetime) -> Move | None:
+    """A merchant in default answers nothing more: a dispute waiting on it passes on.
+
+    The regulator decides within MEDIATION_DAYS (``None``: the dispute was not waiting on it).
+
+    Its cards were paid out at the default (custody now, the rest by the insurer's claim), so
+    what is left to decide is whether the complaint stands; no money can move.
+    """
+    if not standing.is_open or standing.owner is not DisputeOwner.MERCHANT:
+        return None
+    return Move(
+        replace(
+            standing,
+            owner=DisputeOwner.REGULATOR,
+            deadline_at=deadline_after(now, MEDIATION_DAYS),
+            escalated_at=None,
+        ),
+        Step.MERCHANT_DEFAULTED,
+    )

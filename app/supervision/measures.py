@@ -29,7 +29,7 @@ from app.ledger import escrow_ledger
 from app.merchants import blocks
 from app.merchants.models import Merchant, MerchantStatus
 from app.risk.service import grades_of
-from app.supervision import grade_actions
+from app.supervision import disputes, grade_actions
 from app.supervision.models import Measure, MeasureKind
 
 if TYPE_CHECKING:
@@ -266,6 +266,8 @@ async def _declare_default(
         merchant.id, idempotency_key=f"default:{merchant.id}"
     )
     claim = await open_claim(session, merchant, receipt)
+    # the merchant answers nothing more: what waited on it passes to the regulator
+    await disputes.hand_over_from(session, merchant.id, utcnow())
     measure = await _record(
         session,
         me,

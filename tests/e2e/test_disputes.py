@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text, update
 
+from app.auth.middleware import SESSION_COOKIE
 from app.auth.models import Role
 from app.clock import SHANGHAI, today, utcnow
 from app.idempotency import MAX_LENGTH, MIN_LENGTH
@@ -16,7 +17,17 @@ from app.risk.models import IndicatorRecord, RerateRequest
 from app.supervision.disputes import escalate_overdue
 from app.supervision.models import Dispute, DisputeEvent
 from app.supervision.models import Warning as WarningRow
-from tests.e2e.api import ANONYMOUS, ID, STORED, Api, bearer, buy, counter_of, shop_with
+from tests.e2e.api import (
+    ANONYMOUS,
+    ID,
+    STORED,
+    Api,
+    bearer,
+    buy,
+    counter_of,
+    declare_default,
+    shop_with,
+)
 
 PROBLEM = "application/problem+json"
 COMPLAINT = {"kind": "not_delivered", "text": "门店关门，私教课上不了", "amount_asked": 80_000}
@@ -627,3 +638,39 @@ async def test_concurrent_retries_of_one_filing_make_one_dispute(api: Api) -> No
             select(func.count()).where(Dispute.card_id == uuid.UUID(card_id))
         )
     assert filed == 1
+
+
+async def test_a_defaulted_merchants_disputes_pass_to_the_regulator_and_move_no_money(
+    api: Api,
+) -> None:
+    here = new_district()
+    shop, (stored,) = await shop_in(api, here, STORED)
+    counter = await counter_of(api, shop["token"])
+    consumer = await api.consumer()
+    card_id = (await buy(api, counter, stored, consumer, **ID))["card_id"]
+    waiting = await file(api, card_id, consumer)
+    assert waiting["owner"] == "merchant"
+    await declare_default(api, shop, "法定代表人失联")
+
+    # the merchant answers nothing more: the regulator decides, within the mediation days
+    moved = await api.call("GET", f"/me/disputes/{waiting['id']}", consumer)
+    assert (moved["status"], moved["owner"]) == ("filed", "regulator")
+    assert moved["timeline"][-1]["step"] == "merchant-defaulted"
+    assert moved["timeline"][-1]["actor_role"] == "system"
+
+    # the card was paid out at the default: the form offers only what the ledger takes
+    api.client.cookies.set(SESSION_COOKIE, shop["regulator"])
+    page = (await api.client.get("/dashboard/disputes", params={"owner": "regulator"})).text
+    api.client.cookies.delete(SESSION_COOKIE)
+    assert f'id="d-{waiting["id"]}"' in page
+    assert 'name="decision" value="reject"' in page
+    assert 'name="decision" value="refund"' not in page
+    assert 'name="decision" value="partial"' not in page
+    assert 'class="muted only-reject"' in page
+    assert "商户已被认定违约，转由监管处理" in page
+    books = await entries(api, shop["merchant"]["id"])
+    refused = await decide(api, shop["regulator"], waiting["id"], decision="refund", expect=409)
+    assert refused["type"] == "/problems/dispute-card-defaulted"
+    assert await entries(api, shop["merchant"]["id"]) == books
+    rejected = await decide(api, shop["regulator"], waiting["id"], decision="reject")
+    assert (rejected["status"], rejected["owner"]) == ("decided", "consumer")

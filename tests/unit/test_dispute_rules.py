@@ -522,3 +522,28 @@ def test_a_deadline_is_always_after_the_step_and_at_most_a_day_past_its_days(
     deadline = rules.deadline_after(moment, days)
     assert moment < deadline <= moment + timedelta(days=days + 1)
     assert deadline.astimezone(SHANGHAI).time() == time(0)
+
+
+def test_a_defaulted_merchants_dispute_passes_to_the_regulator() -> None:
+    later = NOW + timedelta(days=1)
+    moved = rules.merchant_defaulted(filed_at(), later)
+    assert moved is not None
+    assert (moved.standing.status, moved.standing.owner) == (
+        DisputeStatus.FILED,
+        DisputeOwner.REGULATOR,
+    )
+    assert moved.standing.deadline_at == rules.deadline_after(later, MEDIATION_DAYS)
+    assert moved.step is Step.MERCHANT_DEFAULTED
+    rules.check_decidable(moved.standing)  # the regulator's to decide now
+    # a dispute not waiting on the merchant stays as it is
+    assert rules.merchant_defaulted(in_mediation(), later) is None
+
+
+def test_a_closed_card_takes_only_a_rejection() -> None:
+    assert rules.decisions_for("open") == (Decision.REFUND, Decision.PARTIAL, Decision.REJECT)
+    for status in ("refunded", "defaulted"):
+        assert rules.decisions_for(status) == (Decision.REJECT,)
+        rules.check_payable(Ruling(Decision.REJECT, "r"), status, PAID)
+        with pytest.raises(Conflict) as refused:
+            rules.check_payable(Ruling(Decision.REFUND, "r"), status, PAID)
+        assert code_of(refused) == f"dispute-card-{status}"

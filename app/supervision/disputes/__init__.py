@@ -70,7 +70,14 @@ from app.supervision.disputes.consumers import (
 )
 from app.supervision.disputes.escalation import escalate_overdue
 from app.supervision.disputes.merchants import answer, merchant_dispute, merchant_disputes
-from app.supervision.disputes.regulators import QueueFilter, decide, queue, supervised_dispute
+from app.supervision.disputes.regulators import (
+    QueueFilter,
+    decide,
+    hand_over_from,
+    queue,
+    supervised_dispute,
+    with_decisions,
+)
 from app.supervision.disputes.timeline import DisputeView, timelines
 
 __all__ = [
@@ -101,10 +108,12 @@ __all__ = [
     "decide",
     "escalate_overdue",
     "file_complaint",
+    "hand_over_from",
     "merchant_dispute",
     "merchant_disputes",
     "queue",
     "reopen",
     "supervised_dispute",
     "timelines",
+    "with_decisions",
 ]

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.supervision import dispute_rules as rules
 from app.supervision.dispute_rules import OPEN
-from app.supervision.disputes.timeline import standing_of, write
+from app.supervision.disputes.timeline import SYSTEM_ROLE, standing_of, write
 from app.supervision.models import Dispute, WarningRule
 from app.supervision.warnings import raise_warning
 
@@ -20,9 +20,6 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from sqlalchemy.ext.asyncio import AsyncSession
-
-SYSTEM_ROLE = "system"
-"""The actor role of the platform's own steps."""
 
 
 async def escalate_overdue(session: AsyncSession, now: datetime, *, batch: int = 500) -> int:

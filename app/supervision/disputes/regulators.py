@@ -6,7 +6,7 @@ every district); a dispute out of reach is "not found".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -27,7 +27,14 @@ from app.supervision.dispute_rules import (
     Ruling,
     Step,
 )
-from app.supervision.disputes.timeline import DisputeView, standing_of, timelines, view_of, write
+from app.supervision.disputes.timeline import (
+    SYSTEM_ROLE,
+    DisputeView,
+    standing_of,
+    timelines,
+    view_of,
+    write,
+)
 from app.supervision.models import Dispute
 
 if TYPE_CHECKING:
@@ -87,7 +94,44 @@ async def queue(
         Dispute.deadline_at.asc().nulls_last(), Dispute.filed_at.asc(), Dispute.id
     )
     found = await session.scalars(query.limit(wanted.limit).offset(wanted.offset))
-    return await timelines(session, found.all())
+    return [await with_decisions(session, v) for v in await timelines(session, found.all())]
+
+
+async def with_decisions(session: AsyncSession, view: DisputeView) -> DisputeView:
+    """The view with the decisions open to the regulator now (none unless it is their move).
+
+    A form never offers what the ledger would refuse.
+    """
+    dispute = view.dispute
+    if dispute.owner != DisputeOwner.REGULATOR:
+        return view
+    card = await escrow_ledger(session).card(dispute.merchant_id, dispute.card_id)
+    return replace(view, decisions=rules.decisions_for(str(card.status)))
+
+
+async def hand_over_from(session: AsyncSession, merchant_id: uuid.UUID, now: datetime) -> int:
+    """A merchant declared in default: the disputes waiting on its answer pass on; how many.
+
+    See :func:`app.supervision.dispute_rules.merchant_defaulted`.
+    """
+    waiting = await session.scalars(
+        select(Dispute)
+        .where(
+            Dispute.merchant_id == merchant_id,
+            Dispute.status.in_(OPEN),
+            Dispute.owner == DisputeOwner.MERCHANT.value,
+        )
+        .order_by(Dispute.id)
+        .with_for_update()
+    )
+    moved = 0
+    for dispute in waiting.all():
+        move = rules.merchant_defaulted(await standing_of(session, dispute), now)
+        if move is not None:
+            write(session, dispute, move, role=SYSTEM_ROLE, actor_id=None, at=now)
+            moved += 1
+    await session.flush()
+    return moved
 
 
 async def _supervised(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
-from app.supervision.dispute_rules import DisputeOwner, DisputeStatus, Standing, Step
+from app.supervision.dispute_rules import Decision, DisputeOwner, DisputeStatus, Standing, Step
 from app.supervision.models import Dispute, DisputeEvent
 
 if TYPE_CHECKING:
@@ -20,12 +20,19 @@ if TYPE_CHECKING:
     from app.supervision.dispute_rules import Move
 
 
+SYSTEM_ROLE = "system"
+"""The actor role of the platform's own steps (an escalation, a hand-over at a default)."""
+
+
 @dataclass(frozen=True)
 class DisputeView:
     """A dispute and its timeline, oldest step first."""
 
     dispute: Dispute
     events: list[DisputeEvent]
+    decisions: tuple[Decision, ...] = ()
+    """What the regulator can decide now, when the decision is theirs (the card's state
+    allows: after a refund or a default payout only ``reject``)."""
 
 
 async def timelines(session: AsyncSession, disputes: Sequence[Dispute]) -> list[DisputeView]:
