@@ -21,7 +21,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from app.clock import today
-from app.i18n import DEFAULT_LANG, day, money, probability
+from app.i18n import DEFAULT_LANG, day, money, number, probability
 from scoring import COLOURS, CUT_POINTS, GRADES
 
 if TYPE_CHECKING:
@@ -121,9 +121,20 @@ def _backdrop(frame: _Frame) -> list[str]:
     return parts
 
 
-def _line(frame: _Frame, ordered: Sequence[Point], lang: str) -> list[str]:
-    """The line through the points, each point with its tooltip, and the first and last day."""
-    start, end = ordered[0].at, ordered[-1].at
+def _line(
+    frame: _Frame,
+    ordered: Sequence[Point],
+    lang: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[str]:
+    """The line through the points, each point with its tooltip, and the first and last day.
+
+    The axis runs from ``since`` (the merchant's onboarding) to ``until`` (now) when given, so
+    a history of one day reads as one day of many; the last grade holds, dashed, until now.
+    """
+    start = min(ordered[0].at, since) if since else ordered[0].at
+    end = max(ordered[-1].at, until) if until else ordered[-1].at
     span = (end - start).total_seconds()
 
     def x(at: datetime) -> float:
@@ -136,6 +147,12 @@ def _line(frame: _Frame, ordered: Sequence[Point], lang: str) -> list[str]:
     parts = [
         f'<polyline class="line" fill="none" stroke="#0b5cad" stroke-width="2" points="{line}"/>'
     ]
+    last_x, last_y = coords[-1]
+    if x(end) > last_x:
+        parts.append(
+            f'<line class="holds" x1="{_n(last_x)}" y1="{_n(last_y)}" x2="{_n(x(end))}"'
+            f' y2="{_n(last_y)}" stroke="#0b5cad" stroke-width="2" stroke-dasharray="4 4"/>'
+        )
     for point, (cx, cy) in zip(ordered, coords, strict=True):
         kind = "point current" if point.current else "point"
         tip = f"{_day(point.at, lang)} · {point.grade} · {probability(point.probability, lang)}"
@@ -167,6 +184,8 @@ def probability_chart(
     empty: str = "",
     cut_points: CutPoints = CUT_POINTS,
     lang: str = DEFAULT_LANG,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> str:
     """An SVG line chart of the probability of default over time, on the grade bands.
 
@@ -184,7 +203,7 @@ def probability_chart(
     )
     parts = [opening, f"<title>{_q(label)}</title>", *_backdrop(frame)]
     if ordered:
-        parts.extend(_line(frame, ordered, lang))
+        parts.extend(_line(frame, ordered, lang, since, until))
     else:
         parts.append(
             f'<text class="empty" x="{LEFT + frame.inner_w / 2}" y="{TOP + frame.inner_h / 2}"'
@@ -284,3 +303,58 @@ def balance_chart(steps: Sequence[Step], *, label: str, lang: str = DEFAULT_LANG
     parts.append("</svg>")
     return "".join(parts)
 
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar: what it counts (a grade, a month), its value, its colour."""
+
+    label: str
+    value: int
+    colour: str = "#0b5cad"
+
+
+def bar_chart(
+    bars: Sequence[Bar],
+    *,
+    label: str,
+    lang: str = DEFAULT_LANG,
+    as_money: bool = False,
+    codes: bool = False,
+) -> str:
+    """An SVG bar chart: one bar a label, its value written above it (money as money).
+
+    Bars share the height by the largest value; a zero stays a hairline so that its label
+    still sits on something. ``codes``: the labels are codes read alike in every language
+    (grades), marked so.
+    """
+    width, height, top, bottom, side = WIDTH, 200, 22, 26, 8
+    inner_h = height - top - bottom
+    most = max((b.value for b in bars), default=0) or 1
+    slot = (width - 2 * side) / max(len(bars), 1)
+    opening = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart bars" role="img"'
+        f' viewBox="0 0 {width} {height}" aria-label="{_q(label)}">'
+    )
+    parts = [opening, f"<title>{_q(label)}</title>"]
+    marked = ' translate="no"' if codes else ""
+    for i, bar in enumerate(bars):
+        tall = max(inner_h * bar.value / most, 1.0)
+        x = side + slot * i + slot * 0.15
+        y = top + inner_h - tall
+        said = money(bar.value, lang) if as_money else number(bar.value, lang)
+        parts.append(
+            f'<rect class="bar" x="{_n(x)}" y="{_n(y)}" width="{_n(slot * 0.7)}"'
+            f' height="{_n(tall)}" fill="{_q(bar.colour)}" data-value="{bar.value}">'
+            f"<title>{_q(bar.label)} · {_q(said)}</title></rect>"
+        )
+        centre = _n(x + slot * 0.35)
+        parts.append(
+            f'<text class="value" x="{centre}" y="{_n(y - 5)}" font-size="11"'
+            f' text-anchor="middle" fill="#1d2430">{_q(said)}</text>'
+        )
+        parts.append(
+            f'<text class="label" x="{centre}" y="{height - bottom + 16}" font-size="12"'
+            f' text-anchor="middle" fill="#5b6576"{marked}>{_q(bar.label)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)

@@ -10,23 +10,27 @@ pages).
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
+from markupsafe import Markup
 
 from app.auth.models import Role
 from app.auth.principal import requires
 from app.deps import Db, Me
 from app.exceptions import NotFound
-from app.i18n import day
+from app.i18n import day, gettext
 from app.insurance import service
 from app.insurance.models import ClaimStatus
 from app.merchants.service import legal_names
 from app.outbox import service as outbox
+from app.pages.charts import Bar, bar_chart
 from app.pages.render import Form, lang_of, page, run_form, said_done
-from app.risk.supervision import colour
+from app.risk.supervision import UNRATED, colour
+from scoring import GRADES
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,8 +49,20 @@ async def book(db: AsyncSession, me: Principal, lang: str) -> dict[str, Any]:
     claims = service.to_act_on_first(await service.claims(db, me))
     names = await legal_names(db, [c.merchant_id for c in claims])
     numbers = {v.policy.id: v.policy.number for v in views}
+    by_grade: Counter[str] = Counter()
+    for v in views:
+        by_grade[v.grade] += v.exposure
+    exposure_chart = bar_chart(
+        [Bar(g, by_grade.get(g, 0), colour(g)) for g in (*GRADES, UNRATED)],
+        label=gettext(lang, "i_chart_exposure_by_grade"),
+        lang=lang,
+        as_money=True,
+        codes=True,
+    )
     return {
         "policies": views,
+        # every text in the chart is escaped by app.pages.charts
+        "exposure_chart": Markup(exposure_chart),  # noqa: S704
         "total_exposure": sum(v.exposure for v in views),
         "total_premium": sum(v.annual_premium for v in views),
         "claims": claims,

@@ -93,24 +93,48 @@ async def browser() -> AsyncIterator[Browser]:
         await launched.close()
 
 
+JSON_TYPES = ("application/json", "application/problem+json")
+
+
+def people_get_pages(page: Page) -> list[str]:
+    """Every page the browser navigates to must be HTML: a person is never shown JSON (an
+    API's problem+json answering a link or a form). What came back as JSON is noted here and
+    the test fails at its end."""
+    found: list[str] = []
+
+    def look(response: Response) -> None:
+        kind = response.headers.get("content-type", "").split(";")[0].strip()
+        if response.request.is_navigation_request() and kind in JSON_TYPES:
+            found.append(f"{response.status} {kind} for {response.url}")
+
+    page.on("response", look)
+    return found
+
+
 @pytest.fixture
 async def phone(browser: Browser, server: Server) -> AsyncIterator[Page]:
-    """A phone-sized page (375 px) on the served app."""
+    """A phone-sized page (360 px) on the served app; no navigation may answer JSON."""
     context = await browser.new_context(
         viewport=PHONE, base_url=server.base, locale="zh-CN", is_mobile=True, has_touch=True
     )
-    yield await context.new_page()
+    page = await context.new_page()
+    json_pages = people_get_pages(page)
+    yield page
     await context.close()
+    assert not json_pages, "a browser was answered with JSON:\n" + "\n".join(json_pages)
 
 
 @pytest.fixture
 async def desktop(browser: Browser, server: Server) -> AsyncIterator[Page]:
-    """A desktop-sized page (1280 px) on the served app."""
+    """A desktop-sized page (1280 px) on the served app; no navigation may answer JSON."""
     context: BrowserContext = await browser.new_context(
         viewport=DESKTOP, base_url=server.base, locale="zh-CN"
     )
-    yield await context.new_page()
+    page = await context.new_page()
+    json_pages = people_get_pages(page)
+    yield page
     await context.close()
+    assert not json_pages, "a browser was answered with JSON:\n" + "\n".join(json_pages)
 
 
 async def readable(page: Page, what: str) -> None:

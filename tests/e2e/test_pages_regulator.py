@@ -314,7 +314,6 @@ async def test_warning_queue_acknowledge_assign_note_close(api: Api, engine: Asy
             uuid.UUID(shop["merchant"]["id"]),
             WarningRule.SALES_SURGE,
             "day:test",
-            "prepaid sales 400% above the usual",
             {"surge_pct": 400},
         )
     regulator = await api.staff_user(Role.REGULATOR, here)
@@ -448,6 +447,8 @@ async def test_insurer_sees_exposure_and_settles_a_claim(api: Api, engine: Async
         text = html(await browser.get("/insurer-view"))
         assert number in text
         assert 'id="total-exposure">¥560.00<' in text  # 70% of the ¥800 card
+        assert "各评级承保风险敞口" in text  # the exposure by the merchant's grade, drawn
+        assert 'data-value="56000"><title>NR · ¥560.00' in text
         assert "暂无理赔" in text
         claim = (await declare_default(api, shop, "跑路"))["claim_id"]
         text = html(await browser.get("/insurer-view"))
@@ -568,3 +569,58 @@ async def test_the_dispute_queue_filters_by_whose_move_and_pages(
             f'id="d-{d["id"]}"' in first and f'id="d-{d["id"]}"' in second for d in filed
         )
         html(await browser.get("/dashboard/disputes", params={"page": "0"}), 400)
+
+
+async def test_the_cockpit_puts_what_needs_the_regulator_today_first(
+    api: Api, engine: AsyncEngine
+) -> None:
+    here = district()
+    shop = await shop_in(api, here)
+    elsewhere = await shop_in(api, district())
+    for who in (shop, elsewhere):
+        filed = await complain(api, who["consumer"], who["card"]["card_id"], "quality", "差", 100)
+        await api.call(
+            "POST",
+            f"/merchants/me/disputes/{filed['id']}/answer",
+            who["token"],
+            json={"text": "已处理"},
+        )  # answered: the regulator's to decide
+    async with api.sessions() as session, session.begin():
+        for made, grades in ((1, ("B", "D")), (2, ("D", "C"))):
+            session.add(
+                RatingChange(
+                    merchant_id=uuid.UUID(shop["merchant"]["id"]),
+                    from_grade=grades[0],
+                    to_grade=grades[1],
+                    probability=0.2,
+                    model_version="test-1",
+                    cause="complaint filed",
+                    changed_at=utcnow() - timedelta(days=made),
+                )
+            )
+        await raise_warning(
+            session,
+            uuid.UUID(shop["merchant"]["id"]),
+            WarningRule.SALES_SURGE,
+            "day:cockpit",
+            {"surge_pct": 400.0, "threshold_pct": 300.0},
+        )
+    regulator = await api.staff_user(Role.REGULATOR, here)
+    async with signed_in(engine, regulator) as browser:
+        text = html(await browser.get("/dashboard"))
+    # first what needs her, counted in her district only; then the charts; then the table
+    assert text.index('id="agenda"') < text.index('class="chart bars"')
+    assert text.index('class="chart bars"') < text.index('id="total-merchants"')
+    assert 'id="agenda-disputes-mine">1<' in text
+    assert 'href="/dashboard/disputes?owner=regulator"' in text
+    assert 'id="agenda-warnings">1<' in text
+    assert "今日新增 1 · 1–3 天 0 · 超过 3 天 0" in text
+    assert 'id="agenda-grades-down">1<' in text
+    assert 'id="agenda-grades-up">1<' in text
+    assert 'id="agenda-shortfalls">0<' in text
+    assert text.count('class="chart bars"') == 3
+    # the complaints of this month, and the money owed to consumers at the merchant's grade
+    months = re.findall(r'<rect class="bar"[^>]*data-value="(\d+)"><title>(\d+)月', text)
+    assert months[-1] == ("1", str(today(utcnow()).month))
+    assert len(months) == 12
+    assert 'data-value="80000"><title>NR · ¥800.00' in text

@@ -174,3 +174,34 @@ def test_a_card_with_no_entries_draws_an_empty_axis() -> None:
     assert root.get("aria-label") == "<余额>"
     assert not list(root.iter(f"{SVG}circle"))
 
+
+def test_bars_share_the_height_by_the_largest_and_say_their_values() -> None:
+    bars = [charts.Bar("A", 4, "#13773e"), charts.Bar("E", 0, "#b3261e"), charts.Bar("<B>", 2)]
+    root = parse(charts.bar_chart(bars, label="按评级", lang="zh"))
+    rects = [r for r in root.iter(f"{SVG}rect") if r.get("class") == "bar"]
+    heights = [float(r.get("height", "")) for r in rects]
+    assert heights[0] == 2 * heights[2]
+    assert heights[1] == 1.0  # a zero is a hairline, so its label sits on something
+    assert [r.get("fill") for r in rects] == ["#13773e", "#b3261e", "#0b5cad"]
+    labels = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "label"]
+    assert labels == ["A", "E", "<B>"]  # escaped in the SVG, read back as written
+    money = parse(charts.bar_chart([charts.Bar("A", 80_000)], label="x", as_money=True))
+    assert [t.text for t in money.iter(f"{SVG}text") if t.get("class") == "value"] == ["¥800.00"]
+
+
+def test_the_history_runs_from_onboarding_to_now_and_the_grade_holds_till_now() -> None:
+    changes = history(0.03, 0.2)  # two changes 10 days apart, the current rating at day 45
+    onboarded, now = START - timedelta(days=90), START + timedelta(days=120)
+    root = parse(probability_chart(changes, label="x", since=onboarded, until=now))
+    xs = [float(c.get("cx", "")) for c in points_of(root)]
+    assert xs[0] > charts.LEFT + 100  # ninety days of no rating come first
+    holds = [line for line in root.iter(f"{SVG}line") if line.get("class") == "holds"]
+    assert len(holds) == 1
+    assert float(holds[0].get("x1", "")) == xs[-1]
+    assert float(holds[0].get("x2", "")) == charts.WIDTH - charts.RIGHT
+    days = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "date"]
+    assert days == ["2025年10月7日", "2026年5月5日"]
+    # without them, the axis spans the points alone, as before
+    bare = parse(probability_chart(changes, label="x"))
+    assert float(points_of(bare)[0].get("cx", "")) == charts.LEFT
+    assert not [line for line in bare.iter(f"{SVG}line") if line.get("class") == "holds"]

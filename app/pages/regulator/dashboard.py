@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from litestar import Controller, Request, get
 from litestar.params import FromQuery
 from litestar.response import Template
+from markupsafe import Markup
 
 import escrow
 from app.auth.models import Role
@@ -16,12 +17,13 @@ from app.auth.principal import requires
 from app.clock import utcnow
 from app.deps import Db, Me
 from app.exceptions import Invalid
-from app.i18n import probability
+from app.i18n import gettext, probability
 from app.insurance.service import insured_exposure
 from app.merchants.service import industries
+from app.pages.charts import Bar, bar_chart
 from app.pages.render import lang_of, page, refusal
 from app.risk import supervision
-from app.supervision import directory
+from app.supervision import cockpit, directory
 from app.supervision.disputes import complaints_since
 from scoring import GRADES
 
@@ -42,6 +44,42 @@ COMPLAINT_DAYS = 30
 async def industry_names(db: AsyncSession, lang: str) -> dict[str, str]:
     """Each industry's name in the page's language, by its code."""
     return {i.code: i.name_en if lang == "en" else i.name_zh for i in await industries(db)}
+
+
+def _charts(
+    lang: str, graded: Counter[str], held: Counter[str], agenda: cockpit.Agenda
+) -> dict[str, Markup]:
+    """The cockpit's charts, drawn on the server.
+
+    Merchants and outstanding money by grade (the filtered set), and complaints month by
+    month (the whole reach).
+    """
+    grades = (*GRADES, supervision.UNRATED)
+    drawn = {
+        "merchants": bar_chart(
+            [Bar(g, graded.get(g, 0), supervision.colour(g)) for g in grades],
+            label=gettext(lang, "r_chart_merchants_by_grade"),
+            lang=lang,
+            codes=True,
+        ),
+        "outstanding": bar_chart(
+            [Bar(g, held.get(g, 0), supervision.colour(g)) for g in grades],
+            label=gettext(lang, "r_chart_outstanding_by_grade"),
+            lang=lang,
+            as_money=True,
+            codes=True,
+        ),
+        "complaints": bar_chart(
+            [
+                Bar(f"{first.month}月" if lang == "zh" else first.strftime("%b"), n)
+                for first, n in agenda.complaints_by_month
+            ],
+            label=gettext(lang, "r_chart_complaints_by_month"),
+            lang=lang,
+        ),
+    }
+    # every text in a chart is escaped by app.pages.charts
+    return {name: Markup(svg) for name, svg in drawn.items()}  # noqa: S704
 
 
 class DashboardPages(Controller):
@@ -89,10 +127,16 @@ class DashboardPages(Controller):
         outstanding = sum(held.values())
         insured = sum(cover.values())
         graded = Counter(r.grade if r else supervision.UNRATED for _, r in rows)
+        held_by_grade: Counter[str] = Counter()
+        for m, r in rows:
+            held_by_grade[r.grade if r else supervision.UNRATED] += held.get(m.id, 0)
         fixed = directory.fixed_district(me)
+        agenda = await cockpit.agenda(db, me, utcnow())
         return page(
             request,
             "regulator/dashboard.html",
+            agenda=agenda,
+            charts=_charts(lang, graded, held_by_grade, agenda),
             rows=[
                 {
                     "merchant": m,
@@ -110,9 +154,6 @@ class DashboardPages(Controller):
                 "insured": insured,
                 "complaints": sum(complaints.values()),
             },
-            graded=[
-                (g, graded.get(g, 0), supervision.colour(g)) for g in (*GRADES, supervision.UNRATED)
-            ],
             truncated=truncated,
             max_rows=MAX_ROWS,
             grades=[*GRADES, supervision.UNRATED],

@@ -21,6 +21,7 @@ from app.clock import today, utcnow
 from app.deps import Db, Me
 from app.exceptions import Invalid
 from app.i18n import day, feature_label, feature_value, gettext, reason_sentence
+from app.i18n.facts import cause_text
 from app.merchants import blocks
 from app.pages.charts import Point, probability_chart
 from app.pages.forms import parse_percent
@@ -36,6 +37,7 @@ from scoring import Override
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from datetime import datetime
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -65,12 +67,20 @@ def actions_for(merchant: Merchant, *, blocked: bool) -> list[Action]:
     ]
 
 
-def _chart(lang: str, rating: Rating | None, changes: Sequence[Any]) -> Markup:
-    points = [Point(c.changed_at, c.probability, c.to_grade, note=c.cause) for c in changes]
+def _chart(lang: str, rating: Rating | None, changes: Sequence[Any], onboarded: datetime) -> Markup:
+    """The grade history since onboarding, up to now (causes said in the page's language)."""
+    points = [
+        Point(c.changed_at, c.probability, c.to_grade, note=cause_text(c.cause, lang))
+        for c in changes
+    ]
     if rating is not None:
         points.append(
             Point(
-                rating.rated_at, rating.probability, rating.grade, note=rating.cause, current=True
+                rating.rated_at,
+                rating.probability,
+                rating.grade,
+                note=cause_text(rating.cause, lang),
+                current=True,
             )
         )
     svg = probability_chart(
@@ -78,6 +88,8 @@ def _chart(lang: str, rating: Rating | None, changes: Sequence[Any]) -> Markup:
         label=gettext(lang, "r_chart_label"),
         empty=gettext(lang, "r_chart_empty"),
         lang=lang,
+        since=onboarded,
+        until=utcnow(),
     )
     return Markup(svg)  # noqa: S704 - every text in it is escaped by probability_chart
 
@@ -144,7 +156,7 @@ async def merchant_file(
             {"text": gettext(lang, f"r_override_{o}"), "floor": Override(o).floor}
             for o in (rating.overrides if rating else [])
         ],
-        "chart": _chart(lang, rating, changes),
+        "chart": _chart(lang, rating, changes, merchant.approved_at or merchant.created_at),
         "changes": list(reversed(changes)),
         "reasons": _reasons(lang, rating),
         "indicators": indicators,

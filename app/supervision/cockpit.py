@@ -1,0 +1,152 @@
+"""What needs a regulator today, in her reach: the head of the dashboard (数字驾驶舱).
+
+Open warnings by age, disputes awaiting her decision, steps past their deadline, merchants
+whose custody is short, the week's grade changes, and complaints month by month: each a few
+counts from one query, so the dashboard answers at once for a district of thousands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import and_, func, select, true
+
+from app.auth.models import Role
+from app.clock import SHANGHAI, today
+from app.merchants.models import Merchant, SalesBlock, SalesBlockKind
+from app.risk.models import RatingChange
+from app.supervision.dispute_rules import OPEN, DisputeOwner
+from app.supervision.models import Dispute, WarningStatus
+from app.supervision.models import Warning as WarningRow
+from scoring import GRADES
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.orm import InstrumentedAttribute
+    from sqlalchemy.sql.elements import ColumnElement
+
+    from app.auth.principal import Principal
+
+MONTHS = 12
+"""Complaints are counted for the last twelve calendar months, this one included."""
+
+
+@dataclass(frozen=True)
+class Agenda:
+    """The counts at the head of the dashboard; each links to the queue that lists them."""
+
+    warnings_new: int
+    """Open warnings raised in the last day."""
+    warnings_days: int
+    """Open warnings one to three days old."""
+    warnings_old: int
+    """Open warnings older than three days: the ones to chase."""
+    disputes_mine: int
+    """Disputes awaiting the regulator's decision (待我裁决)."""
+    disputes_overdue: int
+    """Open disputes past their step's deadline, whoever's move it is."""
+    shortfalls: int
+    """Merchants whose custody account held less than the ledger (sales held)."""
+    grades_down: int
+    """Grade changes to a worse grade in the last seven days."""
+    grades_up: int
+    complaints_by_month: list[tuple[date, int]]
+    """The first day of each of the last twelve months (Shanghai), with complaints filed."""
+
+    @property
+    def warnings_open(self) -> int:
+        """Open warnings, whatever their age."""
+        return self.warnings_new + self.warnings_days + self.warnings_old
+
+
+def _district(me: Principal, column: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+    """A district regulator sees her district; a city-level one and an operator, all."""
+    if me.role is Role.REGULATOR and me.district is not None:
+        return column == me.district
+    return true()
+
+
+def _months(now: datetime) -> list[date]:
+    """The first day of each of the last :data:`MONTHS` Shanghai months, oldest first."""
+    first = today(now).replace(day=1)
+    months = [first]
+    for _ in range(MONTHS - 1):
+        months.append((months[-1] - timedelta(days=1)).replace(day=1))
+    return list(reversed(months))
+
+
+async def agenda(session: AsyncSession, me: Principal, now: datetime) -> Agenda:
+    """What needs ``me`` today, counted in her reach."""
+    age = now - WarningRow.raised_at
+    warnings = (
+        await session.execute(
+            select(
+                func.count().filter(age < timedelta(days=1)),
+                func.count().filter(and_(age >= timedelta(days=1), age < timedelta(days=3))),
+                func.count().filter(age >= timedelta(days=3)),
+            ).where(
+                WarningRow.status != WarningStatus.CLOSED.value,
+                _district(me, WarningRow.district),
+            )
+        )
+    ).one()
+    open_disputes = Dispute.status.in_([s.value for s in OPEN])
+    disputes = (
+        await session.execute(
+            select(
+                func.count().filter(Dispute.owner == DisputeOwner.REGULATOR.value),
+                func.count().filter(Dispute.deadline_at < now),
+            ).where(open_disputes, _district(me, Dispute.district))
+        )
+    ).one()
+    shortfalls = await session.scalar(
+        select(func.count(func.distinct(SalesBlock.merchant_id)))
+        .join(Merchant, Merchant.id == SalesBlock.merchant_id)
+        .where(
+            SalesBlock.kind == SalesBlockKind.CUSTODY_SHORTFALL.value,
+            SalesBlock.lifted_at.is_(None),
+            _district(me, Merchant.district),
+        )
+    )
+    order = "".join(GRADES)  # A safest … E riskiest: a later letter is a worse grade
+    before = func.strpos(order, RatingChange.from_grade)
+    after = func.strpos(order, RatingChange.to_grade)
+    grades = (
+        await session.execute(
+            select(
+                func.count().filter(and_(before > 0, after > before)),
+                func.count().filter(and_(before > 0, after < before)),
+            )
+            .join(Merchant, Merchant.id == RatingChange.merchant_id)
+            .where(
+                RatingChange.changed_at >= now - timedelta(days=7),
+                _district(me, Merchant.district),
+            )
+        )
+    ).one()
+    months = _months(now)
+    month = func.date_trunc("month", func.timezone(str(SHANGHAI), Dispute.filed_at))
+    filed = await session.execute(
+        select(month, func.count())
+        .where(
+            Dispute.filed_at >= datetime.combine(months[0], time(), tzinfo=SHANGHAI),
+            _district(me, Dispute.district),
+        )
+        .group_by(month)
+    )
+    by_month: dict[date, int] = {key.date(): int(n) for key, n in filed.all()}
+    return Agenda(
+        warnings_new=int(warnings[0]),
+        warnings_days=int(warnings[1]),
+        warnings_old=int(warnings[2]),
+        disputes_mine=int(disputes[0]),
+        disputes_overdue=int(disputes[1]),
+        shortfalls=int(shortfalls or 0),
+        grades_down=int(grades[0]),
+        grades_up=int(grades[1]),
+        complaints_by_month=[(m, by_month.get(m, 0)) for m in months],
+    )
