@@ -98,6 +98,19 @@ def shanghai_midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI).astimezone(UTC)
 
 
+def last_months(now: datetime, count: int = 12) -> list[tuple[date, datetime]]:
+    """The last ``count`` Shanghai calendar months, oldest first, this one included.
+
+    Each month's first day and the moment it ended (for this month, ``now``).
+    """
+    firsts = [today(now).replace(day=1)]
+    for _ in range(count - 1):
+        firsts.append((firsts[-1] - timedelta(days=1)).replace(day=1))
+    firsts.reverse()
+    ends = [shanghai_midnight(first) for first in firsts[1:]] + [now]
+    return list(zip(firsts, ends, strict=True))
+
+
 def business_days_after(moment: datetime, days: int) -> datetime:
     """The end of the ``days``-th Shanghai business day (Monday to Friday) after ``moment``.
 

@@ -53,6 +53,8 @@ from escrow.reports import (
     Settlement,
     card_history,
     outstanding,
+    outstanding_at,
+    policy_exposure_at,
     settlement,
 )
 from escrow.verify import Problem, VerifyReport, verify
@@ -106,7 +108,9 @@ __all__ = [
     "custody_movements",
     "metadata",
     "outstanding",
+    "outstanding_at",
     "parse_statement",
+    "policy_exposure_at",
     "reconcile",
     "refundable",
     "settlement",

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import msgspec
 from sqlalchemy import text
 
+from escrow.models import AccountKind
+
 if TYPE_CHECKING:
     import uuid
     from collections.abc import Sequence
@@ -131,6 +133,68 @@ async def outstanding(
     """
     rows = await session.execute(_OUTSTANDING, {"ids": merchant_ids})
     return {merchant_id: int(total) for merchant_id, total in rows}
+
+
+_MOVED_SINCE = """
+    WITH moved AS MATERIALIZED (
+        SELECT e.created_at, p.amount
+          FROM postings p
+          JOIN journal_entries e ON e.merchant_id = p.merchant_id AND e.seq = p.seq
+         WHERE p.merchant_id = ANY(:ids) AND p.account IN ({kinds}) AND e.created_at > :since
+    )
+    SELECT t.at, coalesce((SELECT sum(amount) FROM moved WHERE moved.created_at > t.at), 0)
+      FROM unnest(CAST(:moments AS timestamptz[])) AS t(at)
+"""
+_NOW = """
+    SELECT coalesce(sum(balance), 0)
+      FROM accounts
+     WHERE merchant_id = ANY(:ids) AND kind IN ({kinds})
+"""
+_OWED_KINDS = f"'{AccountKind.CUSTODY.value}', '{AccountKind.CARDS_COVER.value}'"
+_POLICY_KINDS = f"'{AccountKind.POLICY.value}'"
+
+
+async def _balance_at(
+    session: AsyncSession,
+    merchant_ids: Sequence[uuid.UUID],
+    moments: Sequence[datetime],
+    kinds: str,
+) -> list[int]:
+    """The summed balance of the accounts of ``kinds`` at each moment.
+
+    Today's balance less what they moved after it: only the entries since the earliest moment
+    are read, not the whole ledger.
+    """
+    if not moments:
+        return []
+    now = int(await session.scalar(text(_NOW.format(kinds=kinds)), {"ids": merchant_ids}) or 0)
+    rows = await session.execute(
+        text(_MOVED_SINCE.format(kinds=kinds)),
+        {"ids": merchant_ids, "since": min(moments), "moments": list(moments)},
+    )
+    moved = {at: int(total) for at, total in rows}
+    return [now - moved[moment] for moment in moments]
+
+
+async def outstanding_at(
+    session: AsyncSession, merchant_ids: Sequence[uuid.UUID], moments: Sequence[datetime]
+) -> list[int]:
+    """What consumers could ask back at each moment, summed over the merchants.
+
+    Custody held plus insured cover, as :func:`outstanding` reads it today.
+    """
+    return await _balance_at(session, merchant_ids, moments, _OWED_KINDS)
+
+
+async def policy_exposure_at(
+    session: AsyncSession, merchant_ids: Sequence[uuid.UUID], moments: Sequence[datetime]
+) -> list[int]:
+    """What the merchants' insurance policies stood to pay at each moment, summed.
+
+    The policy accounts' balance, turned positive: insured shares, payables not yet paid,
+    claims open.
+    """
+    return [-fen for fen in await _balance_at(session, merchant_ids, moments, _POLICY_KINDS)]
 
 
 async def settlement(session: AsyncSession, merchant_id: uuid.UUID) -> Settlement:

@@ -24,7 +24,7 @@ from app.i18n.features import (
     plain_reason,
     reason_sentence,
 )
-from app.i18n.formats import day, money, number, probability, share, when
+from app.i18n.formats import day, money, money_short, number, probability, share, when
 
 __all__ = [
     "BOOLEAN_FEATURES",
@@ -41,6 +41,7 @@ __all__ = [
     "locale_of",
     "message_ids",
     "money",
+    "money_short",
     "number",
     "plain_reason",
     "probability",

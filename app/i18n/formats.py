@@ -6,7 +6,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import (
+    format_compact_currency,
+    format_currency,
+    format_decimal,
+    format_percent,
+)
 
 from app.clock import SHANGHAI
 from app.i18n.catalogues import DEFAULT_LANG, locale_of
@@ -22,6 +27,17 @@ def money(fen: int | None, lang: str = DEFAULT_LANG) -> str:
     if fen is None:
         return NOTHING
     return format_currency(Decimal(int(fen)).scaleb(-2), "CNY", locale=locale_of(lang))
+
+
+def money_short(fen: int | None, lang: str = DEFAULT_LANG) -> str:
+    """Fen as a short amount for a chart's label (¥325.6万, CN¥3.3M).
+
+    The exact sum is shown elsewhere (a tooltip, a table).
+    """
+    if fen is None:
+        return NOTHING
+    amount = Decimal(int(fen)).scaleb(-2)
+    return format_compact_currency(amount, "CNY", locale=locale_of(lang), fraction_digits=1)
 
 
 def number(value: float | Decimal | None, lang: str = DEFAULT_LANG) -> str:

@@ -21,7 +21,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from app.clock import today
-from app.i18n import DEFAULT_LANG, day, money, number, probability
+from app.i18n import DEFAULT_LANG, day, money, money_short, number, probability
 from scoring import COLOURS, CUT_POINTS, GRADES
 
 if TYPE_CHECKING:
@@ -321,7 +321,9 @@ def bar_chart(
     as_money: bool = False,
     codes: bool = False,
 ) -> str:
-    """An SVG bar chart: one bar a label, its value written above it (money as money).
+    """An SVG bar chart: one bar a label, its value written above it.
+
+    Money is written short above the bar (¥325.6万) and exact in the bar's tooltip.
 
     Bars share the height by the largest value; a zero stays a hairline so that its label
     still sits on something. ``codes``: the labels are codes read alike in every language
@@ -342,6 +344,7 @@ def bar_chart(
         x = side + slot * i + slot * 0.15
         y = top + inner_h - tall
         said = money(bar.value, lang) if as_money else number(bar.value, lang)
+        short = money_short(bar.value, lang) if as_money else said
         parts.append(
             f'<rect class="bar" x="{_n(x)}" y="{_n(y)}" width="{_n(slot * 0.7)}"'
             f' height="{_n(tall)}" fill="{_q(bar.colour)}" data-value="{bar.value}">'
@@ -350,7 +353,7 @@ def bar_chart(
         centre = _n(x + slot * 0.35)
         parts.append(
             f'<text class="value" x="{centre}" y="{_n(y - 5)}" font-size="11"'
-            f' text-anchor="middle" fill="#1d2430">{_q(said)}</text>'
+            f' text-anchor="middle" fill="#1d2430">{_q(short)}</text>'
         )
         parts.append(
             f'<text class="label" x="{centre}" y="{height - bottom + 16}" font-size="12"'

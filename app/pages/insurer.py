@@ -18,8 +18,10 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
+import escrow
 from app.auth.models import Role
 from app.auth.principal import requires
+from app.clock import last_months, utcnow
 from app.deps import Db, Me
 from app.exceptions import NotFound
 from app.i18n import day, gettext
@@ -59,10 +61,24 @@ async def book(db: AsyncSession, me: Principal, lang: str) -> dict[str, Any]:
         as_money=True,
         codes=True,
     )
+    months = last_months(utcnow())
+    exposed = await escrow.policy_exposure_at(
+        db, [v.merchant.id for v in views], [end for _, end in months]
+    )
+    trend_chart = bar_chart(
+        [
+            Bar(f"{first.month}月" if lang == "zh" else first.strftime("%b"), fen, "#5b6576")
+            for (first, _), fen in zip(months, exposed, strict=True)
+        ],
+        label=gettext(lang, "i_chart_exposure_by_month"),
+        lang=lang,
+        as_money=True,
+    )
     return {
         "policies": views,
-        # every text in the chart is escaped by app.pages.charts
+        # every text in the charts is escaped by app.pages.charts
         "exposure_chart": Markup(exposure_chart),  # noqa: S704
+        "trend_chart": Markup(trend_chart),  # noqa: S704
         "total_exposure": sum(v.exposure for v in views),
         "total_premium": sum(v.annual_premium for v in views),
         "claims": claims,

@@ -1,20 +1,22 @@
 """What needs a regulator today, in her reach: the head of the dashboard (数字驾驶舱).
 
 Open warnings by age, disputes awaiting her decision, steps past their deadline, merchants
-whose custody is short, the week's grade changes, and complaints month by month: each a few
-counts from one query, so the dashboard answers at once for a district of thousands.
+whose custody is short, the week's grade changes, complaints and money owed to consumers month
+by month: each a few counts from one query, so the dashboard answers at once for a district of
+thousands.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, func, select, true
 
+import escrow
 from app.auth.models import Role
-from app.clock import SHANGHAI, today
+from app.clock import SHANGHAI, last_months, shanghai_midnight
 from app.merchants.models import Merchant, SalesBlock, SalesBlockKind
 from app.risk.models import RatingChange
 from app.supervision.dispute_rules import OPEN, DisputeOwner
@@ -23,7 +25,7 @@ from app.supervision.models import Warning as WarningRow
 from scoring import GRADES
 
 if TYPE_CHECKING:
-    from datetime import date
+    from datetime import date, datetime
 
     from sqlalchemy.ext.asyncio import AsyncSession
     from sqlalchemy.orm import InstrumentedAttribute
@@ -56,6 +58,9 @@ class Agenda:
     grades_up: int
     complaints_by_month: list[tuple[date, int]]
     """The first day of each of the last twelve months (Shanghai), with complaints filed."""
+    outstanding_by_month: list[tuple[date, int]]
+    """The same months, with what consumers could ask back at each month's end (this month:
+    now)."""
 
     @property
     def warnings_open(self) -> int:
@@ -68,15 +73,6 @@ def _district(me: Principal, column: InstrumentedAttribute[str]) -> ColumnElemen
     if me.role is Role.REGULATOR and me.district is not None:
         return column == me.district
     return true()
-
-
-def _months(now: datetime) -> list[date]:
-    """The first day of each of the last :data:`MONTHS` Shanghai months, oldest first."""
-    first = today(now).replace(day=1)
-    months = [first]
-    for _ in range(MONTHS - 1):
-        months.append((months[-1] - timedelta(days=1)).replace(day=1))
-    return list(reversed(months))
 
 
 async def agenda(session: AsyncSession, me: Principal, now: datetime) -> Agenda:
@@ -128,17 +124,18 @@ async def agenda(session: AsyncSession, me: Principal, now: datetime) -> Agenda:
             )
         )
     ).one()
-    months = _months(now)
+    months = last_months(now, MONTHS)
     month = func.date_trunc("month", func.timezone(str(SHANGHAI), Dispute.filed_at))
     filed = await session.execute(
         select(month, func.count())
-        .where(
-            Dispute.filed_at >= datetime.combine(months[0], time(), tzinfo=SHANGHAI),
-            _district(me, Dispute.district),
-        )
+        .where(Dispute.filed_at >= shanghai_midnight(months[0][0]), _district(me, Dispute.district))
         .group_by(month)
     )
     by_month: dict[date, int] = {key.date(): int(n) for key, n in filed.all()}
+    in_reach = (
+        await session.scalars(select(Merchant.id).where(_district(me, Merchant.district)))
+    ).all()
+    owed = await escrow.outstanding_at(session, in_reach, [end for _, end in months])
     return Agenda(
         warnings_new=int(warnings[0]),
         warnings_days=int(warnings[1]),
@@ -148,5 +145,6 @@ async def agenda(session: AsyncSession, me: Principal, now: datetime) -> Agenda:
         shortfalls=int(shortfalls or 0),
         grades_down=int(grades[0]),
         grades_up=int(grades[1]),
-        complaints_by_month=[(m, by_month.get(m, 0)) for m in months],
+        complaints_by_month=[(first, by_month.get(first, 0)) for first, _ in months],
+        outstanding_by_month=[(first, fen) for (first, _), fen in zip(months, owed, strict=True)],
     )

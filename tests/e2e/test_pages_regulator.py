@@ -449,6 +449,10 @@ async def test_insurer_sees_exposure_and_settles_a_claim(api: Api, engine: Async
         assert 'id="total-exposure">¥560.00<' in text  # 70% of the ¥800 card
         assert "各评级承保风险敞口" in text  # the exposure by the merchant's grade, drawn
         assert 'data-value="56000"><title>NR · ¥560.00' in text
+        # and over the last twelve months: this month's end holds the card's insured share
+        month = today(utcnow()).month
+        assert f'data-value="56000"><title>{month}月 · ¥560.00' in text
+        assert text.count("月 · ¥0.00<") == 11  # nothing insured in the months before
         assert "暂无理赔" in text
         claim = (await declare_default(api, shop, "跑路"))["claim_id"]
         text = html(await browser.get("/insurer-view"))
@@ -618,9 +622,13 @@ async def test_the_cockpit_puts_what_needs_the_regulator_today_first(
     assert 'id="agenda-grades-down">1<' in text
     assert 'id="agenda-grades-up">1<' in text
     assert 'id="agenda-shortfalls">0<' in text
-    assert text.count('class="chart bars"') == 3
+    assert text.count('class="chart bars"') == 4
     # the complaints of this month, and the money owed to consumers at the merchant's grade
-    months = re.findall(r'<rect class="bar"[^>]*data-value="(\d+)"><title>(\d+)月', text)
+    months = re.findall(r'<rect class="bar"[^>]*data-value="(\d+)"><title>(\d+)月 · \d+<', text)
     assert months[-1] == ("1", str(today(utcnow()).month))
     assert len(months) == 12
     assert 'data-value="80000"><title>NR · ¥800.00' in text
+    # what consumers could ask back at each month's end: the card sold this month
+    owed = re.findall(r'<rect class="bar"[^>]*data-value="(\d+)"><title>(\d+)月 · ¥', text)
+    assert len(owed) == 12
+    assert owed[-1] == ("80000", str(today(utcnow()).month))

@@ -185,8 +185,11 @@ def test_bars_share_the_height_by_the_largest_and_say_their_values() -> None:
     assert [r.get("fill") for r in rects] == ["#13773e", "#b3261e", "#0b5cad"]
     labels = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "label"]
     assert labels == ["A", "E", "<B>"]  # escaped in the SVG, read back as written
-    money = parse(charts.bar_chart([charts.Bar("A", 80_000)], label="x", as_money=True))
-    assert [t.text for t in money.iter(f"{SVG}text") if t.get("class") == "value"] == ["¥800.00"]
+    money = parse(charts.bar_chart([charts.Bar("A", 325_604_197)], label="x", as_money=True))
+    assert [t.text for t in money.iter(f"{SVG}text") if t.get("class") == "value"] == ["¥325.6万"]
+    tip = next(r for r in money.iter(f"{SVG}rect") if r.get("class") == "bar").find(f"{SVG}title")
+    assert tip is not None
+    assert tip.text == "A · ¥3,256,041.97"  # exact where it is pointed at
 
 
 def test_the_history_runs_from_onboarding_to_now_and_the_grade_holds_till_now() -> None:

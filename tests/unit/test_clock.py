@@ -11,6 +11,7 @@ from app.clock import (
     ManualClock,
     business_days_after,
     current_clock,
+    last_months,
     today,
     use_clock,
     utcnow,
@@ -52,3 +53,13 @@ def test_three_business_days_end_at_shanghai_midnight(refunded_on: date, due_end
     assert due.astimezone(SHANGHAI) == datetime(
         due_end.year, due_end.month, due_end.day, tzinfo=SHANGHAI
     ) + timedelta(days=1)
+
+
+def test_the_last_twelve_months_end_at_shanghai_midnights_and_now() -> None:
+    now = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)  # 09:00 on 1 March in Shanghai
+    months = last_months(now)
+    assert len(months) == 12
+    assert [first for first, _ in months][:2] == [date(2025, 4, 1), date(2025, 5, 1)]
+    assert months[-1] == (date(2026, 3, 1), now)
+    # February ended at midnight in Shanghai, 16:00 UTC the day before
+    assert months[-2] == (date(2026, 2, 1), datetime(2026, 2, 28, 16, 0, tzinfo=UTC))

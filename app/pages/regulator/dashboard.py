@@ -51,8 +51,8 @@ def _charts(
 ) -> dict[str, Markup]:
     """The cockpit's charts, drawn on the server.
 
-    Merchants and outstanding money by grade (the filtered set), and complaints month by
-    month (the whole reach).
+    Merchants and outstanding money by grade (the filtered set); complaints and money owed to
+    consumers month by month (the whole reach).
     """
     grades = (*GRADES, supervision.UNRATED)
     drawn = {
@@ -76,6 +76,15 @@ def _charts(
             ],
             label=gettext(lang, "r_chart_complaints_by_month"),
             lang=lang,
+        ),
+        "owed": bar_chart(
+            [
+                Bar(f"{first.month}月" if lang == "zh" else first.strftime("%b"), fen, "#5b6576")
+                for first, fen in agenda.outstanding_by_month
+            ],
+            label=gettext(lang, "r_chart_outstanding_by_month"),
+            lang=lang,
+            as_money=True,
         ),
     }
     # every text in a chart is escaped by app.pages.charts
