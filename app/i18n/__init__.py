@@ -24,7 +24,16 @@ from app.i18n.features import (
     plain_reason,
     reason_sentence,
 )
-from app.i18n.formats import day, money, money_short, number, probability, share, when
+from app.i18n.formats import (
+    day,
+    money,
+    money_short,
+    month,
+    number,
+    probability,
+    share,
+    when,
+)
 
 __all__ = [
     "BOOLEAN_FEATURES",
@@ -42,6 +51,7 @@ __all__ = [
     "message_ids",
     "money",
     "money_short",
+    "month",
     "number",
     "plain_reason",
     "probability",

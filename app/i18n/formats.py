@@ -61,6 +61,11 @@ def day(value: date | None, lang: str = DEFAULT_LANG) -> str:
     return format_date(value, "medium", locale=locale_of(lang))
 
 
+def month(first: date, lang: str = DEFAULT_LANG) -> str:
+    """A calendar month, short, as a chart labels it (12月, Dec)."""
+    return format_date(first, "MMM", locale=locale_of(lang))
+
+
 def share(bp: int | None, lang: str = DEFAULT_LANG) -> str:
     """A share in basis points as a percentage (3000 -> 30%, 4550 -> 45.5%)."""
     if bp is None:

@@ -25,7 +25,7 @@ from app.i18n import DEFAULT_LANG, day, money, money_short, number, probability
 from scoring import COLOURS, CUT_POINTS, GRADES
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from datetime import datetime
 
     from scoring import CutPoints
@@ -121,6 +121,40 @@ def _backdrop(frame: _Frame) -> list[str]:
     return parts
 
 
+INNER_W = WIDTH - LEFT - RIGHT
+"""The width the time axis of every chart here runs across."""
+
+
+def _time_axis(start: datetime, end: datetime) -> Callable[[datetime], float]:
+    """Where a moment falls on a time axis from ``start`` to ``end``.
+
+    A single moment stands in the middle.
+    """
+    span = (end - start).total_seconds()
+
+    def x(at: datetime) -> float:
+        if span <= 0:
+            return LEFT + INNER_W / 2
+        return LEFT + INNER_W * (at - start).total_seconds() / span
+
+    return x
+
+
+def _day_mark(at: datetime, x: float, anchor: str, lang: str) -> str:
+    baseline = HEIGHT - BOTTOM + 20
+    return (
+        f'<text class="date" x="{_n(x)}" y="{baseline}" font-size="13"'
+        f' text-anchor="{anchor}" fill="#5b6576">{_q(_day(at, lang))}</text>'
+    )
+
+
+def _day_marks(start: datetime, end: datetime, lang: str) -> list[str]:
+    """The first day under the axis's start and the last under its end (one day: centred)."""
+    if end <= start:
+        return [_day_mark(start, LEFT + INNER_W / 2, "middle", lang)]
+    return [_day_mark(start, LEFT, "start", lang), _day_mark(end, WIDTH - RIGHT, "end", lang)]
+
+
 def _line(
     frame: _Frame,
     ordered: Sequence[Point],
@@ -135,13 +169,7 @@ def _line(
     """
     start = min(ordered[0].at, since) if since else ordered[0].at
     end = max(ordered[-1].at, until) if until else ordered[-1].at
-    span = (end - start).total_seconds()
-
-    def x(at: datetime) -> float:
-        if span <= 0:
-            return LEFT + frame.inner_w / 2
-        return LEFT + frame.inner_w * (at - start).total_seconds() / span
-
+    x = _time_axis(start, end)
     coords = [(x(p.at), frame.y(p.probability)) for p in ordered]
     line = " ".join(f"{_n(cx)},{_n(cy)}" for cx, cy in coords)
     parts = [
@@ -163,18 +191,7 @@ def _line(
             f' r="{6 if point.current else 4.5}" fill="{COLOURS.get(point.grade, "#9e9e9e")}"'
             f' stroke="#1d2430" stroke-width="1.5"><title>{_q(tip)}</title></circle>'
         )
-    baseline = HEIGHT - BOTTOM + 20
-    first_x, anchor = (LEFT, "start") if span > 0 else (LEFT + frame.inner_w / 2, "middle")
-    parts.append(
-        f'<text class="date" x="{_n(first_x)}" y="{baseline}" font-size="13"'
-        f' text-anchor="{anchor}" fill="#5b6576">{_q(_day(start, lang))}</text>'
-    )
-    if span > 0:
-        parts.append(
-            f'<text class="date" x="{WIDTH - RIGHT}" y="{baseline}" font-size="13"'
-            f' text-anchor="end" fill="#5b6576">{_q(_day(end, lang))}</text>'
-        )
-    return parts
+    return parts + _day_marks(start, end, lang)
 
 
 def probability_chart(
@@ -237,12 +254,9 @@ def _balance_axis(top: int, lang: str) -> list[str]:
 
 def _balance_line(ordered: Sequence[Step], top: int, lang: str) -> list[str]:
     """The steps and the area under them, a point with its tooltip at each entry, the days."""
-    inner_w, floor = WIDTH - LEFT - RIGHT, HEIGHT - BOTTOM
+    floor = HEIGHT - BOTTOM
     start, end = ordered[0].at, ordered[-1].at
-    span = (end - start).total_seconds()
-
-    def x(at: datetime) -> float:
-        return LEFT + inner_w * ((at - start).total_seconds() / span if span > 0 else 0.5)
+    x = _time_axis(start, end)
 
     def y(fen: int) -> float:
         return floor - (floor - TOP) * fen / top
@@ -252,7 +266,7 @@ def _balance_line(ordered: Sequence[Step], top: int, lang: str) -> list[str]:
         if coords:
             coords.append((x(step.at), coords[-1][1]))
         coords.append((x(step.at), y(step.fen)))
-    coords.append((WIDTH - RIGHT if span > 0 else coords[-1][0], coords[-1][1]))
+    coords.append((x(end) if end > start else coords[-1][0], coords[-1][1]))
     line = " ".join(f"{_n(cx)},{_n(cy)}" for cx, cy in coords)
     area = f"{_n(coords[0][0])},{floor} {line} {_n(coords[-1][0])},{floor}"
     parts = [
@@ -267,17 +281,7 @@ def _balance_line(ordered: Sequence[Step], top: int, lang: str) -> list[str]:
             f'<circle class="point" cx="{_n(x(step.at))}" cy="{_n(y(step.fen))}" r="4"'
             f' fill="#0b5cad" data-fen="{step.fen}"><title>{_q(tip)}</title></circle>'
         )
-    baseline = HEIGHT - BOTTOM + 20
-    parts.append(
-        f'<text class="date" x="{LEFT}" y="{baseline}" font-size="13" fill="#5b6576">'
-        f"{_q(_day(start, lang))}</text>"
-    )
-    if span > 0:
-        parts.append(
-            f'<text class="date" x="{WIDTH - RIGHT}" y="{baseline}" font-size="13"'
-            f' text-anchor="end" fill="#5b6576">{_q(_day(end, lang))}</text>'
-        )
-    return parts
+    return parts + _day_marks(start, end, lang)
 
 
 def balance_chart(steps: Sequence[Step], *, label: str, lang: str = DEFAULT_LANG) -> str:

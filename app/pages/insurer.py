@@ -24,7 +24,7 @@ from app.auth.principal import requires
 from app.clock import last_months, utcnow
 from app.deps import Db, Me
 from app.exceptions import NotFound
-from app.i18n import day, gettext
+from app.i18n import day, gettext, month
 from app.insurance import service
 from app.insurance.models import ClaimStatus
 from app.merchants.service import legal_names
@@ -67,7 +67,7 @@ async def book(db: AsyncSession, me: Principal, lang: str) -> dict[str, Any]:
     )
     trend_chart = bar_chart(
         [
-            Bar(f"{first.month}月" if lang == "zh" else first.strftime("%b"), fen, "#5b6576")
+            Bar(month(first, lang), fen, "#5b6576")
             for (first, _), fen in zip(months, exposed, strict=True)
         ],
         label=gettext(lang, "i_chart_exposure_by_month"),

@@ -17,7 +17,7 @@ from app.auth.principal import requires
 from app.clock import utcnow
 from app.deps import Db, Me
 from app.exceptions import Invalid
-from app.i18n import gettext, probability
+from app.i18n import gettext, month, probability
 from app.insurance.service import insured_exposure
 from app.merchants.service import industries
 from app.pages.charts import Bar, bar_chart
@@ -70,18 +70,12 @@ def _charts(
             codes=True,
         ),
         "complaints": bar_chart(
-            [
-                Bar(f"{first.month}月" if lang == "zh" else first.strftime("%b"), n)
-                for first, n in agenda.complaints_by_month
-            ],
+            [Bar(month(first, lang), n) for first, n in agenda.complaints_by_month],
             label=gettext(lang, "r_chart_complaints_by_month"),
             lang=lang,
         ),
         "owed": bar_chart(
-            [
-                Bar(f"{first.month}月" if lang == "zh" else first.strftime("%b"), fen, "#5b6576")
-                for first, fen in agenda.outstanding_by_month
-            ],
+            [Bar(month(first, lang), fen, "#5b6576") for first, fen in agenda.outstanding_by_month],
             label=gettext(lang, "r_chart_outstanding_by_month"),
             lang=lang,
             as_money=True,
