@@ -247,8 +247,12 @@ def _pool_exhausted(request: Request[Any, Any, Any], exc: PoolTimeout) -> Respon
     return _domain_error(request, app_errors.DatabaseUnavailable("database-busy"))
 
 
-def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.error("unhandled error", exc_info=exc)
+    if _is_page(request):  # a person: a page in their language, with the id to quote
+        request_id = str(request.scope.get("state", {}).get("request_id") or "-")
+        failed = app_errors.AppError("internal-error", request_id=request_id)
+        return _page_error(request, failed, HTTP_500_INTERNAL_SERVER_ERROR, "Internal error")
     return problem(
         request,
         HTTP_500_INTERNAL_SERVER_ERROR,

@@ -164,11 +164,14 @@ async def recent_redemptions(session: AsyncSession, consumer_id: uuid.UUID) -> l
     ]
 
 
-async def code_status(session: AsyncSession, holder: CardHolder, code_id: uuid.UUID) -> CodeStatus:
+async def code_status(
+    session: AsyncSession, holder: CardHolder, code_id: uuid.UUID, *, to_show: bool = False
+) -> CodeStatus:
     """A code of this card as its holder's screen shows it; another card's code is not found.
 
-    A live code is shown again (its token signed anew: the same nonce and expiry, so the same
-    consent); a used one says what was redeemed and what is left.
+    With ``to_show`` a live code comes with its token signed anew (the same nonce and expiry,
+    so the same consent), to draw it again; the page that only follows the code (every two
+    seconds) signs nothing. A used one says what was redeemed and what is left.
     """
     code = await session.scalar(
         select(RedemptionCode).where(
@@ -185,7 +188,7 @@ async def code_status(session: AsyncSession, holder: CardHolder, code_id: uuid.U
     else:
         state = CodeState.WAITING
     token = ""
-    if state is CodeState.WAITING:
+    if to_show and state is CodeState.WAITING:
         token = qr.issue_redemption_token(
             holder.card_id,
             holder.merchant_id,

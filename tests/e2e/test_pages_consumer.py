@@ -7,12 +7,14 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from app.auth.middleware import SESSION_COOKIE
 from app.auth.models import Role
 from app.clock import ManualClock, use_clock, utcnow
 from app.insurance.models import Insurer, Policy
+from app.pages.consumer import mine
 from app.pages.forms import parse_yuan
 from tests.e2e.api import (
     ANONYMOUS,
@@ -449,3 +451,21 @@ async def test_a_stored_value_code_asks_the_amount_and_tells_when_it_expired(api
     assert "核销码已过期" in expired.text
     assert 'name="max_units" value="50.00"' in expired.text  # one tap makes a new one
     assert "data:image/svg+xml" not in expired.text
+
+
+async def test_a_bug_behind_a_page_is_an_error_page_with_the_id_to_quote(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object, **__: object) -> None:
+        msg = "secret internals"
+        raise RuntimeError(msg)
+
+    monkeypatch.setattr(mine, "code_page", broken)
+    _signed_in(api, await api.consumer())
+    page = await api.client.get(f"/my/cards/{uuid.uuid4()}/code/{uuid.uuid4()}", headers=BROWSER)
+    assert page.status_code == 500
+    assert page.headers["content-type"].startswith("text/html")
+    assert "系统出了问题，没有做任何改动" in page.text
+    assert page.headers["x-request-id"] in page.text
+    assert "secret" not in page.text
+    # (the API keeps problem+json for its own routes: test_http.py, the "bug" case)

@@ -145,11 +145,11 @@ async def redemption_code(
 
 
 async def _status(
-    session: AsyncSession, reach: Reach, code_id: uuid.UUID
+    session: AsyncSession, reach: Reach, code_id: uuid.UUID, *, to_show: bool = False
 ) -> tuple[cards.CodeStatus, str]:
     async with session.begin():
         holder = await reach.holder(session)
-        status = await cards.code_status(session, holder, code_id)
+        status = await cards.code_status(session, holder, code_id, to_show=to_show)
         kind = (await cards.product_of(session, holder)).kind
     return status, kind
 
@@ -163,7 +163,7 @@ async def code_page(
     it waits the page asks :func:`code_state` every two seconds and shows the outcome the
     moment there is one; without script, reloading the page shows it.
     """
-    status, kind = await _status(session, reach, code_id)
+    status, kind = await _status(session, reach, code_id, to_show=True)
     svg_b64 = ""
     if status.state is cards.CodeState.WAITING:
         svg = await asyncio.to_thread(qr.svg, status.code.token)  # ~15 ms: off the loop
