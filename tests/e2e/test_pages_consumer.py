@@ -243,6 +243,12 @@ async def test_an_anonymous_card_is_bought_paid_and_kept_by_its_link(api: Api) -
     assert "¥600.00" in card.text  # the face value left
     assert "¥500.00" in card.text  # refundable at the price paid
     assert card.headers["referrer-policy"] == "no-referrer"
+    # the link's own code page, followed like a registered card's; only through this link
+    code = await api.client.post(f"/card/{secret.group(1)}/code", data={"max_units": "50"})
+    assert code.url.path.startswith(f"/card/{secret.group(1)}/code/")
+    assert (await api.client.get(f"{code.url.path}/state")).json()["state"] == "waiting"
+    code_id = code.url.path.rsplit("/", 1)[1]
+    assert (await api.client.get(f"/card/{'A' * 43}/code/{code_id}/state")).status_code == 404
     # unused and within cooling-off: refunded at once, custody's share and the merchant's
     refund = await api.client.post(
         f"/card/{secret.group(1)}/refund", data={"key": _hidden(card.text, "key")}
