@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from app.i18n import feature_label, feature_value, gettext, has
+from app.i18n import feature_label, feature_value, gettext, has, plain_reason
 from scoring import MONOTONE
 
 if TYPE_CHECKING:
@@ -53,11 +53,10 @@ def explain(reason: Mapping[str, Any], lang: str) -> Explained:
     label = feature_label(feature, lang)
     shown = feature_value(feature, value, lang)
     typical = feature_value(feature, reference, lang)
-    points = f"{float(reason.get('contribution', 0.0)) * 100:.1f}"
     record = reason.get("record")
     return Explained(
         feature=feature,
-        said=gettext(lang, "m_reason", label=label, value=shown, typical=typical, points=points),
+        said=plain_reason(reason, lang),
         advice=gettext(
             lang,
             "m_improve",
