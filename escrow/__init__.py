@@ -37,6 +37,7 @@ from escrow.receipts import (
     RedemptionReceipt,
     RefundReceipt,
     SettlementReceipt,
+    TransferReceipt,
 )
 from escrow.reconcile import (
     Movement,
@@ -101,6 +102,7 @@ __all__ = [
     "SettlementReceipt",
     "Split",
     "StatementLine",
+    "TransferReceipt",
     "UnknownBook",
     "UnknownCard",
     "VerifyReport",

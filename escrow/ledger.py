@@ -34,6 +34,13 @@ postings by :func:`escrow.verify.verify` (``pguard ledger verify``):
     covered (``payables_cover`` while the merchant owes it, ``claims_pending`` once it is
     claimed), so the insurer's exposure includes it. *Recomputed by ``verify``.*
 
+11. A card moved to a successor merchant (:meth:`EscrowLedger.transfer`) arrives whole: the
+    old book releases its custody share and cover, together its outstanding; the new card on
+    the successor's book is priced at exactly that, and the custody money sent equals the
+    money received. Each book keeps balancing on its own through its ``transfers`` account,
+    and over all books that account sums to zero. *Recomputed by ``verify`` from
+    ``card_transfers`` and the postings of both entries.*
+
 Compensation: the compensations decided on one card never add up to more than the price
 paid for it. *Checked by :meth:`EscrowLedger.compensate` under the book lock, from the
 postings; not recomputed by ``verify``.*
@@ -46,7 +53,9 @@ Concurrency: every operation first locks its merchant's book row (the chain head
 write of a card happens under its merchant's book lock. Every write for one merchant is thus
 serialised by one lock taken first, so racing operations can neither overdraw nor deadlock;
 the one card an operation names is read under that lock and needs no lock of its own (a
-default, which closes every open card, also locks them, in ascending id order).
+default, which closes every open card, also locks them, in ascending id order). A transfer,
+the one operation on two books, locks both in ascending merchant-id order, so two transfers
+crossing between the same books cannot deadlock either.
 
 Idempotency: every operation takes a key, unique per merchant. Its first result is stored
 in the same transaction; a repeat of the same request returns it, a different request with
@@ -140,6 +149,7 @@ from escrow.receipts import (
     RedemptionReceipt,
     RefundReceipt,
     SettlementReceipt,
+    TransferReceipt,
 )
 
 if TYPE_CHECKING:
@@ -164,6 +174,7 @@ ReceiptT = TypeVar(
     ClaimPaymentReceipt,
     CompensationReceipt,
     PayableClaimReceipt,
+    TransferReceipt,
 )
 
 CLAIM_PAYMENT = EntryKind.CLAIM_PAYMENT.value
@@ -569,6 +580,151 @@ class EscrowLedger:
                 conn, entry, card_id, PayableKind.REFUND, owed, card.custody_share, payable_due_at
             )
         return written
+
+    async def transfer(
+        self,
+        merchant_id: uuid.UUID,
+        card_id: uuid.UUID,
+        *,
+        to_merchant_id: uuid.UUID,
+        new_card_id: uuid.UUID,
+        kind: CardKind,
+        units_total: int,
+        idempotency_key: str,
+        custody_ratio_bp: int = DEFAULT_CUSTODY_RATIO_BP,
+    ) -> TransferReceipt:
+        """Move an open card, with its money, to a successor merchant's book.
+
+        The card's worth (its outstanding) becomes the price of a new card on the successor's
+        book, of ``kind`` with ``units_total`` units (the successor's product, at the agreed
+        exchange). The closing book sends the card's custody share and drops its cover; the
+        successor's book holds ``ceil(worth * r / 10000)`` in custody at its own ratio ``r``
+        and the rest under its own policy, and the successor settles the difference of the
+        custody shares with its custody account. Both entries are written in the caller's one
+        transaction, each in its own book's chain, the books locked in merchant-id order.
+        """
+        kind = _card_kind(kind)
+        check_positive(units_total, "the new card's units", MAX_UNITS, units=True)
+        check_ratio(custody_ratio_bp)
+        _check_key(idempotency_key)
+        if to_merchant_id == merchant_id:
+            raise InvalidRequest(
+                "a card is transferred to another merchant, not its own",
+                code="transfer-same-merchant",
+                merchant_id=merchant_id,
+            )
+        params = {
+            "card_id": card_id,
+            "to": to_merchant_id,
+            "new_card_id": new_card_id,
+            "kind": kind.value,
+            "units_total": units_total,
+            "ratio": custody_ratio_bp,
+        }
+        conn = await self._conn()
+        starts: dict[uuid.UUID, _Start[TransferReceipt]] = {}
+        for book_id in sorted((merchant_id, to_merchant_id)):
+            out = book_id == merchant_id
+            starts[book_id] = await self._begin(
+                conn,
+                book_id,
+                idempotency_key,
+                EntryKind.TRANSFER_OUT if out else EntryKind.TRANSFER_IN,
+                params,
+                TransferReceipt,
+                card_id=card_id if out else new_card_id,
+            )
+        source, target = starts[merchant_id], starts[to_merchant_id]
+        if source.replay is not None:
+            return source.replay
+        if target.replay is not None:  # the key was used for a transfer into this book
+            raise IdempotencyConflict(_KEY_REUSED)
+        _require_open(source.book)
+        _require_open(target.book)
+        card = _open_card(source, merchant_id, card_id)[0]
+        if target.card is not None:
+            raise InvalidRequest(
+                f"card {new_card_id} already exists", code="card-exists", card_id=new_card_id
+            )
+        worth = card.outstanding
+        if worth == 0:
+            raise CardNotOpen(
+                f"card {card_id} has nothing left to transfer",
+                code="card-used-up",
+                card_id=card_id,
+            )
+        parts = split(worth, custody_ratio_bp)
+        sent, cover = card.custody_share, card.insured_share
+        now = self._clock()
+        after = msgspec.structs.replace(
+            card, status=CardStatus.TRANSFERRED, outstanding=0, custody_share=0, insured_share=0
+        )
+        arriving = CardBalance(
+            card_id=new_card_id,
+            status=CardStatus.OPEN,
+            paid=worth,
+            units_total=units_total,
+            units_remaining=units_total,
+            custody_ratio_bp=custody_ratio_bp,
+            outstanding=worth,
+            custody_share=parts.custody,
+            insured_share=parts.insured,
+        )
+        leaving = self._entry(
+            source.book,
+            EntryKind.TRANSFER_OUT,
+            idempotency_key,
+            [
+                (AccountKind.CUSTODY, card_id, -sent),
+                (AccountKind.TRANSFERS, card_id, sent),
+                (AccountKind.CARDS_COVER, card_id, -cover),
+                (AccountKind.POLICY, card_id, cover),
+            ],
+            now=now,
+            card_id=card_id,
+        )
+        coming = self._entry(
+            target.book,
+            EntryKind.TRANSFER_IN,
+            idempotency_key,
+            [
+                (AccountKind.TRANSFERS, new_card_id, -sent),
+                (AccountKind.CUSTODY, new_card_id, parts.custody),
+                (AccountKind.MERCHANT, new_card_id, sent - parts.custody),
+                (AccountKind.POLICY, new_card_id, -parts.insured),
+                (AccountKind.CARDS_COVER, new_card_id, parts.insured),
+            ],
+            now=now,
+            card_id=new_card_id,
+        )
+        receipt = TransferReceipt(
+            merchant_id=merchant_id,
+            seq=leaving.seq,
+            to_merchant_id=to_merchant_id,
+            to_seq=coming.seq,
+            moved=worth,
+            moved_from_custody=sent,
+            released_from_cover=cover,
+            from_successor=parts.custody - sent,
+            card=after,
+            new_card=arriving,
+        )
+        await self._write(conn, leaving, params, receipt, changed_card=after)
+        await self._write(conn, coming, params, receipt, new_card=(kind, arriving))
+        await conn.execute(
+            sql.INSERT_TRANSFER,
+            {
+                "from_card_id": card_id,
+                "from_merchant_id": merchant_id,
+                "from_seq": leaving.seq,
+                "to_merchant_id": to_merchant_id,
+                "to_card_id": new_card_id,
+                "to_seq": coming.seq,
+                "amount": worth,
+                "created_at": now,
+            },
+        )
+        return receipt
 
     async def settle_payables(
         self, merchant_id: uuid.UUID, *, amount: int, via: str, idempotency_key: str
@@ -1139,6 +1295,13 @@ def _card_row(row: Sequence[Any]) -> tuple[CardBalance, str, uuid.UUID] | None:
     return _balance(card), str(card.kind), card.merchant_id
 
 
+_CLOSED_CODE: dict[str, str] = {
+    CardStatus.REFUNDED: "card-refunded",
+    CardStatus.DEFAULTED: "card-defaulted",
+    CardStatus.TRANSFERRED: "card-transferred",
+}
+
+
 def _open_card(
     start: _Start[Any], merchant_id: uuid.UUID, card_id: uuid.UUID
 ) -> tuple[CardBalance, str]:
@@ -1149,11 +1312,7 @@ def _open_card(
     if card.status != CardStatus.OPEN:
         raise CardNotOpen(
             f"card {card_id} is {card.status} and can no longer be used",
-            code="card-refunded"
-            if card.status == CardStatus.REFUNDED
-            else "card-defaulted"
-            if card.status == CardStatus.DEFAULTED
-            else None,
+            code=_CLOSED_CODE.get(card.status),
             card_id=card_id,
         )
     return card, kind

@@ -77,6 +77,9 @@ class AccountKind(enum.StrEnum):
     PAYABLES_COVER = "payables_cover"
     """Cover ledger: refund payables the merchant still owes, per card and payable, which the
     insurer covers until they are paid; never negative."""
+    TRANSFERS = "transfers"
+    """Money ledger: custody money sent to (positive) or received from (negative) another
+    merchant's book with a card moved to a successor; over all books it sums to zero."""
 
 
 LEDGER_OF: dict[AccountKind, Ledger] = {
@@ -90,6 +93,7 @@ LEDGER_OF: dict[AccountKind, Ledger] = {
     AccountKind.CARDS_COVER: Ledger.COVER,
     AccountKind.CLAIMS_PENDING: Ledger.COVER,
     AccountKind.PAYABLES_COVER: Ledger.COVER,
+    AccountKind.TRANSFERS: Ledger.MONEY,
 }
 
 PER_CARD_ACCOUNTS = (
@@ -109,11 +113,13 @@ class CardKind(enum.StrEnum):
 
 
 class CardStatus(enum.StrEnum):
-    """A card is open until refunded or paid out on default."""
+    """A card is open until refunded, paid out on default, or moved to a successor."""
 
     OPEN = "open"
     REFUNDED = "refunded"
     DEFAULTED = "defaulted"
+    TRANSFERRED = "transferred"
+    """Moved with its money to a successor merchant's book, as a new card linked to it."""
 
 
 class BookStatus(enum.StrEnum):
@@ -137,6 +143,10 @@ class EntryKind(enum.StrEnum):
     """Refund payables paid out of the merchant's next sales proceeds."""
     PAYABLE_CLAIM = "payable_claim"
     """Refund payables past their deadline, moved to a claim on the merchant's policy."""
+    TRANSFER_OUT = "transfer_out"
+    """A card leaving a closing merchant's book for a successor's, with its custody share."""
+    TRANSFER_IN = "transfer_in"
+    """The same card arriving on the successor's book, at the successor's custody ratio."""
 
 
 class PayableKind(enum.StrEnum):
@@ -331,6 +341,43 @@ class Payable(Base):
     """What custody paid the consumer at once in the same refund (0 for a compensation)."""
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     """The merchant's deadline; unpaid then, the payable becomes a claim on its policy."""
+
+
+class CardTransfer(Base):
+    """A card moved from one merchant's book to another's: the link between its two ids.
+
+    Written with the two entries of the move (one in each book's chain) and never changed. The
+    old card keeps its history on the old book; the new one starts with ``paid`` equal to what
+    the old one was worth, so no fen is made or lost across the two books.
+    """
+
+    __tablename__ = "card_transfers"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["from_merchant_id", "from_card_id"], ["cards.merchant_id", "cards.id"]
+        ),
+        ForeignKeyConstraint(["to_merchant_id", "to_card_id"], ["cards.merchant_id", "cards.id"]),
+        ForeignKeyConstraint(
+            ["from_merchant_id", "from_seq"], ["journal_entries.merchant_id", "journal_entries.seq"]
+        ),
+        ForeignKeyConstraint(
+            ["to_merchant_id", "to_seq"], ["journal_entries.merchant_id", "journal_entries.seq"]
+        ),
+        UniqueConstraint("to_card_id", name="uq_card_transfers_to_card_id"),
+        CheckConstraint("from_merchant_id <> to_merchant_id", name="two_books"),
+        CheckConstraint("amount > 0", name="amount"),
+        Index("ix_card_transfers_to", "to_merchant_id"),
+    )
+
+    from_card_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    from_merchant_id: Mapped[uuid.UUID]
+    from_seq: Mapped[int] = mapped_column(BigInteger)
+    to_merchant_id: Mapped[uuid.UUID]
+    to_card_id: Mapped[uuid.UUID]
+    to_seq: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    """What the card was worth when it moved (its outstanding), in fen: the new card's price."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class IdempotencyRecord(Base):

@@ -65,6 +65,29 @@ class RefundReceipt(msgspec.Struct, frozen=True, kw_only=True):
     replayed: bool = False
 
 
+class TransferReceipt(msgspec.Struct, frozen=True, kw_only=True):
+    """A card moved to a successor's book: one entry in each book, the money conserved.
+
+    ``card`` is the old card (now ``transferred``), ``new_card`` the successor's. The closing
+    merchant's custody sends ``moved_from_custody``; the successor's custody holds
+    ``new_card.custody_share`` at its own ratio, and ``from_successor`` is what the successor
+    puts into custody on top (negative: what custody pays the successor from the surplus).
+    """
+
+    merchant_id: uuid.UUID
+    seq: int
+    to_merchant_id: uuid.UUID
+    to_seq: int
+    moved: int
+    """The card's worth when it moved (its outstanding): the new card's ``paid``."""
+    moved_from_custody: int
+    released_from_cover: int
+    from_successor: int
+    card: CardBalance
+    new_card: CardBalance
+    replayed: bool = False
+
+
 class PayablePart(msgspec.Struct, frozen=True, kw_only=True):
     """Part of one payable, settled or claimed."""
 

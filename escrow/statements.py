@@ -23,6 +23,7 @@ from sqlalchemy import (
 from escrow.models import (
     Account,
     Card,
+    CardTransfer,
     IdempotencyRecord,
     JournalEntry,
     MerchantBook,
@@ -37,6 +38,7 @@ ENTRIES: Table = JournalEntry.__table__  # type: ignore[assignment]
 POSTINGS: Table = Posting.__table__  # type: ignore[assignment]
 KEYS: Table = IdempotencyRecord.__table__  # type: ignore[assignment]
 PAYABLES: Table = Payable.__table__  # type: ignore[assignment]
+TRANSFERS: Table = CardTransfer.__table__  # type: ignore[assignment]
 
 FIND_KEY = select(KEYS.c.operation, KEYS.c.request_hash, KEYS.c.result).where(
     KEYS.c.merchant_id == bindparam("merchant_id"), KEYS.c.key == bindparam("key")
@@ -93,6 +95,7 @@ OWED_PAYABLES = text("""
 first, each with what is left of it: the cover it still holds, from the postings."""
 
 INSERT_PAYABLE = insert(PAYABLES)
+INSERT_TRANSFER = insert(TRANSFERS)
 
 COMPENSATED = select(func.coalesce(_PENDING, 0)).where(
     POSTINGS.c.merchant_id == bindparam("merchant_id"),

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 
+ALL_BOOKS = uuid.UUID(int=0)
+"""The merchant a problem names when it is about all books together (money between them)."""
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Problem:
     """One disagreement; ``seq`` names the broken entry where there is one."""
@@ -34,7 +38,7 @@ class Problem:
 
     def __str__(self) -> str:
         """Readable form used by the CLI."""
-        where = f"merchant {self.merchant_id}"
+        where = "all books" if self.merchant_id == ALL_BOOKS else f"merchant {self.merchant_id}"
         if self.seq is not None:
             where += f" entry {self.seq}"
         return f"{where}: {self.message}"
@@ -103,7 +107,8 @@ _CARDS = text("""
              sum(amount) FILTER (WHERE account = 'claims_pending' AND payable_seq IS NULL)
                AS claims,
              sum(amount) FILTER (WHERE account = 'consumers' AND payable_seq IS NULL)
-               AS consumers
+               AS consumers,
+             -sum(amount) FILTER (WHERE account = 'consumers' AND amount < 0) AS bought
         FROM postings
        WHERE card_id IS NOT NULL AND (merchant_id = ANY(:merchants) OR :everyone)
        GROUP BY merchant_id, card_id
@@ -117,7 +122,7 @@ _CARDS = text("""
            c.custody_ratio_bp, c.outstanding, c.custody_share, c.insured_share,
            coalesce(l.custody, 0) AS custody, coalesce(l.cover, 0) AS cover,
            coalesce(l.claims, 0) AS claims, coalesce(l.consumers, 0) AS consumers,
-           coalesce(u.units, 0) AS used
+           coalesce(l.bought, 0) AS bought, coalesce(u.units, 0) AS used
       FROM cards c
       LEFT JOIN legs l ON l.merchant_id = c.merchant_id AND l.card_id = c.id
       LEFT JOIN used u ON u.merchant_id = c.merchant_id AND u.card_id = c.id
@@ -169,6 +174,83 @@ _PAYABLES = text("""
 """)
 
 
+_TRANSFERS = text("""
+    SELECT t.from_merchant_id, t.from_card_id, t.from_seq, t.to_merchant_id, t.to_card_id,
+           t.amount, n.paid AS new_paid, o.status AS old_status,
+           (SELECT coalesce(sum(p.amount), 0) FROM postings p
+             WHERE p.merchant_id = t.from_merchant_id AND p.seq = t.from_seq
+               AND p.account = 'transfers') AS sent,
+           (SELECT -coalesce(sum(p.amount), 0) FROM postings p
+             WHERE p.merchant_id = t.from_merchant_id AND p.seq = t.from_seq
+               AND p.account IN ('custody', 'cards_cover')) AS released,
+           (SELECT -coalesce(sum(p.amount), 0) FROM postings p
+             WHERE p.merchant_id = t.to_merchant_id AND p.seq = t.to_seq
+               AND p.account = 'transfers') AS received
+      FROM card_transfers t
+      JOIN cards o ON o.merchant_id = t.from_merchant_id AND o.id = t.from_card_id
+      JOIN cards n ON n.merchant_id = t.to_merchant_id AND n.id = t.to_card_id
+     WHERE t.from_merchant_id = ANY(:merchants) OR t.to_merchant_id = ANY(:merchants) OR :everyone
+""")
+
+_UNLINKED = text("""
+    SELECT e.merchant_id, e.seq, e.kind FROM journal_entries e
+     WHERE e.kind IN ('transfer_out', 'transfer_in')
+       AND (e.merchant_id = ANY(:merchants) OR :everyone)
+       AND NOT EXISTS (SELECT 1 FROM card_transfers t
+                        WHERE (t.from_merchant_id, t.from_seq) = (e.merchant_id, e.seq)
+                           OR (t.to_merchant_id, t.to_seq) = (e.merchant_id, e.seq))
+    UNION ALL
+    SELECT c.merchant_id, NULL, 'card ' || c.id FROM cards c
+     WHERE c.status = 'transferred' AND (c.merchant_id = ANY(:merchants) OR :everyone)
+       AND NOT EXISTS (SELECT 1 FROM card_transfers t WHERE t.from_card_id = c.id)
+""")
+
+_TRANSFERS_TOTAL = text("SELECT coalesce(sum(balance), 0) FROM accounts WHERE kind = 'transfers'")
+
+
+async def _check_transfers(
+    session: AsyncSession, report: VerifyReport, scope: dict[str, Any]
+) -> None:
+    """Every card moved to a successor arrived whole: no fen made or lost between two books.
+
+    The closing book sent the card's custody share and released its cover, together what the
+    card was worth; the successor's book received the same custody money and its new card was
+    priced at that worth. Over all books the ``transfers`` account sums to zero.
+    """
+    for t in await session.execute(_TRANSFERS, scope):
+        found: list[str] = []
+        if t.old_status != "transferred":
+            found.append(f"the old card is {t.old_status}, not transferred")
+        if t.released != t.amount or t.new_paid != t.amount:
+            found.append(
+                f"it was worth {t.amount} fen, its old book released {t.released} and its new"
+                f" card {t.to_card_id} was priced {t.new_paid}"
+            )
+        if t.sent != t.received:
+            found.append(
+                f"custody sent {t.sent} fen but the successor's book received {t.received}"
+            )
+        report.problems.extend(
+            Problem(t.from_merchant_id, t.from_seq, f"transfer of card {t.from_card_id}: {what}")
+            for what in found
+        )
+    for row in await session.execute(_UNLINKED, scope):
+        report.problems.append(
+            Problem(row.merchant_id, row.seq, f"{row.kind} has no record of where the card went")
+        )
+    if scope["everyone"]:
+        total = int((await session.execute(_TRANSFERS_TOTAL)).scalar_one())
+        if total != 0:
+            report.problems.append(
+                Problem(
+                    ALL_BOOKS,
+                    None,
+                    f"the books sent {total} fen more custody money to each other than they"
+                    " received",
+                )
+            )
+
+
 async def verify(
     session: AsyncSession, merchants: Collection[uuid.UUID] | None = None
 ) -> VerifyReport:
@@ -206,6 +288,7 @@ async def verify(
     for row in await session.execute(_PAYABLES, scope):
         report.payables += 1
         _check_payable(row, report)
+    await _check_transfers(session, report, scope)
     for row in await session.execute(_EXPOSURE, scope):
         if row.custody != row.cards_custody:
             report.problems.append(
@@ -326,7 +409,9 @@ def _check_card(c: Any, report: VerifyReport) -> None:  # noqa: ANN401 - a Row o
         found.append(f"a claim of {c.claims} is pending but the card is {c.status}")
     if c.status == "defaulted":
         # Units stay as they were at default: the consumer is owed exactly what they were worth.
-        returned = c.consumers + c.paid  # the purchase posted -paid on this card
+        # A purchase posted -paid on this card; a card that came by transfer was paid for at
+        # its old merchant, so nothing came from its consumer on this book.
+        returned = c.consumers + c.bought
         if returned + c.claims != owed:
             found.append(
                 f"its consumer got {returned} back with {c.claims} still claimed, but the card"
