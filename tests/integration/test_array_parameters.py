@@ -59,7 +59,9 @@ async def test_int8s_round_trip(
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(values=st.lists(st.text(st.characters(exclude_characters="\x00")), max_size=12))
+@given(
+    values=st.lists(st.text(st.characters(codec="utf-8", exclude_characters="\x00")), max_size=12)
+)
 async def test_text_array_round_trip(
     sessions: async_sessionmaker[AsyncSession], values: list[str]
 ) -> None:
