@@ -589,22 +589,24 @@ class EscrowLedger:
         to_merchant_id: uuid.UUID,
         new_card_id: uuid.UUID,
         kind: CardKind,
-        units_total: int,
+        units_per_unit: int,
         idempotency_key: str,
         custody_ratio_bp: int = DEFAULT_CUSTODY_RATIO_BP,
     ) -> TransferReceipt:
         """Move an open card, with its money, to a successor merchant's book.
 
         The card's worth (its outstanding) becomes the price of a new card on the successor's
-        book, of ``kind`` with ``units_total`` units (the successor's product, at the agreed
-        exchange). The closing book sends the card's custody share and drops its cover; the
-        successor's book holds ``ceil(worth * r / 10000)`` in custody at its own ratio ``r``
-        and the rest under its own policy, and the successor settles the difference of the
-        custody shares with its custody account. Both entries are written in the caller's one
-        transaction, each in its own book's chain, the books locked in merchant-id order.
+        book, of ``kind``, with ``units_per_unit`` units for each unit left on the old card
+        (the agreed exchange), counted under the lock so that a redemption racing the move
+        cannot leave the new card with units the old one no longer had. The closing book
+        sends the card's custody share and drops its cover; the successor's book holds
+        ``ceil(worth * r / 10000)`` in custody at its own ratio ``r`` and the rest under its
+        own policy, and the successor settles the difference of the custody shares with its
+        custody account. Both entries are written in the caller's one transaction, each in
+        its own book's chain, the books locked in merchant-id order.
         """
         kind = _card_kind(kind)
-        check_positive(units_total, "the new card's units", MAX_UNITS, units=True)
+        check_positive(units_per_unit, "the units a unit left becomes", MAX_UNITS, units=True)
         check_ratio(custody_ratio_bp)
         _check_key(idempotency_key)
         if to_merchant_id == merchant_id:
@@ -618,7 +620,7 @@ class EscrowLedger:
             "to": to_merchant_id,
             "new_card_id": new_card_id,
             "kind": kind.value,
-            "units_total": units_total,
+            "per_unit": units_per_unit,
             "ratio": custody_ratio_bp,
         }
         conn = await self._conn()
@@ -647,12 +649,14 @@ class EscrowLedger:
                 f"card {new_card_id} already exists", code="card-exists", card_id=new_card_id
             )
         worth = card.outstanding
-        if worth == 0:
+        units_total = card.units_remaining * units_per_unit
+        if worth == 0 or units_total == 0:
             raise CardNotOpen(
                 f"card {card_id} has nothing left to transfer",
                 code="card-used-up",
                 card_id=card_id,
             )
+        check_positive(units_total, "the new card's units", MAX_UNITS, units=True)
         parts = split(worth, custody_ratio_bp)
         sent, cover = card.custody_share, card.insured_share
         now = self._clock()

@@ -27,7 +27,7 @@ async def _move(
     card: uuid.UUID,
     target: uuid.UUID,
     *,
-    units: int,
+    per_unit: int = 1,
     ratio: int = 3000,
     kind: CardKind = CardKind.SESSIONS,
     key: str | None = None,
@@ -40,7 +40,7 @@ async def _move(
             to_merchant_id=target,
             new_card_id=new_card or uuid.uuid4(),
             kind=kind,
-            units_total=units,
+            units_per_unit=per_unit,
             custody_ratio_bp=ratio,
             idempotency_key=key or f"transfer:{card}",
         )
@@ -68,7 +68,7 @@ async def test_a_card_moves_whole_to_the_successor_at_its_ratio(books: Books) ->
     await books.do(lambda ledger: ledger.redeem(school, card, units=10, idempotency_key="use"))
     before = await _held(books, school, successor)
 
-    moved = await _move(books, school, card, successor, units=20, ratio=4000)
+    moved = await _move(books, school, card, successor, ratio=4000)
 
     assert moved.moved == 200_000  # 20 of 30 sessions left of ¥3,000
     assert moved.moved_from_custody == 60_000
@@ -107,9 +107,7 @@ async def test_a_card_moves_whole_to_the_successor_at_its_ratio(books: Books) ->
 async def test_a_lower_ratio_pays_the_successor_the_custody_surplus(books: Books) -> None:
     shop, successor = await books.open(), await books.open()
     card = (await books.buy(shop, paid=10_001, ratio=6000)).card.card_id
-    moved = await _move(
-        books, shop, card, successor, units=10_001, ratio=3000, kind=CardKind.STORED_VALUE
-    )
+    moved = await _move(books, shop, card, successor, ratio=3000, kind=CardKind.STORED_VALUE)
     assert moved.moved_from_custody == 6_001
     assert moved.new_card.custody_share == 3_001  # ceil(10,001 x 30%)
     assert moved.from_successor == -3_000
@@ -122,37 +120,37 @@ async def test_a_repeat_replays_and_refusals_write_nothing(books: Books) -> None
     shop, successor, other = await books.open(), await books.open(), await books.open()
     card = (await books.buy(shop, paid=5_000, units=5, kind=CardKind.SESSIONS)).card.card_id
     new_card = uuid.uuid4()
-    first = await _move(books, shop, card, successor, units=5, new_card=new_card)
-    again = await _move(books, shop, card, successor, units=5, new_card=new_card)
+    first = await _move(books, shop, card, successor, new_card=new_card)
+    again = await _move(books, shop, card, successor, new_card=new_card)
     assert again.replayed
     assert again.new_card == first.new_card
     assert (await books.counts(successor))["cards"] == 1
 
     before = [await books.counts(m) for m in (shop, successor, other)]
     with pytest.raises(escrow.IdempotencyConflict):  # same key, another request
-        await _move(books, shop, card, other, units=5, key=f"transfer:{card}")
+        await _move(books, shop, card, other, key=f"transfer:{card}")
     with pytest.raises(escrow.CardNotOpen):  # already moved
-        await _move(books, shop, card, other, units=5, key="again")
+        await _move(books, shop, card, other, key="again")
     second = (await books.buy(shop, paid=2_000, units=2, kind=CardKind.SESSIONS)).card.card_id
     before = [await books.counts(m) for m in (shop, successor, other)]
     with pytest.raises(escrow.InvalidRequest) as same:
-        await _move(books, shop, second, shop, units=2)
+        await _move(books, shop, second, shop)
     assert same.value.code == "transfer-same-merchant"
     with pytest.raises(escrow.InvalidRequest) as taken:  # the new id is a card already
-        await _move(books, shop, second, other, units=2, new_card=new_card)
+        await _move(books, shop, second, other, new_card=new_card)
     assert taken.value.code == "card-exists"
     with pytest.raises(escrow.InvalidAmount):
-        await _move(books, shop, second, other, units=0)
+        await _move(books, shop, second, other, per_unit=0)
     await books.do(lambda ledger: ledger.redeem(shop, second, units=2, idempotency_key="all"))
     before = [await books.counts(m) for m in (shop, successor, other)]
     with pytest.raises(escrow.CardNotOpen) as empty:
-        await _move(books, shop, second, other, units=2)
+        await _move(books, shop, second, other)
     assert empty.value.code == "card-used-up"
     await books.do(lambda ledger: ledger.default_payout(other, idempotency_key="gone"))
     third = (await books.buy(shop, paid=2_000)).card.card_id
     before = [await books.counts(m) for m in (shop, successor, other)]
     with pytest.raises(escrow.BookFrozen):  # a defaulted successor takes nothing
-        await _move(books, shop, third, other, units=2_000)
+        await _move(books, shop, third, other)
     assert [await books.counts(m) for m in (shop, successor, other)] == before
     assert (await books.verify(shop, successor, other)).ok
 
@@ -169,7 +167,6 @@ async def test_crossing_transfers_between_two_books_do_not_deadlock(books: Books
                 source,
                 card,
                 target,
-                units=5,
                 new_card=uuid.uuid5(uuid.NAMESPACE_OID, str(card)),
             )
         except escrow.EscrowError as exc:
@@ -188,10 +185,37 @@ async def test_crossing_transfers_between_two_books_do_not_deadlock(books: Books
         )
 
 
+async def test_a_redemption_racing_the_move_is_counted_on_one_side_only(books: Books) -> None:
+    a, b = await books.open(), await books.open()
+    cards = [
+        (await books.buy(a, paid=10_000, units=10, kind=CardKind.SESSIONS)).card.card_id
+        for _ in range(6)
+    ]
+
+    async def use(card: uuid.UUID) -> object:
+        try:
+            return await books.do(
+                lambda ledger: ledger.redeem(a, card, units=3, idempotency_key=f"use:{card}")
+            )
+        except escrow.CardNotOpen as exc:  # moved first: the code is refused, nothing used
+            return exc
+
+    raced = await asyncio.gather(
+        *(use(c) for c in cards), *(_move(books, a, c, b, per_unit=2) for c in cards)
+    )
+    for card, used, moved in zip(cards, raced[:6], raced[6:], strict=True):
+        assert isinstance(moved, escrow.TransferReceipt)
+        left = 7 if isinstance(used, escrow.RedemptionReceipt) else 10
+        assert moved.card.units_remaining == left, card
+        assert moved.new_card.units_total == 2 * left
+        assert moved.moved == left * 1_000
+    assert (await books.verify(a, b)).ok
+
+
 async def test_verify_finds_a_transfer_that_lost_money(books: Books) -> None:
     a, b = await books.open(), await books.open()
     card = (await books.buy(a, paid=9_000)).card.card_id
-    moved = await _move(books, a, card, b, units=9_000, kind=CardKind.STORED_VALUE)
+    moved = await _move(books, a, card, b, kind=CardKind.STORED_VALUE)
     async with books.sessions() as session, session.begin():
         await session.execute(text("ALTER TABLE cards DISABLE TRIGGER USER"))
         await session.execute(
@@ -261,7 +285,7 @@ async def test_money_is_conserved_across_the_two_books_for_any_choices(
                 closing,
                 card,
                 successor,
-                units=left.units_remaining * exchange,
+                per_unit=exchange,
                 ratio=successor_ratio,
             )
             assert moved.moved == left.outstanding
