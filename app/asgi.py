@@ -18,6 +18,7 @@ from app.api.cards import (
     PaymentController,
     SandboxPayController,
 )
+from app.api.closures import CardClosureController, ClosureController
 from app.api.disputes import DISPUTE_CONTROLLERS
 from app.api.health import HealthController
 from app.api.insurance import ClaimController, InsurerController
@@ -76,6 +77,8 @@ ROUTES = [
     InsurerController,
     ClaimController,
     OwnPayablesController,
+    ClosureController,
+    CardClosureController,
     SupervisedPayablesController,
     *DISPUTE_CONTROLLERS,
     InsurerEventsController,

@@ -393,11 +393,13 @@ _database_commands()
 
 
 def _operations_commands() -> None:
+    from app.closures.commands import merchants  # noqa: PLC0415 - click only
     from app.custody.commands import custody  # noqa: PLC0415 - click only
     from app.outbox.commands import COMMANDS  # noqa: PLC0415 - click only
     from app.workers import worker  # noqa: PLC0415 - click; the workers load when run
 
     main.add_command(custody)
+    main.add_command(merchants)
     main.add_command(worker)
     for command in COMMANDS:
         main.add_command(command)

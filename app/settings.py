@@ -194,6 +194,11 @@ class CardRules:
     )
     """Shanghai business days a merchant has to pay the part of a refund it owes; unpaid then,
     the part becomes a claim on its insurance policy."""
+    closure_notice_days: int = field(
+        default_factory=lambda: int(_env("PGUARD_CLOSURE_NOTICE_DAYS", "30"))
+    )
+    """Days of notice a closure or relocation gives every card holder (Shanghai and Beijing
+    rules: 30); new sales stop the day it is filed."""
     public_base_url: str = field(
         default_factory=lambda: (
             _env("PGUARD_PUBLIC_URL", "")

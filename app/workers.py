@@ -33,7 +33,8 @@ class Worker(Protocol):
 def background_workers(
     sessions: async_sessionmaker[AsyncSession], cipher: PiiCipher, *, poll: float
 ) -> list[Worker]:
-    """Re-rating, webhook delivery, dispute escalation and payable deadlines, not started."""
+    """Every background worker (re-rating, webhooks, escalation, deadlines, closings), idle."""
+    from app.closures.worker import ClosureWorker  # noqa: PLC0415
     from app.outbox.worker import DeliveryWorker  # noqa: PLC0415
     from app.payables.worker import PayableDeadlineWorker  # noqa: PLC0415
     from app.risk.worker import RerateWorker  # noqa: PLC0415
@@ -44,6 +45,7 @@ def background_workers(
         DeliveryWorker(sessions, cipher, interval=poll),
         EscalationWorker(sessions),
         PayableDeadlineWorker(sessions),
+        ClosureWorker(sessions, cipher),
     ]
 
 

@@ -48,6 +48,15 @@ PRINTS = {
         r"warm-ups included: agree",
         r"(?m)^checks: passed$",
     ],
+    "card_transfer.py": [
+        r"SMOKE RUN",
+        r"(?m)^cards +batch +seconds +cards/s$",
+        r"(?m)^\d+ +\d+ +[\d.]+ +\d+$",
+        r"interrupted after \d+ batches, then resumed: the second run moved \d+ cards",
+        r"goal \(issue 16\)",
+        r"escrow\.verify over both books: the ledger verifies",
+        r"(?m)^checks: passed$",
+    ],
     "rating_speed.py": [
         r"merchants/s +\d+",
         r"ratings rows +\d+ \(ok\)",

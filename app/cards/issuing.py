@@ -29,6 +29,8 @@ from app.payables.service import net_from_sale
 from app.payments.received import first_time
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from app.payments.provider import PaymentEvent
@@ -82,6 +84,66 @@ async def apply_payment(session: AsyncSession, event: PaymentEvent) -> str:
     return "issued"
 
 
+def contract_for(
+    card_id: uuid.UUID,
+    merchant: Merchant,
+    product: Product,
+    *,
+    price: int,
+    receipt: escrow.CardBalance,
+    cooling_off: int,
+    expires: datetime | None,
+    now: datetime,
+    transferred_from: dict[str, object] | None = None,
+) -> Contract:
+    """What the consumer agreed to for this card, frozen, with its SHA-256.
+
+    A card a successor took over gets a contract re-issued in the successor's name, saying
+    which card of which merchant it continues (``transferred_from``).
+    """
+    content: dict[str, object] = {
+        "merchant": {
+            "id": str(merchant.id),
+            "legal_name": merchant.legal_name,
+            "unified_social_credit_code": merchant.uscc,
+            "address": merchant.address,
+            "industry": merchant.industry,
+        },
+        "product": {
+            "name": product.name,
+            "kind": product.kind,
+            "units": receipt.units_total,
+            "validity_days": product.validity_days,
+            "terms": product.terms,
+        },
+        "price_fen": price,
+        "face_value_fen": receipt.units_total if product.kind == "stored_value" else None,
+        "sessions": receipt.units_total if product.kind == "sessions" else None,
+        "refund_formula": REFUND_FORMULA,
+        "cooling_off_days": cooling_off,
+        "protection": {
+            "custody_ratio_bp": receipt.custody_ratio_bp,
+            "custody_fen": receipt.custody_share,
+            "insured_fen": receipt.insured_share,
+            "custody_bank": merchant.custody_bank,
+            "insurance_policy": merchant.policy_ref,
+        },
+        "registered": not product.anonymous,
+        "expires_at": expires.isoformat() if expires else None,
+        "issued_at": now.isoformat(),
+        "card_id": str(card_id),
+    }
+    if transferred_from is not None:
+        content["transferred_from"] = transferred_from
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return Contract(
+        card_id=card_id,
+        merchant_id=merchant.id,
+        content=content,
+        sha256=hashlib.sha256(canonical.encode()).digest(),
+    )
+
+
 async def _issue_card(session: AsyncSession, order: Order) -> None:
     product = await required(session, Product, order.product_id)
     merchant = await required(session, Merchant, order.merchant_id)
@@ -111,45 +173,16 @@ async def _issue_card(session: AsyncSession, order: Order) -> None:
         )
     )
     await session.flush()
-    content = {
-        "merchant": {
-            "id": str(merchant.id),
-            "legal_name": merchant.legal_name,
-            "unified_social_credit_code": merchant.uscc,
-            "address": merchant.address,
-            "industry": merchant.industry,
-        },
-        "product": {
-            "name": product.name,
-            "kind": product.kind,
-            "units": product.units,
-            "validity_days": product.validity_days,
-            "terms": product.terms,
-        },
-        "price_fen": order.amount,
-        "face_value_fen": product.units if product.kind == "stored_value" else None,
-        "sessions": product.units if product.kind == "sessions" else None,
-        "refund_formula": REFUND_FORMULA,
-        "cooling_off_days": cooling_off_days(industry),
-        "protection": {
-            "custody_ratio_bp": receipt.custody_ratio_bp,
-            "custody_fen": receipt.custody,
-            "insured_fen": receipt.insured,
-            "custody_bank": merchant.custody_bank,
-            "insurance_policy": merchant.policy_ref,
-        },
-        "registered": not product.anonymous,
-        "expires_at": expires.isoformat() if expires else None,
-        "issued_at": now.isoformat(),
-        "card_id": str(card_id),
-    }
-    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     session.add(
-        Contract(
-            card_id=card_id,
-            merchant_id=merchant.id,
-            content=content,
-            sha256=hashlib.sha256(canonical.encode()).digest(),
+        contract_for(
+            card_id,
+            merchant,
+            product,
+            price=order.amount,
+            receipt=receipt.card,
+            cooling_off=cooling_off_days(industry),
+            expires=expires,
+            now=now,
         )
     )
     order.status = OrderStatus.PAID

@@ -86,7 +86,12 @@ class CardHolder(CreatedAt, Base):
     card_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"), index=True)
     product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id"))
-    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), unique=True)
+    order_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("orders.id"), unique=True)
+    """The order that bought it; None for a card that came from a closing merchant."""
+    transferred_from: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("card_holders.card_id"), unique=True
+    )
+    """The closing merchant's card this one took over (its history stays there)."""
     consumer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("consumers.id"), index=True)
     anon_secret_hash: Mapped[bytes | None] = mapped_column(unique=True)
     registered: Mapped[bool] = mapped_column(Boolean)

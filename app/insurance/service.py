@@ -235,6 +235,57 @@ async def _policy_of(session: AsyncSession, merchant: Merchant) -> Policy | None
 
 
 @dataclass(frozen=True)
+class CoverMove:
+    """A card that moved to a successor: the cover its old policy dropped and the new took."""
+
+    card_id: uuid.UUID
+    new_card_id: uuid.UUID
+    released: int
+    taken: int
+
+
+def _party(merchant: Merchant) -> dict[str, str]:
+    return {
+        "id": str(merchant.id),
+        "legal_name": merchant.legal_name,
+        "unified_social_credit_code": merchant.uscc,
+    }
+
+
+async def tell_cover_moved(
+    session: AsyncSession, closing: Merchant, successor: Merchant, moves: Sequence[CoverMove]
+) -> None:
+    """Tell each side's insurer (outbox) how its exposure changed as cards moved.
+
+    The closing merchant's insurer no longer covers the cards; the successor's covers them
+    from now, at the successor's custody ratio. Call it last in the transaction of the move.
+    """
+    sides = (
+        (closing, successor, "released", [m.released for m in moves]),
+        (successor, closing, "taken", [m.taken for m in moves]),
+    )
+    for merchant, other, change, amounts in sides:
+        policy = await _policy_of(session, merchant)
+        if policy is None:
+            continue
+        await enqueue(
+            session,
+            policy.insurer_id,
+            f"cover.{change}",
+            {
+                "policy_number": policy.number,
+                "merchant": _party(merchant),
+                "counterparty": _party(other),
+                "cover_fen": sum(amounts),
+                "cards": [
+                    {"card_id": str(m.card_id), "new_card_id": str(m.new_card_id), "cover_fen": a}
+                    for m, a in zip(moves, amounts, strict=True)
+                ],
+            },
+        )
+
+
+@dataclass(frozen=True)
 class Line:
     """One line of a claim about to be opened."""
 

@@ -28,6 +28,7 @@ WHY = {
     SalesBlockKind.POLICY_ENDED: "sales-blocked-policy-ended",
     SalesBlockKind.GRADE_REVIEW: "sales-held-grade-review",
     SalesBlockKind.HARD_STOP: "sales-stopped-hard-stop",
+    SalesBlockKind.CLOSING: "merchant-closing",
 }
 """What a consumer is told, per kind of block: an error code (words in the catalogues)."""
 
@@ -77,8 +78,11 @@ async def of(session: AsyncSession, merchant_id: uuid.UUID) -> list[SalesBlock]:
 async def lift(
     session: AsyncSession, merchant_id: uuid.UUID, *, by: uuid.UUID | None, reason: str
 ) -> Sequence[SalesBlock]:
-    """Lift every block on the merchant's sales; return those lifted (none: nothing held)."""
-    lifted = await of(session, merchant_id)
+    """Lift every block on the merchant's sales; return those lifted (none: nothing held).
+
+    A closing merchant's block stays: its holders were told it sells nothing more.
+    """
+    lifted = [b for b in await of(session, merchant_id) if b.kind != SalesBlockKind.CLOSING]
     now = utcnow()
     for block in lifted:
         block.lifted_at = now

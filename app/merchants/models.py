@@ -97,6 +97,8 @@ class SalesBlockKind(enum.StrEnum):
     """Its grade's action says no new sales until a regulator reviews it (E by default)."""
     HARD_STOP = "hard-stop"
     """Its licence was revoked or it filed for deregistration."""
+    CLOSING = "closing"
+    """It announced a closure or relocation: its cards are being settled. Never lifted."""
 
 
 class SalesBlock(UUIDPrimaryKey, Base):

@@ -78,6 +78,8 @@ def refusal(why: str, merchant: Merchant) -> MerchantNotSelling:  # noqa: PLR091
             return MerchantNotSelling("merchant-defaulted", legal_name=name, licence_status=status)
         case "merchant-closed":
             return MerchantNotSelling("merchant-closed", legal_name=name, licence_status=status)
+        case "merchant-closing":
+            return MerchantNotSelling("merchant-closing", legal_name=name, licence_status=status)
         case "merchant-not-approved":
             return MerchantNotSelling(
                 "merchant-not-approved", legal_name=name, licence_status=status

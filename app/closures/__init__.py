@@ -1,0 +1,1 @@
+"""Orderly closure: notice to every holder, their choices, successors and the move of cards."""

@@ -1,0 +1,654 @@
+"""Orderly closure and card transfer (转卡): the use cases.
+
+A merchant (or a regulator on its behalf) announces a closure or relocation at least
+``PGUARD_CLOSURE_NOTICE_DAYS`` (30) ahead. From that moment it sells nothing new, and every
+holder of an open card is told on the card's page and by one text per holder. Before the
+date each holder keeps the card (and uses it until then), takes a refund at once, or moves
+it to a successor merchant named by the regulator (or the closing merchant) on terms the
+successor accepted. Moves are made in bulk by the regulator, and on the date at the latest;
+every card still open then is refunded. Each card moves or is refunded in one ledger
+operation keyed by the card, so an interrupted run picks up where it stopped.
+
+A card that moves gets a new id on the successor's book (the books are per merchant, and the
+old card's history stays on the old one), linked both ways: ``card_transfers`` in the ledger
+and ``card_holders.transferred_from``; its contract is re-issued in the successor's name.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+import escrow
+from app.auth.models import Role
+from app.cards.issuing import contract_for
+from app.cards.models import CardHolder, Contract
+from app.clock import shanghai_midnight, today, utcnow
+from app.closures.models import (
+    Channel,
+    Choice,
+    Closure,
+    ClosureCard,
+    ClosureKind,
+    ClosureStatus,
+    DeliveryStatus,
+    Notification,
+    Outcome,
+    SuccessorOffer,
+)
+from app.exceptions import Conflict, Forbidden, Invalid, NotFound
+from app.insurance.service import CoverMove, tell_cover_moved
+from app.ledger import escrow_ledger
+from app.merchants import blocks
+from app.merchants.models import (
+    Industry,
+    Merchant,
+    MerchantStatus,
+    Product,
+    ProductStatus,
+    SalesBlockKind,
+)
+from app.merchants.rules import cooling_off_days
+from app.payables.deadlines import payable_due_at
+from app.settings import get_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from datetime import datetime
+
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from app.auth.principal import Principal
+
+T = TypeVar("T")
+MAX_REASON = 500
+MAX_PER_UNIT = 1000
+TRANSFERS = uuid.UUID("5b0e3b4e-6c1a-4d8e-9a57-0c2f4f7f1c11")
+"""Namespace of the new cards' ids: a card moved again after an interruption gets the same."""
+OPEN_STATUSES = (MerchantStatus.ACTIVE, MerchantStatus.SUSPENDED)
+
+
+class Term(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename={"from_": "from"}):
+    """One product of the closing merchant, mapped to one of the successor's."""
+
+    from_: uuid.UUID
+    to: uuid.UUID
+    per_unit: int = 1
+    """Units of the new card for each unit left on the old one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """What a holder sees on a card of a closing merchant."""
+
+    closure: Closure
+    merchant: Merchant
+    row: ClosureCard
+    offers: list[tuple[SuccessorOffer, Merchant, Product, int]]
+    """Accepted offers that take this card's product: the offer, the successor, the product
+    the card would become, and the units it gives for each unit left."""
+
+
+@dataclass(slots=True)
+class Progress:
+    """What a bulk run did, card by card: each card counted once."""
+
+    moved: int = 0
+    refunded: int = 0
+    used_up: int = 0
+    skipped: int = 0
+    """Already settled (by an earlier, interrupted run, or otherwise closed)."""
+    moved_fen: int = 0
+    refunded_fen: int = 0
+    per_successor: dict[uuid.UUID, int] = field(default_factory=dict)
+
+
+async def announced(session: AsyncSession, merchant_id: uuid.UUID) -> Closure | None:
+    """The merchant's announced closure, if one is running."""
+    return await session.scalar(
+        select(Closure).where(
+            Closure.merchant_id == merchant_id, Closure.status == ClosureStatus.ANNOUNCED
+        )
+    )
+
+
+async def _merchant_for(
+    session: AsyncSession, me: Principal, merchant_id: uuid.UUID | None
+) -> Merchant:
+    """The merchant the caller may act for, locked: its own, or one in the regulator's reach."""
+    if me.role is Role.MERCHANT:
+        if me.merchant_id is None or merchant_id not in (None, me.merchant_id):
+            raise Forbidden("merchant-staff-only")
+        merchant_id = me.merchant_id
+    elif me.role not in (Role.REGULATOR, Role.OPERATOR) or merchant_id is None:
+        raise Forbidden("closure-not-yours")
+    merchant = await session.get(Merchant, merchant_id, with_for_update=True)
+    if merchant is None or (
+        me.role is not Role.MERCHANT and not me.sees_district(merchant.district)
+    ):
+        raise NotFound("merchant-not-found")
+    return merchant
+
+
+async def file_closure(
+    session: AsyncSession,
+    me: Principal,
+    *,
+    merchant_id: uuid.UUID | None,
+    kind: str,
+    closes_on: date,
+    reason: str,
+) -> Closure:
+    """Announce a closure: sales stop, every open card's holder is told and may choose."""
+    fields: dict[str, str] = {}
+    if kind not in set(ClosureKind):
+        fields["kind"] = "closure-kind-unknown"
+    reason = reason.strip()
+    if not reason or len(reason) > MAX_REASON:
+        fields["reason"] = "closure-reason-required"
+    days = get_settings().cards.closure_notice_days
+    earliest = today() + timedelta(days=days)
+    if closes_on < earliest:
+        fields["closes_on"] = "closure-notice-too-short"
+    if fields:
+        raise Invalid("closure-invalid", fields=fields, days=days, earliest=earliest.isoformat())
+    merchant = await _merchant_for(session, me, merchant_id)
+    if merchant.status not in OPEN_STATUSES:
+        raise Conflict("closure-merchant-not-trading", merchant_status=merchant.status)
+    if await announced(session, merchant.id) is not None:
+        raise Conflict("closure-already-announced")
+    closure = Closure(
+        id=uuid.uuid4(),
+        merchant_id=merchant.id,
+        kind=kind,
+        status=ClosureStatus.ANNOUNCED,
+        closes_at=shanghai_midnight(closes_on),
+        reason=reason,
+        filed_by=me.user_id,
+        filed_role=me.role.value,
+        created_at=utcnow(),
+    )
+    session.add(closure)
+    await session.flush()
+    await blocks.place(
+        session,
+        merchant.id,
+        SalesBlockKind.CLOSING,
+        {"closure_id": str(closure.id), "closes_at": closure.closes_at.isoformat()},
+    )
+    holders = (
+        await session.execute(
+            select(CardHolder.card_id, CardHolder.consumer_id)
+            .join(
+                escrow.models.Card,
+                (escrow.models.Card.id == CardHolder.card_id)
+                & (escrow.models.Card.merchant_id == CardHolder.merchant_id),
+            )
+            .where(CardHolder.merchant_id == merchant.id, escrow.models.Card.status == "open")
+        )
+    ).all()
+    if holders:
+        await session.execute(
+            pg_insert(ClosureCard),
+            [{"closure_id": closure.id, "card_id": c, "consumer_id": who} for c, who in holders],
+        )
+        now = utcnow()
+        # On the card's page the notice is there from this commit; texts go out after it.
+        notices = [
+            {
+                "channel": Channel.IN_APP,
+                "card_id": c,
+                "status": DeliveryStatus.SENT,
+                "sent_at": now,
+            }
+            for c, _ in holders
+        ] + [
+            {"channel": Channel.SMS, "consumer_id": who}
+            for who in sorted({who for _, who in holders if who is not None})
+        ]
+        await session.execute(
+            pg_insert(Notification),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "closure_id": closure.id,
+                    "status": DeliveryStatus.PENDING,
+                    "sent_at": None,
+                    "attempts": 0,
+                    "created_at": now,
+                    "consumer_id": None,
+                    "card_id": None,
+                    **n,
+                }
+                for n in notices
+            ],
+        )
+    return closure
+
+
+async def visible_closure(session: AsyncSession, me: Principal, closure_id: uuid.UUID) -> Closure:
+    """A closure the caller may act on: the closing merchant's own, or in the regulator's reach."""
+    closure = await session.get(Closure, closure_id)
+    if closure is None:
+        raise NotFound("closure-not-found")
+    merchant = await session.get(Merchant, closure.merchant_id)
+    assert merchant is not None  # noqa: S101 - a foreign key
+    mine = me.role is Role.MERCHANT and me.merchant_id == merchant.id
+    if not mine and not (
+        me.role in (Role.REGULATOR, Role.OPERATOR) and me.sees_district(merchant.district)
+    ):
+        raise NotFound("closure-not-found")
+    return closure
+
+
+async def name_successor(
+    session: AsyncSession,
+    me: Principal,
+    closure_id: uuid.UUID,
+    *,
+    successor_id: uuid.UUID,
+    terms: Sequence[Term],
+) -> SuccessorOffer:
+    """Name a successor with the terms on which it takes the cards; it must accept them."""
+    closure = await visible_closure(session, me, closure_id)
+    if closure.status != ClosureStatus.ANNOUNCED:
+        raise Conflict("closure-closed")
+    closing = await session.get(Merchant, closure.merchant_id)
+    successor = await session.get(Merchant, successor_id)
+    if successor is None or successor.id == closure.merchant_id:
+        raise Invalid("successor-invalid", fields={"successor_id": "successor-not-found"})
+    if closing is None or successor.industry != closing.industry:
+        raise Invalid("successor-invalid", fields={"successor_id": "successor-other-industry"})
+    if successor.status != MerchantStatus.ACTIVE or await announced(session, successor.id):
+        raise Invalid("successor-invalid", fields={"successor_id": "successor-not-trading"})
+    await _check_terms(session, closure.merchant_id, successor.id, terms)
+    offer = SuccessorOffer(
+        id=uuid.uuid4(),
+        closure_id=closure.id,
+        successor_id=successor.id,
+        terms=[msgspec.to_builtins(t) for t in terms],
+        named_by=me.user_id,
+        created_at=utcnow(),
+    )
+    taken = await session.execute(
+        pg_insert(SuccessorOffer)
+        .values(
+            id=offer.id,
+            closure_id=offer.closure_id,
+            successor_id=offer.successor_id,
+            terms=offer.terms,
+            named_by=offer.named_by,
+            created_at=offer.created_at,
+        )
+        .on_conflict_do_nothing()
+        .returning(SuccessorOffer.id)
+    )
+    if taken.first() is None:
+        raise Conflict("successor-already-named")
+    return await _required(session, SuccessorOffer, offer.id)
+
+
+async def _required(session: AsyncSession, kind: type[T], key: object) -> T:
+    """A row a foreign key (or this transaction) guarantees."""
+    found = await session.get(kind, key) if key is not None else None
+    assert found is not None  # noqa: S101 - a foreign key, or written in this transaction
+    return found
+
+
+async def _check_terms(
+    session: AsyncSession, closing: uuid.UUID, successor: uuid.UUID, terms: Sequence[Term]
+) -> None:
+    """Every mapping goes from a product of the closing merchant to a like one of the successor."""
+    if not terms or len({t.from_ for t in terms}) != len(terms):
+        raise Invalid("successor-terms-invalid", fields={"terms": "successor-terms-each-once"})
+    products = {
+        p.id: p
+        for p in await session.scalars(
+            select(Product).where(Product.id.in_([t.from_ for t in terms] + [t.to for t in terms]))
+        )
+    }
+    for term in terms:
+        old, new = products.get(term.from_), products.get(term.to)
+        if old is None or old.merchant_id != closing:
+            raise Invalid(
+                "successor-terms-invalid", fields={"terms": "successor-terms-not-its-product"}
+            )
+        if new is None or new.merchant_id != successor or new.status != ProductStatus.ACTIVE:
+            raise Invalid(
+                "successor-terms-invalid", fields={"terms": "successor-terms-not-successor-product"}
+            )
+        if old.kind != new.kind:
+            raise Invalid("successor-terms-invalid", fields={"terms": "successor-terms-kind"})
+        if not 1 <= term.per_unit <= MAX_PER_UNIT:
+            raise Invalid(
+                "successor-terms-invalid",
+                fields={"terms": "successor-terms-exchange"},
+                most=MAX_PER_UNIT,
+            )
+
+
+async def accept_offer(session: AsyncSession, me: Principal, offer_id: uuid.UUID) -> SuccessorOffer:
+    """The successor accepts the terms, once; accepting again changes nothing."""
+    offer = await session.get(SuccessorOffer, offer_id, with_for_update=True)
+    if offer is None or me.role is not Role.MERCHANT or offer.successor_id != me.merchant_id:
+        raise NotFound("successor-offer-not-found")
+    if offer.accepted_at is None:
+        closure = await _required(session, Closure, offer.closure_id)
+        if closure.status != ClosureStatus.ANNOUNCED:
+            raise Conflict("closure-closed")
+        offer.accepted_at = utcnow()
+        offer.accepted_by = me.user_id
+        await session.flush()
+    return offer
+
+
+async def notice_for(session: AsyncSession, holder: CardHolder) -> Notice | None:
+    """The closure notice on a card, with the accepted offers that take its product."""
+    found = (
+        await session.execute(
+            select(ClosureCard, Closure)
+            .join(Closure, Closure.id == ClosureCard.closure_id)
+            .where(ClosureCard.card_id == holder.card_id)
+        )
+    ).first()
+    if found is None:
+        return None
+    row, closure = found
+    merchant = await _required(session, Merchant, closure.merchant_id)
+    offers = []
+    for offer, successor in await session.execute(
+        select(SuccessorOffer, Merchant)
+        .join(Merchant, Merchant.id == SuccessorOffer.successor_id)
+        .where(SuccessorOffer.closure_id == closure.id, SuccessorOffer.accepted_at.is_not(None))
+        .order_by(Merchant.legal_name)
+    ):
+        term = _term_for(offer, holder.product_id)
+        if term is not None:
+            product = await _required(session, Product, term.to)
+            offers.append((offer, successor, product, term.per_unit))
+    return Notice(closure, merchant, row, offers)
+
+
+def _term_for(offer: SuccessorOffer, product_id: uuid.UUID) -> Term | None:
+    for raw in offer.terms:
+        term = msgspec.convert(raw, Term)
+        if term.from_ == product_id:
+            return term
+    return None
+
+
+async def choose(
+    session: AsyncSession, holder: CardHolder, choice: str, offer_id: uuid.UUID | None
+) -> ClosureCard:
+    """The holder's choice for a card of a closing merchant, before the date.
+
+    A refund is made at once; a move waits for the regulator's bulk run (or the date). A
+    choice may be changed until the card is refunded or moved.
+    """
+    notice = await notice_for(session, holder)
+    if notice is None or notice.closure.status != ClosureStatus.ANNOUNCED:
+        raise NotFound("card-not-closing")
+    row = await session.get(ClosureCard, (notice.closure.id, holder.card_id), with_for_update=True)
+    assert row is not None  # noqa: S101 - found above
+    if row.outcome is not None:
+        raise Conflict("closure-card-settled", outcome=row.outcome)
+    if utcnow() >= notice.closure.closes_at:
+        raise Conflict("closure-date-passed")
+    if choice not in set(Choice):
+        raise Invalid("closure-choice-invalid", fields={"choice": "closure-choice-unknown"})
+    offer = None
+    if choice == Choice.TRANSFER:
+        offer = next((o for o, _, _, _ in notice.offers if o.id == offer_id), None)
+        if offer is None:
+            raise Invalid("closure-choice-invalid", fields={"offer_id": "closure-offer-unknown"})
+        if holder.consumer_id is None:
+            raise Conflict("transfer-needs-registered-card")
+    row.choice, row.offer_id, row.chosen_at = choice, offer.id if offer else None, utcnow()
+    if choice == Choice.REFUND:
+        await _refund(session, row, holder)
+    await session.flush()
+    return row
+
+
+def _closed(refused: escrow.CardNotOpen) -> Outcome:
+    """What became of a card the ledger would no longer move or refund."""
+    if refused.code == "card-used-up":
+        return Outcome.USED_UP
+    if refused.code == "card-refunded":  # refunded on a request meanwhile
+        return Outcome.REFUNDED
+    raise refused
+
+
+async def _refund(session: AsyncSession, row: ClosureCard, holder: CardHolder) -> int:
+    """Refund the card at its outstanding amount through the refund paths; 0 if none left."""
+    now = utcnow()
+    row.outcome_at = now
+    try:
+        receipt = await escrow_ledger(session).refund(
+            holder.merchant_id,
+            holder.card_id,
+            idempotency_key=f"closure-refund:{holder.card_id}",
+            payable_due_at=payable_due_at(now),
+        )
+    except escrow.CardNotOpen as refused:
+        row.outcome = _closed(refused)
+        return 0
+    row.outcome = Outcome.REFUNDED if receipt.refunded else Outcome.USED_UP
+    row.refunded = receipt.refunded
+    return receipt.refunded
+
+
+@dataclass(frozen=True, slots=True)
+class _Moved:
+    """A card moved in the ledger, and the rows its new holder needs."""
+
+    receipt: escrow.TransferReceipt
+    holder: CardHolder
+    contract: Contract
+
+
+@dataclass(slots=True)
+class _Rows:
+    """The rows a batch reads once: held here, since the session keeps them only weakly."""
+
+    session: AsyncSession
+    found: dict[tuple[type[Any], object], Any] = field(default_factory=dict)
+
+    async def get(self, kind: type[T], key: object) -> T:
+        """The row of ``kind`` by its key, read once a batch."""
+        if (kind, key) not in self.found:
+            self.found[kind, key] = await _required(self.session, kind, key)
+        found: T = self.found[kind, key]
+        return found
+
+
+async def _move(
+    rows: _Rows, row: ClosureCard, holder: CardHolder, old_contract: bytes | None
+) -> _Moved | None:
+    """Move one card to the successor its holder chose; None if nothing was left to move.
+
+    The ledger counts the new card's units under its lock; the rows of the new holder and
+    its re-issued contract are returned for the batch to write together.
+    """
+    session = rows.session
+    offer = await rows.get(SuccessorOffer, row.offer_id)
+    term = _term_for(offer, holder.product_id)
+    if term is None:  # the holder could only choose an offer that maps the product
+        raise Conflict("closure-offer-unknown")
+    successor = await rows.get(Merchant, offer.successor_id)
+    product = await rows.get(Product, term.to)
+    new_card = uuid.uuid5(TRANSFERS, str(holder.card_id))
+    now = utcnow()
+    try:
+        receipt = await escrow_ledger(session).transfer(
+            holder.merchant_id,
+            holder.card_id,
+            to_merchant_id=successor.id,
+            new_card_id=new_card,
+            kind=escrow.CardKind(product.kind),
+            units_per_unit=term.per_unit,
+            custody_ratio_bp=successor.custody_ratio_bp,
+            idempotency_key=f"closure-transfer:{holder.card_id}",
+        )
+    except escrow.CardNotOpen as refused:
+        row.outcome, row.outcome_at = _closed(refused), now
+        return None
+    industry = await rows.get(Industry, successor.industry)
+    contract = contract_for(
+        new_card,
+        successor,
+        product,
+        price=receipt.new_card.paid,
+        receipt=receipt.new_card,
+        cooling_off=cooling_off_days(industry),
+        expires=holder.expires_at,
+        now=now,
+        transferred_from={
+            "card_id": str(holder.card_id),
+            "merchant_id": str(holder.merchant_id),
+            "contract_sha256": old_contract.hex() if old_contract else None,
+            "units_left": receipt.card.units_remaining,
+            "per_unit": term.per_unit,
+        },
+    )
+    row.outcome, row.outcome_at, row.new_card_id = Outcome.TRANSFERRED, now, new_card
+    new_holder = CardHolder(
+        card_id=new_card,
+        merchant_id=successor.id,
+        product_id=product.id,
+        order_id=None,
+        transferred_from=holder.card_id,
+        consumer_id=holder.consumer_id,
+        anon_secret_hash=None,
+        registered=holder.registered,
+        expires_at=holder.expires_at,
+    )
+    return _Moved(receipt, new_holder, contract)
+
+
+async def settle_cards(
+    sessions: async_sessionmaker[AsyncSession],
+    closure_id: uuid.UUID,
+    *,
+    refund_the_rest: bool = False,
+    batch: int = 200,
+    on_batch: Callable[[Progress, int], None] | None = None,
+) -> Progress:
+    """Move every card whose holder chose a successor (and refund the rest, on the date).
+
+    Runs in batches, a transaction each, and is safe to interrupt: a card settled by an
+    earlier run is skipped, and each ledger operation is keyed by its card. ``on_batch`` is
+    told after each batch what has been done and how many cards are left.
+    """
+    progress = Progress()
+    wanted = ClosureCard.choice == Choice.TRANSFER
+    if refund_the_rest:
+        wanted = wanted | ClosureCard.choice.is_(None) | (ClosureCard.choice != Choice.TRANSFER)
+    waiting = (ClosureCard.closure_id == closure_id, ClosureCard.outcome.is_(None), wanted)
+    while True:
+        async with sessions() as session, session.begin():
+            rows = list(
+                await session.scalars(
+                    select(ClosureCard)
+                    .where(*waiting)
+                    .order_by(ClosureCard.card_id)
+                    .limit(batch)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            if not rows:
+                return progress
+            await _settle_batch(session, rows, progress)
+            left = int(await session.scalar(select(func.count()).where(*waiting)) or 0)
+        if on_batch is not None:
+            on_batch(progress, left)
+
+
+async def _settle_batch(session: AsyncSession, rows: list[ClosureCard], progress: Progress) -> None:
+    """Move or refund each card of one batch, then tell the insurers how their cover moved."""
+    holders = {
+        h.card_id: h
+        for h in await session.scalars(
+            select(CardHolder).where(CardHolder.card_id.in_([r.card_id for r in rows]))
+        )
+    }
+    contracts = dict(
+        (
+            await session.execute(
+                select(Contract.card_id, Contract.sha256).where(Contract.card_id.in_(holders))
+            )
+        ).all()
+    )
+    moves: dict[uuid.UUID, list[CoverMove]] = {}
+    written: list[_Moved] = []
+    cache = _Rows(session)
+    for row in rows:
+        holder = holders[row.card_id]
+        if row.choice != Choice.TRANSFER:
+            refunded = await _refund(session, row, holder)
+            progress.refunded += bool(refunded)
+            progress.refunded_fen += refunded
+        elif (moved := await _move(cache, row, holder, contracts.get(row.card_id))) is not None:
+            written.append(moved)
+            receipt = moved.receipt
+            progress.moved += 1
+            progress.moved_fen += receipt.moved
+            to = receipt.to_merchant_id
+            progress.per_successor[to] = progress.per_successor.get(to, 0) + 1
+            moves.setdefault(to, []).append(
+                CoverMove(
+                    row.card_id,
+                    receipt.new_card.card_id,
+                    receipt.released_from_cover,
+                    receipt.new_card.insured_share,
+                )
+            )
+        if row.outcome == Outcome.USED_UP:
+            progress.used_up += 1
+    session.add_all([m.holder for m in written])
+    await session.flush()  # the holders first: a contract names its card's holder
+    session.add_all([m.contract for m in written])
+    await session.flush()
+    if moves:
+        closing = await cache.get(Merchant, holders[rows[0].card_id].merchant_id)
+        for to, cover in sorted(moves.items()):
+            await tell_cover_moved(session, closing, await cache.get(Merchant, to), cover)
+
+
+async def close_due(sessions: async_sessionmaker[AsyncSession], now: datetime) -> int:
+    """Close every closure whose date has come: move the chosen cards, refund the rest.
+
+    The merchant is closed last, once every card is settled; returns how many closed.
+    """
+    async with sessions() as session:
+        due = list(
+            await session.scalars(
+                select(Closure.id).where(
+                    Closure.status == ClosureStatus.ANNOUNCED, Closure.closes_at <= now
+                )
+            )
+        )
+    for closure_id in due:
+        async with sessions() as session:
+            closure = await session.get(Closure, closure_id)
+            merchant = await session.get(Merchant, closure.merchant_id) if closure else None
+        # A merchant declared in default meanwhile has had its cards paid out by the default.
+        if merchant is not None and merchant.status != MerchantStatus.DEFAULTED:
+            await settle_cards(sessions, closure_id, refund_the_rest=True)
+        async with sessions() as session, session.begin():
+            closure = await session.get(Closure, closure_id, with_for_update=True)
+            if closure is None or closure.status != ClosureStatus.ANNOUNCED:
+                continue
+            closure.status, closure.closed_at = ClosureStatus.CLOSED, now
+            await session.execute(
+                update(Merchant)
+                .where(Merchant.id == closure.merchant_id, Merchant.status.in_(OPEN_STATUSES))
+                .values(status=MerchantStatus.CLOSED)
+            )
+    return len(due)

@@ -1,0 +1,228 @@
+"""Orderly closure and card transfer, end to end over HTTP on PostgreSQL.
+
+A school with session and stored-value cards files its closure; its holders keep, refund,
+move and do nothing; the regulator names a successor, which accepts; the bulk move runs;
+on the date the rest is refunded and the school is closed. Every fen is accounted for.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+import escrow
+from app.auth.service import normalise_phone
+from app.auth.sms import SandboxTexts
+from app.clock import ManualClock, today, use_clock, utcnow
+from app.closures.models import Notification
+from app.closures.service import close_due
+from app.closures.texts import deliver_texts
+from app.security.pii import PiiCipher
+from tests.e2e.api import (
+    ID,
+    SESSIONS,
+    STORED,
+    buy_registered,
+    counter_of,
+    order,
+    redeem,
+    redemption_code,
+)
+
+if TYPE_CHECKING:
+    from tests.e2e.api import Api
+
+
+async def _shop(
+    api: Api, insurer: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    shop = await api.active_merchant(insurer_token=insurer)
+    products = [
+        await api.call("POST", "/merchants/me/products", shop["token"], json=p, expect=201)
+        for p in (SESSIONS, STORED)
+    ]
+    return shop, products[0], products[1]
+
+
+async def _events(api: Api, insurer: str, kind: str) -> list[Any]:
+    page = await api.call("GET", "/insurer/events", insurer)
+    return [e for e in page["events"] if e["type"] == kind]
+
+
+async def _card(api: Api, consumer: str, card_id: str) -> Any:
+    return await api.call("GET", f"/me/cards/{card_id}", consumer)
+
+
+async def test_a_closing_school_settles_every_card_whole(api: Api) -> None:  # noqa: PLR0915 - one journey
+    school_insurer, successor_insurer = await api.test_insurer(), await api.test_insurer()
+    school, lessons, stored = await _shop(api, school_insurer)
+    successor, new_lessons, new_stored = await _shop(api, successor_insurer)
+    phone = f"137{secrets.randbelow(10**8):08d}"
+    keeper, kept = await buy_registered(api, school, lessons, await api.consumer(phone))
+    refunder, refunded = await buy_registered(api, school, stored)
+    mover, moved = await buy_registered(api, school, lessons)
+    idler, idle = await buy_registered(api, school, stored)
+    code = await redemption_code(api, mover, moved["card_id"], 2)
+    await redeem(api, school["token"], {"token": code["token"], "units": 2})
+    worth = {
+        c["card_id"]: (await _card(api, t, c["card_id"]))["balance"]["outstanding"]
+        for t, c in ((keeper, kept), (refunder, refunded), (mover, moved), (idler, idle))
+    }
+
+    # a notice shorter than 30 days is refused, and changes nothing
+    soon = (today() + timedelta(days=29)).isoformat()
+    refused = await api.call(
+        "POST",
+        "/closures",
+        school["token"],
+        json={"kind": "closure", "closes_on": soon, "reason": "租约到期"},
+        expect=422,
+    )
+    assert refused["type"] == "/problems/closure-invalid"
+    assert "closes_on" in str(refused)
+    counter = await counter_of(api, school["token"])
+    await order(api, counter, lessons["id"], await api.consumer(), expect=201, **ID)
+
+    closes_on = (today() + timedelta(days=30)).isoformat()
+    closure = await api.call(
+        "POST",
+        "/closures",
+        school["token"],
+        json={"kind": "closure", "closes_on": closes_on, "reason": "租约到期，停止营业"},
+        expect=201,
+    )
+    again = await api.call(
+        "POST",
+        "/closures",
+        school["token"],
+        json={"kind": "closure", "closes_on": closes_on, "reason": "again"},
+        expect=409,
+    )
+    assert again["type"] == "/problems/closure-already-announced"
+    # no new sales from the moment it is filed
+    stopped = await order(api, counter, lessons["id"], await api.consumer(), expect=403, **ID)
+    assert stopped["type"] == "/problems/merchant-closing"
+    # every holder is told: on each card's page, and one text per holder
+    async with api.sessions() as session:
+        told = dict(
+            (
+                await session.execute(
+                    select(Notification.channel, func.count())
+                    .where(Notification.closure_id == uuid.UUID(closure["id"]))
+                    .group_by(Notification.channel)
+                )
+            ).all()
+        )
+    assert told == {"in_app": 4, "sms": 4}
+    sms = SandboxTexts()
+    cipher = PiiCipher.from_master_key()
+    assert await deliver_texts(api.sessions, cipher, sms) >= 4
+    async with api.sessions() as session:
+        statuses = set(
+            await session.scalars(
+                select(Notification.status).where(
+                    Notification.closure_id == uuid.UUID(closure["id"])
+                )
+            )
+        )
+        text = await sms.last_text(
+            session, cipher.lookup_hash(normalise_phone(phone), field="phone")
+        )
+    assert statuses == {"sent"}
+    assert text is not None
+    assert "停业" in text
+    assert school["merchant"]["legal_name"] in text
+
+    # the regulator names the successor; its terms count until it accepts them
+    terms = [
+        {"from": lessons["id"], "to": new_lessons["id"], "per_unit": 1},
+        {"from": stored["id"], "to": new_stored["id"], "per_unit": 1},
+    ]
+    offer = await api.call(
+        "POST",
+        f"/closures/{closure['id']}/successors",
+        school["regulator"],
+        json={"successor_id": successor["merchant"]["id"], "terms": terms},
+        expect=201,
+    )
+    notice = await api.call("GET", f"/me/cards/{moved['card_id']}/closure", mover)
+    assert notice["successors"] == []  # not accepted yet
+    await api.call("POST", f"/closures/offers/{offer['id']}/accept", school["token"], expect=404)
+    await api.call("POST", f"/closures/offers/{offer['id']}/accept", successor["token"])
+    notice = await api.call("GET", f"/me/cards/{moved['card_id']}/closure", mover)
+    assert [s["offer_id"] for s in notice["successors"]] == [offer["id"]]
+
+    # each holder chooses; nobody chooses for another's card
+    await api.call(
+        "POST",
+        f"/me/cards/{moved['card_id']}/closure",
+        keeper,
+        json={"choice": "refund"},
+        expect=404,
+    )
+    await api.call("POST", f"/me/cards/{kept['card_id']}/closure", keeper, json={"choice": "keep"})
+    chose = await api.call(
+        "POST", f"/me/cards/{refunded['card_id']}/closure", refunder, json={"choice": "refund"}
+    )
+    assert chose["outcome"] == "refunded"
+    assert chose["refunded"] == worth[refunded["card_id"]]
+    bad = await api.call(
+        "POST",
+        f"/me/cards/{moved['card_id']}/closure",
+        mover,
+        json={"choice": "transfer", "offer_id": str(uuid.uuid4())},
+        expect=422,
+    )
+    assert bad["type"] == "/problems/closure-choice-invalid"
+    await api.call(
+        "POST",
+        f"/me/cards/{moved['card_id']}/closure",
+        mover,
+        json={"choice": "transfer", "offer_id": offer["id"]},
+    )
+
+    # the regulator's bulk move; running it again moves nothing twice
+    done = await api.call("POST", f"/closures/{closure['id']}/transfers", school["regulator"])
+    assert done == {"moved": 1, "moved_fen": worth[moved["card_id"]], "used_up": 0}
+    assert (await api.call("POST", f"/closures/{closure['id']}/transfers", school["regulator"]))[
+        "moved"
+    ] == 0
+    notice = await api.call("GET", f"/me/cards/{moved['card_id']}/closure", mover)
+    new_card = notice["new_card_id"]
+    assert notice["outcome"] == "transferred"
+    card = await _card(api, mover, new_card)
+    assert card["balance"]["outstanding"] == worth[moved["card_id"]]
+    assert card["balance"]["units_remaining"] == SESSIONS["units"] - 2
+    assert card["contract"]["merchant"]["id"] == successor["merchant"]["id"]
+    assert card["contract"]["transferred_from"]["card_id"] == moved["card_id"]
+    # each side's insurer hears how its cover moved
+    released = await _events(api, school_insurer, "cover.released")
+    taken = await _events(api, successor_insurer, "cover.taken")
+    assert [e["data"]["cards"][0]["card_id"] for e in released] == [moved["card_id"]]
+    assert [e["data"]["cards"][0]["new_card_id"] for e in taken] == [new_card]
+    assert taken[0]["data"]["cover_fen"] == card["balance"]["insured_share"]
+    assert released[0]["data"]["counterparty"]["id"] == successor["merchant"]["id"]
+    # the moved card is used at the successor
+    code = await redemption_code(api, mover, new_card, 1)
+    used = await redeem(api, successor["token"], {"token": code["token"], "units": 1})
+    assert used["card"]["units_remaining"] == SESSIONS["units"] - 3
+
+    # the date comes: the keeper's and the idler's cards are refunded, the school closes
+    closes_at = utcnow() + timedelta(days=31)
+    with use_clock(ManualClock(closes_at)):
+        assert await close_due(api.sessions, closes_at) >= 1
+    for token, bought in ((keeper, kept), (idler, idle)):
+        notice = await api.call("GET", f"/me/cards/{bought['card_id']}/closure", token)
+        assert notice["outcome"] == "refunded"
+        assert notice["refunded"] == worth[bought["card_id"]]
+        assert notice["closure"]["status"] == "closed"
+    shop = await api.call("GET", f"/merchants/{school['merchant']['id']}", school["regulator"])
+    assert shop["status"] == "closed"
+    async with api.sessions() as session, session.begin():
+        ids = [uuid.UUID(school["merchant"]["id"]), uuid.UUID(successor["merchant"]["id"])]
+        report = await escrow.verify(session, ids)
+    assert report.ok, report.problems
