@@ -652,3 +652,154 @@ async def close_due(sessions: async_sessionmaker[AsyncSession], now: datetime) -
                 .values(status=MerchantStatus.CLOSED)
             )
     return len(due)
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """Where a closure's cards stand: each holder's choice, and what came of each card."""
+
+    cards: int = 0
+    keep: int = 0
+    refund: int = 0
+    transfer: int = 0
+    undecided: int = 0
+    refunded: int = 0
+    transferred: int = 0
+    used_up: int = 0
+    to_move: int = 0
+    """Chosen to move, not moved yet: what the regulator's bulk run will move."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClosureView:
+    """A closure as the people running it see it: the merchant, the tally, the successors."""
+
+    closure: Closure
+    merchant: Merchant
+    tally: Tally
+    offers: list[tuple[SuccessorOffer, Merchant]]
+
+
+async def _tallies(
+    session: AsyncSession, closure_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Tally]:
+    counts: dict[uuid.UUID, dict[str, int]] = {c: {} for c in closure_ids}
+    for closure_id, choice, outcome, n in await session.execute(
+        select(ClosureCard.closure_id, ClosureCard.choice, ClosureCard.outcome, func.count())
+        .where(ClosureCard.closure_id.in_(list(closure_ids)))
+        .group_by(ClosureCard.closure_id, ClosureCard.choice, ClosureCard.outcome)
+    ):
+        c = counts[closure_id]
+        c["cards"] = c.get("cards", 0) + n
+        c[choice or "undecided"] = c.get(choice or "undecided", 0) + n
+        if outcome is not None:
+            c[outcome] = c.get(outcome, 0) + n
+        elif choice == Choice.TRANSFER:
+            c["to_move"] = c.get("to_move", 0) + n
+    return {closure_id: Tally(**c) for closure_id, c in counts.items()}
+
+
+async def _views(session: AsyncSession, closures: Sequence[Closure]) -> list[ClosureView]:
+    tallies = await _tallies(session, [c.id for c in closures])
+    offers: dict[uuid.UUID, list[tuple[SuccessorOffer, Merchant]]] = {c.id: [] for c in closures}
+    for offer, successor in await session.execute(
+        select(SuccessorOffer, Merchant)
+        .join(Merchant, Merchant.id == SuccessorOffer.successor_id)
+        .where(SuccessorOffer.closure_id.in_([c.id for c in closures]))
+        .order_by(SuccessorOffer.created_at)
+    ):
+        offers[offer.closure_id].append((offer, successor))
+    merchants = {
+        m.id: m
+        for m in await session.scalars(
+            select(Merchant).where(Merchant.id.in_([c.merchant_id for c in closures]))
+        )
+    }
+    return [ClosureView(c, merchants[c.merchant_id], tallies[c.id], offers[c.id]) for c in closures]
+
+
+async def own_closure(session: AsyncSession, me: Principal) -> ClosureView | None:
+    """The merchant's own closure: the one running, else the latest."""
+    found = await session.scalar(
+        select(Closure)
+        .where(Closure.merchant_id == me.merchant_id)
+        .order_by((Closure.status == ClosureStatus.ANNOUNCED).desc(), Closure.created_at.desc())
+        .limit(1)
+    )
+    return None if found is None else (await _views(session, [found]))[0]
+
+
+async def offers_to(
+    session: AsyncSession, me: Principal
+) -> list[tuple[SuccessorOffer, Closure, Merchant]]:
+    """The offers naming the caller's merchant as a successor: the closure and who closes."""
+    return [
+        (offer, closure, closing)
+        for offer, closure, closing in await session.execute(
+            select(SuccessorOffer, Closure, Merchant)
+            .join(Closure, Closure.id == SuccessorOffer.closure_id)
+            .join(Merchant, Merchant.id == Closure.merchant_id)
+            .where(SuccessorOffer.successor_id == me.merchant_id)
+            .order_by(Closure.closes_at)
+        )
+    ]
+
+
+async def supervised_closures(session: AsyncSession, me: Principal) -> list[ClosureView]:
+    """The closures in the regulator's reach: running ones by date, then the last closed."""
+    found = [
+        closure
+        for closure, district in await session.execute(
+            select(Closure, Merchant.district)
+            .join(Merchant, Merchant.id == Closure.merchant_id)
+            .order_by((Closure.status == ClosureStatus.ANNOUNCED).desc(), Closure.closes_at)
+            .limit(200)
+        )
+        if me.sees_district(district)
+    ]
+    return await _views(session, found)
+
+
+async def closure_view(session: AsyncSession, me: Principal, closure_id: uuid.UUID) -> ClosureView:
+    """One closure the caller may see, with its tally and successors."""
+    return (await _views(session, [await visible_closure(session, me, closure_id)]))[0]
+
+
+async def successor_candidates(session: AsyncSession, closing: Merchant) -> list[Merchant]:
+    """Merchants that could take the cards over: same industry and district, trading."""
+    return list(
+        await session.scalars(
+            select(Merchant)
+            .where(
+                Merchant.industry == closing.industry,
+                Merchant.district == closing.district,
+                Merchant.status == MerchantStatus.ACTIVE,
+                Merchant.id != closing.id,
+            )
+            .order_by(Merchant.legal_name)
+            .limit(100)
+        )
+    )
+
+
+async def came_from(session: AsyncSession, holder: CardHolder) -> Merchant | None:
+    """The closing merchant a card was taken over from, if it was."""
+    if holder.transferred_from is None:
+        return None
+    old = await session.get(CardHolder, holder.transferred_from)
+    return None if old is None else await session.get(Merchant, old.merchant_id)
+
+
+async def waiting_choices(session: AsyncSession, consumer_id: uuid.UUID) -> set[uuid.UUID]:
+    """The consumer's cards of closing merchants on which nothing is settled yet."""
+    return set(
+        await session.scalars(
+            select(ClosureCard.card_id)
+            .join(Closure, Closure.id == ClosureCard.closure_id)
+            .where(
+                ClosureCard.consumer_id == consumer_id,
+                ClosureCard.outcome.is_(None),
+                Closure.status == ClosureStatus.ANNOUNCED,
+            )
+        )
+    )

@@ -18,6 +18,7 @@ from app.deps import Db
 from app.pages.consumer.cards import (
     ask_refund,
     card_page,
+    choose_closure,
     code_page,
     code_state,
     redemption_code,
@@ -80,6 +81,13 @@ class AnonymousCardPages(Controller):
     ) -> Template:
         """Ask for a refund."""
         return await ask_refund(request, db, Reach(None, secret=secret), data)
+
+    @post("/closure")
+    async def closure(
+        self, request: Request[Any, Any, Any], secret: FromPath[str], data: Form, db: Db
+    ) -> Template | Redirect:
+        """Choose what happens to a closing merchant's card (keep or refund)."""
+        return await choose_closure(request, db, Reach(None, secret=secret), data)
 
     @get("/complaint")
     async def complaint_form(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
@@ -15,7 +16,8 @@ from markupsafe import Markup
 import escrow
 import qr
 from app.cards import service as cards
-from app.clock import utcnow
+from app.clock import SHANGHAI, utcnow
+from app.closures import service as closures
 from app.exceptions import AppError, Conflict, Invalid
 from app.i18n import day, describe, gettext
 from app.idempotency import form_key, new_key
@@ -27,13 +29,12 @@ from app.pages.render import back_to, lang_of, refusal
 from app.supervision import disputes
 
 if TYPE_CHECKING:
-    import uuid
-
     from litestar import Request
     from litestar.response import Redirect, Template
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from app.cards.models import CardHolder
+    from app.merchants.models import Merchant
     from app.pages.consumer.reach import Reach
 
 MAX_REASON = 2000
@@ -57,6 +58,7 @@ async def _card_context(
         if v.dispute.card_id == holder.card_id
     ]
     balance = shown.balance
+    notice = await closures.notice_for(session, holder)
     worth, steps = 0, []
     for event in shown.history:  # what is left of the card's money, entry by entry
         worth += event.custody_change + event.cover_change
@@ -76,7 +78,20 @@ async def _card_context(
         "complaints": complaints,
         "code_errors": {},
         "refund_key": new_key(),
+        "notice": notice,
+        "closes_day": day(notice.closure.closes_at.astimezone(SHANGHAI).date(), lang)
+        if notice
+        else None,
+        "moved_to": _moved_to(notice),
+        "came_from": await closures.came_from(session, holder),
     }
+
+
+def _moved_to(notice: closures.Notice | None) -> Merchant | None:
+    """The successor a card moved to, if it did."""
+    if notice is None or notice.row.offer_id is None:
+        return None
+    return next((m for o, m, _, _ in notice.offers if o.id == notice.row.offer_id), None)
 
 
 async def card_page(
@@ -188,6 +203,28 @@ async def code_state(session: AsyncSession, reach: Reach, code_id: uuid.UUID) ->
     """Where a code stands, for the holder's page to follow: ``waiting``, ``used``, ``expired``."""
     status, _ = await _status(session, reach, code_id)
     return {"state": status.state.value, "expires_at": status.code.expires_at.isoformat()}
+
+
+async def choose_closure(
+    request: Request[Any, Any, Any], session: AsyncSession, reach: Reach, data: dict[str, str]
+) -> Template | Redirect:
+    """The holder's choice for a closing merchant's card: keep, refund now, or move."""
+    choice, _, offer = data.get("choice", "").partition(":")
+    try:
+        offer_id = uuid.UUID(offer) if offer else None
+    except ValueError:
+        offer_id = None
+    try:
+        async with session.begin():
+            holder = await reach.holder(session, lock=True)
+            await closures.choose(session, holder, choice, offer_id)
+    except (AppError, escrow.EscrowError) as exc:
+        flash = describe(exc, lang_of(request))
+        status = 422 if isinstance(exc, Invalid) else 409
+        return await card_page(
+            request, session, reach, status=status, flash=flash, flash_kind="error"
+        )
+    return back_to(f"{reach.base}?done=closure-{choice}#closure")
 
 
 async def ask_refund(

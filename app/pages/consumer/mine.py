@@ -17,12 +17,14 @@ from app.auth.models import Role
 from app.auth.principal import requires
 from app.cards import service as cards
 from app.clock import utcnow
+from app.closures import service as closures
 from app.deps import Db, Me
 from app.exceptions import NotFound
 from app.merchants.service import legal_names
 from app.pages.consumer.cards import (
     ask_refund,
     card_page,
+    choose_closure,
     code_page,
     code_state,
     redemption_code,
@@ -64,7 +66,8 @@ class MyPages(Controller):
             for used in await cards.recent_redemptions(db, me.consumer_id)
             if used.card_id in by_card
         ]
-        return view(request, "consumer/cards.html", rows=rows, news=news)
+        choose = await closures.waiting_choices(db, me.consumer_id)
+        return view(request, "consumer/cards.html", rows=rows, news=news, choose=choose)
 
     @get("/cards/{card_id:uuid}")
     async def card(
@@ -121,6 +124,18 @@ class MyPages(Controller):
     ) -> Template:
         """Ask for a refund."""
         return await ask_refund(request, db, Reach(me, card_id=card_id), data)
+
+    @post("/cards/{card_id:uuid}/closure")
+    async def closure(
+        self,
+        request: Request[Any, Any, Any],
+        card_id: FromPath[uuid.UUID],
+        data: Form,
+        db: Db,
+        me: Me,
+    ) -> Template | Redirect:
+        """Choose what happens to a closing merchant's card."""
+        return await choose_closure(request, db, Reach(me, card_id=card_id), data)
 
     @get("/cards/{card_id:uuid}/complaint")
     async def complaint_form(
