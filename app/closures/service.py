@@ -16,12 +16,14 @@ and ``card_holders.transferred_from``; its contract is re-issued in the successo
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
+import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -66,6 +68,7 @@ if TYPE_CHECKING:
 
     from app.auth.principal import Principal
 
+log = structlog.get_logger(__name__)
 T = TypeVar("T")
 MAX_REASON = 500
 MAX_PER_UNIT = 1000
@@ -136,6 +139,11 @@ async def _merchant_for(
     return merchant
 
 
+def earliest_closing() -> date:
+    """The first day a closure filed today may take effect (the notice period ahead)."""
+    return today() + timedelta(days=get_settings().cards.closure_notice_days)
+
+
 async def file_closure(
     session: AsyncSession,
     me: Principal,
@@ -153,7 +161,7 @@ async def file_closure(
     if not reason or len(reason) > MAX_REASON:
         fields["reason"] = "closure-reason-required"
     days = get_settings().cards.closure_notice_days
-    earliest = today() + timedelta(days=days)
+    earliest = earliest_closing()
     if closes_on < earliest:
         fields["closes_on"] = "closure-notice-too-short"
     if fields:
@@ -621,6 +629,41 @@ async def _settle_batch(session: AsyncSession, rows: list[ClosureCard], progress
             await tell_cover_moved(session, closing, await cache.get(Merchant, to), cover)
 
 
+_RUNS: dict[uuid.UUID, asyncio.Task[Progress]] = {}
+"""Bulk moves running in this process, by closure: one at a time each."""
+
+
+def start_moving(sessions: async_sessionmaker[AsyncSession], closure_id: uuid.UUID) -> bool:
+    """Start the bulk move in this process's background; False if one is running already.
+
+    The caller has checked that the regulator may act on the closure. Another process may
+    run one too: batches are taken with SKIP LOCKED, and each card moves once whatever runs.
+    """
+    running = _RUNS.get(closure_id)
+    if running is not None and not running.done():
+        return False
+    task = asyncio.get_running_loop().create_task(settle_cards(sessions, closure_id))
+    task.add_done_callback(_report)
+    _RUNS[closure_id] = task
+    return True
+
+
+def moving(closure_id: uuid.UUID) -> bool:
+    """Whether a bulk move of the closure is running in this process."""
+    running = _RUNS.get(closure_id)
+    return running is not None and not running.done()
+
+
+def _report(task: asyncio.Task[Progress]) -> None:
+    if task.cancelled():
+        return
+    if (failed := task.exception()) is not None:
+        log.error("bulk card move failed; run it again to carry on", error=repr(failed))
+    else:
+        done = task.result()
+        log.info("bulk card move done", moved=done.moved, moved_fen=done.moved_fen)
+
+
 async def close_due(sessions: async_sessionmaker[AsyncSession], now: datetime) -> int:
     """Close every closure whose date has come: move the chosen cards, refund the rest.
 
@@ -718,11 +761,11 @@ async def _views(session: AsyncSession, closures: Sequence[Closure]) -> list[Clo
     return [ClosureView(c, merchants[c.merchant_id], tallies[c.id], offers[c.id]) for c in closures]
 
 
-async def own_closure(session: AsyncSession, me: Principal) -> ClosureView | None:
-    """The merchant's own closure: the one running, else the latest."""
+async def closure_of(session: AsyncSession, merchant_id: uuid.UUID) -> ClosureView | None:
+    """A merchant's closure: the one running, else the latest (the caller checked its reach)."""
     found = await session.scalar(
         select(Closure)
-        .where(Closure.merchant_id == me.merchant_id)
+        .where(Closure.merchant_id == merchant_id)
         .order_by((Closure.status == ClosureStatus.ANNOUNCED).desc(), Closure.created_at.desc())
         .limit(1)
     )
@@ -803,3 +846,33 @@ async def waiting_choices(session: AsyncSession, consumer_id: uuid.UUID) -> set[
             )
         )
     )
+
+
+async def mapping_choices(
+    session: AsyncSession, closure: Closure, successor_id: uuid.UUID
+) -> list[tuple[Product, list[Product]]]:
+    """Each product the closure's cards were sold as, with the successor's like products.
+
+    What a form naming the successor offers to map: a product to one of the same kind.
+    """
+    sold = list(
+        await session.scalars(
+            select(Product)
+            .where(
+                Product.id.in_(
+                    select(CardHolder.product_id)
+                    .join(ClosureCard, ClosureCard.card_id == CardHolder.card_id)
+                    .where(ClosureCard.closure_id == closure.id)
+                )
+            )
+            .order_by(Product.name)
+        )
+    )
+    theirs = list(
+        await session.scalars(
+            select(Product)
+            .where(Product.merchant_id == successor_id, Product.status == ProductStatus.ACTIVE)
+            .order_by(Product.name)
+        )
+    )
+    return [(p, [t for t in theirs if t.kind == p.kind]) for p in sold]

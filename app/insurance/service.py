@@ -35,14 +35,14 @@ from app.ledger import escrow_ledger
 from app.merchants import blocks
 from app.merchants.models import Merchant, MerchantStatus, SalesBlockKind
 from app.merchants.uscc import normalise_uscc
-from app.outbox.models import Insurer
+from app.outbox.models import Insurer, OutboxEvent
 from app.outbox.service import enqueue
 from app.risk.service import grades_of
 from app.risk.supervision import UNRATED
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from datetime import date
+    from datetime import date, datetime
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -283,6 +283,43 @@ async def tell_cover_moved(
                 ],
             },
         )
+
+
+@dataclass(frozen=True)
+class CoverMoved:
+    """Cover this insurer dropped or took as cards moved between merchants: what it was told."""
+
+    at: datetime
+    change: str
+    """``released`` (its merchant's cards left) or ``taken`` (cards came to its merchant)."""
+    merchant: str
+    counterparty: str
+    cards: int
+    cover_fen: int
+
+
+COVER_EVENTS = {"cover.released": "released", "cover.taken": "taken"}
+
+
+async def cover_moves(session: AsyncSession, me: Principal, limit: int = 50) -> list[CoverMoved]:
+    """The latest cover moves announced to the caller's insurer, newest first."""
+    rows = await session.scalars(
+        select(OutboxEvent)
+        .where(OutboxEvent.insurer_id == insurer_of(me), OutboxEvent.type.in_(COVER_EVENTS))
+        .order_by(OutboxEvent.seq.desc())
+        .limit(limit)
+    )
+    return [
+        CoverMoved(
+            at=e.created_at,
+            change=COVER_EVENTS[e.type],
+            merchant=str(e.payload["data"]["merchant"]["legal_name"]),
+            counterparty=str(e.payload["data"]["counterparty"]["legal_name"]),
+            cards=len(e.payload["data"]["cards"]),
+            cover_fen=int(e.payload["data"]["cover_fen"]),
+        )
+        for e in rows
+    ]
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,7 @@ async def book(db: AsyncSession, me: Principal, lang: str) -> dict[str, Any]:
         "total_exposure": sum(v.exposure for v in views),
         "total_premium": sum(v.annual_premium for v in views),
         "claims": claims,
+        "cover_moves": await service.cover_moves(db, me),
         "open_claims": sum(1 for c in claims if c.status != ClaimStatus.CLOSED),
         "lines": {c.id: list(await service.claim_lines(db, c.id)) for c in claims},
         "merchants": names,

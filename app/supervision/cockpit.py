@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, select, true
 import escrow
 from app.auth.models import Role
 from app.clock import SHANGHAI, last_months, shanghai_midnight
+from app.closures.models import Closure, ClosureCard, ClosureStatus
 from app.merchants.models import Merchant, SalesBlock, SalesBlockKind
 from app.risk.models import RatingChange
 from app.supervision.dispute_rules import OPEN, DisputeOwner
@@ -56,6 +57,10 @@ class Agenda:
     grades_down: int
     """Grade changes to a worse grade in the last seven days."""
     grades_up: int
+    closures: int
+    """Merchants closing in good order: announced, not yet closed."""
+    closure_cards_undecided: int
+    """Cards of those merchants whose holders have not chosen yet."""
     complaints_by_month: list[tuple[date, int]]
     """The first day of each of the last twelve months (Shanghai), with complaints filed."""
     outstanding_by_month: list[tuple[date, int]]
@@ -124,6 +129,20 @@ async def agenda(session: AsyncSession, me: Principal, now: datetime) -> Agenda:
             )
         )
     ).one()
+    closing = (
+        await session.execute(
+            select(
+                func.count(func.distinct(Closure.id)),
+                func.count(ClosureCard.card_id).filter(
+                    ClosureCard.choice.is_(None), ClosureCard.outcome.is_(None)
+                ),
+            )
+            .select_from(Closure)
+            .join(Merchant, Merchant.id == Closure.merchant_id)
+            .outerjoin(ClosureCard, ClosureCard.closure_id == Closure.id)
+            .where(Closure.status == ClosureStatus.ANNOUNCED, _district(me, Merchant.district))
+        )
+    ).one()
     months = last_months(now, MONTHS)
     month = func.date_trunc("month", func.timezone(str(SHANGHAI), Dispute.filed_at))
     filed = await session.execute(
@@ -145,6 +164,8 @@ async def agenda(session: AsyncSession, me: Principal, now: datetime) -> Agenda:
         shortfalls=int(shortfalls or 0),
         grades_down=int(grades[0]),
         grades_up=int(grades[1]),
+        closures=int(closing[0]),
+        closure_cards_undecided=int(closing[1]),
         complaints_by_month=[(first, by_month.get(first, 0)) for first, _ in months],
         outstanding_by_month=[(first, fen) for (first, _), fen in zip(months, owed, strict=True)],
     )

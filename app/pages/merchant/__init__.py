@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from app.pages.merchant.closure import ClosurePage
 from app.pages.merchant.complaints import ComplaintPages
 from app.pages.merchant.counter import CounterPage
 from app.pages.merchant.overview import OverviewPage
@@ -33,6 +34,7 @@ MERCHANT_PAGES: list[type[Controller]] = [
     RefundPages,
     PayablePages,
     ComplaintPages,
+    ClosurePage,
 ]
 """Every console controller, for ``app.pages.routes``."""
 

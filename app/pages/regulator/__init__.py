@@ -11,18 +11,27 @@ is shown again with the error's words, in the page's language, beside the field 
 * :mod:`.dashboard`: ``/dashboard``, merchants by grade with the totals;
 * :mod:`.merchants`: a merchant's file and its measures;
 * :mod:`.protection`: payables by age, sales blocks, grade actions;
-* :mod:`.warnings` and :mod:`.disputes`: the two queues.
+* :mod:`.warnings` and :mod:`.disputes`: the two queues;
+* :mod:`.closures`: merchants closing in good order, successors, the bulk move of cards.
 """
 
 from litestar import Router
 
+from app.pages.regulator.closures import ClosurePages
 from app.pages.regulator.dashboard import DashboardPages
 from app.pages.regulator.disputes import DisputePages
 from app.pages.regulator.merchants import MerchantPages
 from app.pages.regulator.protection import ProtectionPages
 from app.pages.regulator.warnings import WarningPages
 
-REGULATOR_PAGES = (DashboardPages, MerchantPages, ProtectionPages, WarningPages, DisputePages)
+REGULATOR_PAGES = (
+    DashboardPages,
+    MerchantPages,
+    ProtectionPages,
+    WarningPages,
+    DisputePages,
+    ClosurePages,
+)
 """Every controller of the regulator's pages, each under ``/dashboard``."""
 
 RegulatorPages = Router(path="/", route_handlers=list(REGULATOR_PAGES), include_in_schema=False)

@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 import escrow
 from app.clock import today, utcnow
+from app.closures import service as closures
 from app.deps import Db, Me
 from app.exceptions import Invalid
 from app.i18n import day, feature_label, feature_value, gettext, reason_sentence
@@ -169,6 +170,8 @@ async def merchant_file(
         "actions": actions_for(merchant, blocked=bool(holding)),
         "now": utcnow(),
         "day": lambda value: day(value, lang),
+        "closure": await closures.closure_of(db, merchant.id),
+        "earliest": closures.earliest_closing().isoformat(),
         "errors": {},
         "values": {},
     }
