@@ -57,6 +57,7 @@ from app.merchants.models import (
     SalesBlockKind,
 )
 from app.merchants.rules import cooling_off_days
+from app.merchants.uscc import normalise_uscc
 from app.payables.deadlines import payable_due_at
 from app.settings import get_settings
 
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from datetime import datetime
 
+    from sqlalchemy import Select
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from app.auth.principal import Principal
@@ -808,21 +810,45 @@ async def closure_view(session: AsyncSession, me: Principal, closure_id: uuid.UU
     return (await _views(session, [await visible_closure(session, me, closure_id)]))[0]
 
 
-async def successor_candidates(session: AsyncSession, closing: Merchant) -> list[Merchant]:
-    """Merchants that could take the cards over: same industry and district, trading."""
-    return list(
-        await session.scalars(
-            select(Merchant)
-            .where(
-                Merchant.industry == closing.industry,
-                Merchant.district == closing.district,
-                Merchant.status == MerchantStatus.ACTIVE,
-                Merchant.id != closing.id,
-            )
-            .order_by(Merchant.legal_name)
-            .limit(100)
-        )
+CANDIDATES_LISTED = 100
+"""Candidates a form lists by name; any other is named by its unified social credit code."""
+
+
+def _candidates(closing: Merchant) -> Select[Merchant]:
+    return select(Merchant).where(
+        Merchant.industry == closing.industry,
+        Merchant.district == closing.district,
+        Merchant.status == MerchantStatus.ACTIVE,
+        Merchant.id != closing.id,
     )
+
+
+async def successor_candidates(session: AsyncSession, closing: Merchant) -> list[Merchant]:
+    """Merchants that could take the cards over: same industry and district, trading.
+
+    The first :data:`CANDIDATES_LISTED` by name; :func:`successor_candidate` finds any.
+    """
+    found = await session.scalars(
+        _candidates(closing).order_by(Merchant.legal_name).limit(CANDIDATES_LISTED)
+    )
+    return list(found)
+
+
+async def successor_candidate(
+    session: AsyncSession,
+    closing: Merchant,
+    *,
+    merchant_id: uuid.UUID | None = None,
+    uscc: str | None = None,
+) -> Merchant | None:
+    """The candidate named by id or by unified social credit code, if it is one."""
+    if merchant_id is not None:
+        query = _candidates(closing).where(Merchant.id == merchant_id)
+    elif uscc:
+        query = _candidates(closing).where(Merchant.uscc == normalise_uscc(uscc))
+    else:
+        return None
+    return await session.scalar(query)
 
 
 async def came_from(session: AsyncSession, holder: CardHolder) -> Merchant | None:

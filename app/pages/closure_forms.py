@@ -49,3 +49,11 @@ def successor_terms(data: Mapping[str, str]) -> list[Term]:
 def closing_day(closure: Closure, lang: str) -> str:
     """The closing day, in the reader's words."""
     return day(closure.closes_at.astimezone(SHANGHAI).date(), lang)
+
+
+def picked_id(typed: str | None) -> uuid.UUID | None:
+    """The successor picked from the list, if one was (the list's first line picks none)."""
+    try:
+        return uuid.UUID(typed) if typed else None
+    except ValueError:
+        return None

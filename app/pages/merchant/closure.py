@@ -16,7 +16,7 @@ from litestar.response import Redirect, Template
 from app.closures import service as closures
 from app.deps import Db, Me
 from app.merchants.service import own_merchant
-from app.pages.closure_forms import closes_on, closing_day, successor_terms
+from app.pages.closure_forms import closes_on, closing_day, picked_id, successor_terms
 from app.pages.merchant.console import ConsolePages
 from app.pages.render import Form, back_to, lang_of, page, run_form, said_done
 
@@ -33,6 +33,7 @@ async def closure_console(
     db: AsyncSession,
     me: Principal,
     successor: uuid.UUID | None = None,
+    uscc: str | None = None,
 ) -> dict[str, Any]:
     """What the page shows: the merchant's closure (or its form) and offers made to it."""
     merchant = await own_merchant(db, me)
@@ -43,7 +44,9 @@ async def closure_console(
         named = {o.successor_id for o, _ in view.offers}
         found = [m for m in await closures.successor_candidates(db, merchant) if m.id not in named]
         candidates = [(str(m.id), m.legal_name) for m in found]
-        picked = next((m for m in found if m.id == successor), None)
+        picked = await closures.successor_candidate(db, merchant, merchant_id=successor, uscc=uscc)
+        if picked is not None and picked.id in named:
+            picked = None
         if picked is not None:
             choices = await closures.mapping_choices(db, view.closure, picked.id)
             mapping = [(old, [(str(p.id), p.name) for p in theirs]) for old, theirs in choices]
@@ -74,11 +77,12 @@ class ClosurePage(ConsolePages):
         request: Request[Any, Any, Any],
         db: Db,
         me: Me,
-        successor: FromQuery[uuid.UUID | None] = None,
+        successor: FromQuery[str | None] = None,
+        uscc: FromQuery[str | None] = None,
         done: FromQuery[str | None] = None,
     ) -> Template:
         """The merchant's closure, how its holders chose, and offers to take others' cards."""
-        context = await closure_console(request, db, me, successor)
+        context = await closure_console(request, db, me, picked_id(successor), uscc)
         flash = said_done(lang_of(request), "m_done_closure-", done, DONE)
         return page(request, "merchant/closure.html", flash=flash, **context)
 

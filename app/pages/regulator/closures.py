@@ -19,7 +19,7 @@ from litestar.response import Redirect, Template
 from app.clock import utcnow
 from app.closures import service as closures
 from app.deps import Db, Me
-from app.pages.closure_forms import closes_on, closing_day, successor_terms
+from app.pages.closure_forms import closes_on, closing_day, picked_id, successor_terms
 from app.pages.regulator.dashboard import SUPERVISORS
 from app.pages.regulator.merchants import merchant_file
 from app.pages.render import Form, back_to, lang_of, page, run_form, said_done
@@ -38,12 +38,15 @@ async def closure_file(
     me: Principal,
     closure_id: uuid.UUID,
     successor: uuid.UUID | None,
+    uscc: str | None = None,
 ) -> dict[str, Any]:
     """What a closure's page shows: the tally, the successors, the forms."""
     view = await closures.closure_view(db, me, closure_id)
     candidates = await closures.successor_candidates(db, view.merchant)
     named = {o.successor_id for o, _ in view.offers}
-    picked = next((m for m in candidates if m.id == successor and m.id not in named), None)
+    picked = await closures.successor_candidate(db, view.merchant, merchant_id=successor, uscc=uscc)
+    if picked is not None and picked.id in named:
+        picked = None
     mapping = await closures.mapping_choices(db, view.closure, picked.id) if picked else []
     return {
         "view": view,
@@ -121,11 +124,12 @@ class ClosurePages(Controller):
         closure_id: FromPath[uuid.UUID],
         db: Db,
         me: Me,
-        successor: FromQuery[uuid.UUID | None] = None,
+        successor: FromQuery[str | None] = None,
+        uscc: FromQuery[str | None] = None,
         done: FromQuery[str | None] = None,
     ) -> Template:
         """One closure: its tally, its successors, and the forms to name one and move cards."""
-        context = await closure_file(request, db, me, closure_id, successor)
+        context = await closure_file(request, db, me, closure_id, picked_id(successor), uscc)
         flash = said_done(lang_of(request), "r_done_closure-", done, DONE)
         return page(request, "regulator/closure.html", flash=flash, **context)
 
