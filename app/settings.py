@@ -199,6 +199,11 @@ class CardRules:
     )
     """Days of notice a closure or relocation gives every card holder (Shanghai and Beijing
     rules: 30); new sales stop the day it is filed."""
+    emergency_notice_days: int = field(
+        default_factory=lambda: int(_env("PGUARD_EMERGENCY_NOTICE_DAYS", "3"))
+    )
+    """Days a regulator's emergency transfer of a failing merchant's cards stays open before
+    its default is declared."""
     public_base_url: str = field(
         default_factory=lambda: (
             _env("PGUARD_PUBLIC_URL", "")

@@ -30,10 +30,13 @@ from app.base import Base, CreatedAt, UUIDPrimaryKey, one_of
 
 
 class ClosureKind(enum.StrEnum):
-    """Closing for good, or moving away (the cards cannot follow the counter)."""
+    """Closing for good, moving away (the cards cannot follow the counter), or failing."""
 
     CLOSURE = "closure"
     RELOCATION = "relocation"
+    EMERGENCY = "emergency"
+    """A regulator's emergency transfer of a failing merchant's cards: a short window to move
+    them to a successor, then the default, whose guaranteed payout takes the rest."""
 
 
 class ClosureStatus(enum.StrEnum):
@@ -52,6 +55,8 @@ class Choice(enum.StrEnum):
     """Refunded at once, at its outstanding amount."""
     TRANSFER = "transfer"
     """Moved to a successor merchant on the successor's accepted terms."""
+    PAYOUT = "payout"
+    """An emergency transfer's other way: the guaranteed payout when the default is declared."""
 
 
 class Outcome(enum.StrEnum):
@@ -61,6 +66,8 @@ class Outcome(enum.StrEnum):
     TRANSFERRED = "transferred"
     USED_UP = "used_up"
     """Nothing was left on it at the date."""
+    PAID_OUT = "paid_out"
+    """Paid out by the default that ended an emergency transfer (custody, then the insurer)."""
 
 
 class Channel(enum.StrEnum):

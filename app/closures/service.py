@@ -32,6 +32,7 @@ from app.auth.models import Role
 from app.cards.issuing import contract_for
 from app.cards.models import CardHolder, Contract
 from app.clock import shanghai_midnight, today, utcnow
+from app.closures.events import EmergencyTransferEnded
 from app.closures.models import (
     Channel,
     Choice,
@@ -44,6 +45,7 @@ from app.closures.models import (
     Outcome,
     SuccessorOffer,
 )
+from app.events import publish
 from app.exceptions import Conflict, Forbidden, Invalid, NotFound
 from app.insurance.service import CoverMove, tell_cover_moved
 from app.ledger import escrow_ledger
@@ -141,9 +143,27 @@ async def _merchant_for(
     return merchant
 
 
-def earliest_closing() -> date:
-    """The first day a closure filed today may take effect (the notice period ahead)."""
-    return today() + timedelta(days=get_settings().cards.closure_notice_days)
+def notice_days(kind: str) -> int:
+    """Days of notice a closure of ``kind`` gives: 30 in the rules; an emergency's window."""
+    rules = get_settings().cards
+    return (
+        rules.emergency_notice_days if kind == ClosureKind.EMERGENCY else rules.closure_notice_days
+    )
+
+
+def earliest_closing(kind: str = ClosureKind.CLOSURE) -> date:
+    """The first day a closure of ``kind`` filed today may take effect."""
+    return today() + timedelta(days=notice_days(kind))
+
+
+CHOICES = {
+    ClosureKind.CLOSURE: (Choice.KEEP, Choice.REFUND, Choice.TRANSFER),
+    ClosureKind.RELOCATION: (Choice.KEEP, Choice.REFUND, Choice.TRANSFER),
+    ClosureKind.EMERGENCY: (Choice.TRANSFER, Choice.PAYOUT),
+}
+"""What a holder may choose, by kind of closure. A failing merchant's cards either move or
+are paid out by the default under the guarantee (a refund would leave the failing merchant
+owing its part)."""
 
 
 async def file_closure(
@@ -162,12 +182,14 @@ async def file_closure(
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON:
         fields["reason"] = "closure-reason-required"
-    days = get_settings().cards.closure_notice_days
-    earliest = earliest_closing()
+    days = notice_days(kind)
+    earliest = earliest_closing(kind)
     if closes_on < earliest:
         fields["closes_on"] = "closure-notice-too-short"
     if fields:
         raise Invalid("closure-invalid", fields=fields, days=days, earliest=earliest.isoformat())
+    if kind == ClosureKind.EMERGENCY and me.role not in (Role.REGULATOR, Role.OPERATOR):
+        raise Forbidden("closure-emergency-regulator-only")
     merchant = await _merchant_for(session, me, merchant_id)
     if merchant.status not in OPEN_STATUSES:
         raise Conflict("closure-merchant-not-trading", merchant_status=merchant.status)
@@ -410,7 +432,11 @@ async def choose(
         raise Conflict("closure-card-settled", outcome=row.outcome)
     if utcnow() >= notice.closure.closes_at:
         raise Conflict("closure-date-passed")
-    if choice not in set(Choice):
+    if choice not in CHOICES[ClosureKind(notice.closure.kind)]:
+        if notice.closure.kind == ClosureKind.EMERGENCY and choice in set(Choice):
+            raise Invalid(
+                "closure-choice-invalid", fields={"choice": "closure-choice-not-in-emergency"}
+            )
         raise Invalid("closure-choice-invalid", fields={"choice": "closure-choice-unknown"})
     offer = None
     if choice == Choice.TRANSFER:
@@ -667,9 +693,11 @@ def _report(task: asyncio.Task[Progress]) -> None:
 
 
 async def close_due(sessions: async_sessionmaker[AsyncSession], now: datetime) -> int:
-    """Close every closure whose date has come: move the chosen cards, refund the rest.
+    """Close every closure whose date has come; returns how many closed.
 
-    The merchant is closed last, once every card is settled; returns how many closed.
+    A closure or relocation moves the chosen cards, refunds the rest and closes the merchant.
+    An emergency transfer moves the chosen cards, then the default is declared (by
+    supervision, on :class:`EmergencyTransferEnded`) and pays out every card left.
     """
     async with sessions() as session:
         due = list(
@@ -683,20 +711,41 @@ async def close_due(sessions: async_sessionmaker[AsyncSession], now: datetime) -
         async with sessions() as session:
             closure = await session.get(Closure, closure_id)
             merchant = await session.get(Merchant, closure.merchant_id) if closure else None
+        if closure is None or merchant is None:
+            continue
+        emergency = closure.kind == ClosureKind.EMERGENCY
         # A merchant declared in default meanwhile has had its cards paid out by the default.
-        if merchant is not None and merchant.status != MerchantStatus.DEFAULTED:
-            await settle_cards(sessions, closure_id, refund_the_rest=True)
+        if merchant.status != MerchantStatus.DEFAULTED:
+            await settle_cards(sessions, closure_id, refund_the_rest=not emergency)
         async with sessions() as session, session.begin():
             closure = await session.get(Closure, closure_id, with_for_update=True)
             if closure is None or closure.status != ClosureStatus.ANNOUNCED:
                 continue
             closure.status, closure.closed_at = ClosureStatus.CLOSED, now
-            await session.execute(
-                update(Merchant)
-                .where(Merchant.id == closure.merchant_id, Merchant.status.in_(OPEN_STATUSES))
-                .values(status=MerchantStatus.CLOSED)
-            )
+            if emergency:
+                await _default_the_rest(session, closure, now)
+            else:
+                await session.execute(
+                    update(Merchant)
+                    .where(Merchant.id == closure.merchant_id, Merchant.status.in_(OPEN_STATUSES))
+                    .values(status=MerchantStatus.CLOSED)
+                )
     return len(due)
+
+
+async def _default_the_rest(session: AsyncSession, closure: Closure, now: datetime) -> None:
+    """End an emergency transfer: the default pays out every card that did not move."""
+    merchant = await _required(session, Merchant, closure.merchant_id)
+    if merchant.status != MerchantStatus.DEFAULTED:
+        await publish(
+            session,
+            EmergencyTransferEnded(merchant.id, closure.id, closure.filed_by, closure.reason),
+        )
+    await session.execute(
+        update(ClosureCard)
+        .where(ClosureCard.closure_id == closure.id, ClosureCard.outcome.is_(None))
+        .values(outcome=Outcome.PAID_OUT, outcome_at=now)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -711,6 +760,8 @@ class Tally:
     refunded: int = 0
     transferred: int = 0
     used_up: int = 0
+    payout: int = 0
+    paid_out: int = 0
     to_move: int = 0
     """Chosen to move, not moved yet: what the regulator's bulk run will move."""
 

@@ -29,7 +29,11 @@ if TYPE_CHECKING:
 
 LANG = "zh"
 """Texts are in Chinese: a phone number says nothing of its owner's language."""
-MESSAGE = {"closure": "sms.closure-notice", "relocation": "sms.relocation-notice"}
+MESSAGE = {
+    "closure": "sms.closure-notice",
+    "relocation": "sms.relocation-notice",
+    "emergency": "sms.emergency-notice",
+}
 """The text of each kind of notice (message ids in the catalogues)."""
 
 

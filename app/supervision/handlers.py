@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from app.closures.events import EmergencyTransferEnded
 from app.custody.events import ShortfallFound
 from app.events import handles
 from app.risk.events import (
@@ -21,7 +22,7 @@ from app.risk.events import (
     RecordIngested,
     SalesFiguresRecorded,
 )
-from app.supervision import grade_actions, rules
+from app.supervision import grade_actions, measures, rules
 from app.supervision.events import ComplaintFiled
 
 if TYPE_CHECKING:
@@ -105,4 +106,18 @@ async def warn_of_shortfall(session: AsyncSession, event: ShortfallFound) -> Non
         statement_id=event.statement_id,
         shortfall=event.shortfall_fen,
         evidence=event.evidence,
+    )
+
+
+@handles(EmergencyTransferEnded)
+async def default_after_emergency_transfer(
+    session: AsyncSession, event: EmergencyTransferEnded
+) -> None:
+    """The window to move a failing merchant's cards closed: declare the default it decided.
+
+    Recorded as the measure of the regulator who opened the window, with its reason; custody
+    pays every card left and the insurer's claim opens, in the window's closing transaction.
+    """
+    await measures.declare_default_decided(
+        session, event.merchant_id, decided_by=event.decided_by, reason=event.reason
     )

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from app.auth.models import Role
+from app.auth.principal import Principal
 from app.clock import utcnow
 from app.exceptions import Conflict, Invalid, NotFound
 from app.insurance.service import open_claim
@@ -38,7 +40,6 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     import escrow
-    from app.auth.principal import Principal
     from app.insurance.models import Claim
 
 MAX_RATIO_BP = 10_000
@@ -295,6 +296,21 @@ async def declare_default(
     if taken.payout is None:  # pragma: no cover - declaring default always pays out
         raise Conflict("measure-already-defaulted")
     return taken.measure, taken.payout, taken.claim
+
+
+async def declare_default_decided(
+    session: AsyncSession, merchant_id: uuid.UUID, *, decided_by: uuid.UUID | None, reason: str
+) -> Taken:
+    """Declare a default a regulator decided earlier (an emergency transfer's end).
+
+    The measure is recorded as hers: she decided it when she opened the window, and the
+    window's end carries it out.
+    """
+    merchant = await session.get(Merchant, merchant_id, with_for_update=True)
+    if merchant is None:
+        raise NotFound("merchant-not-found")
+    decider = Principal(role=Role.REGULATOR, user_id=decided_by, district=merchant.district)
+    return await _declare_default(session, decider, merchant, _reason(reason))
 
 
 async def lift_sales_blocks(

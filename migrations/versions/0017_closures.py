@@ -1,6 +1,7 @@
 """Orderly closure: notices, holders' choices, successors, messages; cards that came over.
 
-* ``closures``: a merchant's announced closure or relocation (one announced at a time);
+* ``closures``: a merchant's announced closure or relocation, or a regulator's emergency
+  transfer of a failing merchant's cards (one announced at a time);
 * ``successor_offers``: successors named with product-mapping terms, accepted once;
 * ``closure_cards``: every open card at the notice, its holder's choice and its outcome;
 * ``notifications``: each message to a holder (on the card's page, one text per holder),
@@ -57,7 +58,7 @@ def upgrade() -> None:
             filed_role varchar(16) NOT NULL,
             closed_at timestamptz,
             created_at timestamptz NOT NULL,
-            CONSTRAINT ck_closures_kind CHECK (kind IN ('closure', 'relocation')),
+            CONSTRAINT ck_closures_kind CHECK (kind IN ('closure', 'relocation', 'emergency')),
             CONSTRAINT ck_closures_status CHECK (status IN ('announced', 'closed')),
             CONSTRAINT ck_closures_ahead CHECK (closes_at > created_at)
         );
@@ -93,9 +94,9 @@ def upgrade() -> None:
             CONSTRAINT pk_closure_cards PRIMARY KEY (closure_id, card_id),
             CONSTRAINT uq_closure_cards_card_id UNIQUE (card_id),
             CONSTRAINT ck_closure_cards_choice
-                CHECK (choice IS NULL OR choice IN ('keep', 'refund', 'transfer')),
+                CHECK (choice IS NULL OR choice IN ('keep', 'refund', 'transfer', 'payout')),
             CONSTRAINT ck_closure_cards_outcome
-                CHECK (outcome IS NULL OR outcome IN ('refunded', 'transferred', 'used_up')),
+                CHECK (outcome IS NULL OR outcome IN ('refunded', 'transferred', 'used_up', 'paid_out')),
             CONSTRAINT ck_closure_cards_transfer_offer
                 CHECK ((choice = 'transfer') = (offer_id IS NOT NULL)),
             CONSTRAINT ck_closure_cards_new_card

@@ -226,3 +226,79 @@ async def test_a_closing_school_settles_every_card_whole(api: Api) -> None:  # n
         ids = [uuid.UUID(school["merchant"]["id"]), uuid.UUID(successor["merchant"]["id"])]
         report = await escrow.verify(session, ids)
     assert report.ok, report.problems
+
+
+async def test_an_emergency_transfer_moves_some_cards_and_the_default_pays_the_rest(
+    api: Api,
+) -> None:
+    school_insurer = await api.test_insurer()
+    school, lessons, _ = await _shop(api, school_insurer)
+    successor, new_lessons, _ = await _shop(api)
+    holders = [await buy_registered(api, school, lessons) for _ in range(3)]
+    worth = {c["card_id"]: c["amount"] for _, c in holders}
+    soon = (today() + timedelta(days=3)).isoformat()
+    body = {"kind": "emergency", "closes_on": soon, "reason": "老板失联，门店停业"}
+
+    # only a regulator opens one; a merchant's own request is refused and changes nothing
+    refused = await api.call("POST", "/closures", school["token"], json=body, expect=403)
+    assert refused["type"] == "/problems/closure-emergency-regulator-only"
+    closure = await api.call(
+        "POST",
+        "/closures",
+        school["regulator"],
+        json={**body, "merchant_id": school["merchant"]["id"]},
+        expect=201,
+    )
+    assert closure["kind"] == "emergency"
+    offer = await api.call(
+        "POST",
+        f"/closures/{closure['id']}/successors",
+        school["regulator"],
+        json={
+            "successor_id": successor["merchant"]["id"],
+            "terms": [{"from": lessons["id"], "to": new_lessons["id"], "per_unit": 1}],
+        },
+        expect=201,
+    )
+    await api.call("POST", f"/closures/offers/{offer['id']}/accept", successor["token"])
+
+    (mover, moved), (payee, paid), (_, idle) = holders
+    # a failing merchant's card is not refunded on request: it moves or is paid out
+    no_refund = await api.call(
+        "POST", f"/me/cards/{paid['card_id']}/closure", payee, json={"choice": "refund"}, expect=422
+    )
+    assert no_refund["errors"][0]["code"] == "closure-choice-not-in-emergency"
+    await api.call("POST", f"/me/cards/{paid['card_id']}/closure", payee, json={"choice": "payout"})
+    await api.call(
+        "POST",
+        f"/me/cards/{moved['card_id']}/closure",
+        mover,
+        json={"choice": "transfer", "offer_id": offer["id"]},
+    )
+    done = await api.call("POST", f"/closures/{closure['id']}/transfers", school["regulator"])
+    assert done["moved"] == 1
+
+    # the window closes: the default is declared and pays out the two cards that did not move
+    closes_at = utcnow() + timedelta(days=4)
+    with use_clock(ManualClock(closes_at)):
+        assert await close_due(api.sessions, closes_at) >= 1
+    shop = await api.call("GET", f"/merchants/{school['merchant']['id']}", school["regulator"])
+    assert shop["status"] == "defaulted"
+    for token, card in ((payee, paid), (holders[2][0], idle)):
+        notice = await api.call("GET", f"/me/cards/{card['card_id']}/closure", token)
+        assert notice["outcome"] == "paid_out"
+        balance = (await _card(api, token, card["card_id"]))["balance"]
+        assert balance["status"] == "defaulted"
+    claims = await _events(api, school_insurer, "claim.triggered")
+    assert len(claims) == 1
+    claimed = {c["card_id"]: c for c in claims[0]["data"]["cards"]}
+    assert set(claimed) == {paid["card_id"], idle["card_id"]}
+    for card_id, line in claimed.items():  # each consumer is owed exactly the card's worth
+        assert line["custody_paid_fen"] + line["claim_fen"] == worth[card_id]
+    notice = await api.call("GET", f"/me/cards/{moved['card_id']}/closure", mover)
+    assert notice["outcome"] == "transferred"
+    assert (await _card(api, mover, notice["new_card_id"]))["balance"]["status"] == "open"
+    async with api.sessions() as session, session.begin():
+        ids = [uuid.UUID(school["merchant"]["id"]), uuid.UUID(successor["merchant"]["id"])]
+        report = await escrow.verify(session, ids)
+    assert report.ok, report.problems

@@ -172,6 +172,7 @@ async def merchant_file(
         "day": lambda value: day(value, lang),
         "closure": await closures.closure_of(db, merchant.id),
         "earliest": closures.earliest_closing().isoformat(),
+        "earliest_emergency": closures.earliest_closing("emergency").isoformat(),
         "errors": {},
         "values": {},
     }
