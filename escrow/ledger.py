@@ -55,7 +55,9 @@ serialised by one lock taken first, so racing operations can neither overdraw no
 the one card an operation names is read under that lock and needs no lock of its own (a
 default, which closes every open card, also locks them, in ascending id order). A transfer,
 the one operation on two books, locks both in ascending merchant-id order, so two transfers
-crossing between the same books cannot deadlock either.
+crossing between the same books cannot deadlock either; a caller running several transfers
+in one transaction locks every book they touch first (:meth:`EscrowLedger.lock_books`), so
+that its locks, too, are taken in one order.
 
 Idempotency: every operation takes a key, unique per merchant. Its first result is stored
 in the same transaction; a repeat of the same request returns it, a different request with
@@ -153,7 +155,7 @@ from escrow.receipts import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Collection, Sequence
 
     import psycopg
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -305,6 +307,17 @@ class EscrowLedger:
                 for kind, ledger in LEDGER_OF.items()
             ],
         )
+
+    async def lock_books(self, merchant_ids: Collection[uuid.UUID]) -> None:
+        """Lock these books now, in ascending id order, until the caller's transaction ends.
+
+        A unit of work that runs several operations on several books (a batch of transfers to
+        different successors) calls this first with all of them: each operation then finds
+        its locks held, and two such batches cannot deadlock, whatever order their cards come
+        in.
+        """
+        if merchant_ids:
+            await (await self._conn()).execute(sql.LOCK_BOOKS, {"books": sorted(merchant_ids)})
 
     async def balances(self, merchant_id: uuid.UUID) -> dict[AccountKind, int]:
         """Current balance of every account of the merchant's book."""

@@ -107,6 +107,14 @@ COMPENSATED = select(func.coalesce(_PENDING, 0)).where(
 )
 """Everything already decided as compensation on one card, from the postings (the truth)."""
 
+LOCK_BOOKS = (
+    select(BOOKS.c.merchant_id)
+    .where(BOOKS.c.merchant_id.in_(bindparam("books", expanding=True)))
+    .order_by(BOOKS.c.merchant_id)
+    .with_for_update()
+)
+"""Lock several books in ascending id order: the order every transfer locks its two in."""
+
 BALANCES = select(ACCOUNTS.c.kind, ACCOUNTS.c.balance).where(
     ACCOUNTS.c.merchant_id == bindparam("merchant_id")
 )
