@@ -46,10 +46,17 @@ def cooling_off(bought: datetime, days: int, now: datetime) -> CoolingOff:
 
 
 async def cooling_off_of(session: AsyncSession, holder: CardHolder) -> CoolingOff:
-    """The card's cooling-off period, by its merchant's industry."""
+    """The card's cooling-off period, by its merchant's industry.
+
+    Counted from the purchase: a card a successor took over is the same purchase, not a new
+    one, so moving it starts no new period.
+    """
     merchant = await required(session, Merchant, holder.merchant_id)
     industry = await session.get(Industry, merchant.industry)
-    return cooling_off(holder.created_at, cooling_off_days(industry), utcnow())
+    bought = holder
+    while bought.transferred_from is not None:
+        bought = await required(session, CardHolder, bought.transferred_from)
+    return cooling_off(bought.created_at, cooling_off_days(industry), utcnow())
 
 
 @dataclass(frozen=True)
