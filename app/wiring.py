@@ -7,6 +7,7 @@ importing it here is what registers them (direct imports, so the layers check se
 * :mod:`app.risk.handlers`: a sale or a registration queues the merchant for re-rating;
 * :mod:`app.insurance.handlers`: activation needs a registered policy; overdue payables
   become a claim on it;
+* :mod:`app.closures.handlers`: a card paid for late joins its merchant's closure;
 * :mod:`app.supervision.handlers`: ratings, records, complaints and custody shortfalls raise
   warnings and move grade actions.
 
@@ -22,6 +23,7 @@ from app.events import mark_wired
 
 def wire() -> None:
     """Register every handler (idempotent: a module is imported once)."""
+    from app.closures import handlers as closures  # noqa: PLC0415, F401 - registers
     from app.insurance import handlers as insurance  # noqa: PLC0415, F401 - registers
     from app.risk import handlers as risk  # noqa: PLC0415, F401 - registers
     from app.supervision import handlers as supervision  # noqa: PLC0415, F401 - registers

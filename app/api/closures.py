@@ -35,6 +35,8 @@ class ClosureIn(msgspec.Struct, forbid_unknown_fields=True):
     reason: str
     merchant_id: uuid.UUID | None = None
     """The merchant, when a regulator files on its behalf."""
+    confirm_default: bool = False
+    """An emergency transfer ends in the merchant's default: the regulator confirms it."""
 
 
 class ClosureOut(msgspec.Struct):
@@ -169,6 +171,7 @@ class ClosureController(Controller):
                 kind=data.kind,
                 closes_on=data.closes_on,
                 reason=data.reason,
+                confirmed=data.confirm_default,
             )
         return closure_out(closure)
 

@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from datetime import datetime
 
-    from sqlalchemy import Select
+    from sqlalchemy import ColumnElement, Select
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from app.auth.principal import Principal
@@ -174,8 +174,13 @@ async def file_closure(
     kind: str,
     closes_on: date,
     reason: str,
+    confirmed: bool = False,
 ) -> Closure:
-    """Announce a closure: sales stop, every open card's holder is told and may choose."""
+    """Announce a closure: sales stop, every open card's holder is told and may choose.
+
+    An emergency transfer ends in the merchant's default, which cannot be undone, so it is
+    filed only ``confirmed``, as a default is declared.
+    """
     fields: dict[str, str] = {}
     if kind not in set(ClosureKind):
         fields["kind"] = "closure-kind-unknown"
@@ -186,6 +191,8 @@ async def file_closure(
     earliest = earliest_closing(kind)
     if closes_on < earliest:
         fields["closes_on"] = "closure-notice-too-short"
+    if kind == ClosureKind.EMERGENCY and not confirmed:
+        fields["confirm"] = "closure-emergency-unconfirmed"
     if fields:
         raise Invalid("closure-invalid", fields=fields, days=days, earliest=earliest.isoformat())
     if kind == ClosureKind.EMERGENCY and me.role not in (Role.REGULATOR, Role.OPERATOR):
@@ -214,54 +221,82 @@ async def file_closure(
         SalesBlockKind.CLOSING,
         {"closure_id": str(closure.id), "closes_at": closure.closes_at.isoformat()},
     )
+    await enrol_open_cards(session, closure)
+    return closure
+
+
+async def enrol_open_cards(session: AsyncSession, closure: Closure) -> int:
+    """Give every open card of the closing merchant its row and its holder the notice.
+
+    Run when the closure is filed, when a card is issued to the merchant afterwards (an order
+    paid late), and before the closing day settles the cards, so that no open card is left
+    out; a card already enrolled is left as it is. Returns how many were enrolled now.
+    """
+    card = escrow.models.Card
     holders = (
         await session.execute(
             select(CardHolder.card_id, CardHolder.consumer_id)
             .join(
-                escrow.models.Card,
-                (escrow.models.Card.id == CardHolder.card_id)
-                & (escrow.models.Card.merchant_id == CardHolder.merchant_id),
+                card, (card.id == CardHolder.card_id) & (card.merchant_id == CardHolder.merchant_id)
             )
-            .where(CardHolder.merchant_id == merchant.id, escrow.models.Card.status == "open")
+            .where(
+                CardHolder.merchant_id == closure.merchant_id,
+                card.status == "open",
+                CardHolder.card_id.not_in(
+                    select(ClosureCard.card_id).where(ClosureCard.closure_id == closure.id)
+                ),
+            )
         )
     ).all()
-    if holders:
-        await session.execute(
-            pg_insert(ClosureCard),
-            [{"closure_id": closure.id, "card_id": c, "consumer_id": who} for c, who in holders],
-        )
-        now = utcnow()
-        # On the card's page the notice is there from this commit; texts go out after it.
-        notices = [
+    if not holders:
+        return 0
+    await session.execute(
+        pg_insert(ClosureCard).on_conflict_do_nothing(),
+        [{"closure_id": closure.id, "card_id": c, "consumer_id": who} for c, who in holders],
+    )
+    now = utcnow()
+    # On the card's page the notice is there from this commit; texts go out after it.
+    notices = [
+        {"channel": Channel.IN_APP, "card_id": c, "status": DeliveryStatus.SENT, "sent_at": now}
+        for c, _ in holders
+    ] + [
+        {"channel": Channel.SMS, "consumer_id": who}
+        for who in sorted({who for _, who in holders if who is not None})
+    ]
+    await session.execute(
+        pg_insert(Notification).on_conflict_do_nothing(),
+        [
             {
-                "channel": Channel.IN_APP,
-                "card_id": c,
-                "status": DeliveryStatus.SENT,
-                "sent_at": now,
+                "id": uuid.uuid4(),
+                "closure_id": closure.id,
+                "status": DeliveryStatus.PENDING,
+                "sent_at": None,
+                "attempts": 0,
+                "created_at": now,
+                "consumer_id": None,
+                "card_id": None,
+                **n,
             }
-            for c, _ in holders
-        ] + [
-            {"channel": Channel.SMS, "consumer_id": who}
-            for who in sorted({who for _, who in holders if who is not None})
-        ]
-        await session.execute(
-            pg_insert(Notification),
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "closure_id": closure.id,
-                    "status": DeliveryStatus.PENDING,
-                    "sent_at": None,
-                    "attempts": 0,
-                    "created_at": now,
-                    "consumer_id": None,
-                    "card_id": None,
-                    **n,
-                }
-                for n in notices
-            ],
+            for n in notices
+        ],
+    )
+    return len(holders)
+
+
+def _trading(successor: Merchant, closing: set[uuid.UUID]) -> bool:
+    """Whether a successor can still take cards: trading, not closing itself."""
+    return successor.status == MerchantStatus.ACTIVE and successor.id not in closing
+
+
+async def _closing_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these merchants have a closure announced."""
+    return set(
+        await session.scalars(
+            select(Closure.merchant_id).where(
+                Closure.merchant_id.in_(list(ids)), Closure.status == ClosureStatus.ANNOUNCED
+            )
         )
-    return closure
+    )
 
 
 async def visible_closure(session: AsyncSession, me: Principal, closure_id: uuid.UUID) -> Closure:
@@ -297,6 +332,8 @@ async def name_successor(
         raise Invalid("successor-invalid", fields={"successor_id": "successor-not-found"})
     if closing is None or successor.industry != closing.industry:
         raise Invalid("successor-invalid", fields={"successor_id": "successor-other-industry"})
+    if successor.district != closing.district:
+        raise Invalid("successor-invalid", fields={"successor_id": "successor-other-district"})
     if successor.status != MerchantStatus.ACTIVE or await announced(session, successor.id):
         raise Invalid("successor-invalid", fields={"successor_id": "successor-not-trading"})
     await _check_terms(session, closure.merchant_id, successor.id, terms)
@@ -374,6 +411,9 @@ async def accept_offer(session: AsyncSession, me: Principal, offer_id: uuid.UUID
         closure = await _required(session, Closure, offer.closure_id)
         if closure.status != ClosureStatus.ANNOUNCED:
             raise Conflict("closure-closed")
+        mine = await _required(session, Merchant, offer.successor_id)
+        if not _trading(mine, await _closing_ids(session, [mine.id])):
+            raise Conflict("successor-not-trading")
         offer.accepted_at = utcnow()
         offer.accepted_by = me.user_id
         await session.flush()
@@ -394,14 +434,18 @@ async def notice_for(session: AsyncSession, holder: CardHolder) -> Notice | None
     row, closure = found
     merchant = await _required(session, Merchant, closure.merchant_id)
     offers = []
-    for offer, successor in await session.execute(
-        select(SuccessorOffer, Merchant)
-        .join(Merchant, Merchant.id == SuccessorOffer.successor_id)
-        .where(SuccessorOffer.closure_id == closure.id, SuccessorOffer.accepted_at.is_not(None))
-        .order_by(Merchant.legal_name)
-    ):
+    accepted = (
+        await session.execute(
+            select(SuccessorOffer, Merchant)
+            .join(Merchant, Merchant.id == SuccessorOffer.successor_id)
+            .where(SuccessorOffer.closure_id == closure.id, SuccessorOffer.accepted_at.is_not(None))
+            .order_by(Merchant.legal_name)
+        )
+    ).all()
+    closing = await _closing_ids(session, [m.id for _, m in accepted])
+    for offer, successor in accepted:
         term = _term_for(offer, holder.product_id)
-        if term is not None:
+        if term is not None and _trading(successor, closing):
             product = await _required(session, Product, term.to)
             offers.append((offer, successor, product, term.per_unit))
     return Notice(closure, merchant, row, offers)
@@ -424,20 +468,27 @@ async def choose(
     choice may be changed until the card is refunded or moved.
     """
     notice = await notice_for(session, holder)
-    if notice is None or notice.closure.status != ClosureStatus.ANNOUNCED:
+    if notice is None:
         raise NotFound("card-not-closing")
-    row = await session.get(ClosureCard, (notice.closure.id, holder.card_id), with_for_update=True)
+    # The closing day's settlement locks the closure for update: a choice either lands before
+    # it, or sees the closure closed.
+    closure = await session.get(
+        Closure, notice.closure.id, with_for_update={"read": True}, populate_existing=True
+    )
+    if closure is None or closure.status != ClosureStatus.ANNOUNCED:
+        raise NotFound("card-not-closing")
+    row = await session.get(
+        ClosureCard,
+        (notice.closure.id, holder.card_id),
+        with_for_update=True,
+        populate_existing=True,
+    )
     assert row is not None  # noqa: S101 - found above
     if row.outcome is not None:
         raise Conflict("closure-card-settled", outcome=row.outcome)
     if utcnow() >= notice.closure.closes_at:
         raise Conflict("closure-date-passed")
-    if choice not in CHOICES[ClosureKind(notice.closure.kind)]:
-        if notice.closure.kind == ClosureKind.EMERGENCY and choice in set(Choice):
-            raise Invalid(
-                "closure-choice-invalid", fields={"choice": "closure-choice-not-in-emergency"}
-            )
-        raise Invalid("closure-choice-invalid", fields={"choice": "closure-choice-unknown"})
+    _check_choice(notice.closure.kind, choice)
     offer = None
     if choice == Choice.TRANSFER:
         offer = next((o for o, _, _, _ in notice.offers if o.id == offer_id), None)
@@ -450,6 +501,17 @@ async def choose(
         await _refund(session, row, holder)
     await session.flush()
     return row
+
+
+def _check_choice(kind: str, choice: str) -> None:
+    """A choice this kind of closure offers, or the words saying which it does."""
+    if choice in CHOICES[ClosureKind(kind)]:
+        return
+    if kind == ClosureKind.EMERGENCY and choice in set(Choice):
+        raise Invalid(
+            "closure-choice-invalid", fields={"choice": "closure-choice-not-in-emergency"}
+        )
+    raise Invalid("closure-choice-invalid", fields={"choice": "closure-choice-unknown"})
 
 
 def _closed(refused: escrow.CardNotOpen) -> Outcome:
@@ -600,14 +662,35 @@ async def settle_cards(
             )
             if not rows:
                 return progress
-            await _settle_batch(session, rows, progress)
+            await _settle_batch(session, rows, progress, refund_the_rest=refund_the_rest)
             left = int(await session.scalar(select(func.count()).where(*waiting)) or 0)
         if on_batch is not None:
             on_batch(progress, left)
 
 
-async def _settle_batch(session: AsyncSession, rows: list[ClosureCard], progress: Progress) -> None:
-    """Move or refund each card of one batch, then tell the insurers how their cover moved."""
+async def _settle_batch(
+    session: AsyncSession,
+    rows: list[ClosureCard],
+    progress: Progress,
+    *,
+    refund_the_rest: bool,
+) -> None:
+    """Move or refund each card of one batch, then tell the insurers how their cover moved.
+
+    Every book the batch touches is locked first, in id order, so that two batches (two runs
+    of one closure, or closures with successors in common) cannot deadlock. A card whose
+    successor no longer trades (it closed or defaulted since) does not move: its holder's
+    choice is cleared, and on the closing day it is refunded (or paid out, in an emergency).
+    """
+    cache = _Rows(session)
+    offers = {o: await cache.get(SuccessorOffer, o) for o in {r.offer_id for r in rows} if o}
+    successors = {
+        o.successor_id: await cache.get(Merchant, o.successor_id) for o in offers.values()
+    }
+    closing = await _closing_ids(session, list(successors))
+    live = {m for m, merchant in successors.items() if _trading(merchant, closing)}
+    closure = await cache.get(Closure, rows[0].closure_id)
+    await escrow_ledger(session).lock_books({closure.merchant_id, *live})
     holders = {
         h.card_id: h
         for h in await session.scalars(
@@ -623,9 +706,13 @@ async def _settle_batch(session: AsyncSession, rows: list[ClosureCard], progress
     )
     moves: dict[uuid.UUID, list[CoverMove]] = {}
     written: list[_Moved] = []
-    cache = _Rows(session)
     for row in rows:
         holder = holders[row.card_id]
+        if row.offer_id is not None and offers[row.offer_id].successor_id not in live:
+            row.choice, row.offer_id, row.chosen_at = None, None, None
+            progress.skipped += 1
+            if not refund_the_rest:
+                continue
         if row.choice != Choice.TRANSFER:
             refunded = await _refund(session, row, holder)
             progress.refunded += bool(refunded)
@@ -652,9 +739,9 @@ async def _settle_batch(session: AsyncSession, rows: list[ClosureCard], progress
     session.add_all([m.contract for m in written])
     await session.flush()
     if moves:
-        closing = await cache.get(Merchant, holders[rows[0].card_id].merchant_id)
+        leaving = await cache.get(Merchant, closure.merchant_id)
         for to, cover in sorted(moves.items()):
-            await tell_cover_moved(session, closing, await cache.get(Merchant, to), cover)
+            await tell_cover_moved(session, leaving, await cache.get(Merchant, to), cover)
 
 
 _RUNS: dict[uuid.UUID, asyncio.Task[Progress]] = {}
@@ -697,7 +784,9 @@ async def close_due(sessions: async_sessionmaker[AsyncSession], now: datetime) -
 
     A closure or relocation moves the chosen cards, refunds the rest and closes the merchant.
     An emergency transfer moves the chosen cards, then the default is declared (by
-    supervision, on :class:`EmergencyTransferEnded`) and pays out every card left.
+    supervision, on :class:`EmergencyTransferEnded`) and pays out every card left. Each
+    closure is settled on its own: one that fails is logged and tried again on the next pass,
+    and the others go on.
     """
     async with sessions() as session:
         due = list(
@@ -707,35 +796,65 @@ async def close_due(sessions: async_sessionmaker[AsyncSession], now: datetime) -
                 )
             )
         )
+    closed = 0
     for closure_id in due:
-        async with sessions() as session:
-            closure = await session.get(Closure, closure_id)
-            merchant = await session.get(Merchant, closure.merchant_id) if closure else None
-        if closure is None or merchant is None:
-            continue
-        emergency = closure.kind == ClosureKind.EMERGENCY
-        # A merchant declared in default meanwhile has had its cards paid out by the default.
-        if merchant.status != MerchantStatus.DEFAULTED:
-            await settle_cards(sessions, closure_id, refund_the_rest=not emergency)
-        async with sessions() as session, session.begin():
-            closure = await session.get(Closure, closure_id, with_for_update=True)
-            if closure is None or closure.status != ClosureStatus.ANNOUNCED:
-                continue
-            closure.status, closure.closed_at = ClosureStatus.CLOSED, now
-            if emergency:
-                await _default_the_rest(session, closure, now)
-            else:
-                await session.execute(
-                    update(Merchant)
-                    .where(Merchant.id == closure.merchant_id, Merchant.status.in_(OPEN_STATUSES))
-                    .values(status=MerchantStatus.CLOSED)
-                )
-    return len(due)
+        try:
+            closed += await _close(sessions, closure_id, now)
+        except Exception:  # one closure's failure must not stop the others
+            log.exception(
+                "closure not settled; tried again on the next pass", closure=str(closure_id)
+            )
+    return closed
+
+
+async def _close(
+    sessions: async_sessionmaker[AsyncSession], closure_id: uuid.UUID, now: datetime
+) -> int:
+    """Settle one closure whose day has come and close it; 0 if cards are still to settle."""
+    async with sessions() as session, session.begin():
+        closure = await _required(session, Closure, closure_id)
+        merchant = await _required(session, Merchant, closure.merchant_id)
+        defaulted = merchant.status == MerchantStatus.DEFAULTED
+        if not defaulted:  # an order paid late may have issued a card since the notice
+            await enrol_open_cards(session, closure)
+    emergency = closure.kind == ClosureKind.EMERGENCY
+    # A merchant declared in default meanwhile has had its cards paid out by the default.
+    if not defaulted:
+        await settle_cards(sessions, closure_id, refund_the_rest=not emergency)
+    async with sessions() as session, session.begin():
+        locked = await session.get(
+            Closure, closure_id, with_for_update=True, populate_existing=True
+        )
+        if locked is None or locked.status != ClosureStatus.ANNOUNCED:
+            return 0
+        closure = locked
+        unsettled: list[ColumnElement[bool]] = [ClosureCard.outcome.is_(None)]
+        if emergency:
+            unsettled.append(ClosureCard.choice == Choice.TRANSFER)
+        left = await session.scalar(
+            select(func.count()).where(ClosureCard.closure_id == closure_id, *unsettled)
+        )
+        if left and not defaulted:  # a card was locked by a choice or a bulk run: next pass
+            log.info("closure waits for cards still being settled", closure=str(closure_id))
+            return 0
+        closure.status, closure.closed_at = ClosureStatus.CLOSED, now
+        if emergency:
+            await _default_the_rest(session, closure, now)
+        else:
+            await session.execute(
+                update(Merchant)
+                .where(Merchant.id == closure.merchant_id, Merchant.status.in_(OPEN_STATUSES))
+                .values(status=MerchantStatus.CLOSED)
+            )
+    return 1
 
 
 async def _default_the_rest(session: AsyncSession, closure: Closure, now: datetime) -> None:
     """End an emergency transfer: the default pays out every card that did not move."""
-    merchant = await _required(session, Merchant, closure.merchant_id)
+    merchant = await session.get(
+        Merchant, closure.merchant_id, with_for_update=True, populate_existing=True
+    )
+    assert merchant is not None  # noqa: S101 - a foreign key
     if merchant.status != MerchantStatus.DEFAULTED:
         await publish(
             session,

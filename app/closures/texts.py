@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import structlog
 from sqlalchemy import select
 
 from app.auth.models import Consumer
@@ -22,11 +23,16 @@ from app.i18n.catalogues import gettext
 from app.merchants.models import Merchant
 
 if TYPE_CHECKING:
+    import uuid
+
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from app.auth.sms import SmsSender
     from app.security.pii import PiiCipher
 
+MAX_ATTEMPTS = 5
+"""Passes a text is tried on before it is marked failed."""
+log = structlog.get_logger(__name__)
 LANG = "zh"
 """Texts are in Chinese: a phone number says nothing of its owner's language."""
 MESSAGE = {
@@ -50,8 +56,13 @@ async def deliver_texts(
     *,
     batch: int = 100,
 ) -> int:
-    """Send the pending texts, a batch per transaction; returns how many were sent."""
+    """Send the pending texts, a batch per transaction; returns how many were sent.
+
+    A text that cannot be sent now (a gateway's error) stays pending for the next pass, and
+    is marked failed after :data:`MAX_ATTEMPTS`; one text's failure never holds up the others.
+    """
     sent = 0
+    tried: set[uuid.UUID] = set()
     while True:
         async with sessions() as session, session.begin():
             due = (
@@ -63,6 +74,7 @@ async def deliver_texts(
                     .where(
                         Notification.channel == Channel.SMS,
                         Notification.status == DeliveryStatus.PENDING,
+                        Notification.id.not_in(tried),
                     )
                     .order_by(Notification.created_at)
                     .limit(batch)
@@ -72,14 +84,20 @@ async def deliver_texts(
             if not due:
                 return sent
             for note, consumer, closure, merchant in due:
+                tried.add(note.id)
                 note.attempts += 1
-                phone = cipher.decrypt(consumer.phone_enc, field="phone")
                 try:
+                    phone = cipher.decrypt(consumer.phone_enc, field="phone")
                     await sender.send(
                         session, phone, consumer.phone_hash, closure_text(merchant, closure)
                     )
                 except AppError as refused:  # no gateway: say so, and stop trying
                     note.status, note.error = DeliveryStatus.FAILED, refused.code
+                except Exception as failed:  # noqa: BLE001 - kept, retried, never lost
+                    note.error = type(failed).__name__
+                    if note.attempts >= MAX_ATTEMPTS:
+                        note.status = DeliveryStatus.FAILED
+                    log.warning("closure text not sent", error=note.error, attempts=note.attempts)
                 else:
                     note.status, note.sent_at = DeliveryStatus.SENT, utcnow()
                     sent += 1

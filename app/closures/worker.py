@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import structlog
+
 from app.auth.sms import sms_sender
 from app.background import PeriodicTask
 from app.clock import utcnow
@@ -19,6 +21,9 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from app.security.pii import PiiCipher
+
+
+log = structlog.get_logger(__name__)
 
 
 class ClosureWorker(PeriodicTask):
@@ -34,6 +39,13 @@ class ClosureWorker(PeriodicTask):
         self.cipher = cipher
 
     async def run_once(self) -> int:
-        """One pass; returns how many texts went out and merchants were closed."""
-        texted = await deliver_texts(self.sessions, self.cipher, sms_sender(get_settings()))
-        return texted + await close_due(self.sessions, utcnow())
+        """One pass; returns how many texts went out and merchants were closed.
+
+        The two are independent: texts failing never hold up a closing day, nor the reverse.
+        """
+        done = 0
+        try:
+            done += await deliver_texts(self.sessions, self.cipher, sms_sender(get_settings()))
+        except Exception:  # the closings still run; the texts are tried again next pass
+            log.exception("closure texts not sent this pass")
+        return done + await close_due(self.sessions, utcnow())

@@ -306,7 +306,9 @@ async def declare_default_decided(
     The measure is recorded as hers: she decided it when she opened the window, and the
     window's end carries it out.
     """
-    merchant = await session.get(Merchant, merchant_id, with_for_update=True)
+    merchant = await session.get(
+        Merchant, merchant_id, with_for_update=True, populate_existing=True
+    )
     if merchant is None:
         raise NotFound("merchant-not-found")
     decider = Principal(role=Role.REGULATOR, user_id=decided_by, district=merchant.district)

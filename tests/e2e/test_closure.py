@@ -7,6 +7,7 @@ on the date the rest is refunded and the school is closed. Every fen is accounte
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from datetime import timedelta
@@ -19,7 +20,7 @@ from app.auth.service import normalise_phone
 from app.auth.sms import SandboxTexts
 from app.clock import ManualClock, today, use_clock, utcnow
 from app.closures.models import Notification
-from app.closures.service import close_due
+from app.closures.service import close_due, settle_cards
 from app.closures.texts import deliver_texts
 from app.security.pii import PiiCipher
 from tests.e2e.api import (
@@ -28,6 +29,7 @@ from tests.e2e.api import (
     STORED,
     buy_registered,
     counter_of,
+    notify,
     order,
     redeem,
     redemption_code,
@@ -85,7 +87,8 @@ async def test_a_closing_school_settles_every_card_whole(api: Api) -> None:  # n
     assert refused["type"] == "/problems/closure-invalid"
     assert "closes_on" in str(refused)
     counter = await counter_of(api, school["token"])
-    await order(api, counter, lessons["id"], await api.consumer(), expect=201, **ID)
+    late = await api.consumer()
+    placed = await order(api, counter, lessons["id"], late, expect=201, **ID)
 
     closes_on = (today() + timedelta(days=30)).isoformat()
     closure = await api.call(
@@ -106,6 +109,11 @@ async def test_a_closing_school_settles_every_card_whole(api: Api) -> None:  # n
     # no new sales from the moment it is filed
     stopped = await order(api, counter, lessons["id"], await api.consumer(), expect=403, **ID)
     assert stopped["type"] == "/problems/merchant-closing"
+    # an order placed before the notice and paid after it: its card joins the closure
+    paid = await notify(api, placed["provider_order_id"], placed["amount"])
+    assert paid["outcome"] == "issued"
+    late_card = (await api.call("GET", f"/orders/{placed['id']}", late))["card_id"]
+    worth[late_card] = placed["amount"]
     # every holder is told: on each card's page, and one text per holder
     async with api.sessions() as session:
         told = dict(
@@ -117,10 +125,10 @@ async def test_a_closing_school_settles_every_card_whole(api: Api) -> None:  # n
                 )
             ).all()
         )
-    assert told == {"in_app": 4, "sms": 4}
+    assert told == {"in_app": 5, "sms": 5}
     sms = SandboxTexts()
     cipher = PiiCipher.from_master_key()
-    assert await deliver_texts(api.sessions, cipher, sms) >= 4
+    assert await deliver_texts(api.sessions, cipher, sms) >= 5
     async with api.sessions() as session:
         statuses = set(
             await session.scalars(
@@ -215,7 +223,7 @@ async def test_a_closing_school_settles_every_card_whole(api: Api) -> None:  # n
     closes_at = utcnow() + timedelta(days=31)
     with use_clock(ManualClock(closes_at)):
         assert await close_due(api.sessions, closes_at) >= 1
-    for token, bought in ((keeper, kept), (idler, idle)):
+    for token, bought in ((keeper, kept), (idler, idle), (late, {"card_id": late_card})):
         notice = await api.call("GET", f"/me/cards/{bought['card_id']}/closure", token)
         assert notice["outcome"] == "refunded"
         assert notice["refunded"] == worth[bought["card_id"]]
@@ -240,13 +248,23 @@ async def test_an_emergency_transfer_moves_some_cards_and_the_default_pays_the_r
     body = {"kind": "emergency", "closes_on": soon, "reason": "老板失联，门店停业"}
 
     # only a regulator opens one; a merchant's own request is refused and changes nothing
-    refused = await api.call("POST", "/closures", school["token"], json=body, expect=403)
+    refused = await api.call(
+        "POST", "/closures", school["token"], json={**body, "confirm_default": True}, expect=403
+    )
     assert refused["type"] == "/problems/closure-emergency-regulator-only"
-    closure = await api.call(
+    unconfirmed = await api.call(
         "POST",
         "/closures",
         school["regulator"],
         json={**body, "merchant_id": school["merchant"]["id"]},
+        expect=422,
+    )
+    assert [e["field"] for e in unconfirmed["errors"]] == ["confirm"]
+    closure = await api.call(
+        "POST",
+        "/closures",
+        school["regulator"],
+        json={**body, "merchant_id": school["merchant"]["id"], "confirm_default": True},
         expect=201,
     )
     assert closure["kind"] == "emergency"
@@ -300,5 +318,106 @@ async def test_an_emergency_transfer_moves_some_cards_and_the_default_pays_the_r
     assert (await _card(api, mover, notice["new_card_id"]))["balance"]["status"] == "open"
     async with api.sessions() as session, session.begin():
         ids = [uuid.UUID(school["merchant"]["id"]), uuid.UUID(successor["merchant"]["id"])]
+        report = await escrow.verify(session, ids)
+    assert report.ok, report.problems
+
+
+async def test_a_successor_that_stops_trading_takes_no_card(api: Api) -> None:
+    school, lessons, _ = await _shop(api)
+    successor, new_lessons, _ = await _shop(api)
+    holder, bought = await buy_registered(api, school, lessons)
+    closes_on = (today() + timedelta(days=30)).isoformat()
+    closure = await api.call(
+        "POST",
+        "/closures",
+        school["token"],
+        json={"kind": "closure", "closes_on": closes_on, "reason": "停业"},
+        expect=201,
+    )
+    offer = await api.call(
+        "POST",
+        f"/closures/{closure['id']}/successors",
+        school["token"],
+        json={
+            "successor_id": successor["merchant"]["id"],
+            "terms": [{"from": lessons["id"], "to": new_lessons["id"], "per_unit": 1}],
+        },
+        expect=201,
+    )
+    await api.call("POST", f"/closures/offers/{offer['id']}/accept", successor["token"])
+    await api.call(
+        "POST",
+        f"/me/cards/{bought['card_id']}/closure",
+        holder,
+        json={"choice": "transfer", "offer_id": offer["id"]},
+    )
+    # the successor announces its own closure: it takes no more cards
+    await api.call(
+        "POST",
+        "/closures",
+        successor["token"],
+        json={"kind": "relocation", "closes_on": closes_on, "reason": "搬迁"},
+        expect=201,
+    )
+    notice = await api.call("GET", f"/me/cards/{bought['card_id']}/closure", holder)
+    assert notice["successors"] == []
+    moved = await api.call("POST", f"/closures/{closure['id']}/transfers", school["regulator"])
+    assert moved["moved"] == 0
+    notice = await api.call("GET", f"/me/cards/{bought['card_id']}/closure", holder)
+    assert (notice["choice"], notice["outcome"]) == (None, None)  # to choose again
+    closes_at = utcnow() + timedelta(days=31)
+    with use_clock(ManualClock(closes_at)):
+        assert await close_due(api.sessions, closes_at) >= 1
+    notice = await api.call("GET", f"/me/cards/{bought['card_id']}/closure", holder)
+    assert notice["outcome"] == "refunded"
+    assert notice["refunded"] == bought["amount"]
+
+
+async def test_two_bulk_runs_at_once_move_each_card_once_without_deadlock(api: Api) -> None:
+    school, lessons, _ = await _shop(api)
+    successors = [await _shop(api) for _ in range(2)]
+    holders = [await buy_registered(api, school, lessons) for _ in range(12)]
+    closes_on = (today() + timedelta(days=30)).isoformat()
+    closure = await api.call(
+        "POST",
+        "/closures",
+        school["token"],
+        json={"kind": "closure", "closes_on": closes_on, "reason": "停业"},
+        expect=201,
+    )
+    offers = []
+    for shop, theirs, _ in successors:
+        offer = await api.call(
+            "POST",
+            f"/closures/{closure['id']}/successors",
+            school["regulator"],
+            json={
+                "successor_id": shop["merchant"]["id"],
+                "terms": [{"from": lessons["id"], "to": theirs["id"], "per_unit": 1}],
+            },
+            expect=201,
+        )
+        await api.call("POST", f"/closures/offers/{offer['id']}/accept", shop["token"])
+        offers.append(offer["id"])
+    for n, (token, bought) in enumerate(holders):  # alternating successors, batch by batch
+        await api.call(
+            "POST",
+            f"/me/cards/{bought['card_id']}/closure",
+            token,
+            json={"choice": "transfer", "offer_id": offers[n % 2]},
+        )
+    runs = await asyncio.wait_for(
+        asyncio.gather(
+            *(settle_cards(api.sessions, uuid.UUID(closure["id"]), batch=3) for _ in range(3))
+        ),
+        timeout=60,
+    )
+    assert sum(r.moved for r in runs) == len(holders)
+    for token, bought in holders:
+        notice = await api.call("GET", f"/me/cards/{bought['card_id']}/closure", token)
+        assert notice["outcome"] == "transferred"
+    async with api.sessions() as session, session.begin():
+        ids = [uuid.UUID(school["merchant"]["id"])]
+        ids += [uuid.UUID(shop["merchant"]["id"]) for shop, _, _ in successors]
         report = await escrow.verify(session, ids)
     assert report.ok, report.problems

@@ -101,6 +101,7 @@ class ClosurePages(Controller):
                     kind=data.get("kind", ""),
                     closes_on=closes_on(data),
                     reason=data.get("reason", ""),
+                    confirmed=data.get("confirm") == "on",
                 )
             made.append(closure.id)
 
