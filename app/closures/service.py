@@ -962,17 +962,17 @@ async def offers_to(
 
 async def supervised_closures(session: AsyncSession, me: Principal) -> list[ClosureView]:
     """The closures in the regulator's reach: running ones by date, then the last closed."""
-    found = [
-        closure
-        for closure, district in await session.execute(
-            select(Closure, Merchant.district)
-            .join(Merchant, Merchant.id == Closure.merchant_id)
-            .order_by((Closure.status == ClosureStatus.ANNOUNCED).desc(), Closure.closes_at)
-            .limit(200)
+    if me.role not in (Role.REGULATOR, Role.OPERATOR):
+        return []
+    query = select(Closure).join(Merchant, Merchant.id == Closure.merchant_id)
+    if me.role is Role.REGULATOR and me.district is not None:
+        query = query.where(Merchant.district == me.district)
+    found = await session.scalars(
+        query.order_by((Closure.status == ClosureStatus.ANNOUNCED).desc(), Closure.closes_at).limit(
+            CLOSURES_LISTED
         )
-        if me.sees_district(district)
-    ]
-    return await _views(session, found)
+    )
+    return await _views(session, list(found))
 
 
 async def closure_view(session: AsyncSession, me: Principal, closure_id: uuid.UUID) -> ClosureView:
@@ -980,6 +980,8 @@ async def closure_view(session: AsyncSession, me: Principal, closure_id: uuid.UU
     return (await _views(session, [await visible_closure(session, me, closure_id)]))[0]
 
 
+CLOSURES_LISTED = 200
+"""Closures a regulator's list shows: the running ones first, by date."""
 CANDIDATES_LISTED = 100
 """Candidates a form lists by name; any other is named by its unified social credit code."""
 
