@@ -9,6 +9,10 @@ successor accepted. Moves are made in bulk by the regulator, and on the date at 
 every card still open then is refunded. Each card moves or is refunded in one ledger
 operation keyed by the card, so an interrupted run picks up where it stopped.
 
+A regulator's emergency transfer of a failing merchant's cards runs the same way with a
+short window; its holders move their cards or wait for the default, declared when the window
+closes, whose guaranteed payout takes every card left.
+
 A card that moves gets a new id on the successor's book (the books are per merchant, and the
 old card's history stays on the old one), linked both ways: ``card_transfers`` in the ledger
 and ``card_holders.transferred_from``; its contract is re-issued in the successor's name.
@@ -110,7 +114,7 @@ class Progress:
     refunded: int = 0
     used_up: int = 0
     skipped: int = 0
-    """Already settled (by an earlier, interrupted run, or otherwise closed)."""
+    """Not moved because their successor no longer trades: the holder's choice was cleared."""
     moved_fen: int = 0
     refunded_fen: int = 0
     per_successor: dict[uuid.UUID, int] = field(default_factory=dict)
