@@ -412,19 +412,9 @@ class EscrowLedger:
             raise InvalidRequest(
                 f"card {card_id} already exists", code="card-exists", card_id=card_id
             )
+        card = _new_card(card_id, paid, units_total, custody_ratio_bp)
         parts = split(paid, custody_ratio_bp)
         now = self._clock()
-        card = CardBalance(
-            card_id=card_id,
-            status=CardStatus.OPEN,
-            paid=paid,
-            units_total=units_total,
-            units_remaining=units_total,
-            custody_ratio_bp=custody_ratio_bp,
-            outstanding=paid,
-            custody_share=parts.custody,
-            insured_share=parts.insured,
-        )
         entry = self._entry(
             book,
             EntryKind.PURCHASE,
@@ -676,17 +666,7 @@ class EscrowLedger:
         after = msgspec.structs.replace(
             card, status=CardStatus.TRANSFERRED, outstanding=0, custody_share=0, insured_share=0
         )
-        arriving = CardBalance(
-            card_id=new_card_id,
-            status=CardStatus.OPEN,
-            paid=worth,
-            units_total=units_total,
-            units_remaining=units_total,
-            custody_ratio_bp=custody_ratio_bp,
-            outstanding=worth,
-            custody_share=parts.custody,
-            insured_share=parts.insured,
-        )
+        arriving = _new_card(new_card_id, worth, units_total, custody_ratio_bp)
         leaving = self._entry(
             source.book,
             EntryKind.TRANSFER_OUT,
@@ -1302,6 +1282,25 @@ async def _driver(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
     """The psycopg connection under the session's: the same transaction, no SQLAlchemy."""
     raw = await conn.get_raw_connection()
     return cast("psycopg.AsyncConnection[Any]", raw.driver_connection)
+
+
+def _new_card(card_id: uuid.UUID, paid: int, units_total: int, ratio_bp: int) -> CardBalance:
+    """An unused card worth what was paid for it, split between custody and cover at ``ratio_bp``.
+
+    What a purchase issues, and what a transfer issues on the successor's book.
+    """
+    parts = split(paid, ratio_bp)
+    return CardBalance(
+        card_id=card_id,
+        status=CardStatus.OPEN,
+        paid=paid,
+        units_total=units_total,
+        units_remaining=units_total,
+        custody_ratio_bp=ratio_bp,
+        outstanding=paid,
+        custody_share=parts.custody,
+        insured_share=parts.insured,
+    )
 
 
 def _card_row(row: Sequence[Any]) -> tuple[CardBalance, str, uuid.UUID] | None:
