@@ -23,6 +23,7 @@ from qr import base64url
 from qr.errors import (
     BadSignature,
     InvalidKeyMaterial,
+    MalformedCode,
     NoSigningKey,
     RevokedKey,
     UnknownKey,
@@ -287,3 +288,27 @@ def public_keys_document(records: Iterable[PublicKeyRecord]) -> dict[str, Any]:
             for record in records
         ],
     }
+
+
+def keyring_from_document(document: Any) -> KeyRing:  # noqa: ANN401 - parsed JSON, checked here
+    """The verifying ring a ``public_keys_document`` describes, for checking offline.
+
+    ``InvalidKeyMaterial`` when the document is not one: a verifier must not fall back to
+    trusting what it cannot read.
+    """
+    try:
+        keys = document["keys"]
+        records = [
+            PublicKeyRecord(
+                kid=key["kid"],
+                public_key_raw=base64url.decode(key["public_key"]),
+                status=key["status"],
+            )
+            for key in keys
+        ]
+    except (KeyError, TypeError, MalformedCode) as exc:
+        raise InvalidKeyMaterial(
+            "The published keys document is not one this service writes.",
+            code="qr-keys-document-invalid",
+        ) from exc
+    return KeyRing(records)
