@@ -29,18 +29,18 @@ import asyncio
 import contextlib
 import os
 import platform
-import secrets
 import time
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, insert, select, update
+from shop import merchant, sell
+from sqlalchemy import func, select, update
 
 import escrow
-from app.auth.models import Consumer, Role
+from app.auth.models import Role
 from app.auth.principal import Principal
-from app.cards.models import CardHolder, Order, OrderStatus
+from app.cards.models import CardHolder
 from app.clock import today, utcnow
 from app.closures.models import Choice, ClosureCard
 from app.closures.service import (
@@ -52,124 +52,18 @@ from app.closures.service import (
     settle_cards,
 )
 from app.db import async_url, create_engine, database_url, scratch_database, session_factory
-from app.merchants.models import Merchant, MerchantStatus, Product, ProductStatus
 from app.wiring import wire
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from app.merchants.models import Merchant, Product
+
 GOAL_CARDS, GOAL_SECONDS = 10_000, 60.0
-PRICE, SESSIONS = 300_000, 10
 
 
 class Interrupted(Exception):
     """Raised between two batches to stop a run as a killed process would."""
-
-
-def _uscc() -> str:
-    return "91330102" + secrets.token_hex(5).upper()
-
-
-async def _merchant(session: AsyncSession, name: str) -> tuple[Merchant, Product]:
-    merchant = Merchant(
-        id=uuid.uuid4(),
-        uscc=_uscc(),
-        legal_name=name,
-        industry="fitness",
-        district="上城区",
-        address="杭州市上城区解放路1号",
-        status=MerchantStatus.ACTIVE,
-        custody_ratio_bp=3000,
-    )
-    session.add(merchant)
-    await session.flush()
-    product = Product(
-        id=uuid.uuid4(),
-        merchant_id=merchant.id,
-        name="私教 10 次",
-        kind="sessions",
-        price=PRICE,
-        units=SESSIONS,
-        validity_days=None,
-        anonymous=False,
-        terms="",
-        status=ProductStatus.ACTIVE,
-    )
-    session.add(product)
-    await session.flush()
-    await escrow.EscrowLedger(session).open_book(merchant.id)
-    return merchant, product
-
-
-async def _sell(
-    sessions: async_sessionmaker[AsyncSession],
-    merchant: Merchant,
-    product: Product,
-    cards: int,
-    holders: int,
-) -> None:
-    """Sell ``cards`` cards through the ledger, each with a paid order and a holder."""
-    async with sessions() as session, session.begin():
-        consumers = [uuid.uuid4() for _ in range(holders)]
-        await session.execute(
-            insert(Consumer),
-            [
-                {"id": c, "phone_hash": secrets.token_bytes(32), "phone_enc": b"-"}
-                for c in consumers
-            ],
-        )
-    sold = 0
-    while sold < cards:
-        async with sessions() as session, session.begin():
-            ledger = escrow.EscrowLedger(session)
-            rows, holders_rows = [], []
-            for n in range(sold, min(sold + 500, cards)):
-                card_id, order_id = uuid.uuid4(), uuid.uuid4()
-                await ledger.purchase(
-                    merchant.id,
-                    kind=escrow.CardKind.SESSIONS,
-                    paid=PRICE,
-                    units_total=SESSIONS,
-                    custody_ratio_bp=3000,
-                    card_id=card_id,
-                    idempotency_key=f"order:{order_id}",
-                )
-                if n % 3 == 0:
-                    await ledger.redeem(
-                        merchant.id, card_id, units=1 + n % 7, idempotency_key=f"use:{card_id}"
-                    )
-                consumer = consumers[n % holders]
-                rows.append(
-                    {
-                        "id": order_id,
-                        "merchant_id": merchant.id,
-                        "product_id": product.id,
-                        "consumer_id": consumer,
-                        "amount": PRICE,
-                        "custody_ratio_bp": 3000,
-                        "status": OrderStatus.PAID,
-                        "provider": "sandbox",
-                        "provider_order_id": f"bench-{order_id}",
-                        "idempotency_scope": "bench",
-                        "idempotency_key": str(order_id),
-                        "request_hash": b"-",
-                        "card_id": card_id,
-                        "paid_at": utcnow(),
-                    }
-                )
-                holders_rows.append(
-                    {
-                        "card_id": card_id,
-                        "merchant_id": merchant.id,
-                        "product_id": product.id,
-                        "order_id": order_id,
-                        "consumer_id": consumer,
-                        "registered": True,
-                    }
-                )
-            await session.execute(insert(Order), rows)
-            await session.execute(insert(CardHolder), holders_rows)
-            sold += len(rows)
 
 
 async def _announce(
@@ -242,10 +136,10 @@ async def bench(url: str, args: argparse.Namespace) -> None:
     sessions = session_factory(engine)
     try:
         async with sessions() as session, session.begin():
-            closing, old_product = await _merchant(session, "杭州示范英语培训学校")
-            successor, new_product = await _merchant(session, "杭州承接英语培训学校")
+            closing, old_product = await merchant(session, "杭州示范英语培训学校")
+            successor, new_product = await merchant(session, "杭州承接英语培训学校")
         started = time.perf_counter()
-        await _sell(sessions, closing, old_product, args.cards, args.holders)
+        await sell(sessions, closing, old_product, args.cards, args.holders)
         setup = time.perf_counter() - started
         closure_id = await _announce(sessions, closing, successor, old_product, new_product)
         print(f"set-up  : {args.cards} cards sold in {setup:.1f}s (not measured)")
