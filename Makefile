@@ -13,3 +13,4 @@ bench:  ## install and run every benchmark at its defaults (prints figures; fail
 	.venv/bin/python bench/api_load.py
 	.venv/bin/python bench/rating_speed.py
 	.venv/bin/python bench/card_transfer.py
+	.venv/bin/python bench/resolution_pack.py

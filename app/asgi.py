@@ -27,6 +27,7 @@ from app.api.outbox import InsurerEventsController
 from app.api.payables import OwnPayablesController, SupervisedPayablesController
 from app.api.problems import document_problems
 from app.api.qrcodes import CounterQrController, QrKeyController, ScanController
+from app.api.resolution import ResolutionPackController
 from app.api.risk import IndicatorController, MerchantRatingController, RatingController
 from app.api.supervision import (
     GradeActionsController,
@@ -79,6 +80,7 @@ ROUTES = [
     OwnPayablesController,
     ClosureController,
     CardClosureController,
+    ResolutionPackController,
     SupervisedPayablesController,
     *DISPUTE_CONTROLLERS,
     InsurerEventsController,

@@ -396,7 +396,10 @@ def _operations_commands() -> None:
     from app.closures.commands import merchants  # noqa: PLC0415 - click only
     from app.custody.commands import custody  # noqa: PLC0415 - click only
     from app.outbox.commands import COMMANDS  # noqa: PLC0415 - click only
+    from app.resolution.commands import resolution_pack  # noqa: PLC0415 - click only
     from app.workers import worker  # noqa: PLC0415 - click; the workers load when run
+
+    merchants.add_command(resolution_pack)
 
     main.add_command(custody)
     main.add_command(merchants)

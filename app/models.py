@@ -13,6 +13,7 @@ from app.outbox import models as outbox_models
 from app.payables import models as payable_models
 from app.payments import models as payment_models
 from app.qrcodes import models as qr_models
+from app.resolution import models as resolution_models
 from app.risk import models as risk_models
 from app.supervision import models as supervision_models
 from escrow import metadata as escrow_metadata
@@ -30,6 +31,7 @@ __all__ = [
     "payable_models",
     "payment_models",
     "qr_models",
+    "resolution_models",
     "risk_models",
     "supervision_models",
     "target_metadata",

@@ -57,6 +57,15 @@ PRINTS = {
         r"escrow\.verify over both books: the ledger verifies",
         r"(?m)^checks: passed$",
     ],
+    "resolution_pack.py": [
+        r"SMOKE RUN",
+        r"(?m)^cards +holders +seconds +cards/s +MB$",
+        r"(?m)^\d+ +\d+ +[\d.]+ +\d+ +[\d.]+$",
+        r"goal \(issue 17\)",
+        r"the pack checks against the published keys; \d+ cards",
+        r"escrow\.verify: the ledger verifies",
+        r"(?m)^checks: passed$",
+    ],
     "rating_speed.py": [
         r"merchants/s +\d+",
         r"ratings rows +\d+ \(ok\)",

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 @click.group()
 def merchants() -> None:
-    """Merchants: closing in good order."""
+    """Merchants: closing in good order, and the resolution pack."""
 
 
 @merchants.command("transfer-cards")

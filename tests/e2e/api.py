@@ -169,14 +169,15 @@ class Api:
         return {"merchant": merchant, "token": token, "username": username}
 
     async def active_merchant(
-        self, district: str = "上城区", *, insurer_token: str | None = None
+        self, district: str = "上城区", *, insurer_token: str | None = None, **overrides: Any
     ) -> dict[str, Any]:
-        """Registered, approved by a regulator of its district, insured, activated.
+        """Registered (``overrides`` to its registration), approved by a regulator of its
+        district, insured, activated.
 
         The insurer (``insurer_token``'s, else a test insurer) registers the policy the
         merchant declared, as activation requires.
         """
-        shop = await self.register_merchant(district)
+        shop = await self.register_merchant(district, **overrides)
         shop["regulator_username"] = await self.staff_user(Role.REGULATOR, district)
         regulator = await self.sign_in(shop["regulator_username"])
         await self.call("POST", f"/merchants/{shop['merchant']['id']}/approve", regulator)
