@@ -18,6 +18,7 @@ from app.api.cards import (
     PaymentController,
     SandboxPayController,
 )
+from app.api.cases import CASE_CONTROLLERS
 from app.api.closures import CardClosureController, ClosureController
 from app.api.disputes import DISPUTE_CONTROLLERS
 from app.api.health import HealthController
@@ -81,6 +82,7 @@ ROUTES = [
     ClosureController,
     CardClosureController,
     ResolutionPackController,
+    *CASE_CONTROLLERS,
     SupervisedPayablesController,
     *DISPUTE_CONTROLLERS,
     InsurerEventsController,

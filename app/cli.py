@@ -100,27 +100,41 @@ def users() -> None:
 
 @users.command("create")
 @click.option("--username", required=True, help="Staff names are name@organisation.")
-@click.option("--role", required=True, type=click.Choice(["regulator", "insurer", "operator"]))
-@click.option("--district", default=None, help="A regulator's district; omit for city level.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["regulator", "insurer", "operator", "department"]),
+)
+@click.option(
+    "--district",
+    default=None,
+    help="A regulator's district (omit for city level), or a department's.",
+)
 @click.option(
     "--organisation",
     default=None,
     help="The operator's name, or the insurer's (an insurer's account is linked to it; a new"
-    " insurer is registered under that name and its webhook secret printed once).",
+    " insurer is registered under that name and its webhook secret printed once), or a"
+    " department's or street office's code in --district (pguard cases add-organisation).",
 )
 @click.password_option()
 def create_user(
     username: str, role: str, district: str | None, organisation: str | None, password: str
 ) -> None:
-    """Create a regulator, insurer or operator account."""
+    """Create a regulator, insurer, operator or department account."""
     from app.auth.admin import create_staff  # noqa: PLC0415
     from app.auth.models import Role  # noqa: PLC0415
+    from app.cases.directory import organisation_by_code  # noqa: PLC0415
     from app.db import create_engine, session_factory  # noqa: PLC0415
     from app.outbox.service import insurer_for_account  # noqa: PLC0415
     from app.security.pii import PiiCipher  # noqa: PLC0415
 
     if role == "insurer" and not organisation:
         raise click.UsageError("an insurer's account needs --organisation: the insurer's name")
+    if role == "department" and not (organisation and district):
+        raise click.UsageError(
+            "a department's account needs --district and --organisation: its organisation's code"
+        )
 
     async def go() -> str | None:
         engine = create_engine()
@@ -133,6 +147,11 @@ def create_user(
                     if role == "insurer"
                     else (None, None)
                 )
+                org = (
+                    await organisation_by_code(session, district or "", organisation or "")
+                    if role == "department"
+                    else None
+                )
                 await create_staff(
                     session,
                     username=username,
@@ -141,6 +160,7 @@ def create_user(
                     district=district,
                     organisation=organisation,
                     insurer_id=insurer.id if insurer else None,
+                    organisation_id=org.id if org else None,
                 )
         finally:
             await engine.dispose()
@@ -393,6 +413,7 @@ _database_commands()
 
 
 def _operations_commands() -> None:
+    from app.cases.commands import cases  # noqa: PLC0415 - click only
     from app.closures.commands import merchants  # noqa: PLC0415 - click only
     from app.custody.commands import custody  # noqa: PLC0415 - click only
     from app.outbox.commands import COMMANDS  # noqa: PLC0415 - click only
@@ -401,6 +422,7 @@ def _operations_commands() -> None:
 
     merchants.add_command(resolution_pack)
 
+    main.add_command(cases)
     main.add_command(custody)
     main.add_command(merchants)
     main.add_command(worker)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.auth import models as auth_models
 from app.base import Base
 from app.cards import models as card_models
+from app.cases import models as case_models
 from app.closures import models as closure_models
 from app.custody import models as custody_models
 from app.insurance import models as insurance_models
@@ -23,6 +24,7 @@ target_metadata = [escrow_metadata, Base.metadata]
 __all__ = [
     "auth_models",
     "card_models",
+    "case_models",
     "closure_models",
     "custody_models",
     "insurance_models",

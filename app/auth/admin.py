@@ -26,13 +26,19 @@ async def create_staff(
     district: str | None = None,
     organisation: str | None = None,
     insurer_id: uuid.UUID | None = None,
+    organisation_id: uuid.UUID | None = None,
 ) -> User:
-    """A regulator (district ``None`` = city level), insurer or operator account."""
+    """A regulator (district ``None`` = city level), insurer, operator or department account.
+
+    A department's staff work for one organisation (a department or street office).
+    """
     username = username.strip().lower()
     if role in {Role.CONSUMER, Role.MERCHANT}:
         raise Invalid("staff-role-not-created-here", role=role.value)
     if not STAFF_USERNAME.match(username):
         raise Invalid("staff-username-format")
+    if role is Role.DEPARTMENT and organisation_id is None:
+        raise Invalid("department-staff-organisation")
     if len(password) < MIN_LENGTH:
         raise Invalid("staff-password-too-short", min=MIN_LENGTH)
     if await session.scalar(select(User.id).where(User.username == username)):
@@ -44,6 +50,7 @@ async def create_staff(
         district=district if role is Role.REGULATOR else None,
         organisation=organisation,
         insurer_id=insurer_id if role is Role.INSURER else None,
+        organisation_id=organisation_id if role is Role.DEPARTMENT else None,
     )
     session.add(user)
     await session.flush()

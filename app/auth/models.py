@@ -21,6 +21,8 @@ class Role(enum.StrEnum):
     REGULATOR = "regulator"
     INSURER = "insurer"
     OPERATOR = "operator"
+    DEPARTMENT = "department"
+    """Staff of a district department or street office: sees only cases routed to it."""
 
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
@@ -37,8 +39,13 @@ class User(UUIDPrimaryKey, CreatedAt, Base):
 
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('merchant', 'regulator', 'insurer', 'operator')", name="role"),
+        CheckConstraint(
+            "role IN ('merchant', 'regulator', 'insurer', 'operator', 'department')", name="role"
+        ),
         CheckConstraint("role <> 'merchant' OR merchant_id IS NOT NULL", name="merchant_staff"),
+        CheckConstraint(
+            "role <> 'department' OR organisation_id IS NOT NULL", name="department_staff"
+        ),
     )
 
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -51,6 +58,10 @@ class User(UUIDPrimaryKey, CreatedAt, Base):
     """An insurer's or operator's organisation name."""
     insurer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("insurers.id"), default=None)
     """An insurer's staff: the insurer they work for."""
+    organisation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organisations.id"), default=None
+    )
+    """A department's or street office's staff: the organisation they work for."""
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 

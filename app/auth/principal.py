@@ -30,6 +30,8 @@ class Principal:
     organisation: str | None = None
     insurer_id: uuid.UUID | None = None
     """Insurer staff: the insurer they work for."""
+    organisation_id: uuid.UUID | None = None
+    """Department and street-office staff: the organisation they work for."""
 
     def sees_district(self, district: str) -> bool:
         """Whether a regulator (or operator) may look at merchants in ``district``."""

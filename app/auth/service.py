@@ -75,6 +75,7 @@ def principal_of_user(user: User) -> Principal:
         district=user.district,
         organisation=user.organisation,
         insurer_id=user.insurer_id,
+        organisation_id=user.organisation_id,
     )
 
 

@@ -84,6 +84,10 @@ class Merchant(UUIDPrimaryKey, CreatedAt, Base):
     """A regulator's raised ratio: the grade may raise the ratio above it, never below."""
     approved_at: Mapped[datetime | None]
     approved_by: Mapped[uuid.UUID | None]
+    street_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organisations.id"), default=None
+    )
+    """The street office (街道) of the merchant's address, where its warnings are routed."""
 
 
 class SalesBlockKind(enum.StrEnum):

@@ -1,12 +1,13 @@
-"""Complaints counted in one place: disputes filed against merchants, per merchant and window.
+"""Complaints counted in one place: disputes filed and 12345 calls, per merchant and window.
 
 Every count of complaints is made here: :func:`complaint_counts` for the complaint indicators a
 rating reads (``complaints/count_7d`` and ``count_30d``, refreshed with every rating and on
 every new complaint), :func:`complaints_filed` for the surge rule's weekly baseline, the
 regulator's dashboard and the figure a consumer sees on a merchant's page. A complaint is a
-row of the ``disputes`` table, counted on the day it was filed whatever became of it. The
-table is read by name: the complaint desk (``app.supervision``) depends on ratings, so
-ratings do not import it.
+row of the ``disputes`` table, counted on the day it was filed whatever became of it, or a
+12345 hotline ticket matched to the merchant, counted on the day the hotline received it
+(``hotline_tickets``, ``app.cases.hotline``). The tables are read by name: the complaint desk
+(``app.supervision``) and the cases depend on ratings, so ratings do not import them.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DateTime, Uuid, any_, column, func, select, table, text
+from sqlalchemy import text
 
-from app.arrays import Uuids, uuids
+from app.arrays import Uuids
 from scoring.platform import complaint_figures
 
 if TYPE_CHECKING:
@@ -27,12 +28,20 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
-_DISPUTES = table(
-    "disputes",
-    column("merchant_id", Uuid()),
-    column("filed_at", DateTime(timezone=True)),
-)
-"""The columns of ``disputes`` that a count reads (the table is the complaint desk's)."""
+COMPLAINTS_SQL = """(
+    SELECT merchant_id, filed_at FROM disputes
+    UNION ALL
+    SELECT merchant_id, received_at FROM hotline_tickets WHERE merchant_id IS NOT NULL
+)"""
+"""Every complaint as (merchant_id, filed_at): disputes and matched hotline tickets."""
+
+_FILED = text(f"""
+    SELECT c.merchant_id, count(*)
+      FROM {COMPLAINTS_SQL} AS c
+     WHERE c.merchant_id = ANY(CAST(:ids AS uuid[])) AND c.filed_at >= :since
+       AND (CAST(:before AS timestamptz) IS NULL OR c.filed_at < CAST(:before AS timestamptz))
+     GROUP BY c.merchant_id
+""")  # noqa: S608 - the interpolated part is a constant of this module
 
 
 async def complaints_filed(
@@ -48,14 +57,10 @@ async def complaints_filed(
     """
     if not merchant_ids:
         return {}
-    query = (
-        select(_DISPUTES.c.merchant_id, func.count())
-        .where(_DISPUTES.c.merchant_id == any_(uuids(merchant_ids)), _DISPUTES.c.filed_at >= since)
-        .group_by(_DISPUTES.c.merchant_id)
+    found = await session.execute(
+        _FILED, {"ids": Uuids.of(merchant_ids), "since": since, "before": before}
     )
-    if before is not None:
-        query = query.where(_DISPUTES.c.filed_at < before)
-    return {merchant_id: int(count) for merchant_id, count in await session.execute(query)}
+    return {merchant_id: int(count) for merchant_id, count in found}
 
 
 @dataclass(frozen=True)
@@ -70,13 +75,13 @@ class ComplaintCounts:
         return complaint_figures(self.last_7, self.last_30)
 
 
-COUNTS_SQL = """
+COUNTS_SQL = f"""
     SELECT merchant_id, count(*) FILTER (WHERE filed_at >= :now - interval '7 days') AS last_7,
            count(*) AS last_30
-      FROM disputes
+      FROM {COMPLAINTS_SQL} AS complaints
      WHERE merchant_id = ANY(CAST(:ids AS uuid[])) AND filed_at >= :now - interval '30 days'
      GROUP BY merchant_id
-"""
+"""  # noqa: S608 - the interpolated part is a constant of this module
 """Each merchant's complaints of the last 7 and 30 days (``:ids``, ``:now``); the batch's
 sales figures read them in the same statement (:mod:`app.risk.figures`)."""
 _COUNTS = text(COUNTS_SQL)
