@@ -8,6 +8,8 @@ importing it here is what registers them (direct imports, so the layers check se
 * :mod:`app.insurance.handlers`: activation needs a registered policy; overdue payables
   become a claim on it;
 * :mod:`app.closures.handlers`: a card paid for late joins its merchant's closure;
+* :mod:`app.cases.handlers`: a new warning about a merchant on a street becomes a case in
+  its street office's list;
 * :mod:`app.supervision.handlers`: ratings, records, complaints and custody shortfalls raise
   warnings and move grade actions.
 
@@ -23,6 +25,7 @@ from app.events import mark_wired
 
 def wire() -> None:
     """Register every handler (idempotent: a module is imported once)."""
+    from app.cases import handlers as cases  # noqa: PLC0415, F401 - registers
     from app.closures import handlers as closures  # noqa: PLC0415, F401 - registers
     from app.insurance import handlers as insurance  # noqa: PLC0415, F401 - registers
     from app.risk import handlers as risk  # noqa: PLC0415, F401 - registers

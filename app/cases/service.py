@@ -180,6 +180,47 @@ async def open_case(
     return case
 
 
+async def send_warning_to_street(session: AsyncSession, warning_id: uuid.UUID) -> Case | None:
+    """A new warning about a merchant on a street becomes a case in its street office's list.
+
+    The street office routes it to the departments it needs. A merchant on no street (or a
+    warning that already has a case) changes nothing: the regulator's queue has it anyway.
+    """
+    warning = await session.get(RiskWarning, warning_id)
+    if warning is None:
+        return None
+    merchant = await _merchant(session, warning.merchant_id)
+    if merchant.street_id is None:
+        return None
+    if await session.scalar(select(Case.id).where(Case.warning_id == warning.id)) is not None:
+        return None
+    case = Case(
+        id=uuid.uuid4(),
+        merchant_id=merchant.id,
+        district=merchant.district,
+        subject=Subject.WARNING,
+        warning_id=warning.id,
+        summary=warning.title,
+        status=CaseStatus.OPEN,
+        opened_at=utcnow(),
+        opened_by=None,
+    )
+    session.add(case)
+    await session.flush()
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            at=utcnow(),
+            kind="opened",
+            actor_role="system",
+            actor_id=None,
+            facts={"subject": case.subject, "street": str(merchant.street_id)},
+        )
+    )
+    await session.flush()
+    return case
+
+
 async def open_hotline_case(session: AsyncSession, me: Principal, ticket: HotlineTicket) -> Case:
     """The case of a matched 12345 ticket (at import, or when a regulator matches it)."""
     if ticket.merchant_id is None or ticket.district is None:

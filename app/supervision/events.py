@@ -19,3 +19,11 @@ class ComplaintFiled(Event):
     merchant_id: uuid.UUID
     dispute_id: uuid.UUID
     filed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WarningRaised(Event):
+    """The risk engine (or a rule) raised a new warning about a merchant."""
+
+    merchant_id: uuid.UUID
+    warning_id: uuid.UUID

@@ -17,9 +17,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.auth.models import Role, User
 from app.clock import utcnow
+from app.events import publish
 from app.exceptions import Conflict, Invalid, NotFound
 from app.i18n.facts import warning_title
 from app.merchants.models import Merchant
+from app.supervision.events import WarningRaised
 from app.supervision.models import Warning as WarningRow
 from app.supervision.models import WarningNote, WarningRule, WarningStatus
 
@@ -76,7 +78,10 @@ async def raise_warning(
         .on_conflict_do_nothing(index_elements=["merchant_id", "rule", "cause_key"])
         .returning(WarningRow.id)
     )
-    return result.scalar_one_or_none()
+    raised = result.scalar_one_or_none()
+    if raised is not None:
+        await publish(session, WarningRaised(merchant_id, raised))
+    return raised
 
 
 async def warning_of(

@@ -27,6 +27,8 @@ from app.cases.directory import add, assign_street
 from app.clock import utcnow
 from app.risk.complaints import complaints_filed
 from app.risk.models import IndicatorRecord
+from app.supervision.models import WarningRule
+from app.supervision.warnings import raise_warning
 from tests.e2e.api import PASSWORD, SESSIONS, buy_registered, complain
 
 if TYPE_CHECKING:
@@ -426,3 +428,37 @@ async def test_a_task_is_handed_over_and_each_department_is_counted(api: Api) ->
     assert (figures["street-hubin"]["received"], figures["street-hubin"]["closed"]) == (1, 1)
     assert figures["education"]["received"] == 0
     await api.call("GET", "/cases/kpis", officers["market"], params={"since": since}, expect=403)
+
+
+async def test_a_warning_goes_to_the_merchants_street_office(api: Api) -> None:
+    district, orgs, officers = await _district(api)
+    shop = await _salon(api, district)
+    elsewhere = await api.active_merchant(district)  # on no street
+    async with api.sessions() as session, session.begin():
+        for merchant in (shop, elsewhere):
+            await raise_warning(
+                session,
+                uuid.UUID(merchant["merchant"]["id"]),
+                WarningRule.COMPLAINT_SURGE,
+                f"week-{uuid.uuid4().hex[:6]}",
+                {"complaints_7d": 6, "baseline": 1.0},
+            )
+    street = await api.call("GET", "/cases", officers["street-hubin"])
+    assert [(c["merchant_id"], c["subject"]) for c in street] == [
+        (shop["merchant"]["id"], "warning")
+    ]
+    detail = await api.call("GET", f"/cases/{street[0]['id']}", officers["street-hubin"])
+    assert [(e["kind"], e["actor_role"]) for e in detail["events"]] == [("opened", "system")]
+    routed = await api.call(
+        "POST",
+        f"/cases/{street[0]['id']}/routes",
+        officers["street-hubin"],
+        json={"routes": [{"organisation_id": str(orgs["market"]), "task": "走访核查", "days": 3}]},
+        expect=201,
+    )
+    assert [t["organisation"] for t in routed["tasks"]] == ["market"]
+    # The warning of the merchant on no street stays with the regulator, who opens its case.
+    regulator = await api.call("GET", "/cases", shop["regulator"])
+    assert elsewhere["merchant"]["id"] not in {c["merchant_id"] for c in regulator}
+    # A department not routed sees nothing of it.
+    await api.call("GET", f"/cases/{street[0]['id']}", officers["education"], expect=404)
