@@ -42,6 +42,7 @@ from app.cases.models import (
 from app.clock import shanghai_midnight, today, utcnow
 from app.exceptions import Conflict, Forbidden, Invalid, NotFound
 from app.merchants.models import Merchant
+from app.merchants.uscc import normalise_uscc
 from app.risk.ingest import import_rows
 from app.risk.models import IndicatorRecord
 from app.supervision.models import Dispute
@@ -263,6 +264,17 @@ def sees_ticket(me: Principal, ticket: HotlineTicket) -> bool:
     if ticket.district is not None:
         return me.sees_district(ticket.district)
     return me.role is Role.OPERATOR or (me.role is Role.REGULATOR and me.district is None)
+
+
+async def match_ticket_by_code(
+    session: AsyncSession, me: Principal, ticket_id: str, uscc: str
+) -> Case:
+    """Match a ticket to the merchant with this credit code (the regulator's page types it)."""
+    code = normalise_uscc(uscc)
+    merchant_id = await session.scalar(select(Merchant.id).where(Merchant.uscc == code))
+    if merchant_id is None:
+        raise Invalid("hotline-match-unknown-code", fields={"uscc": "hotline-match-unknown-code"})
+    return await match_ticket(session, me, ticket_id, merchant_id)
 
 
 async def _case(session: AsyncSession, case_id: uuid.UUID, *, lock: bool = False) -> Case:

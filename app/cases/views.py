@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
@@ -19,7 +20,7 @@ from app.cases.models import (
     TaskStatus,
 )
 from app.cases.service import own_organisation, sees_ticket
-from app.clock import utcnow
+from app.clock import today, utcnow
 from app.exceptions import NotFound
 from app.merchants.models import Merchant
 from app.supervision.models import Dispute
@@ -42,6 +43,11 @@ class TaskView:
 
     task: CaseTask
     organisation: Organisation
+
+    @property
+    def last_day(self) -> date:
+        """The last Shanghai calendar day of the task (its deadline is the midnight after)."""
+        return today(self.task.deadline_at - timedelta(microseconds=1))
 
     @property
     def overdue(self) -> bool:
@@ -243,3 +249,14 @@ async def consumer_cases(session: AsyncSession, me: Principal) -> list[CaseRow]:
         )
     ).all()
     return [CaseRow(case, merchant, await _tasks(session, case.id)) for case, merchant in rows]
+
+
+async def task_case(session: AsyncSession, me: Principal, task_id: uuid.UUID) -> uuid.UUID:
+    """The case of a task of the caller's department; 'not found' for any other task."""
+    org = await own_organisation(session, me)
+    case_id = await session.scalar(
+        select(CaseTask.case_id).where(CaseTask.id == task_id, CaseTask.organisation_id == org.id)
+    )
+    if case_id is None:
+        raise NotFound("case-task-not-found")
+    return case_id

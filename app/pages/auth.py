@@ -34,6 +34,7 @@ HOME_OF = {
     Role.REGULATOR: "/dashboard",
     Role.OPERATOR: "/dashboard",
     Role.INSURER: "/insurer-view",
+    Role.DEPARTMENT: "/dept",
 }
 """Where each role lands after signing in."""
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from litestar.static_files import create_static_files_router
 
 from app.pages.auth import PageAuthController
+from app.pages.cases import CASE_PAGES
 from app.pages.consumer import CONSUMER_PAGES, SANDBOX_PAGES
 from app.pages.insurer import InsurerPages
 from app.pages.merchant import MERCHANT_PAGES
@@ -22,6 +23,7 @@ PAGE_ROUTES: list[ControllerRouterHandler] = [
     *MERCHANT_PAGES,
     RegulatorPages,
     InsurerPages,
+    *CASE_PAGES,
     create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
 ]
 """Added to the app by ``app.asgi``; each area's controllers are listed here."""

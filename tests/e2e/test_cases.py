@@ -47,8 +47,9 @@ DEPARTMENTS = (
 )
 
 
-async def _district(api: Api) -> tuple[str, dict[str, uuid.UUID], dict[str, str]]:
-    """A fresh district with four departments and a street office, and one officer each."""
+async def offices(api: Api) -> tuple[str, dict[str, uuid.UUID], dict[str, str]]:
+    """A fresh district with four departments and a street office, and one officer each
+    (their user names)."""
     district = f"测试区-{uuid.uuid4().hex[:8]}"
     orgs: dict[str, uuid.UUID] = {}
     officers: dict[str, str] = {}
@@ -67,10 +68,16 @@ async def _district(api: Api) -> tuple[str, dict[str, uuid.UUID], dict[str, str]
                 organisation_id=org.id,
             )
             officers[code] = username
+    return district, orgs, officers
+
+
+async def _district(api: Api) -> tuple[str, dict[str, uuid.UUID], dict[str, str]]:
+    """:func:`offices`, each officer signed in (their tokens)."""
+    district, orgs, officers = await offices(api)
     return district, orgs, {code: await api.sign_in(name) for code, name in officers.items()}
 
 
-async def _salon(api: Api, district: str) -> dict[str, Any]:
+async def salon(api: Api, district: str) -> dict[str, Any]:
     shop = await api.active_merchant(district, industry="beauty", legal_name="杭州湖滨美发有限公司")
     async with api.sessions() as session, session.begin():
         await assign_street(session, uuid.UUID(shop["merchant"]["id"]), "street-hubin")
@@ -279,7 +286,7 @@ async def test_a_hotline_complaint_is_handled_jointly_and_confirmed(
     api: Api, cli_env: Callable[[], dict[str, str]], tmp_path: Path
 ) -> None:
     district, orgs, officers = await _district(api)
-    shop = await _salon(api, district)
+    shop = await salon(api, district)
     mid = shop["merchant"]["id"]
     caller = shop["caller"] = await api.consumer(CALLER)
     await buy_registered(api, shop, shop["product"], caller)
@@ -351,7 +358,7 @@ async def test_a_hotline_complaint_is_handled_jointly_and_confirmed(
 
 async def test_a_task_is_handed_over_and_each_department_is_counted(api: Api) -> None:
     district, orgs, officers = await _district(api)
-    shop = await _salon(api, district)
+    shop = await salon(api, district)
     consumer, paid = await buy_registered(api, shop, shop["product"])
     dispute = await complain(api, consumer, paid["card_id"], "not_delivered", "不给退", 100_000)
     case = await api.call(
@@ -432,7 +439,7 @@ async def test_a_task_is_handed_over_and_each_department_is_counted(api: Api) ->
 
 async def test_a_warning_goes_to_the_merchants_street_office(api: Api) -> None:
     district, orgs, officers = await _district(api)
-    shop = await _salon(api, district)
+    shop = await salon(api, district)
     elsewhere = await api.active_merchant(district)  # on no street
     async with api.sessions() as session, session.begin():
         for merchant in (shop, elsewhere):

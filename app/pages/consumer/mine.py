@@ -16,6 +16,8 @@ from litestar.response import Redirect, Template
 from app.auth.models import Role
 from app.auth.principal import requires
 from app.cards import service as cards
+from app.cases import service as case_service
+from app.cases import views as case_views
 from app.clock import utcnow
 from app.closures import service as closures
 from app.deps import Db, Me
@@ -38,7 +40,7 @@ from app.pages.consumer.complaints import (
 )
 from app.pages.consumer.layout import CONSUMER_PAGE, flash, view
 from app.pages.consumer.reach import Reach
-from app.pages.render import Done, Form
+from app.pages.render import Done, Form, back_to
 from app.supervision import disputes
 from app.supervision.disputes import ConsumerSide
 
@@ -161,7 +163,34 @@ class MyPages(Controller):
         """Every complaint, newest first, with where it stands."""
         found = await disputes.consumer_disputes(db, ConsumerSide.of(me))
         names = await legal_names(db, [v.dispute.merchant_id for v in found])
-        return view(request, "consumer/complaints.html", found=found, names=names, now=utcnow())
+        handled = await case_views.consumer_cases(db, me)
+        return view(
+            request,
+            "consumer/complaints.html",
+            found=found,
+            names=names,
+            handled=handled,
+            now=utcnow(),
+        )
+
+    @post("/cases/{case_id:uuid}/confirm")
+    async def confirm_case(
+        self,
+        case_id: FromPath[uuid.UUID],
+        data: Form,
+        db: Db,
+        me: Me,
+    ) -> Redirect:
+        """Answer the outcome of a case the district's departments resolved."""
+        async with db.begin():
+            await case_service.confirm(
+                db,
+                me,
+                case_id,
+                satisfied=data.get("satisfied") == "yes",
+                comment=data.get("comment", ""),
+            )
+        return back_to("/my/complaints#cases")
 
     @get("/complaints/{dispute_id:uuid}")
     async def complaint(
