@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from app.auth.admin import create_staff
+from app.auth.middleware import SESSION_COOKIE
 from app.auth.models import Role
 from app.cases.directory import add, assign_street
 from app.clock import utcnow
@@ -322,12 +323,22 @@ async def test_a_hotline_complaint_is_handled_jointly_and_confirmed(
         json={"satisfied": True},
         expect=404,
     )
-    confirmed = await api.call(
-        "POST",
-        f"/me/cases/{case['id']}/confirm",
-        caller,
-        json={"satisfied": True, "comment": "已收到退款，谢谢"},
+    # On the complaints page: each department's finding, and the answer.
+    api.client.cookies.set(SESSION_COOKIE, caller)
+    mine = await api.client.get("/my/complaints")
+    assert mine.status_code == 200
+    assert f'data-case="{case["id"]}" data-status="resolved"' in mine.text
+    assert "行政处罚" in mine.text
+    assert "¥5,000.00" in mine.text
+    answered = await api.client.post(
+        f"/my/cases/{case['id']}/confirm",
+        data={"satisfied": "yes", "comment": "已收到退款，谢谢"},
+        follow_redirects=False,
     )
+    assert answered.status_code == 303
+    assert "消费者已确认处理结果" in (await api.client.get("/my/complaints")).text
+    api.client.cookies.clear()
+    confirmed = await api.call("GET", f"/cases/{case['id']}", caller)
     assert (confirmed["status"], confirmed["satisfied"]) == ("confirmed", True)
     assert [e["kind"] for e in confirmed["events"]][-2:] == ["resolved", "confirmed"]
     await api.call(
