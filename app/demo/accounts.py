@@ -15,9 +15,11 @@ from sqlalchemy import select
 from app.auth.admin import create_staff
 from app.auth.models import Consumer, Role, User
 from app.auth.service import PHONE_FIELD, principal_of_user
+from app.cases.directory import add
 from app.demo.district import DISTRICT
 from app.demo.options import DemoRefused
 from app.demo.sandbox import sandbox_provider
+from app.merchants.models import Merchant
 from app.outbox.service import create_insurer
 from app.qrcodes.service import keyring
 from app.security.pii import PiiCipher
@@ -37,6 +39,17 @@ REGULATOR = "regulator@shangcheng"
 CITY_REGULATOR = "regulator@hangzhou"
 INSURER = "claims@pingan"
 INSURER_NAME = "平安财产保险杭州分公司"
+DEPARTMENT_OFFICER = "officer@market.shangcheng"
+STREET_OFFICER = "officer@hubin.shangcheng"
+DEPARTMENTS = (
+    ("department", "commerce", "上城区商务局", "Shangcheng Commerce Bureau"),
+    ("department", "market", "上城区市场监督管理局", "Shangcheng Market Supervision Bureau"),
+    ("department", "health", "上城区卫生健康局", "Shangcheng Health Bureau"),
+    ("department", "education", "上城区教育局", "Shangcheng Education Bureau"),
+    ("street", "street-hubin", "湖滨街道", "Hubin Street Office"),
+    ("street", "street-xiaoying", "小营街道", "Xiaoying Street Office"),
+)
+"""The demo district's departments and street offices (多跨协同)."""
 
 _MISMATCH = (
     "the database holds part of a demo district drawn with other --seed/--merchants/--cards;"
@@ -93,6 +106,35 @@ def _consumers(session: AsyncSession, district: District, cipher: PiiCipher) -> 
                 id_number_hash=cipher.lookup_hash(person.id_number, field="id_number"),
             )
         )
+
+
+async def departments(session: AsyncSession) -> None:
+    """The district's departments and streets, and an officer of each kind.
+
+    Every merchant of the district is put on one of the two streets (in turn, by credit code).
+    """
+    made = {
+        code: await add(session, district=DISTRICT, kind=kind, code=code, zh=zh, en=en)
+        for kind, code, zh, en in DEPARTMENTS
+    }
+    for username, code in ((DEPARTMENT_OFFICER, "market"), (STREET_OFFICER, "street-hubin")):
+        await create_staff(
+            session,
+            username=username,
+            password=DEMO_PASSWORD,
+            role=Role.DEPARTMENT,
+            organisation=made[code].name_zh,
+            organisation_id=made[code].id,
+        )
+    streets = [made["street-hubin"], made["street-xiaoying"]]
+    merchants = (
+        await session.scalars(
+            select(Merchant).where(Merchant.district == DISTRICT).order_by(Merchant.uscc)
+        )
+    ).all()
+    for n, merchant in enumerate(merchants):
+        merchant.street_id = streets[n % len(streets)].id
+    await session.flush()
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from app.demo.accounts import (
     INSURER,
     OPERATOR,
     REGULATOR,
+    departments,
     prepare,
     user,
 )
@@ -311,3 +312,4 @@ async def finish(session: AsyncSession, district: District) -> None:
         role=Role.OPERATOR,
         organisation="预付卡保障平台运营中心",
     )
+    await departments(session)

@@ -11,10 +11,12 @@ from app.auth.models import Consumer, User
 from app.demo.accounts import (
     CITY_REGULATOR,
     DEMO_PASSWORD,
+    DEPARTMENT_OFFICER,
     INSURER,
     INSURER_NAME,
     OPERATOR,
     REGULATOR,
+    STREET_OFFICER,
 )
 from app.demo.district import DISTRICT, phone_of, shop_username
 from app.demo.options import DEFAULT_OPTIONS
@@ -138,6 +140,10 @@ def sign_ins(outcome: Outcome, options: Options = DEFAULT_OPTIONS) -> list[str]:
         f"    operator   {OPERATOR}",
         f"    regulator  {REGULATOR} ({DISTRICT}); {CITY_REGULATOR} sees the whole city",
         f"    insurer    {INSURER} ({INSURER_NAME})",
+        (
+            f"    department {DEPARTMENT_OFFICER} (上城区市场监督管理局);"
+            f" {STREET_OFFICER} (湖滨街道, routes its merchants' cases)"
+        ),
         f"    merchant   {shop_username(1)}"
         + (f" ({s.shop_name})" if s and s.shop_name else "")
         + (f"; every shop has one, up to {shop_username(s.merchants)}" if s else ""),

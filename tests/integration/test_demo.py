@@ -14,6 +14,7 @@ from app.auth.models import Consumer, Role, User
 from app.auth.service import sign_in
 from app.cards.models import CardHolder
 from app.db import create_engine, session_factory
+from app.demo.accounts import DEPARTMENT_OFFICER, STREET_OFFICER
 from app.demo.district import people_for, shop_username
 from app.demo.loader import (
     CITY_REGULATOR,
@@ -50,6 +51,9 @@ SMALL = Options(seed=11, merchants=8, cards=200)
 """A small district whose eight merchants span three grades under the live model (seed 7
 spans only A and E since the additive model: its strained survivor rates A at 3%)."""
 
+STAFF = (OPERATOR, REGULATOR, CITY_REGULATOR, INSURER, DEPARTMENT_OFFICER, STREET_OFFICER)
+"""Every staff sign-in the demo prints."""
+
 
 @pytest.fixture(scope="module")
 async def demo_engine(databases: Databases) -> AsyncIterator[AsyncEngine]:
@@ -78,7 +82,7 @@ async def test_every_role_signs_in_with_the_printed_password(
     assert loaded.status == "loaded"
     async with demo() as session, session.begin():
         roles = {}
-        for username in (OPERATOR, REGULATOR, CITY_REGULATOR, INSURER, "demo-shop-01"):
+        for username in (*STAFF, "demo-shop-01"):
             _, _, who = await sign_in(session, username, DEMO_PASSWORD)
             roles[username] = who
     assert roles[OPERATOR].role is Role.OPERATOR
@@ -89,6 +93,9 @@ async def test_every_role_signs_in_with_the_printed_password(
     assert roles[INSURER].insurer_id is not None
     assert roles["demo-shop-01"].role is Role.MERCHANT
     assert roles["demo-shop-01"].merchant_id is not None
+    for officer in (DEPARTMENT_OFFICER, STREET_OFFICER):
+        assert roles[officer].role is Role.DEPARTMENT
+        assert roles[officer].organisation_id is not None
 
 
 async def test_merchants_span_grades_industries_and_districts(
@@ -328,7 +335,7 @@ def test_the_command_prints_a_sign_in_for_every_role(
     assert "demo district loaded" in out
     assert "http://127.0.0.1:8123/" in out
     assert f"password {DEMO_PASSWORD}" in out
-    for username in (OPERATOR, REGULATOR, CITY_REGULATOR, INSURER, "demo-shop-01"):
+    for username in (*STAFF, "demo-shop-01"):
         assert username in out
     assert "13900000001" in out
     assert "sandbox_sms" in out
