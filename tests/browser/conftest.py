@@ -212,7 +212,7 @@ async def words_whole(page: Page, what: str) -> None:
     assert not broken, f"{what} breaks words or figures across lines:\n" + "\n".join(broken)
 
 
-LATIN_ALLOWED = ("QR", "ID", "PDF", "SVG", "PNG", "CSV", "SMS", "API", "SHA-256")
+LATIN_ALLOWED = ("QR", "ID", "PDF", "SVG", "PNG", "CSV", "ZIP", "SMS", "API", "SHA-256")
 """Latin words a Chinese page may carry: abbreviations read as they are, and the name."""
 
 
