@@ -28,6 +28,7 @@ from app.api.outbox import InsurerEventsController
 from app.api.payables import OwnPayablesController, SupervisedPayablesController
 from app.api.problems import document_problems
 from app.api.qrcodes import CounterQrController, QrKeyController, ScanController
+from app.api.reports import ReportController
 from app.api.resolution import ResolutionPackController
 from app.api.risk import IndicatorController, MerchantRatingController, RatingController
 from app.api.supervision import (
@@ -82,6 +83,7 @@ ROUTES = [
     ClosureController,
     CardClosureController,
     ResolutionPackController,
+    ReportController,
     *CASE_CONTROLLERS,
     SupervisedPayablesController,
     *DISPUTE_CONTROLLERS,

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, func, select, true
+from sqlalchemy import and_, func, select, text, true
 
 import escrow
 from app.auth.models import Role
 from app.clock import SHANGHAI, last_months, shanghai_midnight
 from app.closures.models import Closure, ClosureCard, ClosureStatus
 from app.merchants.models import Merchant, SalesBlock, SalesBlockKind
+from app.risk.complaints import COMPLAINTS_SQL
 from app.risk.models import RatingChange
 from app.supervision.dispute_rules import OPEN, DisputeOwner
 from app.supervision.models import Dispute, WarningStatus
@@ -26,6 +27,7 @@ from app.supervision.models import Warning as WarningRow
 from scoring import GRADES
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import date, datetime
 
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -143,18 +145,8 @@ async def agenda(session: AsyncSession, me: Principal, now: datetime) -> Agenda:
             .where(Closure.status == ClosureStatus.ANNOUNCED, _district(me, Merchant.district))
         )
     ).one()
-    months = last_months(now, MONTHS)
-    month = func.date_trunc("month", func.timezone(str(SHANGHAI), Dispute.filed_at))
-    filed = await session.execute(
-        select(month, func.count())
-        .where(Dispute.filed_at >= shanghai_midnight(months[0][0]), _district(me, Dispute.district))
-        .group_by(month)
-    )
-    by_month: dict[date, int] = {key.date(): int(n) for key, n in filed.all()}
-    in_reach = (
-        await session.scalars(select(Merchant.id).where(_district(me, Merchant.district)))
-    ).all()
-    owed = await escrow.outstanding_at(session, in_reach, [end for _, end in months])
+    reach = me.district if me.role is Role.REGULATOR else None
+    months = await trend(session, reach, last_months(now, MONTHS))
     return Agenda(
         warnings_new=int(warnings[0]),
         warnings_days=int(warnings[1]),
@@ -166,6 +158,55 @@ async def agenda(session: AsyncSession, me: Principal, now: datetime) -> Agenda:
         grades_up=int(grades[1]),
         closures=int(closing[0]),
         closure_cards_undecided=int(closing[1]),
+        complaints_by_month=months.complaints_by_month,
+        outstanding_by_month=months.outstanding_by_month,
+    )
+
+
+_MONTHLY = text(f"""
+    SELECT date_trunc('month', timezone(:tz, c.filed_at)) AS month, count(*)
+      FROM {COMPLAINTS_SQL} AS c
+      JOIN merchants m ON m.id = c.merchant_id
+     WHERE c.filed_at >= :since AND c.filed_at < :until
+       AND (CAST(:district AS text) IS NULL OR m.district = :district)
+     GROUP BY 1
+""")  # noqa: S608 - the interpolated part is a constant
+"""Complaints (disputes and matched 12345 tickets, as :mod:`app.risk.complaints` counts them)
+filed in each Shanghai month, in a district or the city."""
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Complaints filed in each month, and what consumers could ask back at each month's end."""
+
+    complaints_by_month: list[tuple[date, int]]
+    outstanding_by_month: list[tuple[date, int]]
+
+
+async def trend(
+    session: AsyncSession, district: str | None, months: Sequence[tuple[date, datetime]]
+) -> Trend:
+    """Month by month in ``district`` (``None``: the city): the cockpit's and the reports'.
+
+    ``months``: each month's first day and the moment it ended (:func:`app.clock.last_months`).
+    """
+
+    def _in(column: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+        return true() if district is None else column == district
+
+    filed = await session.execute(
+        _MONTHLY,
+        {
+            "tz": str(SHANGHAI),
+            "since": shanghai_midnight(months[0][0]),
+            "until": months[-1][1],
+            "district": district,
+        },
+    )
+    by_month: dict[date, int] = {key.date(): int(n) for key, n in filed.all()}
+    in_reach = (await session.scalars(select(Merchant.id).where(_in(Merchant.district)))).all()
+    owed = await escrow.outstanding_at(session, in_reach, [end for _, end in months])
+    return Trend(
         complaints_by_month=[(first, by_month.get(first, 0)) for first, _ in months],
         outstanding_by_month=[(first, fen) for (first, _), fen in zip(months, owed, strict=True)],
     )

@@ -25,7 +25,7 @@ from app.auth.admin import create_staff
 from app.auth.middleware import SESSION_COOKIE
 from app.auth.models import Role
 from app.cases.directory import add, assign_street
-from app.clock import utcnow
+from app.clock import today, utcnow
 from app.risk.complaints import complaints_filed
 from app.risk.models import IndicatorRecord
 from app.supervision.models import WarningRule
@@ -344,6 +344,19 @@ async def test_a_hotline_complaint_is_handled_jointly_and_confirmed(
     await api.call(
         "POST", f"/me/cases/{case['id']}/confirm", caller, json={"satisfied": False}, expect=409
     )
+
+    # The month's report counts the call as a complaint resolved, and each department's part.
+    month = today().strftime("%Y-%m")
+    report = await api.call("GET", "/reports/district", regulator, params={"period": month})
+    assert report["figures"]["complaints_received"]["value"] == 1
+    assert report["figures"]["complaints_resolved"]["value"] == 1
+    departments = {r["organisation"]: r for r in report["tables"]["departments"]["rows"]}
+    assert (
+        departments["区市场监管局"]["cases_received"],
+        departments["区市场监管局"]["cases_closed"],
+    ) == (1, 1)
+    assert departments["区教育局"]["cases_received"] == 0
+    assert departments["湖滨街道"]["cases_closed"] == 1
 
     # The name-only ticket waits for the regulator, who matches it: its case opens.
     waiting = await api.call("GET", "/hotline/tickets/unmatched", regulator)

@@ -12,7 +12,8 @@ is shown again with the error's words, in the page's language, beside the field 
 * :mod:`.merchants`: a merchant's file and its measures;
 * :mod:`.protection`: payables by age, sales blocks, grade actions;
 * :mod:`.warnings` and :mod:`.disputes`: the two queues;
-* :mod:`.closures`: merchants closing in good order, successors, the bulk move of cards.
+* :mod:`.closures`: merchants closing in good order, successors, the bulk move of cards;
+* :mod:`.reports`: the district's monthly and quarterly report, and its downloads.
 """
 
 from litestar import Router
@@ -22,6 +23,7 @@ from app.pages.regulator.dashboard import DashboardPages
 from app.pages.regulator.disputes import DisputePages
 from app.pages.regulator.merchants import MerchantPages
 from app.pages.regulator.protection import ProtectionPages
+from app.pages.regulator.reports import ReportPages
 from app.pages.regulator.warnings import WarningPages
 
 REGULATOR_PAGES = (
@@ -31,6 +33,7 @@ REGULATOR_PAGES = (
     WarningPages,
     DisputePages,
     ClosurePages,
+    ReportPages,
 )
 """Every controller of the regulator's pages, each under ``/dashboard``."""
 

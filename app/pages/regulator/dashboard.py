@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, get
 from litestar.params import FromQuery
@@ -22,6 +23,8 @@ from app.insurance.service import insured_exposure
 from app.merchants.service import industries
 from app.pages.charts import Bar, bar_chart
 from app.pages.render import lang_of, page, refusal
+from app.reports import dashboard as tables
+from app.reports.tables import Words
 from app.risk import supervision
 from app.supervision import cockpit, directory
 from app.supervision.disputes import complaints_since
@@ -108,6 +111,8 @@ class DashboardPages(Controller):
         wanted_grades = [g for g in grade or [] if g]
         errors: dict[str, str] = {}
         rows: Sequence[tuple[Merchant, Rating | None]] = []
+        filters = tables.Filters(district or None, industry or None, tuple(wanted_grades))
+        matrix = hot = None
         try:
             checked = supervision.check_grades(wanted_grades)
             rows = await supervision.rated_merchants(
@@ -119,6 +124,8 @@ class DashboardPages(Controller):
                 limit=MAX_ROWS + 1,
                 offset=0,
             )
+            matrix = tables.grid(await tables.matrix(db, me, filters, utcnow()))
+            hot = await tables.hot_spots(db, me, filters, utcnow())
         except Invalid as exc:
             errors = refusal(exc, lang)
         truncated = len(rows) > MAX_ROWS
@@ -167,4 +174,15 @@ class DashboardPages(Controller):
             industry=industry or "",
             industry_names=await industry_names(db, lang),
             errors=errors,
+            matrix=matrix,
+            hot=hot,
+            words=Words(lang, await tables.industry_names(db)),
+            csv_query=urlencode(
+                [
+                    ("district", fixed or district or ""),
+                    ("industry", industry or ""),
+                    ("lang", lang),
+                    *(("grade", g) for g in wanted_grades),
+                ]
+            ),
         )
