@@ -93,17 +93,25 @@ class CheckedPack:
     kid: str
 
 
+def _members(data: bytes) -> dict[str, bytes]:
+    """Every file of the ZIP by name; a name twice is refused (tools differ on which shows)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as pack:
+            names = [info.filename for info in pack.infolist()]
+            if len(set(names)) != len(names):
+                raise PackRejected("a file name appears twice (which copy a tool shows differs)")
+            return {info.filename: pack.read(info) for info in pack.infolist()}
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise PackRejected(f"not a readable ZIP file ({exc})") from exc
+
+
 def check_pack(data: bytes, keys: qr.KeyRing) -> CheckedPack:
     """The pack's contents if its signature verifies under ``keys`` and every file matches.
 
     ``PackRejected`` names the first thing wrong: not a ZIP, no manifest or signature, a
     signature that does not verify (or a revoked key), a file missing, altered or not listed.
     """
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as pack:
-            members = {info.filename: pack.read(info) for info in pack.infolist()}
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise PackRejected(f"not a readable ZIP file ({exc})") from exc
+    members = _members(data)
     manifest_bytes = members.pop(MANIFEST, None)
     sig_bytes = members.pop(SIGNATURE, None)
     if manifest_bytes is None or sig_bytes is None:

@@ -40,6 +40,7 @@ from app.resolution import manifest
 from app.resolution.models import ResolutionPack
 from app.security.pii import PiiCipher, mask_phone
 from app.settings import get_settings
+from app.spreadsheets import inert
 
 if TYPE_CHECKING:
     import uuid
@@ -151,12 +152,19 @@ class Pack:
     manifest_sha256: str
 
 
+def _cell(value: Any) -> Any:  # noqa: ANN401 - a CSV cell
+    return inert(value) if isinstance(value, str) else value
+
+
 def _csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> bytes:
-    """UTF-8 with a byte-order mark, so a spreadsheet opens the Chinese as Chinese."""
+    """UTF-8 with a byte-order mark, so a spreadsheet opens the Chinese as Chinese.
+
+    Names typed by merchants and consumers (products, holders) never run as formulas.
+    """
     out = io.StringIO()
     writer = csv.DictWriter(out, columns, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
     return ("\ufeff" + out.getvalue()).encode()
 
 
@@ -205,7 +213,7 @@ class _Contacts:
         number = "" if row.id_enc is None else self.cipher.decrypt(row.id_enc, field="id_number")
         if not self.full:
             phone = mask_phone(phone) if phone else ""
-            number = "*" * (len(number) - 4) + number[-4:] if number else ""
+            number = _last_four(number) if number else ""
         return {
             "holder": str(row.consumer_id),
             "holder_name": name,
@@ -260,9 +268,18 @@ def _holders(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def _custody(
-    session: AsyncSession, merchant: Merchant, cipher: PiiCipher, balances: dict[str, int]
+    session: AsyncSession,
+    merchant: Merchant,
+    cipher: PiiCipher,
+    balances: dict[str, int],
+    *,
+    full: bool,
 ) -> dict[str, Any]:
-    """The custody account, its ledger balance, and the last statement that spoke of it."""
+    """The custody account, its ledger balance, and the last statement that spoke of it.
+
+    The account number in full for the regulator and the operator; its last four digits for
+    an insurer (and the statement lines, which carry it, as the bank sent them to neither).
+    """
     account = (
         None
         if merchant.custody_account_enc is None
@@ -300,28 +317,39 @@ async def _custody(
             "unexpected": unexpected,
             "shortfall_fen": shortfall,
         }
+    if not full and statement is not None:
+        for pair in (*statement["matched"], *statement["mismatched"]):
+            pair["line"]["account"] = _last_four(pair["line"]["account"])
+        for line in statement["unexpected"]:
+            line["account"] = _last_four(line["account"])
     return {
         "bank": merchant.custody_bank,
-        "account": account,
+        "account": account if full or account is None else _last_four(account),
         "ledger_balance_fen": balances.get(escrow.AccountKind.CUSTODY, 0),
         "last_statement": statement,
     }
 
 
-async def _insurance(session: AsyncSession, merchant_id: uuid.UUID) -> dict[str, Any]:
-    policies = (
-        await session.execute(
-            select(Policy, Insurer.name)
-            .join(Insurer, Insurer.id == Policy.insurer_id)
-            .where(Policy.merchant_id == merchant_id)
-            .order_by(Policy.created_at)
-        )
-    ).all()
-    claims = (
-        await session.scalars(
-            select(Claim).where(Claim.merchant_id == merchant_id).order_by(Claim.triggered_at)
-        )
-    ).all()
+def _last_four(number: str) -> str:
+    return "*" * max(0, len(number) - 4) + number[-4:]
+
+
+async def _insurance(
+    session: AsyncSession, me: Principal, merchant_id: uuid.UUID
+) -> dict[str, Any]:
+    """The merchant's policies and claims; an insurer's pack holds only its own."""
+    policy_query = (
+        select(Policy, Insurer.name)
+        .join(Insurer, Insurer.id == Policy.insurer_id)
+        .where(Policy.merchant_id == merchant_id)
+        .order_by(Policy.created_at)
+    )
+    claim_query = select(Claim).where(Claim.merchant_id == merchant_id).order_by(Claim.triggered_at)
+    if me.role is Role.INSURER:
+        policy_query = policy_query.where(Policy.insurer_id == insurer_of(me))
+        claim_query = claim_query.where(Claim.insurer_id == insurer_of(me))
+    policies = (await session.execute(policy_query)).all()
+    claims = (await session.scalars(claim_query)).all()
     return {
         "policies": [
             {
@@ -477,7 +505,7 @@ async def build(session: AsyncSession, me: Principal, merchant_id: uuid.UUID) ->
         cards = await _cards(session, merchant.id, _Contacts(cipher, full=full))
         owed = sum(card["owed_fen"] for card in cards)
         exposure = -balances.get(escrow.AccountKind.POLICY, 0)
-        custody = await _custody(session, merchant, cipher, balances)
+        custody = await _custody(session, merchant, cipher, balances, full=full)
         about = {
             "format": "pguard-resolution-pack/1",
             "merchant_id": str(merchant.id),
@@ -529,7 +557,7 @@ async def build(session: AsyncSession, me: Principal, merchant_id: uuid.UUID) ->
             "payables.csv": _csv(PAYABLE_COLUMNS, await _payables(session, merchant.id)),
             "custody.json": manifest.canonical_json(custody),
             "insurance.json": manifest.canonical_json(
-                {"exposure_fen": exposure, **await _insurance(session, merchant.id)}
+                {"exposure_fen": exposure, **await _insurance(session, me, merchant.id)}
             ),
             "ledger.json": manifest.canonical_json(ledger),
         }

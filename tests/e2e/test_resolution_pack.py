@@ -299,6 +299,13 @@ async def test_the_insurer_gets_contacts_masked_and_nobody_else_gets_one(
     assert masked["holder_id_number"] == "*" * 14 + ID["id_number"][-4:]
     assert PHONE.encode() not in b"".join(theirs.files.values())
     assert ID["id_number"].encode() not in b"".join(theirs.files.values())
+    # the custody account by its last four digits; the policy and claims its own
+    account = sold.shop["account"]
+    custody = json.loads(theirs.files["custody.json"])
+    assert custody["account"] == "*" * (len(account) - 4) + account[-4:]
+    assert account.encode() not in b"".join(theirs.files.values())
+    insured = json.loads(theirs.files["insurance.json"])
+    assert [p["number"] for p in insured["policies"]] == [sold.shop["merchant"]["policy_ref"]]
 
     stranger = await api.new_insurer()
     await _download(api, mid, stranger.token, expect=404)

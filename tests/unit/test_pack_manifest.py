@@ -74,6 +74,14 @@ def test_a_pack_is_refused_for_anything_added_missing_or_altered() -> None:
         check_pack(_zip({**members, "manifest.sig": b"not json"}), ring)
     with pytest.raises(PackRejected, match="not a readable ZIP"):
         check_pack(b"PK\x03\x04 truncated", ring)
+    # a forged copy beside the genuine one: which one a tool shows is not for the pack to say
+    twice = io.BytesIO()
+    with zipfile.ZipFile(twice, "w") as pack:
+        pack.writestr("cards.csv", b"forged")
+        for name, data in members.items():
+            pack.writestr(name, data)
+    with pytest.raises(PackRejected, match="appears twice"):
+        check_pack(twice.getvalue(), ring)
 
 
 def test_a_signature_without_the_label_or_by_a_revoked_key_does_not_pass() -> None:
