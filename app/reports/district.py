@@ -655,8 +655,10 @@ async def build(
     ids = [s.id for s in shops]
     activity = await _activity(session, ids, period.start, moment)
     earlier = period.year_before()
-    before = await _activity(session, ids, earlier.start, earlier.end)
-    earlier_shops = await _shops(session, reach, earlier.end)
+    # a period still running is set against as much of the year before, not all of it
+    earlier_end = min(earlier.end, earlier.start + (moment - period.start))
+    before = await _activity(session, ids, earlier.start, earlier_end)
+    earlier_shops = await _shops(session, reach, earlier_end)
     tables = [
         _grade_table(shops, await _grades(session, ids, moment, now)),
         *_by(shops, activity, "industry", Kind.INDUSTRY),

@@ -43,6 +43,7 @@ from app.i18n import month, when
 from app.reports.district import GRADE_COLUMNS
 from app.reports.tables import Column, Kind, Words
 from app.risk import supervision
+from app.spreadsheets import inert
 from qr.render import CJK_FONT
 
 if TYPE_CHECKING:
@@ -115,6 +116,8 @@ def _csv_cell(column: Column, value: Cell) -> str:
         return f"{float(value):.4f}"
     if column.kind is Kind.DAYS:
         return f"{float(value):g}"
+    if column.kind is Kind.TEXT:
+        return inert(str(value))
     return str(value)
 
 
@@ -172,6 +175,8 @@ def _sheet_value(kind: Kind, value: Cell, words: Words, prefix: str = "") -> obj
 def _write(sheet: Any, row: int, values: Sequence[tuple[Kind, Cell, str]], words: Words) -> None:  # noqa: ANN401
     for col, (kind, value, prefix) in enumerate(values, start=1):
         cell = sheet.cell(row=row, column=col, value=_sheet_value(kind, value, words, prefix))
+        if isinstance(cell.value, str):
+            cell.data_type = "s"  # text stays text, even one that starts like a formula
         if kind in _FORMATS:
             cell.number_format = _FORMATS[kind]
 
