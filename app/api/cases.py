@@ -19,7 +19,7 @@ from app.auth.models import Role
 from app.auth.principal import requires
 from app.cases import service, views
 from app.cases.kpis import kpis
-from app.clock import utcnow
+from app.clock import SHANGHAI, utcnow
 from app.deps import Db, Me
 from app.exceptions import Invalid
 
@@ -217,6 +217,22 @@ def row_out(row: views.CaseRow) -> CaseOut:
     return CaseOut(**_fields(row.case, row.merchant.legal_name, row.tasks))  # type: ignore[arg-type]
 
 
+def _aware(moment: datetime) -> datetime:
+    """A time without an offset is Shanghai's, as people in the district write it."""
+    return moment.replace(tzinfo=SHANGHAI) if moment.tzinfo is None else moment
+
+
+def consumer_out(view: views.CaseView | views.CaseRow) -> CaseOut:
+    """What the consumer who complained sees.
+
+    Each department's part and finding; not the officers, the hand-over notes or the steps.
+    """
+    out = row_out(views.CaseRow(view.case, view.merchant, view.tasks))
+    for task in out.tasks:
+        task.owner_id = None
+    return out
+
+
 class CaseController(Controller):
     """``/cases``: opening, routing and following cases."""
 
@@ -239,10 +255,14 @@ class CaseController(Controller):
             return [row_out(r) for r in await views.cases_in_reach(db, me)]
 
     @get("/{case_id:uuid}", guards=[requires(*OVERSEERS, Role.CONSUMER)])
-    async def one(self, db: Db, me: Me, case_id: FromPath[uuid.UUID]) -> CaseDetailOut:
-        """A case with every department's task and every step, to whoever may see it."""
+    async def one(self, db: Db, me: Me, case_id: FromPath[uuid.UUID]) -> CaseOut:
+        """A case with every department's task and every step, to whoever may see it.
+
+        The consumer who complained sees the departments' parts and findings only.
+        """
         async with db.begin():
-            return detail_out(await views.case_view(db, me, case_id))
+            view = await views.case_view(db, me, case_id)
+        return consumer_out(view) if me.role is Role.CONSUMER else detail_out(view)
 
     @post("/{case_id:uuid}/routes", status_code=HTTP_201_CREATED, guards=[requires(*OVERSEERS)])
     async def route(
@@ -259,7 +279,7 @@ class CaseController(Controller):
         self, db: Db, me: Me, since: FromQuery[datetime], until: FromQuery[datetime | None] = None
     ) -> list[KpiOut]:
         """Received, closed, closed on time and median days per department and street office."""
-        end = until or utcnow()
+        since, end = _aware(since), _aware(until or utcnow())
         if since >= end:
             raise Invalid("case-kpi-period", fields={"since": "case-kpi-period"})
         async with db.begin():
@@ -373,16 +393,16 @@ class MyCasesController(Controller):
     async def mine(self, db: Db, me: Me) -> list[CaseOut]:
         """The cases of the consumer's complaints, newest first."""
         async with db.begin():
-            return [row_out(r) for r in await views.consumer_cases(db, me)]
+            return [consumer_out(r) for r in await views.consumer_cases(db, me)]
 
     @post("/{case_id:uuid}/confirm", status_code=HTTP_200_OK)
     async def confirm(
         self, db: Db, me: Me, case_id: FromPath[uuid.UUID], data: JSONBody[ConfirmIn]
-    ) -> CaseDetailOut:
+    ) -> CaseOut:
         """Answer the outcome of a resolved case: satisfied or not, with a comment."""
         async with db.begin():
             await service.confirm(db, me, case_id, satisfied=data.satisfied, comment=data.comment)
-            return detail_out(await views.case_view(db, me, case_id))
+            return consumer_out(await views.case_view(db, me, case_id))
 
 
 CASE_CONTROLLERS = [CaseController, CaseTaskController, HotlineController, MyCasesController]

@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import String, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.auth.models import Role
 from app.auth.principal import Principal
@@ -38,8 +40,10 @@ from app.clock import SHANGHAI, utcnow
 from app.exceptions import AppError, Invalid
 from app.merchants.models import Merchant
 from app.merchants.uscc import normalise_uscc, uscc_problem
+from app.supervision.rules import on_complaint
 
 if TYPE_CHECKING:
+    import uuid
     from collections.abc import Sequence
 
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,6 +62,7 @@ FIELDS = (
 )
 REQUIRED = ("ticket_id", "received_at", "caller_phone", "text", "category")
 MAX_BYTES = 10 * 1024 * 1024
+MAX_DISTRICT = 64
 _TICKET = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -128,14 +133,17 @@ def read_file(data: bytes) -> list[WorkOrder]:
     if text.lstrip().startswith(("[", "{")):
         return _read_json(text)
     reader = csv.DictReader(io.StringIO(text))
-    missing = [f for f in REQUIRED if f not in (reader.fieldnames or [])]
-    if missing:
-        raise Invalid("hotline-file-columns", missing=", ".join(missing))
-    return [
-        WorkOrder(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k})
-        for row in reader
-        if any((v or "").strip() for v in row.values() if isinstance(v, str))
-    ]
+    try:
+        missing = [f for f in REQUIRED if f not in (reader.fieldnames or [])]
+        if missing:
+            raise Invalid("hotline-file-columns", missing=", ".join(missing))
+        return [
+            WorkOrder(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k})
+            for row in reader
+            if any((v or "").strip() for v in row.values() if isinstance(v, str))
+        ]
+    except csv.Error as exc:
+        raise Invalid("hotline-file-unreadable", line=reader.line_num, reason=str(exc)) from None
 
 
 def _read_json(text: str) -> list[WorkOrder]:
@@ -152,6 +160,11 @@ def _read_json(text: str) -> list[WorkOrder]:
         else WorkOrder(n, {})
         for n, item in enumerate(items, start=1)
     ]
+
+
+def _texts(values: set[str]) -> Any:  # noqa: ANN401 - a bound text[] for = ANY(...)
+    """One ``text[]`` parameter, however many values (a large file has tens of thousands)."""
+    return bindparam("values", value=sorted(values), type_=ARRAY(String))
 
 
 def _moment(value: str) -> datetime:
@@ -187,6 +200,8 @@ def _party_problem(v: dict[str, str]) -> str | None:
     code = normalise_uscc(v.get("merchant_code", ""))
     if code and (problem := uscc_problem(code)):
         return f"merchant_code: {problem}"
+    if len(v.get("district", "")) > MAX_DISTRICT:
+        return f"district is longer than {MAX_DISTRICT} characters"
     return None if code or v.get("merchant_name") else "neither merchant_code nor merchant_name"
 
 
@@ -214,48 +229,64 @@ async def import_orders(
     held = set(
         (
             await session.scalars(
-                select(HotlineTicket.ticket_id).where(HotlineTicket.ticket_id.in_(seen))
+                select(HotlineTicket.ticket_id).where(HotlineTicket.ticket_id == any_(_texts(seen)))
             )
         ).all()
     )
     codes = {normalise_uscc(o.values.get("merchant_code", "")) for o in good} - {""}
     merchants = {
         m.uscc: m
-        for m in (await session.scalars(select(Merchant).where(Merchant.uscc.in_(codes)))).all()
+        for m in (
+            await session.scalars(select(Merchant).where(Merchant.uscc == any_(_texts(codes))))
+        ).all()
     }
     importer = Principal(role=Role.OPERATOR)
+    complained: set[uuid.UUID] = set()
     for order in good:
         v = order.values
-        if v["ticket_id"] in held:
+        phone = normalise_phone(v["caller_phone"])
+        code = normalise_uscc(v.get("merchant_code", "")) or None
+        merchant = merchants.get(code or "")
+        merchant.district if merchant is not None else (v.get("district") or None)
+        made = None
+        if v["ticket_id"] not in held:
+            made = await session.scalar(
+                pg_insert(HotlineTicket)
+                .values(
+                    ticket_id=v["ticket_id"],
+                    received_at=_moment(v["received_at"]),
+                    caller_phone_enc=cipher.encrypt(phone, field="phone"),
+                    caller_phone_hash=cipher.lookup_hash(phone, field="phone"),
+                    merchant_code=code,
+                    merchant_name=v.get("merchant_name") or None,
+                    text=v["text"],
+                    category=v["category"],
+                    merchant_id=None if merchant is None else merchant.id,
+                    district=merchant.district
+                    if merchant is not None
+                    else (v.get("district") or None),
+                    imported_at=utcnow(),
+                    import_origin=origin,
+                )
+                .on_conflict_do_nothing(index_elements=["ticket_id"])
+                .returning(HotlineTicket.ticket_id)
+            )
+        if made is None:  # imported before, or by a run going on at the same time
             report.duplicates += 1
             report.problems.append(
                 Problem(order.line, v["ticket_id"], "already imported", "duplicate")
             )
             continue
-        phone = normalise_phone(v["caller_phone"])
-        code = normalise_uscc(v.get("merchant_code", "")) or None
-        merchant = merchants.get(code or "")
-        row = HotlineTicket(
-            ticket_id=v["ticket_id"],
-            received_at=_moment(v["received_at"]),
-            caller_phone_enc=cipher.encrypt(phone, field="phone"),
-            caller_phone_hash=cipher.lookup_hash(phone, field="phone"),
-            merchant_code=code,
-            merchant_name=v.get("merchant_name") or None,
-            text=v["text"],
-            category=v["category"],
-            merchant_id=None if merchant is None else merchant.id,
-            district=merchant.district if merchant is not None else (v.get("district") or None),
-            imported_at=utcnow(),
-            import_origin=origin,
-        )
-        session.add(row)
-        await session.flush()
         report.imported += 1
         if merchant is None:
             report.unmatched += 1
-        else:
-            report.matched += 1
-            await open_hotline_case(session, importer, row)
+            continue
+        report.matched += 1
+        saved = await session.get(HotlineTicket, made)
+        if saved is not None:
+            await open_hotline_case(session, importer, saved)
+        complained.add(merchant.id)
+    for merchant_id in sorted(complained):
+        await on_complaint(session, merchant_id, utcnow(), dispute_id="12345")
     report.problems.sort(key=lambda p: p.line)
     return report

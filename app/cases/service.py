@@ -60,6 +60,10 @@ if TYPE_CHECKING:
 MAX_TASK_DAYS = 90
 """A department is given 1 to 90 days for its task."""
 MAX_TEXT = 2000
+MAX_PENALTY_FEN = 10**12
+"""¥10 billion: a fine above it is a typing mistake, not a penalty."""
+MAX_DOCUMENT = 64
+"""A decision document's number (杭上市监罚〔2026〕12号) is short; it goes into a provenance."""
 
 
 @dataclass(frozen=True)
@@ -357,6 +361,8 @@ async def _my_task(
 async def take(session: AsyncSession, me: Principal, task_id: uuid.UUID) -> CaseTask:
     """The calling officer becomes the task's owner."""
     task, case, _ = await _my_task(session, me, task_id)
+    if task.owner_id is not None and task.owner_id != me.user_id:
+        raise Conflict("case-task-taken")
     task.owner_id = me.user_id
     await _event(session, me, case, "taken", task)
     return task
@@ -425,10 +431,10 @@ async def record_finding(
     words = _text(found.text, "text")
     penalty, document = None, None
     if found.finding == Finding.PENALTY:
-        if found.penalty_fen is None or found.penalty_fen <= 0:
+        if found.penalty_fen is None or not 0 < found.penalty_fen <= MAX_PENALTY_FEN:
             raise Invalid("case-penalty-amount", fields={"penalty": "case-penalty-amount"})
         document = (found.document_no or "").strip()
-        if not document:
+        if not document or len(document) > MAX_DOCUMENT:
             raise Invalid("case-penalty-document", fields={"document_no": "case-penalty-document"})
         penalty = found.penalty_fen
     task.status, task.finding, task.finding_text = TaskStatus.DONE, found.finding, words
@@ -468,11 +474,15 @@ async def _penalty_record(
 ) -> None:
     """The merchant's count of administrative penalties goes up by one, as of today.
 
+    The merchant's row is locked first: two departments fining it at once count two.
+
     Written through the indicator intake (the credit source's ``penalties``), so it is
     checked, kept with its provenance (the department and the document) and re-rates the
     merchant in this same transaction.
     """
-    merchant = await _merchant(session, case.merchant_id)
+    merchant = await session.get(Merchant, case.merchant_id, with_for_update=True)
+    if merchant is None:
+        raise NotFound("merchant-not-found")
     latest = await session.scalar(
         select(IndicatorRecord.value)
         .where(
@@ -508,7 +518,7 @@ async def _penalty_record(
         raise Conflict("case-penalty-not-recorded", ticket=str(task.id))
 
 
-async def _complainant(session: AsyncSession, case: Case) -> uuid.UUID | None:
+async def complainant(session: AsyncSession, case: Case) -> uuid.UUID | None:
     """The consumer who complained: the dispute's filer, or the hotline caller's account."""
     if case.dispute_id is not None:
         dispute = await session.get(Dispute, case.dispute_id)
@@ -528,7 +538,7 @@ async def confirm(
 ) -> Case:
     """The consumer who complained answers the outcome of a resolved case, once."""
     case = await _case(session, case_id, lock=True)
-    if me.consumer_id is None or await _complainant(session, case) != me.consumer_id:
+    if me.consumer_id is None or await complainant(session, case) != me.consumer_id:
         raise NotFound("case-not-found")
     if case.status != CaseStatus.RESOLVED:
         raise Conflict("case-not-resolved", status=case.status)

@@ -19,7 +19,7 @@ from app.cases.models import (
     OrgKind,
     TaskStatus,
 )
-from app.cases.service import own_organisation, sees_ticket
+from app.cases.service import complainant, own_organisation, sees_ticket
 from app.clock import today, utcnow
 from app.exceptions import NotFound
 from app.merchants.models import Merchant
@@ -94,24 +94,8 @@ async def _may_see(
             return True, True
         return any(t.organisation.id == org.id for t in tasks), False
     if me.role is Role.CONSUMER and me.consumer_id is not None:
-        return await _complained(session, me, case), False
+        return await complainant(session, case) == me.consumer_id, False
     return False, False
-
-
-async def _complained(session: AsyncSession, me: Principal, case: Case) -> bool:
-    if case.dispute_id is not None:
-        filer = await session.scalar(
-            select(Dispute.consumer_id).where(Dispute.id == case.dispute_id)
-        )
-        return filer is not None and filer == me.consumer_id
-    if case.ticket_id is not None:
-        caller = await session.scalar(
-            select(Consumer.id)
-            .join(HotlineTicket, HotlineTicket.caller_phone_hash == Consumer.phone_hash)
-            .where(HotlineTicket.ticket_id == case.ticket_id)
-        )
-        return caller is not None and caller == me.consumer_id
-    return False
 
 
 async def case_view(session: AsyncSession, me: Principal, case_id: uuid.UUID) -> CaseView:

@@ -283,6 +283,21 @@ async def _handle_jointly(
     )
 
 
+async def _reported(api: Api, regulator: str) -> None:
+    """The month's report counts the call as a complaint resolved, and each department's part."""
+    month = today().strftime("%Y-%m")
+    report = await api.call("GET", "/reports/district", regulator, params={"period": month})
+    assert report["figures"]["complaints_received"]["value"] == 1
+    assert report["figures"]["complaints_resolved"]["value"] == 1
+    departments = {r["organisation"]: r for r in report["tables"]["departments"]["rows"]}
+    assert (
+        departments["区市场监管局"]["cases_received"],
+        departments["区市场监管局"]["cases_closed"],
+    ) == (1, 1)
+    assert departments["区教育局"]["cases_received"] == 0
+    assert departments["湖滨街道"]["cases_closed"] == 1
+
+
 async def test_a_hotline_complaint_is_handled_jointly_and_confirmed(
     api: Api, cli_env: Callable[[], dict[str, str]], tmp_path: Path
 ) -> None:
@@ -301,6 +316,19 @@ async def test_a_hotline_complaint_is_handled_jointly_and_confirmed(
             session, [uuid.UUID(mid)], since=utcnow() - timedelta(days=1)
         )
     assert counted == {uuid.UUID(mid): 1}
+    async with api.sessions() as session:  # and refreshed the salon's complaint indicator
+        last_7 = await session.scalar(
+            select(IndicatorRecord.value)
+            .where(
+                IndicatorRecord.merchant_id == uuid.UUID(mid),
+                IndicatorRecord.source == "complaints",
+                IndicatorRecord.kind == "count_7d",
+            )
+            .order_by(IndicatorRecord.id.desc())
+            .limit(1)
+        )
+    assert last_7 is not None
+    assert float(last_7) == 1.0
     cases = await api.call("GET", "/cases", regulator)
     mine = [c for c in cases if c["merchant_id"] == mid]
     assert len(mine) == 1
@@ -340,23 +368,15 @@ async def test_a_hotline_complaint_is_handled_jointly_and_confirmed(
     api.client.cookies.clear()
     confirmed = await api.call("GET", f"/cases/{case['id']}", caller)
     assert (confirmed["status"], confirmed["satisfied"]) == ("confirmed", True)
-    assert [e["kind"] for e in confirmed["events"]][-2:] == ["resolved", "confirmed"]
+    assert "events" not in confirmed  # the steps between departments are theirs
+    assert {t["owner_id"] for t in confirmed["tasks"]} == {None}
+    steps = await api.call("GET", f"/cases/{case['id']}", regulator)
+    assert [e["kind"] for e in steps["events"]][-2:] == ["resolved", "confirmed"]
     await api.call(
         "POST", f"/me/cases/{case['id']}/confirm", caller, json={"satisfied": False}, expect=409
     )
 
-    # The month's report counts the call as a complaint resolved, and each department's part.
-    month = today().strftime("%Y-%m")
-    report = await api.call("GET", "/reports/district", regulator, params={"period": month})
-    assert report["figures"]["complaints_received"]["value"] == 1
-    assert report["figures"]["complaints_resolved"]["value"] == 1
-    departments = {r["organisation"]: r for r in report["tables"]["departments"]["rows"]}
-    assert (
-        departments["区市场监管局"]["cases_received"],
-        departments["区市场监管局"]["cases_closed"],
-    ) == (1, 1)
-    assert departments["区教育局"]["cases_received"] == 0
-    assert departments["湖滨街道"]["cases_closed"] == 1
+    await _reported(api, regulator)
 
     # The name-only ticket waits for the regulator, who matches it: its case opens.
     waiting = await api.call("GET", "/hotline/tickets/unmatched", regulator)
@@ -420,6 +440,21 @@ async def test_a_task_is_handed_over_and_each_department_is_counted(api: Api) ->
         json={"to": str(orgs["market"]), "note": "属市场监管职责"},
         expect=201,
     )
+    # Two market officers: the second cannot take a task the first has taken.
+    async with api.sessions() as session, session.begin():
+        second = f"market2-{uuid.uuid4().hex[:8]}@gov"
+        await create_staff(
+            session,
+            username=second,
+            password=PASSWORD,
+            role=Role.DEPARTMENT,
+            organisation_id=orgs["market"],
+        )
+    await api.call("POST", f"/cases/tasks/{moved['id']}/take", officers["market"])
+    taken = await api.call(
+        "POST", f"/cases/tasks/{moved['id']}/take", await api.sign_in(second), expect=409
+    )
+    assert taken["type"] == "/problems/case-task-taken"
     assert (moved["organisation"], moved["status"], moved["deadline_at"]) == (
         "market",
         "open",
