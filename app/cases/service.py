@@ -288,6 +288,28 @@ async def _case(session: AsyncSession, case_id: uuid.UUID, *, lock: bool = False
     return case
 
 
+async def _free_department(
+    session: AsyncSession, case: Case, org_id: uuid.UUID, *, field: str
+) -> Organisation:
+    """A department of the case's district holding no open task on it: one a task may go to.
+
+    ``field`` names the form field a refusal is written beside.
+    """
+    org = await session.get(Organisation, org_id)
+    if org is None or org.kind != OrgKind.DEPARTMENT or org.district != case.district:
+        raise Invalid("case-route-not-a-department", fields={field: "case-route-not-a-department"})
+    holding = await session.scalar(
+        select(CaseTask.id).where(
+            CaseTask.case_id == case.id,
+            CaseTask.organisation_id == org.id,
+            CaseTask.status == TaskStatus.OPEN,
+        )
+    )
+    if holding is not None:
+        raise Conflict("case-route-already-holds", organisation=org.name_zh)
+    return org
+
+
 async def route(
     session: AsyncSession, me: Principal, case_id: uuid.UUID, routes: Sequence[Route]
 ) -> list[CaseTask]:
@@ -304,21 +326,7 @@ async def route(
     leads = await session.scalar(select(func.count()).where(CaseTask.case_id == case.id))
     made = []
     for n, r in enumerate(routes):
-        org = await session.get(Organisation, r.organisation_id)
-        if org is None or org.kind != OrgKind.DEPARTMENT or org.district != case.district:
-            raise Invalid(
-                "case-route-not-a-department",
-                fields={"organisation": "case-route-not-a-department"},
-            )
-        holding = await session.scalar(
-            select(CaseTask.id).where(
-                CaseTask.case_id == case.id,
-                CaseTask.organisation_id == org.id,
-                CaseTask.status == TaskStatus.OPEN,
-            )
-        )
-        if holding is not None:
-            raise Conflict("case-route-already-holds", organisation=org.name_zh)
+        org = await _free_department(session, case, r.organisation_id, field="organisation")
         task = CaseTask(
             id=uuid.uuid4(),
             case_id=case.id,
@@ -373,24 +381,13 @@ async def hand_over(
 ) -> CaseTask:
     """Pass the task to another department of the district, saying why; its deadline stays."""
     task, case, org = await _my_task(session, me, task_id)
-    target = await session.get(Organisation, to)
-    if target is None or target.kind != OrgKind.DEPARTMENT or target.district != case.district:
-        raise Invalid("case-route-not-a-department", fields={"to": "case-route-not-a-department"})
-    if target.id == org.id:
+    if to == org.id:
         raise Invalid("case-hand-over-to-self", fields={"to": "case-hand-over-to-self"})
+    target = await _free_department(session, case, to, field="to")
     note = _text(note, "note")
     task.status = TaskStatus.HANDED_OVER
     task.done_at, task.done_by = utcnow(), me.user_id
     await session.flush()
-    holding = await session.scalar(
-        select(CaseTask.id).where(
-            CaseTask.case_id == case.id,
-            CaseTask.organisation_id == target.id,
-            CaseTask.status == TaskStatus.OPEN,
-        )
-    )
-    if holding is not None:
-        raise Conflict("case-route-already-holds", organisation=target.name_zh)
     moved = CaseTask(
         id=uuid.uuid4(),
         case_id=case.id,
