@@ -140,7 +140,22 @@ async def _task_case(db: AsyncSession, me: Principal, task_id: uuid.UUID) -> uui
 
 
 class _CaseForms(Controller):
-    """The forms of a case's page, shared by the department's and the regulator's."""
+    """A case's page and its route form, shared by the department's and the regulator's."""
+
+    @get("/cases/{case_id:uuid}")
+    async def case(
+        self,
+        request: Request[Any, Any, Any],
+        case_id: FromPath[uuid.UUID],
+        db: Db,
+        me: Me,
+        done: FromQuery[str | None] = None,
+    ) -> Template:
+        """A case the caller may see: a department it was routed to, a regulator in reach."""
+        async with db.begin():
+            context = await case_page(request, db, me, case_id)
+        flash = said_done(lang_of(request), "cs_done_", done, DONE)
+        return page(request, "cases/case.html", flash=flash, **context)
 
     @post("/cases/{case_id:uuid}/routes")
     async def route(
@@ -184,21 +199,6 @@ class DepartmentPages(_CaseForms):
             street=street,
             now=utcnow(),
         )
-
-    @get("/cases/{case_id:uuid}")
-    async def case(
-        self,
-        request: Request[Any, Any, Any],
-        case_id: FromPath[uuid.UUID],
-        db: Db,
-        me: Me,
-        done: FromQuery[str | None] = None,
-    ) -> Template:
-        """A case the department has a part in."""
-        async with db.begin():
-            context = await case_page(request, db, me, case_id)
-        flash = said_done(lang_of(request), "cs_done_", done, DONE)
-        return page(request, "cases/case.html", flash=flash, **context)
 
     @post("/tasks/{task_id:uuid}/take")
     async def take(
@@ -285,21 +285,6 @@ class CaseSupervisionPages(_CaseForms):
             context = await self._list(request, db, me)
         flash = said_done(lang_of(request), "cs_done_", done, DONE)
         return page(request, "cases/list.html", flash=flash, **context)
-
-    @get("/cases/{case_id:uuid}")
-    async def case(
-        self,
-        request: Request[Any, Any, Any],
-        case_id: FromPath[uuid.UUID],
-        db: Db,
-        me: Me,
-        done: FromQuery[str | None] = None,
-    ) -> Template:
-        """A case in reach, with the route form."""
-        async with db.begin():
-            context = await case_page(request, db, me, case_id)
-        flash = said_done(lang_of(request), "cs_done_", done, DONE)
-        return page(request, "cases/case.html", flash=flash, **context)
 
     @post("/cases/open")
     async def open_case(self, data: Form, db: Db, me: Me) -> Redirect:
