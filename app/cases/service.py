@@ -95,24 +95,59 @@ def deadline(days: int) -> datetime:
 
 async def _event(
     session: AsyncSession,
-    me: Principal,
+    me: Principal | None,
     case: Case,
     kind: str,
     step: CaseTask | None = None,
     **facts: Any,  # noqa: ANN401 - JSON-able facts of the step
 ) -> None:
+    """One step of the case, by ``me`` (``None``: the platform itself, role ``system``)."""
+    actor = None if me is None else me.consumer_id if me.role is Role.CONSUMER else me.user_id
     session.add(
         CaseEvent(
             case_id=case.id,
             task_id=None if step is None else step.id,
             at=utcnow(),
             kind=kind,
-            actor_role=me.role.value,
-            actor_id=me.consumer_id if me.role is Role.CONSUMER else me.user_id,
+            actor_role="system" if me is None else me.role.value,
+            actor_id=actor,
             facts=facts,
         )
     )
     await session.flush()
+
+
+async def _new_case(
+    session: AsyncSession,
+    me: Principal | None,
+    *,
+    merchant_id: uuid.UUID,
+    district: str,
+    subject: Subject,
+    summary: str,
+    dispute_id: uuid.UUID | None = None,
+    warning_id: uuid.UUID | None = None,
+    ticket_id: str | None = None,
+    **facts: Any,  # noqa: ANN401 - JSON-able facts of the "opened" step
+) -> Case:
+    """An open case about one subject, with its "opened" step."""
+    case = Case(
+        id=uuid.uuid4(),
+        merchant_id=merchant_id,
+        district=district,
+        subject=subject,
+        dispute_id=dispute_id,
+        warning_id=warning_id,
+        ticket_id=ticket_id,
+        summary=summary,
+        status=CaseStatus.OPEN,
+        opened_at=utcnow(),
+        opened_by=None if me is None else me.user_id,
+    )
+    session.add(case)
+    await session.flush()
+    await _event(session, me, case, "opened", subject=case.subject, **facts)
+    return case
 
 
 async def own_organisation(session: AsyncSession, me: Principal) -> Organisation:
@@ -166,23 +201,16 @@ async def open_case(
     existing = await session.scalar(select(Case.id).where(column == subject.id))
     if existing is not None:
         raise Conflict("case-already-open", case_id=str(existing))
-    summary = subject.text if isinstance(subject, Dispute) else subject.title
-    case = Case(
-        id=uuid.uuid4(),
+    return await _new_case(
+        session,
+        me,
         merchant_id=merchant.id,
         district=merchant.district,
         subject=Subject.DISPUTE if dispute_id is not None else Subject.WARNING,
+        summary=subject.text if isinstance(subject, Dispute) else subject.title,
         dispute_id=dispute_id,
         warning_id=warning_id,
-        summary=summary,
-        status=CaseStatus.OPEN,
-        opened_at=utcnow(),
-        opened_by=me.user_id,
     )
-    session.add(case)
-    await session.flush()
-    await _event(session, me, case, "opened", subject=case.subject)
-    return case
 
 
 async def send_warning_to_street(session: AsyncSession, warning_id: uuid.UUID) -> Case | None:
@@ -199,52 +227,32 @@ async def send_warning_to_street(session: AsyncSession, warning_id: uuid.UUID) -
         return None
     if await session.scalar(select(Case.id).where(Case.warning_id == warning.id)) is not None:
         return None
-    case = Case(
-        id=uuid.uuid4(),
+    return await _new_case(
+        session,
+        None,
         merchant_id=merchant.id,
         district=merchant.district,
         subject=Subject.WARNING,
-        warning_id=warning.id,
         summary=warning.title,
-        status=CaseStatus.OPEN,
-        opened_at=utcnow(),
-        opened_by=None,
+        warning_id=warning.id,
+        street=str(merchant.street_id),
     )
-    session.add(case)
-    await session.flush()
-    session.add(
-        CaseEvent(
-            case_id=case.id,
-            at=utcnow(),
-            kind="opened",
-            actor_role="system",
-            actor_id=None,
-            facts={"subject": case.subject, "street": str(merchant.street_id)},
-        )
-    )
-    await session.flush()
-    return case
 
 
 async def open_hotline_case(session: AsyncSession, me: Principal, ticket: HotlineTicket) -> Case:
     """The case of a matched 12345 ticket (at import, or when a regulator matches it)."""
     if ticket.merchant_id is None or ticket.district is None:
         raise Conflict("hotline-ticket-unmatched", ticket=ticket.ticket_id)
-    case = Case(
-        id=uuid.uuid4(),
+    return await _new_case(
+        session,
+        me,
         merchant_id=ticket.merchant_id,
         district=ticket.district,
         subject=Subject.HOTLINE,
-        ticket_id=ticket.ticket_id,
         summary=ticket.text,
-        status=CaseStatus.OPEN,
-        opened_at=utcnow(),
-        opened_by=me.user_id,
+        ticket_id=ticket.ticket_id,
+        ticket=ticket.ticket_id,
     )
-    session.add(case)
-    await session.flush()
-    await _event(session, me, case, "opened", subject=case.subject, ticket=ticket.ticket_id)
-    return case
 
 
 async def match_ticket(
